@@ -1,0 +1,56 @@
+"""`sr-studio` command line: one sub-command per module, each importing torch only when it runs.
+
+Every command module exposes `register(subparsers)`, which adds its parser and sets
+`handler=<callable(args) -> int>` as the parser default. Expected failures (`SRStudioError`)
+become one line on stderr and exit code 1; nothing prints a traceback to a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sr_studio import __version__
+from sr_studio.errors import SRStudioError
+
+COMMAND_MODULES = ("upscale_command", "models_command", "gui_command")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sr-studio",
+        description="Enlarge photographs with HAT and SPAN super-resolution networks. "
+        "Run without arguments to open the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"sr-studio {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"sr_studio.cli.{module_name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"sr_studio.cli.{module_name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if not argv:
+        argv = ["gui"] if "gui" in parser._subparsers._group_actions[0].choices else ["--help"]
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except SRStudioError as error:
+        print(f"sr-studio: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sr-studio: interrupted", file=sys.stderr)
+        return 130
