@@ -1,0 +1,338 @@
+"""HAT (Hybrid Attention Transformer, Chen et al. 2023), with the official module and parameter names.
+
+Residual hybrid attention groups, each a stack of hybrid attention blocks (window self-attention, with
+every other block on shifted windows, plus a channel-attention convolution branch) followed by one
+overlapping cross-attention block whose keys and values come from larger, overlapping windows.
+Attention runs through `scaled_dot_product_attention` with the relative position bias (and the shift
+mask) as an additive mask; masks are cached per feature-map size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+RGB_MEAN = (0.4488, 0.4371, 0.4040)
+TRAINING_PATCH_SIZE = 64  # the reference caps the window at its training patch size
+
+
+def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
+    """(b, h, w, c) -> (b * windows, window * window, c)."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // window, window, w // window, window, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window, c)
+
+
+def window_reverse(windows: torch.Tensor, window: int, h: int, w: int) -> torch.Tensor:
+    """(b * windows, window * window, c) -> (b, h, w, c)."""
+    c = windows.shape[-1]
+    x = windows.view(-1, h // window, w // window, window, window, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, h, w, c)
+
+
+def relative_position_index_self(window: int) -> torch.Tensor:
+    """Index into the (2w-1)^2 bias table for every (query, key) pair of one window."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+    return relative[:, :, 0] * (2 * window - 1) + relative[:, :, 1]
+
+
+def relative_position_index_overlap(window: int, overlap_window: int) -> torch.Tensor:
+    """Index into the (w + ow - 1)^2 bias table for queries of a window and keys of its overlapping window."""
+    grid = lambda n: torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).flatten(1)
+    relative = (grid(overlap_window)[:, None, :] - grid(window)[:, :, None]).permute(1, 2, 0)
+    relative = relative + (window - overlap_window + 1)
+    return relative[:, :, 0] * (window + overlap_window - 1) + relative[:, :, 1]
+
+
+def shifted_window_mask(h: int, w: int, window: int, shift: int) -> torch.Tensor:
+    """(windows, n, n) additive mask that stops shifted windows attending across the image's wrap-around."""
+    region = torch.zeros(1, h, w, 1)
+    label = 0
+    bounds = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    for rows in bounds:
+        for cols in bounds:
+            region[:, rows, cols, :] = label
+            label += 1
+    windows = window_partition(region, window).squeeze(-1)
+    different = windows.unsqueeze(1) != windows.unsqueeze(2)
+    return torch.zeros(different.shape).masked_fill(different, -100.0)
+
+
+def reflect_indices(size: int, padded: int) -> torch.Tensor:
+    """Indices that extend `size` samples to `padded` by mirror reflection, repeating it for tiny inputs."""
+    if size == 1:
+        return torch.zeros(padded, dtype=torch.long)
+    period = 2 * (size - 1)
+    index = torch.arange(padded) % period
+    return torch.where(index >= size, period - index, index)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class ChannelAttention(nn.Module):
+    def __init__(self, channels: int, squeeze_factor: int):
+        super().__init__()
+        self.attention = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, channels // squeeze_factor, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels // squeeze_factor, channels, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.attention(x)
+
+
+class CAB(nn.Module):
+    def __init__(self, channels: int, compress_ratio: int, squeeze_factor: int):
+        super().__init__()
+        self.cab = nn.Sequential(
+            nn.Conv2d(channels, channels // compress_ratio, 3, 1, 1),
+            nn.GELU(),
+            nn.Conv2d(channels // compress_ratio, channels, 3, 1, 1),
+            ChannelAttention(channels, squeeze_factor),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cab(x)
+
+
+class WindowAttention(nn.Module):
+    def __init__(self, dim: int, window: int, num_heads: int, qkv_bias: bool):
+        super().__init__()
+        self.window = window
+        self.num_heads = num_heads
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, rpi: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """x: (b * windows, n, c); mask: (windows, n, n) or None."""
+        batch_windows, n, c = x.shape
+        qkv = self.qkv(x).view(batch_windows, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        bias = self.relative_position_bias_table[rpi.reshape(-1)].view(n, n, -1).permute(2, 0, 1)
+        if mask is not None:
+            windows = mask.shape[0]
+            bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # (windows, heads, n, n)
+            shape = (batch_windows // windows, windows, self.num_heads, n, -1)
+            q, k, v = q.reshape(shape), k.reshape(shape), v.reshape(shape)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        out = out.reshape(batch_windows, self.num_heads, n, -1).transpose(1, 2).reshape(batch_windows, n, c)
+        return self.proj(out)
+
+
+class HAB(nn.Module):
+    """Hybrid attention block: (shifted) window attention plus a scaled channel-attention conv branch."""
+
+    def __init__(self, dim, num_heads, window, shift, compress_ratio, squeeze_factor, mlp_ratio, qkv_bias,
+                 conv_scale=0.01):
+        super().__init__()
+        self.window = window
+        self.shift = shift
+        self.conv_scale = conv_scale
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, window, num_heads, qkv_bias)
+        self.conv_block = CAB(dim, compress_ratio, squeeze_factor)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, size, rpi, mask):
+        h, w = size
+        b, _, c = x.shape
+        shortcut = x
+        x = self.norm1(x).view(b, h, w, c)
+        conv_x = self.conv_block(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(b, h * w, c)
+        if self.shift:
+            x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
+        attn = self.attn(window_partition(x, self.window), rpi, mask if self.shift else None)
+        attn = window_reverse(attn, self.window, h, w)
+        if self.shift:
+            attn = torch.roll(attn, shifts=(self.shift, self.shift), dims=(1, 2))
+        x = shortcut + attn.reshape(b, h * w, c) + conv_x * self.conv_scale
+        return x + self.mlp(self.norm2(x))
+
+
+class OCAB(nn.Module):
+    """Overlapping cross-attention: queries from a window, keys/values from a larger window around it."""
+
+    def __init__(self, dim, window, overlap_ratio, num_heads, qkv_bias, mlp_ratio):
+        super().__init__()
+        self.dim = dim
+        self.window = window
+        self.num_heads = num_heads
+        self.overlap_window = int(window * overlap_ratio) + window
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.unfold = nn.Unfold(
+            kernel_size=self.overlap_window, stride=window, padding=(self.overlap_window - window) // 2
+        )
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((window + self.overlap_window - 1) ** 2, num_heads)
+        )
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, size, rpi):
+        h, w = size
+        b, _, c = x.shape
+        heads, head_dim = self.num_heads, c // self.num_heads
+        ow2, w2 = self.overlap_window**2, self.window**2
+        shortcut = x
+        qkv = self.qkv(self.norm1(x)).view(b, h, w, 3, c)
+        q = window_partition(qkv[..., 0, :], self.window)  # (b * nw, w2, c)
+        kv = qkv[..., 1:, :].permute(0, 3, 4, 1, 2).reshape(b, 2 * c, h, w)
+        kv = self.unfold(kv)  # (b, 2c * ow2, nw), channel-major
+        windows = kv.shape[-1]
+        kv = kv.view(b, 2, heads, head_dim, ow2, windows).permute(1, 0, 5, 2, 4, 3)
+        k, v = kv.reshape(2, b * windows, heads, ow2, head_dim).unbind(0)
+        q = q.view(b * windows, w2, heads, head_dim).transpose(1, 2)
+        bias = self.relative_position_bias_table[rpi.reshape(-1)].view(w2, ow2, -1).permute(2, 0, 1)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        out = out.transpose(1, 2).reshape(b * windows, w2, c)
+        x = self.proj(window_reverse(out, self.window, h, w).reshape(b, h * w, c)) + shortcut
+        return x + self.mlp(self.norm2(x))
+
+
+class AttenBlocks(nn.Module):
+    def __init__(self, dim, depth, num_heads, window, compress_ratio, squeeze_factor, overlap_ratio, mlp_ratio,
+                 qkv_bias):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            HAB(dim, num_heads, window, 0 if i % 2 == 0 else window // 2, compress_ratio, squeeze_factor,
+                mlp_ratio, qkv_bias)
+            for i in range(depth)
+        )
+        self.overlap_attn = OCAB(dim, window, overlap_ratio, num_heads, qkv_bias, mlp_ratio)
+
+    def forward(self, x, size, rpi_sa, rpi_oca, mask):
+        for block in self.blocks:
+            x = block(x, size, rpi_sa, mask)
+        return self.overlap_attn(x, size, rpi_oca)
+
+
+class RHAG(nn.Module):
+    """Residual hybrid attention group: attention blocks, a 3x3 conv, and a skip connection."""
+
+    def __init__(self, dim, **block_options):
+        super().__init__()
+        self.residual_group = AttenBlocks(dim, **block_options)
+        self.conv = nn.Conv2d(dim, dim, 3, 1, 1)
+
+    def forward(self, x, size, rpi_sa, rpi_oca, mask):
+        b, _, c = x.shape
+        y = self.residual_group(x, size, rpi_sa, rpi_oca, mask)
+        y = self.conv(y.transpose(1, 2).reshape(b, c, *size))
+        return y.flatten(2).transpose(1, 2) + x
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, dim: int, norm: bool):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim) if norm else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(2).transpose(1, 2)
+        return self.norm(x) if self.norm is not None else x
+
+
+class HAT(nn.Module):
+    def __init__(self, embed_dim=180, depths=(6, 6, 6, 6, 6, 6), num_heads=(6, 6, 6, 6, 6, 6), window_size=16,
+                 compress_ratio=3, squeeze_factor=30, mlp_ratio=2.0, upscale=4, overlap_ratio=0.5,
+                 qkv_bias=True, patch_norm=True, num_feat=64, img_range=1.0):
+        super().__init__()
+        if upscale not in (1, 2, 3, 4, 8):
+            raise ValueError(f"HAT supports scales 1, 2, 3, 4 and 8, not {upscale}")
+        window = min(window_size, TRAINING_PATCH_SIZE)
+        self.window_size = window
+        self.shift_size = window // 2 if window_size < TRAINING_PATCH_SIZE else 0
+        self.upscale = upscale
+        self.img_range = img_range
+        self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
+        overlap_window = int(window * overlap_ratio) + window
+        self.register_buffer("relative_position_index_SA", relative_position_index_self(window))
+        self.register_buffer("relative_position_index_OCA", relative_position_index_overlap(window, overlap_window))
+        self._mask_cache: dict[tuple, torch.Tensor] = {}
+
+        self.conv_first = nn.Conv2d(3, embed_dim, 3, 1, 1)
+        self.patch_embed = PatchEmbed(embed_dim, patch_norm)
+        self.layers = nn.ModuleList(
+            RHAG(embed_dim, depth=depth, num_heads=heads, window=window, compress_ratio=compress_ratio,
+                 squeeze_factor=squeeze_factor, overlap_ratio=overlap_ratio, mlp_ratio=mlp_ratio,
+                 qkv_bias=qkv_bias)
+            for depth, heads in zip(depths, num_heads)
+        )
+        if self.shift_size == 0:
+            for layer in self.layers:
+                for block in layer.residual_group.blocks:
+                    block.shift = 0
+        self.norm = nn.LayerNorm(embed_dim)
+        self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, 1, 1)
+        self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, num_feat, 3, 1, 1), nn.LeakyReLU(inplace=True))
+        upsample: list[nn.Module] = []
+        if upscale == 3:
+            upsample += [nn.Conv2d(num_feat, 9 * num_feat, 3, 1, 1), nn.PixelShuffle(3)]
+        else:
+            for _ in range(int(math.log2(upscale))):
+                upsample += [nn.Conv2d(num_feat, 4 * num_feat, 3, 1, 1), nn.PixelShuffle(2)]
+        self.upsample = nn.Sequential(*upsample)
+        self.conv_last = nn.Conv2d(num_feat, 3, 3, 1, 1)
+
+    def shift_mask(self, h: int, w: int, device: torch.device) -> torch.Tensor | None:
+        if not self.shift_size:
+            return None
+        key = (h, w, device)
+        mask = self._mask_cache.get(key)
+        if mask is None:
+            if len(self._mask_cache) > 8:
+                self._mask_cache.clear()
+            mask = shifted_window_mask(h, w, self.window_size, self.shift_size).to(device)
+            self._mask_cache[key] = mask
+        return mask
+
+    def pad_to_window(self, x: torch.Tensor) -> torch.Tensor:
+        """Mirror-pad bottom and right to a multiple of the window, as the reference does before inference."""
+        h, w = x.shape[-2:]
+        padded_h = math.ceil(h / self.window_size) * self.window_size
+        padded_w = math.ceil(w / self.window_size) * self.window_size
+        if padded_h != h:
+            x = x.index_select(-2, reflect_indices(h, padded_h).to(x.device))
+        if padded_w != w:
+            x = x.index_select(-1, reflect_indices(w, padded_w).to(x.device))
+        return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        mask = self.shift_mask(h, w, x.device)
+        if mask is not None:
+            mask = mask.to(x.dtype)
+        x = self.patch_embed(x)
+        for layer in self.layers:
+            x = layer(x, (h, w), self.relative_position_index_SA, self.relative_position_index_OCA, mask)
+        return self.norm(x).transpose(1, 2).reshape(b, c, h, w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        x = self.pad_to_window(x)
+        mean = self.mean.to(x.dtype)
+        x = (x - mean) * self.img_range
+        x = self.conv_first(x)
+        x = self.conv_after_body(self.forward_features(x)) + x
+        x = self.conv_last(self.upsample(self.conv_before_upsample(x)))
+        x = x / self.img_range + mean
+        return x[..., : h * self.upscale, : w * self.upscale]

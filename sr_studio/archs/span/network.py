@@ -1,0 +1,108 @@
+"""SPAN (Swift Parameter-free Attention Network, Wan et al. 2024), with the official module names.
+
+Every 3x3 convolution of SPAN is trained as a `Conv3XC` (a 1x1 -> 3x3 -> 1x1 chain plus a 1x1 skip) and
+run as one fused 3x3 `eval_conv`. Checkpoints saved during training carry stale `eval_conv` tensors, so
+the fused kernels are rebuilt from `sk` and `conv.*` by `fuse()`, once, after the weights are loaded.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+RGB_MEAN = (0.4488, 0.4371, 0.4040)
+
+
+class Conv3XC(nn.Module):
+    def __init__(self, c_in: int, c_out: int, gain: int = 2):
+        super().__init__()
+        self.sk = nn.Conv2d(c_in, c_out, kernel_size=1)
+        self.conv = nn.Sequential(
+            nn.Conv2d(c_in, c_in * gain, kernel_size=1),
+            nn.Conv2d(c_in * gain, c_out * gain, kernel_size=3),
+            nn.Conv2d(c_out * gain, c_out, kernel_size=1),
+        )
+        self.eval_conv = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
+        self.eval_conv.weight.requires_grad_(False)
+        self.eval_conv.bias.requires_grad_(False)
+
+    @torch.no_grad()
+    def fuse(self) -> None:
+        """Collapse 1x1 -> 3x3 -> 1x1 (+ 1x1 skip) into the single 3x3 `eval_conv` (exact, linear algebra)."""
+        first, middle, last = self.conv
+        w1 = first.weight[:, :, 0, 0].double()  # (m1, in)
+        w3 = last.weight[:, :, 0, 0].double()  # (out, m2)
+        w2 = middle.weight.double()  # (m2, m1, 3, 3)
+        weight = torch.einsum("om,mnyx,ni->oiyx", w3, w2, w1)
+        bias_mid = torch.einsum("mnyx,n->m", w2, first.bias.double()) + middle.bias.double()
+        bias = w3 @ bias_mid + last.bias.double()
+        weight[:, :, 1, 1] += self.sk.weight[:, :, 0, 0].double()
+        bias = bias + self.sk.bias.double()
+        self.eval_conv.weight.copy_(weight.to(self.eval_conv.weight.dtype))
+        self.eval_conv.bias.copy_(bias.to(self.eval_conv.bias.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            # The unfused chain, for training: zero padding before the 1x1 conv as in the reference.
+            return self.conv(F.pad(x, (1, 1, 1, 1))) + self.sk(x)
+        return self.eval_conv(x)
+
+
+class SPAB(nn.Module):
+    """Parameter-free attention block: features are gated by sigmoid(features) - 0.5."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.c1_r = Conv3XC(channels, channels)
+        self.c2_r = Conv3XC(channels, channels)
+        self.c3_r = Conv3XC(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # The reference applies SiLU in place, so the first conv's output it hands back is activated.
+        out1 = F.silu(self.c1_r(x))
+        out2 = F.silu(self.c2_r(out1))
+        out3 = self.c3_r(out2)
+        attention = torch.sigmoid(out3) - 0.5
+        return (out3 + x) * attention, out1
+
+
+class SPAN(nn.Module):
+    def __init__(self, feature_channels: int = 48, upscale: int = 4, norm: bool = True, img_range: float = 255.0):
+        super().__init__()
+        self.img_range = img_range
+        self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
+        if not norm:
+            # Community checkpoints mark the variant without input normalisation with this entry.
+            self.register_buffer("no_norm", torch.zeros(1))
+        self.norm = norm
+        self.conv_1 = Conv3XC(3, feature_channels)
+        for index in range(1, 7):
+            self.add_module(f"block_{index}", SPAB(feature_channels))
+        self.conv_cat = nn.Conv2d(feature_channels * 4, feature_channels, kernel_size=1)
+        self.conv_2 = Conv3XC(feature_channels, feature_channels)
+        self.upsampler = nn.Sequential(
+            nn.Conv2d(feature_channels, 3 * upscale * upscale, kernel_size=3, padding=1),
+            nn.PixelShuffle(upscale),
+        )
+
+    def fuse(self) -> None:
+        for module in self.modules():
+            if isinstance(module, Conv3XC):
+                module.fuse()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.norm:
+            x = (x - self.mean.to(x.dtype)) * self.img_range
+        features = self.conv_1(x)
+        out = features
+        out, _ = self.block_1(out)
+        out_b1 = out
+        out, _ = self.block_2(out)
+        out, _ = self.block_3(out)
+        out, _ = self.block_4(out)
+        out, _ = self.block_5(out)
+        out, out_b5_2 = self.block_6(out)
+        out = self.conv_2(out)
+        out = self.conv_cat(torch.cat([features, out, out_b1, out_b5_2], dim=1))
+        return self.upsampler(out)
