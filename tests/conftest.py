@@ -1,0 +1,23 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: the shared fixtures and datasets live beside the checkout")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def parity_dir(shared_dir) -> Path:
+    folder = shared_dir / "fixtures" / "parity"
+    if not (folder / "cases.json").is_file():
+        pytest.skip(f"{folder} has no cases.json")
+    return folder

@@ -1,0 +1,71 @@
+"""Behaviour of the networks on inputs the fixtures do not cover: any size, custom hyperparameters."""
+
+import pytest
+import torch
+
+from sr_studio.archs.hat import HAT
+from sr_studio.archs.span import SPAN
+from sr_studio.model_loading import model_from_state_dict
+
+
+def small_hat(**overrides):
+    options = dict(embed_dim=16, depths=(2,), num_heads=(2,), window_size=4, compress_ratio=2, squeeze_factor=4,
+                   mlp_ratio=2.0, upscale=2)
+    options.update(overrides)
+    torch.manual_seed(0)
+    model = HAT(**options)
+    for parameter in model.parameters():  # random, non-trivial weights everywhere
+        parameter.data.normal_(0, 0.2)
+    return model
+
+
+@pytest.mark.parametrize("height,width", [(1, 1), (1, 7), (5, 1), (3, 9), (13, 8)])
+def test_hat_any_size_gives_scaled_output(height, width):
+    model = model_from_state_dict(small_hat().state_dict())
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, height, width))
+    assert out.shape == (1, 3, 2 * height, 2 * width)
+    assert torch.isfinite(out).all()
+
+
+def test_hat_mirror_padding_matches_explicit_reflection():
+    """Inside the reference's range (pad < size) our padding equals torch's reflect padding."""
+    model = model_from_state_dict(small_hat().state_dict())
+    x = torch.rand(1, 3, 10, 11)
+    padded = torch.nn.functional.pad(x, (0, 1, 0, 2), mode="reflect")
+    with torch.no_grad():
+        ours = model(x)
+        reference = model(padded)[..., :20, :22]
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [dict(overlap_ratio=0.25, window_size=8), dict(mlp_ratio=4.0), dict(upscale=3), dict(upscale=4, depths=(2, 1), num_heads=(2, 4)),
+     dict(upscale=8), dict(qkv_bias=False), dict(window_size=8, compress_ratio=4, squeeze_factor=16)],
+)
+def test_hat_custom_hyperparameters_round_trip(overrides):
+    original = small_hat(**overrides)
+    loaded = model_from_state_dict(original.state_dict())
+    for key, value in overrides.items():
+        expected = list(value) if isinstance(value, tuple) else value
+        assert loaded.hyperparameters[key] == expected
+    x = torch.rand(1, 3, 9, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), original.eval()(x))
+
+
+@pytest.mark.parametrize("channels,scale,norm", [(8, 1, True), (16, 3, True), (24, 2, False), (48, 4, True)])
+def test_span_any_width_scale_and_variant(channels, scale, norm):
+    torch.manual_seed(1)
+    trained = SPAN(feature_channels=channels, upscale=scale, norm=norm)
+    loaded = model_from_state_dict(trained.state_dict())
+    expected = {"feature_channels": channels, "upscale": scale, **({} if norm else {"norm": False})}
+    assert loaded.hyperparameters == expected
+    x = torch.rand(1, 3, 7, 5)
+    trained.train()
+    with torch.no_grad():
+        unfused = trained(x)  # the training-time graph, never fused
+        fused = loaded(x)
+    assert fused.shape == (1, 3, 7 * scale, 5 * scale)
+    torch.testing.assert_close(fused, unfused, rtol=1e-4, atol=1e-4 * unfused.abs().max().item())

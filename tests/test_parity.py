@@ -1,0 +1,75 @@
+"""Our HAT and SPAN reproduce the reference implementations and accept the official checkpoint layouts."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sr_studio import load_model
+from sr_studio.archs import detect_architecture
+from tests.conftest import SHARED
+
+PARITY = SHARED / "fixtures" / "parity"
+
+
+def cases():
+    path = PARITY / "cases.json"
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def layouts():
+    path = PARITY / "official_state_dict_layouts.json"
+    return sorted(json.loads(path.read_text()).items()) if path.is_file() else []
+
+
+@pytest.mark.parametrize("case", cases(), ids=lambda c: c["name"])
+def test_reference_output_is_reproduced(parity_dir, case):
+    model = load_model(parity_dir / case["weights"])
+    assert model.arch == case["arch"]
+    assert model.hyperparameters == case["hyperparameters"]
+    assert model.scale == case["hyperparameters"]["upscale"]
+    assert not model.training
+    io = load_file(parity_dir / case["io"])
+    with torch.no_grad():
+        output = model(io["input"])
+    assert list(output.shape) == case["output_shape"]
+    tolerance = 1e-3 * io["output"].std().item()
+    assert (output - io["output"]).abs().max().item() <= tolerance
+
+
+@pytest.mark.parametrize("name,layout", layouts(), ids=lambda v: v if isinstance(v, str) else "")
+def test_official_layout_is_detected_and_rebuilt_exactly(parity_dir, name, layout):
+    state_dict = {
+        key: torch.empty(shape, device="meta", dtype=torch.int64 if "relative_position_index" in key else torch.float32)
+        for key, shape in layout["keys"].items()
+    }
+    detected = detect_architecture(state_dict)
+    assert detected.arch == layout["arch"]
+    assert detected.scale == layout["hyperparameters"]["upscale"]
+    assert detected.hyperparameters == layout["hyperparameters"]
+    with torch.device("meta"):
+        model = detected.build()
+    assert {key: list(t.shape) for key, t in model.state_dict().items()} == layout["keys"]
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == layout["parameters"]
+
+
+def test_stale_fused_kernels_are_rebuilt_at_load_time(parity_dir):
+    """span_ch48_x4 stores stale eval_conv tensors; the loaded model must not use them."""
+    raw = torch.load(parity_dir / "span_ch48_x4.pth", weights_only=True)["params"]
+    model = load_model(parity_dir / "span_ch48_x4.pth")
+    stored = raw["conv_1.eval_conv.weight"]
+    assert not torch.allclose(model.conv_1.eval_conv.weight, stored, atol=1e-6)
+
+
+def test_fusion_happens_once_not_per_call(parity_dir, monkeypatch):
+    from sr_studio.archs.span.network import Conv3XC
+
+    model = load_model(parity_dir / "span_ch48_x4.pth")
+    calls = []
+    monkeypatch.setattr(Conv3XC, "fuse", lambda self: calls.append(self))
+    with torch.no_grad():
+        model(torch.rand(1, 3, 8, 8))
+        model(torch.rand(1, 3, 9, 7))
+    assert calls == []
