@@ -1,0 +1,48 @@
+"""A one-line progress bar for terminals; a quiet line per finished item when stderr is not a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class ProgressBar:
+    WIDTH = 28
+
+    def __init__(self, label: str, unit: str = "tiles", stream=None):
+        self.label = label
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = time.monotonic()
+        self.last_drawn = 0.0
+        self.shown = False
+
+    def update(self, done: int, total: int) -> None:
+        if not self.interactive:
+            return
+        now = time.monotonic()
+        if done < total and now - self.last_drawn < 0.1:
+            return
+        self.last_drawn = now
+        fraction = done / total if total else 1.0
+        filled = int(self.WIDTH * fraction)
+        elapsed = now - self.started
+        eta = f"ETA {format_duration(elapsed / done * (total - done))}" if 0 < done < total else format_duration(elapsed)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self.unit} {eta}  ")
+        self.stream.flush()
+        self.shown = True
+
+    def finish(self, message: str) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[2K")
+        self.stream.write(f"{message}\n")
+        self.stream.flush()
