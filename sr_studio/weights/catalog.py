@@ -1,0 +1,163 @@
+"""The catalog of downloadable models (`resources/catalog.json`): what each file is and where to get it.
+
+The catalog is data, checked strictly when read, so a typo in it is reported as one line naming the
+file rather than surfacing later as a failed download. `SR_STUDIO_CATALOG` points at another file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sr_studio.errors import SRStudioError
+from sr_studio.resource_paths import resource_dir
+
+CATALOG_ENV = "SR_STUDIO_CATALOG"
+ARCHITECTURES = ("SPAN", "HAT")
+# What each purpose means to a photographer; the CLI legend and the GUI show these words.
+PURPOSES = {
+    "bicubic": "trained on clean, downscaled images: best for sharp, noise-free photos",
+    "real-world": "trained on camera-like noise, blur and JPEG: best for everyday photos",
+}
+MODEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+
+class CatalogError(SRStudioError):
+    """The catalog file is missing, not JSON, or has an entry that cannot be used."""
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    id: str
+    name: str
+    arch: str  # as detect_architecture names it: "SPAN" or "HAT"
+    variant: str  # what a user recognises: "HAT-S", "HAT-L", "SPAN ch48"
+    scale: int
+    purpose: str  # a key of PURPOSES
+    license: str
+    urls: tuple[str, ...]  # mirrors, tried in order
+    size: int | None  # bytes; None where nobody published it
+    sha256: str | None  # None where unknown: verified by size and loading only
+    description: str
+    sha256_prefix: str | None = None  # a published digest prefix, checked when the full digest is unknown
+    expect: dict = field(default_factory=dict)  # hyperparameters the loaded file must have
+
+    @property
+    def verifiable(self) -> bool:
+        """Whether a download can be proven to be the published file (not just a loadable one)."""
+        return self.sha256 is not None
+
+
+def catalog_path() -> Path:
+    override = os.environ.get(CATALOG_ENV)
+    if override:
+        return Path(override)
+    try:
+        return resource_dir() / "catalog.json"
+    except FileNotFoundError:
+        raise CatalogError("SR Studio's resources folder is missing; reinstall or set " + CATALOG_ENV) from None
+
+
+def valid_model_id(model_id: str) -> bool:
+    """Ids become file names, so only lower-case letters, digits, '.', '_' and '-' are allowed."""
+    return bool(MODEL_ID_PATTERN.match(model_id)) and ".." not in model_id
+
+
+def load_catalog(path: str | os.PathLike | None = None) -> list[CatalogEntry]:
+    path = Path(path) if path is not None else catalog_path()
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError("model catalog not found", path) from None
+    except OSError as error:
+        raise CatalogError(f"cannot read the model catalog ({error.strerror})", path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CatalogError(f"the model catalog is not valid JSON ({error})", path) from None
+    if not isinstance(document, dict) or not isinstance(document.get("models"), list):
+        raise CatalogError("the model catalog has no 'models' list", path)
+    entries = []
+    seen = set()
+    for index, raw in enumerate(document["models"], start=1):
+        entry = parse_entry(raw, index, path)
+        if entry.id in seen:
+            raise CatalogError(f"model id {entry.id!r} appears twice", path)
+        seen.add(entry.id)
+        entries.append(entry)
+    return entries
+
+
+def find_entry(model_id: str, entries: list[CatalogEntry] | None = None) -> CatalogEntry | None:
+    for entry in load_catalog() if entries is None else entries:
+        if entry.id == model_id:
+            return entry
+    return None
+
+
+def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
+    label = f"entry {index}"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{label} is not an object", path)
+    if isinstance(raw.get("id"), str):
+        label = f"entry {index} ({raw['id']})"
+
+    def fail(reason: str):
+        raise CatalogError(f"{label}: {reason}", path)
+
+    def text(key: str, optional: bool = False) -> str | None:
+        value = raw.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            fail(f"'{key}' must be a non-empty string")
+        return value.strip()
+
+    model_id = text("id")
+    if not valid_model_id(model_id):
+        fail("'id' may hold only lower-case letters, digits, '.', '_' and '-'")
+    arch = text("arch")
+    if arch not in ARCHITECTURES:
+        fail(f"'arch' must be one of {', '.join(ARCHITECTURES)}")
+    scale = raw.get("scale")
+    if not isinstance(scale, int) or isinstance(scale, bool) or not 1 <= scale <= 8:
+        fail("'scale' must be a whole number from 1 to 8")
+    purpose = text("purpose")
+    if purpose not in PURPOSES:
+        fail(f"'purpose' must be one of {', '.join(PURPOSES)}")
+    urls = raw.get("urls")
+    if (
+        not isinstance(urls, list)
+        or not urls
+        or not all(isinstance(u, str) and u.startswith(("https://", "http://")) for u in urls)
+    ):
+        fail("'urls' must be a non-empty list of http(s) addresses")
+    size = raw.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
+        fail("'size' must be a positive number of bytes or null")
+    sha256 = raw.get("sha256")
+    if sha256 is not None and (not isinstance(sha256, str) or not SHA256_PATTERN.match(sha256)):
+        fail("'sha256' must be 64 lower-case hexadecimal digits or null")
+    prefix = raw.get("sha256_prefix")
+    if prefix is not None and (not isinstance(prefix, str) or not re.fullmatch(r"[0-9a-f]{8,63}", prefix)):
+        fail("'sha256_prefix' must be 8 to 63 lower-case hexadecimal digits")
+    expect = raw.get("expect", {})
+    if not isinstance(expect, dict):
+        fail("'expect' must be an object of hyperparameters")
+    return CatalogEntry(
+        id=model_id,
+        name=text("name"),
+        arch=arch,
+        variant=text("variant", optional=True) or arch,
+        scale=scale,
+        purpose=purpose,
+        license=text("license"),
+        urls=tuple(urls),
+        size=size,
+        sha256=sha256,
+        description=text("description"),
+        sha256_prefix=prefix,
+        expect=dict(expect),
+    )

@@ -1,0 +1,469 @@
+"""Download a catalog model: streamed, resumable, retried, mirror by mirror, and proven before install.
+
+A download is written to `<models>/.partial/<id>.part`, beside a small `<id>.part.json` naming the URL
+(and its ETag) the bytes came from. Only after the size, the sha256 and a trial load agree with the
+catalog is the file moved into place and its record written, so nothing half-done is ever listed.
+
+What is left behind when a download does not finish:
+- the network failed (dropped, timed out, server errors) after every retry on every mirror: the
+  partial file is kept, and the next download of the same model resumes it with an HTTP Range request;
+- the file proved wrong (size, checksum, not a checkpoint, another architecture or scale), the download
+  was cancelled (or interrupted with Ctrl+C), or the disk was full: the partial file is deleted.
+
+One download at a time per model: a second concurrent request for the same id is refused.
+Nothing here imports Qt; the GUI calls `download_model` from a worker thread with a progress callback
+and a cancel flag. torch is imported only for the trial load.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import http.client
+import json
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sr_studio import __version__
+from sr_studio.errors import Cancelled, CheckpointError, SRStudioError
+from sr_studio.weights.catalog import CatalogEntry, load_catalog
+from sr_studio.weights.store import InstalledModel, ModelStore, ensure_free_space, human_size, sha256_of
+
+USER_AGENT = f"SR-Studio/{__version__}"
+CHUNK_BYTES = 256 * 1024
+TRANSIENT_HTTP_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_BACKOFF_SECONDS = 60.0
+MAX_DOWNLOAD_BYTES = 2 * 1024**3  # as for reading a checkpoint: no known model comes near
+PROGRESS_INTERVAL_SECONDS = 0.1
+SPEED_WINDOW_SECONDS = 3.0
+
+_active_lock = threading.Lock()
+_active_downloads: set[str] = set()
+
+
+class DownloadError(SRStudioError):
+    """No mirror delivered a file that proved to be the catalog's model."""
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    model_id: str
+    phase: str  # "connecting", "downloading" or "verifying"
+    bytes_done: int
+    bytes_total: int | None  # None when neither the catalog nor the server says
+    bytes_per_second: float
+    url: str
+
+    @property
+    def fraction(self) -> float | None:
+        return min(1.0, self.bytes_done / self.bytes_total) if self.bytes_total else None
+
+
+CancelFlag = threading.Event | Callable[[], bool] | None
+
+
+def download_model(
+    model: str | CatalogEntry,
+    *,
+    store: ModelStore | None = None,
+    progress: Callable[[DownloadProgress], None] | None = None,
+    cancel: CancelFlag = None,
+    timeout: float = 30.0,
+    retries: int = 4,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] | None = None,
+    force: bool = False,
+    chunk_size: int = CHUNK_BYTES,
+) -> InstalledModel:
+    """Install the catalog model `model` (an id or entry) and return it; an installed one is returned as is.
+
+    `timeout` bounds every connect and every read (seconds). A mirror gets `retries` more tries after a
+    network failure that made no progress, waiting `backoff`, 2 x `backoff`, ... in between (through
+    `sleep`, which tests replace); then the next mirror is tried. `cancel` (an Event or a callable) is
+    checked between chunks and raises `Cancelled`. `force` downloads again over an installed copy.
+    """
+    entry = model if isinstance(model, CatalogEntry) else catalog_entry(model)
+    store = store if store is not None else ModelStore()
+    if not force:
+        existing = store.get(entry.id)
+        if existing is not None:
+            return existing
+    with claimed(entry.id):
+        return Download(entry, store, progress, cancel, timeout, retries, backoff, sleep, chunk_size).run()
+
+
+def catalog_entry(model_id: str) -> CatalogEntry:
+    for entry in load_catalog():
+        if entry.id == model_id:
+            return entry
+    from sr_studio.weights.bundled import find_bundled
+
+    if find_bundled(model_id) is not None:
+        raise DownloadError("is bundled with SR Studio; there is nothing to download", model_id)
+    raise DownloadError("no model with this id in the catalog (see `sr-studio models list`)", model_id)
+
+
+@contextlib.contextmanager
+def claimed(model_id: str):
+    with _active_lock:
+        if model_id in _active_downloads:
+            raise DownloadError("is already being downloaded", model_id)
+        _active_downloads.add(model_id)
+    try:
+        yield
+    finally:
+        with _active_lock:
+            _active_downloads.discard(model_id)
+
+
+class RetryableFailure(Exception):
+    """A network failure worth trying again on the same mirror (resuming where it stopped)."""
+
+    def __init__(self, reason: str, progressed: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.progressed = progressed
+
+
+class MirrorFailure(Exception):
+    """This mirror cannot deliver the model; the next one is tried."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Download:
+    def __init__(self, entry, store, progress, cancel, timeout, retries, backoff, sleep, chunk_size):
+        self.entry: CatalogEntry = entry
+        self.store: ModelStore = store
+        self.progress = progress
+        self.cancelled = as_cancel_check(cancel)
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.sleep = sleep
+        self.chunk_size = chunk_size
+        self.part = store.partial_dir / f"{entry.id}.part"
+        self.state_path = store.partial_dir / f"{entry.id}.part.json"
+        self.last_report = 0.0
+        self.last_phase = ""
+        self.samples: collections.deque[tuple[float, int]] = collections.deque()
+
+    # -- the whole download ------------------------------------------------------------------------
+
+    def run(self) -> InstalledModel:
+        failures = []
+        self.check_cancel()
+        self.ensure_space(self.entry.size, self.resume_offset(self.mirror_order()[0]))
+        try:
+            for number, url in enumerate(self.mirror_order(), start=1):
+                try:
+                    self.fetch(url)
+                    return self.verify_and_install(url)
+                except MirrorFailure as failure:
+                    failures.append(f"{mirror_label(url, number, len(self.entry.urls))}: {failure.reason}")
+        except BaseException:
+            # Cancelled, Ctrl+C, disk full, or a bug: nothing of this attempt is worth keeping.
+            self.discard_partial()
+            raise
+        if self.part_size() > 0 and self.state_path.exists():
+            raise DownloadError(
+                "download failed: " + "; ".join(failures)
+                + f" ({human_size(self.part_size())} kept: run the download again to resume)",
+                self.entry.id,
+            )
+        self.discard_partial()
+        raise DownloadError("download failed: " + "; ".join(failures), self.entry.id)
+
+    def mirror_order(self) -> list[str]:
+        """The mirror a kept partial file came from goes first, so that it can be resumed."""
+        urls = list(self.entry.urls)
+        previous = self.read_state().get("url")
+        if previous in urls and self.part_size() > 0:
+            urls.remove(previous)
+            urls.insert(0, previous)
+        return urls
+
+    # -- one mirror --------------------------------------------------------------------------------
+
+    def fetch(self, url: str) -> None:
+        failures_in_a_row = 0
+        while True:
+            self.check_cancel()
+            try:
+                self.transfer(url)
+                return
+            except RetryableFailure as failure:
+                failures_in_a_row = 1 if failure.progressed else failures_in_a_row + 1
+                if failures_in_a_row > self.retries:
+                    raise MirrorFailure(failure.reason) from None
+                self.wait(min(self.backoff * 2 ** (failures_in_a_row - 1), MAX_BACKOFF_SECONDS))
+
+    def transfer(self, url: str) -> None:
+        offset = self.resume_offset(url)
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+        if offset:
+            request.add_header("Range", f"bytes={offset}-")
+            validator = self.read_state().get("validator")
+            if validator:
+                request.add_header("If-Range", validator)
+        self.report("connecting", offset, self.entry.size, url, force=True)
+        try:
+            response = urllib.request.urlopen(request, timeout=self.timeout)
+        except urllib.error.HTTPError as error:
+            error.close()
+            if error.code == 416 and offset:
+                self.discard_partial()  # the kept bytes do not fit the file any more: start again
+                raise RetryableFailure("the server could not resume the earlier download") from None
+            reason = f"HTTP {error.code} {error.reason}".strip()
+            if error.code in TRANSIENT_HTTP_CODES:
+                raise RetryableFailure(reason) from None
+            raise MirrorFailure(reason) from None
+        except (OSError, http.client.HTTPException) as error:
+            raise RetryableFailure(self.describe(error)) from None
+        with response:
+            length = content_length(response)
+            if response.status == 206 and offset:
+                start, total = content_range(response.headers.get("Content-Range"))
+                if start != offset:
+                    self.discard_partial()
+                    raise RetryableFailure("the server resumed at the wrong place; starting again")
+                if total is None and length is not None:
+                    total = offset + length
+            elif response.status == 200:
+                offset = 0  # a fresh file, or the server ignored the Range / the file changed (If-Range)
+                total = length
+            else:
+                raise MirrorFailure(f"unexpected HTTP {response.status}")
+            if self.entry.size is not None and total is not None and total != self.entry.size:
+                raise MirrorFailure(
+                    f"the server offers {total:,} bytes but the catalog says {self.entry.size:,}"
+                )
+            self.ensure_space(total, offset)
+            if offset == 0:
+                self.start_partial(url, response)
+            received = self.stream(response, url, offset, total)
+        if length is not None and received < length:
+            raise RetryableFailure(
+                f"the connection closed after {human_size(offset + received)} of {human_size(total)}",
+                progressed=received > 0,
+            )
+
+    def stream(self, response, url: str, offset: int, total: int | None) -> int:
+        limit = self.entry.size or total or MAX_DOWNLOAD_BYTES
+        done = offset
+        self.samples.clear()
+        self.report("downloading", done, total, url, force=True)
+        try:
+            file = open(self.part, "ab")
+        except OSError as error:
+            raise DownloadError(f"cannot write the download ({error.strerror})", self.part) from None
+        with file:
+            while True:
+                self.check_cancel()
+                try:
+                    chunk = response.read(self.chunk_size)
+                except (OSError, http.client.HTTPException) as error:
+                    raise RetryableFailure(self.describe(error), progressed=done > offset) from None
+                if not chunk:
+                    break
+                if done + len(chunk) > limit:
+                    raise MirrorFailure(f"the server sends more than the expected {human_size(limit)}")
+                try:
+                    file.write(chunk)
+                except OSError as error:
+                    raise DownloadError(f"cannot write the download ({error.strerror})", self.part) from None
+                done += len(chunk)
+                self.report("downloading", done, total, url)
+            file.flush()
+            os.fsync(file.fileno())
+        self.report("downloading", done, total, url, force=True)
+        return done - offset
+
+    # -- proof, then install -----------------------------------------------------------------------
+
+    def verify_and_install(self, url: str) -> InstalledModel:
+        entry = self.entry
+        size = self.part_size()
+        self.report("verifying", size, size, url, force=True)
+        try:
+            if entry.size is not None and size != entry.size:
+                raise MirrorFailure(f"the file has {size:,} bytes, the catalog says {entry.size:,}")
+            digest = sha256_of(self.part, self.cancelled)
+            if entry.sha256 is not None and digest != entry.sha256:
+                raise MirrorFailure(
+                    f"checksum mismatch: the file is not the published one "
+                    f"(sha256 {digest[:12]}..., expected {entry.sha256[:12]}...)"
+                )
+            if entry.sha256 is None and entry.sha256_prefix and not digest.startswith(entry.sha256_prefix):
+                raise MirrorFailure(
+                    f"checksum mismatch (sha256 {digest[:12]}..., published {entry.sha256_prefix}...)"
+                )
+            arch, scale, hyperparameters, suffix = self.trial_load()
+        except MirrorFailure:
+            self.discard_partial()
+            raise
+        self.check_cancel()
+        record = {
+            "name": entry.name,
+            "arch": arch,
+            "scale": scale,
+            "sha256": digest,
+            "size": size,
+            "verified": entry.sha256 is not None,
+            "source": "catalog",
+            "catalog_id": entry.id,
+            "origin": url,
+            "license": entry.license,
+            "hyperparameters": hyperparameters,
+        }
+        installed = self.store.install(self.part, entry.id, suffix, record)
+        self.state_path.unlink(missing_ok=True)
+        return installed
+
+    def trial_load(self) -> tuple[str, int, dict, str]:
+        """Load the file once, as the engine would, and check it is the architecture the catalog names."""
+        from sr_studio.checkpoint import looks_like_safetensors
+        from sr_studio.model_loading import load_model
+
+        entry = self.entry
+        try:
+            model = load_model(self.part)
+        except CheckpointError as error:
+            raise MirrorFailure(f"not a usable model ({error.reason})") from None
+        arch, scale, hyperparameters = model.arch, int(model.scale), dict(model.hyperparameters)
+        del model
+        if (arch, scale) != (entry.arch, entry.scale):
+            raise MirrorFailure(f"the file is a {arch} x{scale} model, the catalog says {entry.arch} x{entry.scale}")
+        wrong = [f"{k}={hyperparameters.get(k)!r}" for k, v in entry.expect.items() if hyperparameters.get(k) != v]
+        if wrong:
+            raise MirrorFailure(f"the file is not {entry.variant} ({', '.join(wrong)})")
+        with open(self.part, "rb") as file:
+            head = file.read(16)
+        suffix = ".safetensors" if looks_like_safetensors(head, self.part_size()) else ".pth"
+        return arch, scale, hyperparameters, suffix
+
+    # -- the partial file --------------------------------------------------------------------------
+
+    def part_size(self) -> int:
+        try:
+            return self.part.stat().st_size
+        except OSError:
+            return 0
+
+    def read_state(self) -> dict:
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def resume_offset(self, url: str) -> int:
+        """Bytes already here from this same URL; a partial file from elsewhere is not mixed in."""
+        return self.part_size() if self.read_state().get("url") == url else 0
+
+    def start_partial(self, url: str, response) -> None:
+        self.store.partial_dir.mkdir(parents=True, exist_ok=True)
+        etag = response.headers.get("ETag")
+        validator = etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified")
+        self.part.write_bytes(b"")
+        self.state_path.write_text(json.dumps({"url": url, "validator": validator}), encoding="utf-8")
+
+    def discard_partial(self) -> None:
+        self.part.unlink(missing_ok=True)
+        self.state_path.unlink(missing_ok=True)
+
+    def ensure_space(self, total: int | None, offset: int) -> None:
+        if total:
+            ensure_free_space(self.store.root, max(0, total - offset), self.entry.id)
+
+    # -- progress, cancellation, waiting -----------------------------------------------------------
+
+    def report(self, phase: str, done: int, total: int | None, url: str, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        speed = 0.0
+        if phase == "downloading":
+            # Speed over the last few seconds, so that a stall shows at once rather than as a slow average.
+            self.samples.append((now, done))
+            while len(self.samples) > 2 and now - self.samples[0][0] > SPEED_WINDOW_SECONDS:
+                self.samples.popleft()
+            first_time, first_done = self.samples[0]
+            speed = max(0.0, (done - first_done) / (now - first_time)) if now > first_time else 0.0
+        if not force and phase == self.last_phase and now - self.last_report < PROGRESS_INTERVAL_SECONDS:
+            return
+        self.last_report, self.last_phase = now, phase
+        self.progress(DownloadProgress(self.entry.id, phase, done, total, speed, url))
+
+    def check_cancel(self) -> None:
+        if self.cancelled():
+            raise Cancelled("download cancelled", self.entry.id)
+
+    def wait(self, seconds: float) -> None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                self.check_cancel()
+                time.sleep(min(0.1, left))
+        self.check_cancel()
+
+    def describe(self, error: BaseException) -> str:
+        if isinstance(error, urllib.error.URLError) and not isinstance(error.reason, str):
+            error = error.reason
+        if isinstance(error, (TimeoutError, socket.timeout)):
+            return f"no answer within {self.timeout:g} s (timed out)"
+        if isinstance(error, http.client.RemoteDisconnected):
+            return "the server closed the connection"
+        if isinstance(error, ConnectionResetError):
+            return "the connection was reset"
+        if isinstance(error, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(error, urllib.error.URLError):
+            return f"cannot connect ({error.reason})"
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror
+        return str(error) or type(error).__name__
+
+
+def as_cancel_check(cancel: CancelFlag) -> Callable[[], bool]:
+    if cancel is None:
+        return lambda: False
+    if hasattr(cancel, "is_set"):
+        return cancel.is_set
+    return cancel
+
+
+def content_length(response) -> int | None:
+    try:
+        value = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def content_range(header: str | None) -> tuple[int | None, int | None]:
+    """`bytes 100-199/200` -> (100, 200); the total is None when the server writes `*`."""
+    try:
+        unit, _, spec = (header or "").partition(" ")
+        span, _, total = spec.partition("/")
+        start = int(span.split("-", 1)[0])
+        return start, (int(total) if total.strip() not in ("", "*") else None)
+    except ValueError:
+        return None, None
+
+
+def mirror_label(url: str, number: int, count: int) -> str:
+    host = urllib.parse.urlsplit(url).netloc or url
+    return f"{host} (mirror {number} of {count})" if count > 1 else host

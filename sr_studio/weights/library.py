@@ -1,0 +1,104 @@
+"""The user's model library as one list (bundled, installed, available) and name-to-file resolution."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sr_studio.errors import SRStudioError
+from sr_studio.weights.bundled import bundled_models, default_model_path
+from sr_studio.weights.catalog import CatalogEntry, load_catalog
+from sr_studio.weights.store import InstalledModel, ModelStore
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    id: str
+    name: str
+    arch: str | None
+    variant: str  # "HAT-S", "SPAN ch48", ...; the architecture for imports
+    scale: int
+    purpose: str | None  # "bicubic", "real-world", or None (imports, bundled without a card saying)
+    license: str | None
+    size: int | None
+    status: str  # "bundled", "installed" (from the catalog), "imported" or "available"
+    verified: bool | None  # installed: matched a published sha256; available: has one to match; else None
+    description: str
+    path: Path | None  # where the weights are, when they are on this computer
+
+    @property
+    def on_disk(self) -> bool:
+        return self.path is not None
+
+
+def list_models(store: ModelStore | None = None, catalog: list[CatalogEntry] | None = None) -> list[ModelListing]:
+    """Bundled models, then installed ones (catalog order, then imports), then those available to download."""
+    store = store if store is not None else ModelStore()
+    catalog = catalog if catalog is not None else load_catalog()
+    installed = {model.id: model for model in store.installed()}
+    listings = [
+        ModelListing(
+            id=m.id, name=m.name, arch=m.arch, variant=m.arch or "", scale=m.scale, purpose=None,
+            license=m.license, size=m.size, status="bundled", verified=None, description=m.description, path=m.path,
+        )
+        for m in bundled_models()
+    ]
+    available = []
+    for entry in catalog:
+        model = installed.pop(entry.id, None)
+        if model is not None:
+            listings.append(from_installed(model, entry))
+        else:
+            available.append(ModelListing(
+                id=entry.id, name=entry.name, arch=entry.arch, variant=entry.variant, scale=entry.scale,
+                purpose=entry.purpose, license=entry.license, size=entry.size, status="available",
+                verified=entry.verifiable, description=entry.description, path=None,
+            ))
+    listings.extend(from_installed(model, None) for model in installed.values())
+    return listings + available
+
+
+def from_installed(model: InstalledModel, entry: CatalogEntry | None) -> ModelListing:
+    imported = model.source == "import"
+    return ModelListing(
+        id=model.id,
+        name=model.name,
+        arch=model.arch,
+        variant=entry.variant if entry else model.arch,
+        scale=model.scale,
+        purpose=entry.purpose if entry else None,
+        license=model.license,
+        size=model.size,
+        status="imported" if imported else "installed",
+        verified=None if imported else model.verified,
+        description=entry.description if entry else f"imported from {model.origin}",
+        path=model.path,
+    )
+
+
+def resolve_model(name_or_path: str | os.PathLike | None, scale: int | None = None) -> Path:
+    """The weights file for `sr-studio upscale --model`: an installed, bundled or catalog id, or a file.
+
+    None gives the bundled default for `scale` (4 when that is None too). A catalog model that is not
+    installed is an error saying how to download it.
+    """
+    if name_or_path is None:
+        return default_model_path(scale or 4)
+    text = os.fspath(name_or_path)
+    installed = ModelStore().get(text)
+    if installed is not None:
+        return installed.path
+    bundled = next((m for m in bundled_models() if m.id == text), None)
+    if bundled is not None:
+        return bundled.path
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise SRStudioError("is a folder; give a model id or a weights file (.pth or .safetensors)", path)
+    if any(entry.id == text for entry in load_catalog()):
+        raise SRStudioError(f"the model '{text}' is not installed; run: sr-studio models download {text}")
+    raise SRStudioError(
+        f"no installed model or file named '{text}' (see `sr-studio models list` for model ids)"
+    )
