@@ -1,0 +1,679 @@
+"""Photos in and out: numpy pixels plus the metadata a photographer expects to keep.
+
+`read_photo` decodes a file into an upright (EXIF orientation applied) uint8/uint16 array with its
+EXIF, ICC profile and DPI; every failure is an ImageReadError naming the file. `write_photo`
+writes pixels with that metadata (orientation reset, new pixel size) atomically: the output
+appears complete or not at all, and the input photo is never overwritten.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+
+from sr_studio.errors import ImageReadError, ImageWriteError
+from sr_studio.photo_io import exif_block, png16, tiff_writer
+from sr_studio.photo_io.atomic_file import check_destination, write_atomically
+
+try:  # HEIC/HEIF (iPhone photos); decode-only build without GPL parts.
+    import pi_heif
+
+    pi_heif.register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover - depends on the installation
+    HEIF_SUPPORTED = False
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "HEIF_SUPPORTED",
+    "INPUT_SUFFIXES",
+    "OUTPUT_FORMATS",
+    "Photo",
+    "output_extension",
+    "read_photo",
+    "write_photo",
+]
+
+log = logging.getLogger(__name__)
+
+# 200 MP: a 100 MP medium-format file passes with room to spare; a few-kB "bomb" declaring
+# 50000x50000 pixels (2.5 GP, 7.5 GB decoded) is refused before decoding.
+DEFAULT_MAX_PIXELS = 200_000_000
+
+OUTPUT_FORMATS = ("png", "jpg", "webp", "tiff")
+_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+_FORMAT_ALIASES = {"jpeg": "jpg", "tif": "tiff"}
+_SUFFIX_FORMATS = {
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".jpe": "jpg",
+    ".webp": "webp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
+_FORMAT_NAMES = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
+
+# Pillow plugins we accept input from. MPO is what many cameras' JPEGs open as.
+Image.init()  # register every plugin now, so a format list can name them
+_INPUT_FORMATS = [
+    name
+    for name in ["JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "AVIF", "HEIF"]
+    if name in Image.OPEN
+]
+INPUT_SUFFIXES = (
+    ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif",
+) + ((".heic", ".heif", ".hif") if HEIF_SUPPORTED else ())  # fmt: skip
+
+JPEG_QUALITY = 95
+WEBP_QUALITY = 95
+# zlib level for PNG and TIFF: 1 measured ~2x faster than 6 for ~3 % larger files on photos;
+# see benchmarks/png_compress_level.py.
+PNG_COMPRESS_LEVEL = 1
+TIFF_COMPRESS_LEVEL = 1
+_JPEG_MAX_SIDE = 65_500
+_WEBP_MAX_SIDE = 16_383
+_JPEG_MAX_EXIF = 65_533
+
+_PILLOW_GLOBALS = threading.Lock()
+
+
+@dataclass
+class Photo:
+    """A decoded photo: upright pixels plus the metadata to carry into the output."""
+
+    pixels: np.ndarray  # (H, W), (H, W, 3) or (H, W, 4); uint8 or uint16
+    path: Path
+    format: str  # Pillow's name: "JPEG", "PNG", "TIFF", ...
+    exif: bytes | None = None  # as stored (b"Exif\0\0" + TIFF structure); orientation not reset
+    icc_profile: bytes | None = None
+    dpi: tuple[float, float] | None = None
+    bit_depth: int = 8
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.pixels.ndim == 3 and self.pixels.shape[2] == 4
+
+
+def output_extension(format: str) -> str:
+    """File suffix for an output format name ("jpg" -> ".jpg", "tiff" -> ".tif")."""
+    return _EXTENSIONS[_normalise_format(format)]
+
+
+def _normalise_format(format: str) -> str:
+    name = format.lower().lstrip(".")
+    name = _FORMAT_ALIASES.get(name, name)
+    if name not in _EXTENSIONS:
+        raise ValueError(f"unknown output format {format!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+    return name
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def read_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Decode `path` into an upright Photo; any problem is an ImageReadError naming the file."""
+    path = Path(path)
+    try:
+        return _read(path, max_pixels)
+    except ImageReadError:
+        raise
+    except MemoryError:
+        raise ImageReadError("not enough memory to decode this image", path) from None
+    except (OSError, SyntaxError, EOFError) as exc:
+        if "truncated" in str(exc) or isinstance(exc, EOFError):
+            raise ImageReadError("file is truncated (incomplete copy or download?)", path) from exc
+        raise ImageReadError(f"damaged or unsupported image ({_one_line(exc)})", path) from exc
+    except Exception as exc:  # a damaged file can make any decoder fail in its own way
+        raise ImageReadError(f"damaged or unsupported image ({_one_line(exc)})", path) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+@contextmanager
+def _pillow_open_guard(notes: list[str]) -> Iterator[None]:
+    """Lift Pillow's global pixel limit (we check our own) and collect its warnings, briefly.
+
+    Both are process-wide settings, so they are changed under a lock and only while a header is
+    parsed, never during the long decode.
+    """
+    with _PILLOW_GLOBALS:
+        saved_limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved_limit
+    for item in caught:
+        text = _one_line(Exception(str(item.message)))
+        if text not in notes:
+            notes.append(text)
+
+
+def _open(path: Path, formats: list[str], notes: list[str]) -> Image.Image:
+    with _pillow_open_guard(notes):
+        return Image.open(path, formats=formats)
+
+
+def _looks_like_heif(head: bytes) -> bool:
+    return head[4:8] == b"ftyp" and head[8:12] in (
+        b"heic", b"heix", b"hevc", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1",
+    )  # fmt: skip
+
+
+def _read(path: Path, max_pixels: int) -> Photo:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ImageReadError("file not found", path) from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot be opened ({_one_line(exc)})", path) from None
+    if path.is_dir():
+        raise ImageReadError("is a folder, not an image", path)
+    if stat.st_size == 0:
+        raise ImageReadError("file is empty", path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise ImageReadError(f"cannot be read ({_one_line(exc)})", path) from None
+
+    notes: list[str] = []
+    try:
+        image = _open(path, _INPUT_FORMATS, notes)
+    except UnidentifiedImageError:
+        if _looks_like_heif(head) and not HEIF_SUPPORTED:
+            raise ImageReadError("HEIC/HEIF photos need the pi-heif package", path) from None
+        raise ImageReadError(
+            "not a supported image (JPEG, PNG, WebP, TIFF, BMP, GIF, AVIF"
+            + (", HEIC" if HEIF_SUPPORTED else "")
+            + ") or damaged",
+            path,
+        ) from None
+    with image:
+        width, height = image.size
+        if width <= 0 or height <= 0:
+            raise ImageReadError(f"declares an empty size {width}x{height}", path)
+        if width * height > max_pixels:
+            raise ImageReadError(
+                f"{width}x{height} pixels ({width * height / 1e6:.0f} MP) exceeds the limit of "
+                f"{max_pixels / 1e6:.0f} MP (damaged file or decompression bomb?)",
+                path,
+            )
+        source_format = image.format or "unknown"
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1 and source_format not in ("MPO",):
+            kind = "animated " + source_format if source_format in ("GIF", "PNG", "WEBP") else (
+                "multi-page " + source_format
+            )
+            notes.append(f"{kind}: only the first of {frames} frames is used")
+        exif = _exif_of(image, notes)
+        icc = image.info.get("icc_profile") or None
+        if not isinstance(icc, bytes):
+            icc = None
+        dpi = _dpi_of(image, exif)
+        if source_format == "TIFF":
+            orientation = _tiff_orientation(image)
+        else:
+            orientation = exif_block.read_orientation(exif)
+        pixels, bit_depth, icc = _decode(image, path, icc, notes)
+
+    pixels = _apply_orientation(pixels, orientation)
+    return Photo(
+        pixels=pixels,
+        path=path,
+        format=source_format,
+        exif=exif,
+        icc_profile=icc,
+        dpi=dpi,
+        bit_depth=bit_depth,
+        warnings=notes,
+    )
+
+
+def _exif_of(image: Image.Image, notes: list[str]) -> bytes | None:
+    try:
+        if image.format == "TIFF":
+            return _tiff_exif(image)
+        blob = exif_block.normalise(image.info.get("exif"))
+        if blob is not None:
+            exif_block.check(blob)
+        return blob
+    except Exception:  # metadata damage must not cost the user the picture
+        notes.append("EXIF metadata is damaged and will not be copied")
+        return None
+
+
+def _tiff_exif(image: Image.Image) -> bytes | None:
+    """A TIFF keeps camera tags in its own IFD0; gather the descriptive ones as an EXIF block."""
+    source = image.getexif()
+    exif = Image.Exif()
+    for tag in (270, 271, 272, 274, 305, 306, 315, 33432):
+        if tag in source:
+            exif[tag] = source[tag]
+    for pointer in (exif_block.TAG_EXIF_IFD, exif_block.TAG_GPS_IFD):
+        sub = source.get_ifd(pointer)
+        if sub:
+            exif.get_ifd(pointer).update(sub)
+    if not len(exif) and not exif.get_ifd(exif_block.TAG_EXIF_IFD):
+        return None
+    blob = exif.tobytes()
+    exif_block.check(blob)
+    return blob
+
+
+def _tiff_orientation(image: Image.Image) -> int:
+    try:
+        value = int(image.getexif().get(exif_block.TAG_ORIENTATION, 1))
+    except Exception:
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _dpi_of(image: Image.Image, exif: bytes | None) -> tuple[float, float] | None:
+    dpi = image.info.get("dpi")
+    try:
+        if dpi and len(dpi) == 2 and all(0 < float(v) < 1e6 for v in dpi):
+            return (round(float(dpi[0]), 2), round(float(dpi[1]), 2))
+    except (TypeError, ValueError):
+        pass
+    from_exif = exif_block.read_resolution(exif)
+    if from_exif:
+        return (round(from_exif[0], 2), round(from_exif[1], 2))
+    return None
+
+
+def _srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _decode(
+    image: Image.Image, path: Path, icc: bytes | None, notes: list[str]
+) -> tuple[np.ndarray, int, bytes | None]:
+    """Pixels as uint8/uint16 (grey, RGB or RGBA), their bit depth, and the ICC profile to keep."""
+    if image.format == "PNG" and png16.is_16bit_colour(image):
+        return png16.decode_16bit_colour(lambda: _open(path, ["PNG"], notes)), 16, icc
+    if image.format == "TIFF" and _tiff_needs_tifffile(image):
+        return _decode_tiff_16bit(path, notes), 16, icc
+
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # Someone switched truncation tolerance on process-wide; we would silently accept damage.
+        raise ImageReadError("refusing to decode: Pillow is set to accept truncated files", path)
+    image.load()
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        return _array(image).astype(np.uint16, copy=False), 16, icc
+    if mode == "I":
+        values = _array(image)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ImageReadError("32-bit integer images are not supported (save as 16-bit)", path)
+        return values.astype(np.uint16), 16, icc
+    if mode == "F":
+        raise ImageReadError(
+            "32-bit floating-point images are not supported (export as 16-bit TIFF or PNG)", path
+        )
+    if mode == "CMYK":
+        return _cmyk_to_rgb(image, icc, notes)
+    if mode in ("LAB", "HSV"):
+        raise ImageReadError(f"{mode} colour images are not supported (convert to RGB)", path)
+    if mode in ("L", "RGB", "RGBA") and not (mode != "RGBA" and image.has_transparency_data):
+        return _array(image), 8, icc
+    if mode in ("LA", "La") or (mode == "L" and image.has_transparency_data):
+        grey_alpha = _array(image.convert("LA"))
+        out = np.empty(grey_alpha.shape[:2] + (4,), np.uint8)
+        out[..., :3] = grey_alpha[..., :1]
+        out[..., 3] = grey_alpha[..., 1]
+        return out, 8, icc
+    if mode == "1":
+        return _array(image.convert("L")), 8, icc
+    target = "RGBA" if (mode in ("PA", "RGBa") or image.has_transparency_data) else "RGB"
+    return _array(image.convert(target)), 8, icc
+
+
+def _array(image: Image.Image) -> np.ndarray:
+    pixels = np.asarray(image)
+    if not pixels.dtype.isnative:  # e.g. Pillow's "I;16B"
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
+    return pixels
+
+
+def _cmyk_to_rgb(
+    image: Image.Image, icc: bytes | None, notes: list[str]
+) -> tuple[np.ndarray, int, bytes | None]:
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            rgb = ImageCms.profileToProfile(
+                image,
+                source,
+                ImageCms.createProfile("sRGB"),
+                renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                outputMode="RGB",
+                flags=ImageCms.Flags.BLACKPOINTCOMPENSATION,
+            )
+            notes.append("CMYK converted to sRGB with the embedded colour profile")
+            return _array(rgb), 8, _srgb_profile()
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass
+    notes.append("CMYK without a usable colour profile: converted to RGB approximately")
+    return _array(image.convert("RGB")), 8, None
+
+
+def _tiff_needs_tifffile(image: Image.Image) -> bool:
+    """16-bit TIFFs with more than one sample: Pillow would keep only 8 bits of each."""
+    tags = getattr(image, "tag_v2", {})
+    bits = tags.get(258)
+    samples = tags.get(277, 1)
+    if isinstance(bits, tuple):
+        bits = bits[0] if bits else None
+    return bits == 16 and isinstance(samples, int) and samples > 1
+
+
+def _decode_tiff_16bit(path: Path, notes: list[str]) -> np.ndarray:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            page = tiff.pages.first
+            pixels = page.asarray()
+            axes = page.axes
+            extra = tuple(page.extrasamples or ())
+            photometric = int(page.photometric)
+    except (ValueError, NotImplementedError, KeyError) as exc:
+        if "imagecodecs" not in str(exc):
+            raise
+        return _decode_tiff_16bit_with_pillow(path, notes)
+    if pixels.dtype != np.uint16:
+        raise ImageReadError(f"unsupported TIFF sample type {pixels.dtype}", path)
+    if "S" in axes and axes.index("S") != len(axes) - 1:
+        pixels = np.moveaxis(pixels, axes.index("S"), -1)
+    pixels = np.ascontiguousarray(pixels.reshape(pixels.shape[-3:]))
+    samples = pixels.shape[2]
+    if photometric == 1 and samples == 2:  # grey + alpha
+        out = np.empty(pixels.shape[:2] + (4,), np.uint16)
+        out[..., :3] = pixels[..., :1]
+        out[..., 3] = pixels[..., 1]
+        return out
+    if photometric == 2 and samples >= 3:
+        if samples > 3 and extra and extra[0] in (1, 2):
+            return pixels[..., :4].copy() if samples > 4 else pixels
+        if samples > 3:
+            notes.append("extra TIFF channels ignored")
+        return pixels[..., :3].copy()
+    raise ImageReadError("unsupported 16-bit TIFF colour layout", path)
+
+
+def _decode_tiff_16bit_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
+    """Compressions tifffile cannot decode alone (LZW, ...): let libtiff decode twice, as for PNG."""
+    low_of = {"RGB;16B": "RGB;16L", "RGB;16L": "RGB;16B", "RGBA;16B": "RGBA;16L", "RGBA;16L": "RGBA;16B"}
+    native = "L" if sys.byteorder == "little" else "B"
+
+    def decode(low: bool) -> np.ndarray:
+        image = _open(path, ["TIFF"], notes)
+        with image:
+            tile = image.tile[0]
+            raw = tile.args[0] if isinstance(tile.args, tuple) else tile.args
+            raw = raw.replace(";16N", ";16" + native)
+            if tile.codec_name != "libtiff" or len(image.tile) != 1 or raw not in low_of:
+                raise ImageReadError("unsupported 16-bit TIFF layout (install imagecodecs)", path)
+            if low:
+                image.tile = [tile._replace(args=(low_of[raw], *tile.args[1:]))]
+            image.load()
+            return np.asarray(image)
+
+    pixels = decode(False).astype(np.uint16)
+    pixels <<= 8
+    pixels |= decode(True)
+    return pixels
+
+
+def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Make the pixels upright (EXIF orientation 1..8); always returns a writable contiguous array."""
+    views = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: a.swapaxes(0, 1)[:, ::-1],
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: a.swapaxes(0, 1)[::-1],
+    }
+    upright = views.get(orientation, views[1])(pixels)
+    if upright is pixels and pixels.flags.writeable and pixels.flags.c_contiguous:
+        return pixels
+    return np.array(upright, order="C", copy=True)
+
+
+# ---------------------------------------------------------------------------------------- writing
+
+
+def write_photo(
+    path: str | os.PathLike,
+    pixels: np.ndarray,
+    like: Photo | None = None,
+    format: str | None = None,
+    quality: int | None = None,
+    bit_depth: int | None = None,
+    overwrite: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> Path:
+    """Write `pixels` to `path` atomically, carrying `like`'s EXIF, ICC profile and DPI.
+
+    pixels: (H, W), (H, W, 1|2|3|4); uint8, uint16, or float in 0..1 (quantised with rounding).
+    format: "png", "jpg", "webp" or "tiff"; None takes it from the suffix.
+    bit_depth: None keeps 16 bits where the data has them and PNG/TIFF can store them.
+    Notices (alpha flattened for JPEG, metadata dropped) go to `on_warning` or the log.
+    Raises ImageWriteError (naming the file) for anything that prevents a complete output; the
+    input file of `like` is never overwritten, an existing file only with overwrite=True.
+    """
+    dest = Path(path)
+    warn = on_warning or (lambda message: log.warning("%s: %s", dest, message))
+    fmt = _output_format(dest, format)
+    name = _FORMAT_NAMES[fmt]
+    protected = like.path if like is not None else None
+    check_destination(dest, overwrite=overwrite, protected=protected)
+
+    pixels = _standard_layout(np.asarray(pixels))
+    height, width = pixels.shape[:2]
+    depth = _output_depth(pixels, like, fmt, bit_depth, dest)
+    pixels = _quantise(pixels, depth)
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+
+    limit = {"jpg": _JPEG_MAX_SIDE, "webp": _WEBP_MAX_SIDE}.get(fmt)
+    if limit and max(width, height) > limit:
+        raise ImageWriteError(
+            f"{width}x{height} is too large for {name} (at most {limit} pixels a side); use PNG or TIFF",
+            dest,
+        )
+    if fmt == "jpg" and channels in (2, 4):
+        warn("JPEG has no transparency: transparent areas were filled with white")
+        pixels = _flatten_on_white(pixels)
+        channels -= 1
+    if fmt == "webp" and channels in (1, 2):
+        pixels = _grey_to_rgb(pixels)
+        channels += 2
+
+    icc = like.icc_profile if like is not None else None
+    if icc and not _profile_matches(icc, channels):
+        warn("the colour profile does not match the output's colours and was left out")
+        icc = None
+    exif = _output_exif(like, width, height, warn)
+    if fmt == "jpg" and exif and len(exif) > _JPEG_MAX_EXIF:
+        warn("EXIF is too large for JPEG and was left out")
+        exif = None
+    dpi = like.dpi if like is not None else None
+
+    if quality is not None and not (1 <= int(quality) <= 100):
+        raise ValueError(f"quality must be 1..100, got {quality}")
+
+    def produce(handle: BinaryIO) -> None:
+        if fmt == "png" and depth == 16:
+            png16.encode(handle, pixels, compress_level=PNG_COMPRESS_LEVEL, icc_profile=icc, exif=exif, dpi=dpi)
+        elif fmt == "tiff":
+            tiff_writer.encode(handle, pixels, compress_level=TIFF_COMPRESS_LEVEL, icc_profile=icc, exif=exif, dpi=dpi)
+        else:
+            _save_with_pillow(handle, pixels, fmt, quality, icc, exif, dpi)
+
+    return write_atomically(dest, produce, overwrite=overwrite, protected=protected)
+
+
+def _output_format(dest: Path, format: str | None) -> str:
+    if format is not None:
+        try:
+            return _normalise_format(format)
+        except ValueError as exc:
+            raise ImageWriteError(str(exc), dest) from None
+    fmt = _SUFFIX_FORMATS.get(dest.suffix.lower())
+    if fmt is None:
+        raise ImageWriteError(
+            f"cannot tell the format from the suffix {dest.suffix or '(none)'!r}; "
+            "use .png, .jpg, .webp or .tif",
+            dest,
+        )
+    return fmt
+
+
+def _standard_layout(pixels: np.ndarray) -> np.ndarray:
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (2, 3, 4)):
+        raise ValueError(f"pixels must be (H, W) or (H, W, 1..4), got shape {pixels.shape}")
+    if pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        raise ValueError(f"cannot write an empty image of shape {pixels.shape}")
+    if pixels.dtype not in (np.uint8, np.uint16) and pixels.dtype.kind != "f":
+        raise ValueError(f"pixels must be uint8, uint16 or float, got {pixels.dtype}")
+    return pixels
+
+
+def _output_depth(pixels: np.ndarray, like: Photo | None, fmt: str, bit_depth: int | None, dest: Path) -> int:
+    if bit_depth is not None:
+        if bit_depth not in (8, 16):
+            raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+        if bit_depth == 16 and fmt not in ("png", "tiff"):
+            raise ImageWriteError(f"{_FORMAT_NAMES[fmt]} stores 8 bits per channel; use PNG or TIFF for 16-bit", dest)
+        return bit_depth
+    if fmt not in ("png", "tiff"):
+        return 8
+    if pixels.dtype == np.uint16:
+        return 16
+    if pixels.dtype.kind == "f" and like is not None and like.bit_depth == 16:
+        return 16
+    return 8
+
+
+_BAND_ROWS = 256
+
+
+def _quantise(pixels: np.ndarray, depth: int) -> np.ndarray:
+    """Convert to uint8/uint16 in bands of rows, so no full-size float temporary is made."""
+    target = np.uint8 if depth == 8 else np.uint16
+    if pixels.dtype == target:
+        return pixels
+    out = np.empty(pixels.shape, target)
+    top_value = 255 if depth == 8 else 65535
+    for top in range(0, pixels.shape[0], _BAND_ROWS):
+        band = pixels[top : top + _BAND_ROWS]
+        if band.dtype == np.uint8:  # 8 -> 16 bits: 255 maps to 65535
+            out[top : top + _BAND_ROWS] = band.astype(np.uint16) * 257
+        elif band.dtype == np.uint16:  # 16 -> 8 bits, rounded
+            out[top : top + _BAND_ROWS] = (band.astype(np.uint32) * 255 + 32767) // 65535
+        else:
+            scaled = np.nan_to_num(band.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+            np.clip(scaled, 0.0, 1.0, out=scaled)
+            scaled *= top_value
+            scaled += 0.5
+            out[top : top + _BAND_ROWS] = scaled.astype(target)
+    return out
+
+
+def _flatten_on_white(pixels: np.ndarray) -> np.ndarray:
+    out = np.empty(pixels.shape[:2] + (pixels.shape[2] - 1,), np.uint8)
+    for top in range(0, pixels.shape[0], _BAND_ROWS):
+        band = pixels[top : top + _BAND_ROWS].astype(np.float32)
+        alpha = band[..., -1:] / 255.0
+        mixed = band[..., :-1] * alpha + 255.0 * (1.0 - alpha)
+        out[top : top + _BAND_ROWS] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _grey_to_rgb(pixels: np.ndarray) -> np.ndarray:
+    if pixels.ndim == 2:
+        return np.repeat(pixels[..., None], 3, axis=2)
+    return np.concatenate([np.repeat(pixels[..., :1], 3, axis=2), pixels[..., 1:]], axis=2)
+
+
+def _profile_matches(icc: bytes, channels: int) -> bool:
+    """An RGB profile on grey pixels (or the reverse) would be misread by every viewer."""
+    space = icc[16:20] if len(icc) >= 20 else b""
+    if space == b"GRAY":
+        return channels in (1, 2)
+    if space == b"RGB ":
+        return channels in (3, 4)
+    return False
+
+
+def _output_exif(like: Photo | None, width: int, height: int, warn: Callable[[str], None]) -> bytes | None:
+    if like is None or not like.exif:
+        return None
+    try:
+        return exif_block.patch_for_output(like.exif, width, height)
+    except exif_block.ExifFormatError:
+        warn("the photo's EXIF could not be updated and was left out")
+        return None
+
+
+def _save_with_pillow(
+    handle: BinaryIO,
+    pixels: np.ndarray,
+    fmt: str,
+    quality: int | None,
+    icc: bytes | None,
+    exif: bytes | None,
+    dpi: tuple[float, float] | None,
+) -> None:
+    image = Image.fromarray(pixels)
+    options: dict = {}
+    if icc:
+        options["icc_profile"] = icc
+    if exif:
+        options["exif"] = exif
+    if fmt == "jpg":
+        options.update(quality=quality or JPEG_QUALITY, subsampling=0)  # 4:4:4: no chroma blur
+        if dpi:
+            options["dpi"] = dpi
+        image.save(handle, format="JPEG", **options)
+    elif fmt == "webp":
+        image.save(handle, format="WEBP", quality=quality or WEBP_QUALITY, method=4, **options)
+    elif fmt == "png":
+        if dpi:
+            options["dpi"] = dpi
+        image.save(handle, format="PNG", compress_level=PNG_COMPRESS_LEVEL, **options)
+    else:  # pragma: no cover - TIFF is written by tiff_writer
+        raise ValueError(fmt)
