@@ -1,0 +1,118 @@
+"""`sr-studio upscale` as a user runs it: files and folders in, complete files out, one-line errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from sr_studio.archs.span import SPAN
+from sr_studio.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny-span-x2.safetensors"
+    save_file(SPAN(feature_channels=8, upscale=2).state_dict(), path)
+    return path
+
+
+def photo(path, size=(24, 16), mode="RGB"):
+    rng = np.random.default_rng(7)
+    channels = {"RGB": 3, "L": 1, "RGBA": 4}[mode]
+    pixels = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode).save(path)
+    return path
+
+
+def run_cli(*args):
+    return main(["upscale", "--quiet", *map(str, args)])
+
+
+def test_single_file_is_written_beside_the_input(tmp_path, model_file, capsys):
+    source = photo(tmp_path / "street.png")
+    assert run_cli(source, "--model", model_file) == 0
+    with Image.open(tmp_path / "street_x2.png") as result:
+        assert result.size == (48, 32)
+        assert result.mode == "RGB"
+
+
+def test_output_file_and_format_and_scale(tmp_path, model_file):
+    source = photo(tmp_path / "face.png", size=(10, 14))
+    target = tmp_path / "out" / "face-big.jpg"
+    target.parent.mkdir()
+    assert run_cli(source, "--model", model_file, "--scale", "3", "-o", target, "--quality", "90") == 0
+    with Image.open(target) as result:
+        assert result.format == "JPEG"
+        assert result.size == (30, 42)
+
+
+def test_folder_with_a_bad_file_still_does_the_good_ones(tmp_path, model_file, capsys):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo(folder / "a.png")
+    photo(folder / "c.png", mode="L")
+    (folder / "b.jpg").write_text("this is not a photo")
+    out = tmp_path / "results"
+    out.mkdir()
+    assert run_cli(folder, "--model", model_file, "-o", out) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a_x2.png", "c_x2.png"]
+    with Image.open(out / "c_x2.png") as gray:
+        assert gray.mode == "L"
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "b.jpg" in errors[0]
+
+
+def test_existing_output_is_never_overwritten(tmp_path, model_file, capsys):
+    source = photo(tmp_path / "x.png")
+    existing = tmp_path / "x_x2.png"
+    existing.write_bytes(b"precious")
+    assert run_cli(source, "--model", model_file) == 1
+    assert existing.read_bytes() == b"precious"
+    assert "already exists" in capsys.readouterr().err
+    assert run_cli(source, "--model", model_file, "--overwrite") == 0
+    with Image.open(existing) as result:
+        assert result.size == (48, 32)
+
+
+def test_bad_model_file_is_one_line_and_writes_nothing(tmp_path, capsys):
+    source = photo(tmp_path / "x.png")
+    bogus = tmp_path / "model.pth"
+    bogus.write_text("not weights")
+    assert run_cli(source, "--model", bogus) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "model.pth" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pth", "x.png"]
+
+
+def test_missing_input_is_reported(tmp_path, model_file, capsys):
+    assert run_cli(tmp_path / "nope.jpg", "--model", model_file) == 1
+    assert "nope.jpg" in capsys.readouterr().err
+
+
+def test_sixteen_bit_input_gives_sixteen_bit_output(tmp_path, model_file):
+    pixels = (np.arange(20 * 12, dtype=np.uint16).reshape(12, 20) * 250).astype(np.uint16)
+    source = tmp_path / "deep.png"
+    Image.fromarray(pixels).save(source)
+    assert run_cli(source, "--model", model_file) == 0
+    with Image.open(tmp_path / "deep_x2.png") as result:
+        assert result.mode.startswith("I")
+        values = np.asarray(result)
+    assert values.shape == (24, 40) and values.max() > 255
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from sr_studio.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_console_script_reports_bad_arguments_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sr_studio", "upscale", str(tmp_path / "x.png"), "--tile", "2"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "sr-studio: error: --tile must be at least 8 pixels, not 2"
