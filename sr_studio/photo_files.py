@@ -242,7 +242,9 @@ def _read(path: Path, max_pixels: int) -> Photo:
             orientation = _tiff_orientation(image)
         else:
             orientation = exif_block.read_orientation(exif)
-        pixels, bit_depth, icc = _decode(image, path, icc, notes)
+        pixels, bit_depth, icc, upright = _decode(image, path, icc, notes)
+        if upright:
+            orientation = 1
 
     pixels = _apply_orientation(pixels, orientation)
     return Photo(
@@ -315,12 +317,21 @@ def _srgb_profile() -> bytes:
 
 def _decode(
     image: Image.Image, path: Path, icc: bytes | None, notes: list[str]
-) -> tuple[np.ndarray, int, bytes | None]:
-    """Pixels as uint8/uint16 (grey, RGB or RGBA), their bit depth, and the ICC profile to keep."""
+) -> tuple[np.ndarray, int, bytes | None, bool]:
+    """Pixels as uint8/uint16 (grey, RGB or RGBA), bit depth, ICC profile to keep, and whether
+    the decoder already applied the orientation (Pillow does so for TIFF)."""
     if image.format == "PNG" and png16.is_16bit_colour(image):
-        return png16.decode_16bit_colour(lambda: _open(path, ["PNG"], notes)), 16, icc
-    if image.format == "TIFF" and _tiff_needs_tifffile(image):
-        return _decode_tiff_16bit(path, notes), 16, icc
+        return png16.decode_16bit_colour(lambda: _open(path, ["PNG"], notes)), 16, icc, False
+    if _read_with_tifffile(image):
+        pixels, depth, upright = _decode_tiff_16bit(path, notes)
+        return pixels, depth, icc, upright
+    pixels, depth, icc = _decode_with_pillow(image, path, icc, notes)
+    return pixels, depth, icc, image.format == "TIFF"
+
+
+def _decode_with_pillow(
+    image: Image.Image, path: Path, icc: bytes | None, notes: list[str]
+) -> tuple[np.ndarray, int, bytes | None]:
 
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # Someone switched truncation tolerance on process-wide; we would silently accept damage.
@@ -385,8 +396,10 @@ def _cmyk_to_rgb(
     return _array(image.convert("RGB")), 8, None
 
 
-def _tiff_needs_tifffile(image: Image.Image) -> bool:
+def _read_with_tifffile(image: Image.Image) -> bool:
     """16-bit TIFFs with more than one sample: Pillow would keep only 8 bits of each."""
+    if image.format != "TIFF":
+        return False
     tags = getattr(image, "tag_v2", {})
     bits = tags.get(258)
     samples = tags.get(277, 1)
@@ -395,7 +408,8 @@ def _tiff_needs_tifffile(image: Image.Image) -> bool:
     return bits == 16 and isinstance(samples, int) and samples > 1
 
 
-def _decode_tiff_16bit(path: Path, notes: list[str]) -> np.ndarray:
+def _decode_tiff_16bit(path: Path, notes: list[str]) -> tuple[np.ndarray, int, bool]:
+    """(pixels, 16, upright) for a 16-bit multi-sample TIFF."""
     import tifffile
 
     try:
@@ -408,7 +422,13 @@ def _decode_tiff_16bit(path: Path, notes: list[str]) -> np.ndarray:
     except (ValueError, NotImplementedError, KeyError) as exc:
         if "imagecodecs" not in str(exc):
             raise
-        return _decode_tiff_16bit_with_pillow(path, notes)
+        return _decode_tiff_16bit_with_pillow(path, notes), 16, True
+    return _tiff_samples(pixels, axes, extra, photometric, path, notes), 16, False
+
+
+def _tiff_samples(
+    pixels: np.ndarray, axes: str, extra: tuple, photometric: int, path: Path, notes: list[str]
+) -> np.ndarray:
     if pixels.dtype != np.uint16:
         raise ImageReadError(f"unsupported TIFF sample type {pixels.dtype}", path)
     if "S" in axes and axes.index("S") != len(axes) - 1:
@@ -437,13 +457,14 @@ def _decode_tiff_16bit_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
     def decode(low: bool) -> np.ndarray:
         image = _open(path, ["TIFF"], notes)
         with image:
-            tile = image.tile[0]
-            raw = tile.args[0] if isinstance(tile.args, tuple) else tile.args
-            raw = raw.replace(";16N", ";16" + native)
-            if tile.codec_name != "libtiff" or len(image.tile) != 1 or raw not in low_of:
-                raise ImageReadError("unsupported 16-bit TIFF layout (install imagecodecs)", path)
-            if low:
-                image.tile = [tile._replace(args=(low_of[raw], *tile.args[1:]))]
+            tiles = []
+            for tile in image.tile:
+                args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+                raw = args[0].replace(";16N", ";16" + native) if isinstance(args[0], str) else None
+                if tile.codec_name not in ("libtiff", "raw") or raw not in low_of:
+                    raise ImageReadError("unsupported 16-bit TIFF layout", path)
+                tiles.append(tile._replace(args=(low_of[raw] if low else raw, *args[1:])))
+            image.tile = tiles
             image.load()
             return np.asarray(image)
 
