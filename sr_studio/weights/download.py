@@ -267,11 +267,14 @@ class Download:
             file = open(self.part, "ab")
         except OSError as error:
             raise DownloadError(f"cannot write the download ({error.strerror})", self.part) from None
+        # read1 returns what has arrived (up to a chunk) instead of waiting for a full chunk, so progress
+        # and cancellation stay responsive on a slow line.
+        read = getattr(response, "read1", response.read)
         with file:
             while True:
                 self.check_cancel()
                 try:
-                    chunk = response.read(self.chunk_size)
+                    chunk = read(self.chunk_size)
                 except (OSError, http.client.HTTPException) as error:
                     raise RetryableFailure(self.describe(error), progressed=done > offset) from None
                 if not chunk:

@@ -1,0 +1,489 @@
+"""Downloads against a real HTTP server on 127.0.0.1 that serves checkpoints this test makes.
+
+After every scenario the test checks what a user would see: what is installed (and listed), and that a
+failed download leaves nothing that looks installed (a partial file only where resuming is intended).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import io
+import json
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+
+from sr_studio.archs.span import SPAN
+from sr_studio.cli import main
+from sr_studio.errors import Cancelled
+from sr_studio.weights import DownloadError, ModelStore, StoreError, download_model, list_models
+
+
+def checkpoint_bytes(upscale: int, seed: int = 0) -> bytes:
+    torch.manual_seed(seed)
+    buffer = io.BytesIO()
+    torch.save({"params": SPAN(feature_channels=8, upscale=upscale).state_dict()}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def span_x2() -> bytes:
+    return checkpoint_bytes(2)
+
+
+class Served:
+    """What the test server holds and how it misbehaves; records every request it gets."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.drop_after: dict[str, int] = {}  # path -> bytes sent before the connection is cut (once)
+        self.stall: set[str] = set()  # paths whose body never comes (until `release` is set)
+        self.ignore_range: set[str] = set()
+        self.requests: list[dict] = []
+        self.bytes_sent = 0
+        self.seconds_per_piece = 0.0  # to pace the transfer like a real network
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+
+def handler_for(served: Served):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            with served.lock:
+                served.requests.append(
+                    {"path": self.path, "range": self.headers.get("Range"), "if_range": self.headers.get("If-Range")}
+                )
+            data = served.files.get(self.path)
+            if data is None:
+                self.send_error(404, "Not Found")
+                return
+            start = 0
+            requested = self.headers.get("Range")
+            if requested and self.path not in served.ignore_range:
+                start = int(requested.removeprefix("bytes=").split("-")[0])
+                if start >= len(data):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(data)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(data) - start))
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
+            body = data[start:]
+            if self.path in served.stall:
+                served.release.wait(10)
+                return
+            with served.lock:
+                cut = served.drop_after.pop(self.path, None)
+            if cut is not None:
+                body = body[:cut]
+            piece = 8192
+            for offset in range(0, len(body), piece):
+                self.wfile.write(body[offset:offset + piece])
+                with served.lock:
+                    served.bytes_sent += len(body[offset:offset + piece])
+                if served.seconds_per_piece:
+                    time.sleep(served.seconds_per_piece)
+
+    return Handler
+
+
+@pytest.fixture
+def server():
+    served = Served()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(served))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    served.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield served
+    served.release.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty data folder and bundled folder, no proxies; returns the models folder."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "bundled").mkdir()
+    monkeypatch.setenv("SR_STUDIO_BUNDLED_DIR", str(tmp_path / "bundled"))
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"format": 1, "models": []}))
+    monkeypatch.setenv("SR_STUDIO_CATALOG", str(catalog))
+    return tmp_path / "data" / "models"
+
+
+def write_catalog(entries: list[dict]) -> None:
+    import os
+
+    Path(os.environ["SR_STUDIO_CATALOG"]).write_text(json.dumps({"format": 1, "models": entries}))
+
+
+def entry(urls, data: bytes | None, model_id="test-span-x2", **changes) -> dict:
+    fields = {
+        "id": model_id,
+        "name": "Test SPAN x2",
+        "arch": "SPAN",
+        "variant": "SPAN ch8",
+        "scale": 2,
+        "purpose": "bicubic",
+        "license": "Apache-2.0",
+        "urls": urls if isinstance(urls, list) else [urls],
+        "size": len(data) if data is not None else None,
+        "sha256": hashlib.sha256(data).hexdigest() if data is not None else None,
+        "expect": {"feature_channels": 8},
+        "description": "a tiny model for tests",
+    }
+    fields.update(changes)
+    write_catalog([fields])
+    return fields
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def no_wait(seconds):
+    pass
+
+
+def assert_nothing_installed(models: Path, model_id: str = "test-span-x2") -> None:
+    assert files_under(models) == []
+    assert ModelStore().get(model_id) is None
+    assert [m.status for m in list_models() if m.id == model_id] == ["available"]
+
+
+def test_good_download_is_verified_installed_and_listed(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2)
+    events = []
+
+    model = download_model("test-span-x2", progress=events.append, sleep=no_wait)
+
+    assert (model.id, model.arch, model.scale, model.verified, model.source) == ("test-span-x2", "SPAN", 2, True, "catalog")
+    assert model.path.read_bytes() == span_x2
+    assert model.sha256 == hashlib.sha256(span_x2).hexdigest()
+    assert model.origin == server.base + "/span.pth"
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+    listed = [m for m in list_models() if m.id == "test-span-x2"]
+    assert [(m.status, m.verified, m.path) for m in listed] == [("installed", True, model.path)]
+    downloading = [e for e in events if e.phase == "downloading"]
+    assert downloading[-1].bytes_done == downloading[-1].bytes_total == len(span_x2)
+    assert all(a.bytes_done <= b.bytes_done for a, b in zip(downloading, downloading[1:]))
+    assert all(e.bytes_per_second >= 0 for e in events)
+    assert [e.phase for e in events][-1] == "verifying"
+    # Asking again returns the installed model without touching the network.
+    requests_before = len(server.requests)
+    assert download_model("test-span-x2").path == model.path
+    assert len(server.requests) == requests_before
+
+
+def test_dropped_connection_resumes_with_a_range_request(server, home, span_x2):
+    half = len(span_x2) // 2
+    server.files["/span.pth"] = span_x2
+    server.drop_after["/span.pth"] = half
+    entry(server.base + "/span.pth", span_x2)
+    waits = []
+
+    model = download_model("test-span-x2", sleep=waits.append, backoff=0.5, chunk_size=8192)
+
+    assert [(r["range"], r["if_range"]) for r in server.requests] == [(None, None), (f"bytes={half}-", '"v1"')]
+    assert server.bytes_sent == len(span_x2), "the first half was downloaded again"
+    assert waits == [0.5]
+    assert model.path.read_bytes() == span_x2 and model.verified
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+
+
+def test_failed_download_keeps_the_part_file_and_the_next_attempt_resumes(server, home, span_x2):
+    half = len(span_x2) // 2
+    server.files["/span.pth"] = span_x2
+    server.drop_after["/span.pth"] = half
+    entry(server.base + "/span.pth", span_x2)
+
+    with pytest.raises(DownloadError, match="closed after .* run the download again to resume"):
+        download_model("test-span-x2", retries=0, sleep=no_wait)
+
+    # The partial file is kept out of sight for resuming; nothing is listed as installed.
+    assert files_under(home) == [".partial/test-span-x2.part", ".partial/test-span-x2.part.json"]
+    assert (home / ".partial" / "test-span-x2.part").stat().st_size == half
+    assert ModelStore().get("test-span-x2") is None
+    assert [m.status for m in list_models() if m.id == "test-span-x2"] == ["available"]
+
+    model = download_model("test-span-x2", sleep=no_wait)
+    assert server.requests[-1]["range"] == f"bytes={half}-"
+    assert server.bytes_sent == len(span_x2)
+    assert model.path.read_bytes() == span_x2
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+
+
+def test_server_that_ignores_range_restarts_the_file_cleanly(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    server.drop_after["/span.pth"] = 1000
+    server.ignore_range.add("/span.pth")
+    entry(server.base + "/span.pth", span_x2)
+
+    model = download_model("test-span-x2", sleep=no_wait)
+
+    assert server.requests[-1]["range"] == "bytes=1000-"
+    assert model.path.read_bytes() == span_x2
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"sha256": "0" * 64}, "checksum mismatch"),
+        ({"size": 12345}, "catalog says 12,345"),
+    ],
+)
+def test_wrong_checksum_or_size_is_refused_and_nothing_is_left(server, home, span_x2, change, message):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2, **change)
+
+    with pytest.raises(DownloadError, match=message) as raised:
+        download_model("test-span-x2", sleep=no_wait)
+
+    assert str(raised.value).startswith("test-span-x2: download failed")
+    assert_nothing_installed(home)
+
+
+def test_404_on_the_first_mirror_falls_back_to_the_next(server, home, span_x2):
+    server.files["/good.pth"] = span_x2
+    entry([server.base + "/missing.pth", server.base + "/good.pth"], span_x2)
+    waits = []
+
+    model = download_model("test-span-x2", sleep=waits.append)
+
+    assert [r["path"] for r in server.requests] == ["/missing.pth", "/good.pth"]
+    assert waits == [], "a 404 is not retried"
+    assert model.origin == server.base + "/good.pth"
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+
+
+def test_every_mirror_failing_names_each_failure(server, home, span_x2):
+    entry([server.base + "/a.pth", server.base + "/b.pth"], span_x2)
+
+    with pytest.raises(DownloadError) as raised:
+        download_model("test-span-x2", sleep=no_wait)
+
+    message = str(raised.value)
+    assert "(mirror 1 of 2): HTTP 404" in message and "(mirror 2 of 2): HTTP 404" in message
+    assert "\n" not in message
+    assert_nothing_installed(home)
+
+
+def test_stalled_server_times_out_after_the_retries(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    server.stall.add("/span.pth")
+    entry(server.base + "/span.pth", span_x2)
+    waits = []
+    started = time.monotonic()
+
+    with pytest.raises(DownloadError, match="timed out"):
+        download_model("test-span-x2", timeout=0.3, retries=2, backoff=0.25, sleep=waits.append)
+
+    assert time.monotonic() - started < 8
+    assert len(server.requests) == 3
+    assert waits == [0.25, 0.5], "backoff doubles between tries"
+    assert_nothing_installed(home)
+
+
+def test_stalled_mirror_then_good_mirror(server, home, span_x2):
+    server.files["/slow.pth"] = span_x2
+    server.files["/good.pth"] = span_x2
+    server.stall.add("/slow.pth")
+    entry([server.base + "/slow.pth", server.base + "/good.pth"], span_x2)
+
+    model = download_model("test-span-x2", timeout=0.3, retries=0, sleep=no_wait)
+
+    assert model.origin.endswith("/good.pth")
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+
+
+def test_file_that_is_not_a_checkpoint_is_refused(server, home):
+    page = b"<html><body>Sign in to download this file</body></html>\n" * 50
+    server.files["/span.pth"] = page
+    entry(server.base + "/span.pth", None)
+
+    with pytest.raises(DownloadError, match="not a usable model .*not a model checkpoint"):
+        download_model("test-span-x2", sleep=no_wait)
+
+    assert_nothing_installed(home)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"scale": 4}, "the file is a SPAN x2 model, the catalog says SPAN x4"),
+        ({"arch": "HAT", "expect": {}}, "the file is a SPAN x2 model, the catalog says HAT x2"),
+        ({"expect": {"feature_channels": 48}}, r"the file is not SPAN ch8 \(feature_channels=8\)"),
+    ],
+)
+def test_checkpoint_of_the_wrong_architecture_or_scale_is_refused(server, home, span_x2, change, message):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2, **change)
+
+    with pytest.raises(DownloadError, match=message):
+        download_model("test-span-x2", sleep=no_wait)
+
+    assert_nothing_installed(home)
+
+
+def test_entry_without_checksum_is_installed_unverified(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", None)
+
+    model = download_model("test-span-x2", sleep=no_wait)
+
+    assert model.verified is False
+    assert model.sha256 == hashlib.sha256(span_x2).hexdigest()
+    assert [(m.status, m.verified) for m in list_models() if m.id == "test-span-x2"] == [("installed", False)]
+
+
+def test_published_checksum_prefix_is_checked_when_the_full_digest_is_unknown(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2, sha256=None, sha256_prefix="00000000")
+
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download_model("test-span-x2", sleep=no_wait)
+    assert_nothing_installed(home)
+
+    entry(server.base + "/span.pth", span_x2, sha256=None, sha256_prefix=hashlib.sha256(span_x2).hexdigest()[:12])
+    assert download_model("test-span-x2", sleep=no_wait).verified is False
+
+
+def test_cancelling_leaves_nothing(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2)
+    checks = iter(range(1000))
+
+    with pytest.raises(Cancelled):
+        download_model("test-span-x2", cancel=lambda: next(checks) >= 4, chunk_size=4096, sleep=no_wait)
+
+    assert 0 < server.bytes_sent
+    assert_nothing_installed(home)
+
+
+def test_cancel_event_set_from_the_progress_callback(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2)
+    cancel = threading.Event()
+
+    def progress(event):
+        if event.phase == "downloading":
+            cancel.set()
+
+    with pytest.raises(Cancelled, match="cancelled"):
+        download_model("test-span-x2", progress=progress, cancel=cancel, sleep=no_wait)
+    assert_nothing_installed(home)
+
+
+def test_insufficient_disk_space_is_refused_before_downloading(server, home, span_x2, monkeypatch):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 5000, 5000))
+
+    with pytest.raises(StoreError, match="not enough disk space for test-span-x2: it needs .* 5.0 kB is free"):
+        download_model("test-span-x2", sleep=no_wait)
+
+    assert server.requests == []
+    assert_nothing_installed(home)
+
+
+def test_insufficient_disk_space_found_from_the_server_when_the_size_is_unknown(server, home, span_x2, monkeypatch):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", None)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 5000, 5000))
+
+    with pytest.raises(StoreError, match="not enough disk space"):
+        download_model("test-span-x2", sleep=no_wait)
+
+    assert len(server.requests) == 1, "the size is learnt from the server's answer"
+    assert_nothing_installed(home)
+
+
+def test_second_download_of_the_same_model_at_once_is_refused(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    server.stall.add("/span.pth")
+    entry(server.base + "/span.pth", span_x2)
+    cancel = threading.Event()
+    outcome = []
+
+    def first():
+        try:
+            download_model("test-span-x2", cancel=cancel, timeout=10, sleep=no_wait)
+        except BaseException as error:  # noqa: BLE001 - the test inspects it
+            outcome.append(error)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        with pytest.raises(DownloadError, match="already being downloaded"):
+            download_model("test-span-x2", sleep=no_wait)
+    finally:
+        cancel.set()
+        server.release.set()
+        thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    assert_nothing_installed(home)
+
+
+def test_force_downloads_again_over_an_installed_copy(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2)
+    download_model("test-span-x2", sleep=no_wait)
+
+    model = download_model("test-span-x2", force=True, sleep=no_wait)
+
+    assert len(server.requests) == 2
+    assert model.path.read_bytes() == span_x2
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+
+
+def test_cli_download_prints_a_line_per_ten_percent(server, home, span_x2, capsys):
+    server.files["/span.pth"] = span_x2
+    server.seconds_per_piece = 1.5 / (len(span_x2) / 8192)  # 1.5 s in all: progress comes 10 times a second
+    entry(server.base + "/span.pth", span_x2)
+
+    assert main(["models", "download", "test-span-x2"]) == 0
+
+    captured = capsys.readouterr()
+    percents = [int(line.split(": ")[1].split("%")[0]) for line in captured.err.splitlines() if "%" in line]
+    assert len(percents) >= 6 and percents[-1] == 100
+    assert all(p % 10 == 0 and p > 0 for p in percents) and percents == sorted(set(percents))
+    assert "verifying" in captured.err
+    assert "Installed test-span-x2: SPAN x2, verified" in captured.out
+    assert main(["models", "list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("test-span-x2 "))
+    assert row.endswith("installed, verified")
+
+
+def test_cli_download_failure_is_one_line(server, home, span_x2, capsys):
+    entry(server.base + "/missing.pth", span_x2)
+
+    assert main(["models", "download", "test-span-x2"]) == 1
+
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("sr-studio: error: test-span-x2: download failed") and "HTTP 404" in error
+    assert main(["models", "download", "no-such-model"]) == 1
+    assert "no model with this id in the catalog" in capsys.readouterr().err
