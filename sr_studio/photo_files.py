@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, TiffTags, UnidentifiedImageError
 
 from sr_studio.errors import ImageReadError, ImageWriteError
 from sr_studio.photo_io import exif_block, png16, tiff_writer
@@ -205,58 +205,74 @@ def _read(path: Path, max_pixels: int) -> Photo:
         raise ImageReadError(f"cannot be read ({_one_line(exc)})", path) from None
 
     notes: list[str] = []
-    try:
-        image = _open(path, _INPUT_FORMATS, notes)
-    except UnidentifiedImageError:
-        if _looks_like_heif(head) and not HEIF_SUPPORTED:
-            raise ImageReadError("HEIC/HEIF photos need the pi-heif package", path) from None
-        raise ImageReadError(
-            "not a supported image (JPEG, PNG, WebP, TIFF, BMP, GIF, AVIF"
-            + (", HEIC" if HEIF_SUPPORTED else "")
-            + ") or damaged",
-            path,
-        ) from None
-    with image:
-        width, height = image.size
-        if width <= 0 or height <= 0:
-            raise ImageReadError(f"declares an empty size {width}x{height}", path)
-        if width * height > max_pixels:
+    with _pillow_open_guard(notes):
+        try:
+            image = Image.open(path, formats=_INPUT_FORMATS)
+        except UnidentifiedImageError:
+            if _looks_like_heif(head) and not HEIF_SUPPORTED:
+                raise ImageReadError("HEIC/HEIF photos need the pi-heif package", path) from None
             raise ImageReadError(
-                f"{width}x{height} pixels ({width * height / 1e6:.0f} MP) exceeds the limit of "
-                f"{max_pixels / 1e6:.0f} MP (damaged file or decompression bomb?)",
+                "not a supported image (JPEG, PNG, WebP, TIFF, BMP, GIF, AVIF"
+                + (", HEIC" if HEIF_SUPPORTED else "")
+                + ") or damaged",
                 path,
-            )
-        source_format = image.format or "unknown"
-        frames = getattr(image, "n_frames", 1)
-        if frames > 1 and source_format not in ("MPO",):
-            kind = "animated " + source_format if source_format in ("GIF", "PNG", "WEBP") else (
-                "multi-page " + source_format
-            )
-            notes.append(f"{kind}: only the first of {frames} frames is used")
-        exif = _exif_of(image, notes)
-        icc = image.info.get("icc_profile") or None
-        if not isinstance(icc, bytes):
-            icc = None
-        dpi = _dpi_of(image, exif)
-        if source_format == "TIFF":
-            orientation = _tiff_orientation(image)
-        else:
-            orientation = exif_block.read_orientation(exif)
-        pixels, bit_depth, icc, upright = _decode(image, path, icc, notes)
-        if upright:
-            orientation = 1
-
-    pixels = _apply_orientation(pixels, orientation)
+            ) from None
+        try:
+            header = _inspect(image, path, max_pixels, notes)
+        except BaseException:
+            image.close()
+            raise
+    with image:
+        pixels, bit_depth, icc, upright = _decode(image, path, header.icc, notes)
+    pixels = _apply_orientation(pixels, 1 if upright else header.orientation)
     return Photo(
         pixels=pixels,
         path=path,
-        format=source_format,
-        exif=exif,
+        format=header.format,
+        exif=header.exif,
         icc_profile=icc,
-        dpi=dpi,
+        dpi=header.dpi,
         bit_depth=bit_depth,
         warnings=notes,
     )
+
+
+@dataclass
+class _Header:
+    format: str
+    exif: bytes | None
+    icc: bytes | None
+    dpi: tuple[float, float] | None
+    orientation: int
+
+
+def _inspect(image: Image.Image, path: Path, max_pixels: int, notes: list[str]) -> _Header:
+    """Everything known before decoding: size (checked against the limit), frames, metadata."""
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise ImageReadError(f"declares an empty size {width}x{height}", path)
+    if width * height > max_pixels:
+        raise ImageReadError(
+            f"{width}x{height} pixels ({width * height / 1e6:.0f} MP) exceeds the limit of "
+            f"{max_pixels / 1e6:.0f} MP (damaged file or decompression bomb?)",
+            path,
+        )
+    source_format = image.format or "unknown"
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and source_format != "MPO":  # MPO: a camera JPEG with a preview; not a sequence
+        animated = source_format in ("GIF", "PNG", "WEBP", "AVIF")
+        kind = ("animated " if animated else "multi-page ") + source_format
+        notes.append(f"{kind}: only the first of {frames} frames is used")
+        image.seek(0)
+    exif = _exif_of(image, notes)
+    icc = image.info.get("icc_profile") or None
+    if not isinstance(icc, bytes):
+        icc = None
+    if source_format == "TIFF":
+        orientation = _tiff_orientation(image)
+    else:
+        orientation = exif_block.read_orientation(exif)
+    return _Header(source_format, exif, icc, _dpi_of(image, exif), orientation)
 
 
 def _exif_of(image: Image.Image, notes: list[str]) -> bytes | None:
@@ -275,6 +291,9 @@ def _exif_of(image: Image.Image, notes: list[str]) -> bytes | None:
 def _tiff_exif(image: Image.Image) -> bytes | None:
     """A TIFF keeps camera tags in its own IFD0; gather the descriptive ones as an EXIF block."""
     source = image.getexif()
+    for group in TiffTags.TAGS_V2_GROUPS:  # parse now, while Pillow's warnings are collected
+        if group in source:
+            source.get_ifd(group)
     exif = Image.Exif()
     for tag in (270, 271, 272, 274, 305, 306, 315, 33432):
         if tag in source:
