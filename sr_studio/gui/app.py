@@ -1,0 +1,89 @@
+"""Starting the application: QApplication, appearance, the main window, files given on the command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_ID = "sr-studio"
+
+
+def needs_offscreen() -> bool:
+    """No display to talk to (CI, SSH): Qt must render offscreen instead of aborting."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    if sys.platform.startswith("linux"):
+        return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return False
+
+
+_QUIET_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _message_handler(mode, context, message) -> None:
+    """Qt's own notices, minus the offscreen platform's harmless chatter."""
+    if message in _QUIET_MESSAGES:
+        return
+    print(message, file=sys.stderr)
+
+
+def create_application(argv: list[str] | None = None):
+    from PySide6.QtCore import QCoreApplication, Qt, qInstallMessageHandler
+    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from sr_studio.gui.app_settings import APPLICATION, ORGANIZATION
+    from sr_studio.resource_paths import resource_path
+
+    app = QApplication.instance()
+    qInstallMessageHandler(_message_handler)
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(argv or [sys.argv[0]])
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QGuiApplication.setApplicationDisplayName("SR Studio")
+    QGuiApplication.setDesktopFileName(APP_ID)
+    try:
+        icon_file = resource_path("icons", "sr-studio.svg")
+        if icon_file.is_file():
+            app.setWindowIcon(QIcon(str(icon_file)))
+    except FileNotFoundError:
+        pass
+    return app
+
+
+def follow_system_appearance(app, settings) -> None:
+    """Apply the chosen appearance now and again whenever the system switches light/dark."""
+    from sr_studio.gui.appearance import apply_appearance
+
+    apply_appearance(app, settings.appearance)
+    hints = app.styleHints()
+    if hasattr(hints, "colorSchemeChanged"):
+        hints.colorSchemeChanged.connect(
+            lambda *_: apply_appearance(app, settings.appearance) if settings.appearance == "system" else None
+        )
+
+
+def run_app(files: list[str] | None = None, self_test: str | None = None) -> int:
+    if needs_offscreen():
+        if self_test is None:
+            print("sr-studio: no display found; running offscreen (use `sr-studio upscale` in a terminal)",
+                  file=sys.stderr)
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if self_test is not None:
+        from sr_studio.gui.self_test import run_self_test
+
+        return run_self_test(Path(self_test))
+    app = create_application()
+    from sr_studio.gui.app_settings import AppSettings
+    from sr_studio.gui.main_window import MainWindow
+
+    settings = AppSettings()
+    follow_system_appearance(app, settings)
+    window = MainWindow(settings)
+    window.show()
+    if files:
+        window.add_paths(files)
+    return app.exec()

@@ -1,0 +1,122 @@
+"""Export options and output file names, free of Qt (the export dialog edits an `ExportOptions`)."""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+FORMATS = ("png", "jpg", "webp", "tiff")
+FORMAT_LABELS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
+EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+LOSSY_FORMATS = frozenset({"jpg", "webp"})
+SIXTEEN_BIT_FORMATS = frozenset({"png", "tiff"})
+PATTERN_FIELDS = ("name", "scale", "model", "ext", "index")
+DEFAULT_PATTERN = "{name}_x{scale}_{model}"
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+
+
+@dataclass
+class ExportOptions:
+    """What "Export" writes; bit_depth 0 means "as the source photo" (16 only where the format holds it)."""
+
+    format: str = "png"
+    quality: int = 95
+    bit_depth: int = 0
+    pattern: str = DEFAULT_PATTERN
+    folder: str = ""  # empty: beside the source photo
+    keep_metadata: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ExportOptions":
+        """Tolerant of stale or hand-edited settings: unknown keys dropped, bad values reset."""
+        defaults = cls()
+        known = {f.name for f in fields(cls)}
+        options = cls(**{key: value for key, value in (values or {}).items() if key in known})
+        if options.format not in FORMATS:
+            options.format = defaults.format
+        try:
+            options.quality = max(1, min(100, int(options.quality)))
+        except (TypeError, ValueError):
+            options.quality = defaults.quality
+        try:
+            options.bit_depth = int(options.bit_depth)
+        except (TypeError, ValueError):
+            options.bit_depth = 0
+        if options.bit_depth not in (0, 8, 16):
+            options.bit_depth = 0
+        if isinstance(options.keep_metadata, str):
+            options.keep_metadata = options.keep_metadata.lower() in ("1", "true", "yes")
+        if pattern_problem(str(options.pattern)):
+            options.pattern = defaults.pattern
+        options.folder = str(options.folder or "")
+        return options
+
+    def write_bit_depth(self) -> int | None:
+        """The bit_depth argument for write_photo: None keeps the source depth where the format allows."""
+        if self.format not in SIXTEEN_BIT_FORMATS:
+            return 8
+        return None if self.bit_depth == 0 else self.bit_depth
+
+    def write_quality(self) -> int | None:
+        return self.quality if self.format in LOSSY_FORMATS else None
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why a file-name pattern cannot be used, or None when it is fine."""
+    if not pattern.strip():
+        return "the file name pattern is empty"
+    try:
+        parsed = list(string.Formatter().parse(pattern))
+    except ValueError as error:
+        return f"the file name pattern is malformed ({error})"
+    for _literal, field_name, _spec, _conversion in parsed:
+        if field_name is None:
+            continue
+        if field_name not in PATTERN_FIELDS:
+            allowed = ", ".join("{" + name + "}" for name in PATTERN_FIELDS)
+            return f"unknown field {{{field_name}}} in the file name pattern (use {allowed})"
+    if "/" in pattern or "\\" in pattern:
+        return "the file name pattern may not contain folders (choose the destination folder instead)"
+    return None
+
+
+def scale_text(scale: float) -> str:
+    return f"{scale:g}"
+
+
+def output_name(pattern: str, source: Path, scale: float, model: str, format: str, index: int = 1) -> str:
+    """The file name for one output, e.g. `{name}_x{scale}_{model}` -> `beach_x4_span-x4.png`."""
+    problem = pattern_problem(pattern)
+    if problem:
+        raise ValueError(problem)
+    stem = pattern.format(
+        name=source.stem,
+        scale=scale_text(scale),
+        model=model,
+        ext=source.suffix.lstrip(".").lower(),
+        index=index,
+    )
+    stem = _UNSAFE.sub("_", stem).strip().rstrip(".") or "photo"
+    return stem + EXTENSIONS[format]
+
+
+def output_path(options: ExportOptions, source: Path, scale: float, model: str, index: int = 1) -> Path:
+    folder = Path(options.folder).expanduser() if options.folder else source.parent
+    return folder / output_name(options.pattern, source, scale, model, options.format, index)
+
+
+def unused_path(path: Path) -> Path:
+    """`name (2).png`, `name (3).png`, … : the first name not yet taken (for "keep both")."""
+    if not path.exists():
+        return path
+    counter = 2
+    while True:
+        candidate = path.with_name(f"{path.stem} ({counter}){path.suffix}")
+        if not candidate.exists():
+            return candidate
+        counter += 1

@@ -1,0 +1,208 @@
+"""The batch of photos waiting, running and done, free of Qt; the queue list widget observes it.
+
+Also: which dropped or opened paths are photos, which are model files, and the ETA of a run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+PHOTO_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+MODEL_EXTENSIONS = frozenset({".pth", ".pt", ".safetensors"})
+
+PENDING = "pending"
+LOADING = "loading"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+CANCELLED = "cancelled"
+EXPORTED = "exported"
+STATUS_LABELS = {
+    PENDING: "Waiting",
+    LOADING: "Loading",
+    RUNNING: "Enlarging",
+    DONE: "Done",
+    FAILED: "Failed",
+    CANCELLED: "Cancelled",
+    EXPORTED: "Exported",
+}
+
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class QueueItem:
+    """One photo of the batch: its source, what happened to it and, once read/enlarged, the pixels."""
+
+    path: Path
+    status: str = PENDING
+    message: str = ""
+    progress: float = 0.0
+    photo: Any = None  # sr_studio.photo_files.Photo once read
+    result: Any = None  # numpy array once enlarged
+    result_scale: float | None = None
+    result_model: str = ""
+    exported_to: Path | None = None
+    clipboard_image: bool = False  # pasted, not read from a file
+    original_view: Any = None  # DisplayPyramid of the photo, for the viewer
+    result_view: Any = None  # DisplayPyramid of the result
+    partial_view: Any = None  # DisplayPyramid being filled while it runs
+    done_region: Any = None  # QRegion of the partial result's finished tiles (GUI side)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def status_label(self) -> str:
+        label = STATUS_LABELS.get(self.status, self.status)
+        if self.status == RUNNING:
+            return f"{label} {self.progress:.0%}"
+        return label
+
+
+class PhotoQueue:
+    """Ordered unique photos with a current selection; observers get called with no arguments."""
+
+    def __init__(self) -> None:
+        self.items: list[QueueItem] = []
+        self.current: QueueItem | None = None
+        self._observers: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        self._observers.append(callback)
+
+    def changed(self) -> None:
+        """Tell observers; callers that edit an item in place call this afterwards."""
+        for callback in list(self._observers):
+            callback()
+
+    def add(self, paths: Iterable[str | os.PathLike]) -> list[QueueItem]:
+        """Append photos (folders are searched one level deep); returns the new items, skipping duplicates."""
+        known = {item.path for item in self.items}
+        added = []
+        for path in photo_paths(paths):
+            if path in known:
+                continue
+            known.add(path)
+            item = QueueItem(path)
+            self.items.append(item)
+            added.append(item)
+        if added and self.current is None:
+            self.current = added[0]
+        if added:
+            self.changed()
+        return added
+
+    def add_item(self, item: QueueItem) -> None:
+        self.items.append(item)
+        self.current = item
+        self.changed()
+
+    def remove(self, item: QueueItem) -> None:
+        if item in self.items:
+            index = self.items.index(item)
+            self.items.remove(item)
+            if self.current is item:
+                self.current = self.items[min(index, len(self.items) - 1)] if self.items else None
+            self.changed()
+
+    def clear_finished(self) -> None:
+        keep = [item for item in self.items if item.status in (PENDING, LOADING, RUNNING)]
+        if len(keep) != len(self.items):
+            self.items = keep
+            if self.current not in keep:
+                self.current = keep[0] if keep else None
+            self.changed()
+
+    def select(self, item: QueueItem | None) -> None:
+        if item is not self.current:
+            self.current = item
+            self.changed()
+
+    def set_status(self, item: QueueItem, status: str, message: str = "") -> None:
+        item.status = status
+        item.message = message
+        if status != RUNNING:
+            item.progress = 1.0 if status in (DONE, EXPORTED) else 0.0
+        self.changed()
+
+    def pending(self) -> list[QueueItem]:
+        return [item for item in self.items if item.status in (PENDING, CANCELLED, FAILED)]
+
+    def finished(self) -> list[QueueItem]:
+        return [item for item in self.items if item.result is not None]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def photo_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given (whatever their extension: a wrong one gets a clear error later) and photos inside folders."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        try:
+            path = path.resolve()
+        except OSError:
+            pass
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    (child for child in path.iterdir() if child.is_file() and child.suffix.lower() in PHOTO_EXTENSIONS),
+                    key=lambda child: child.name.lower(),
+                )
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def is_model_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in MODEL_EXTENSIONS
+
+
+class ProgressClock:
+    """Fraction done and time left over all passes of a run, from per-tile reports."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.started = clock()
+        self.fraction = 0.0
+
+    def update(self, done: int, total: int, pass_index: int = 0, passes: int = 1) -> float:
+        passes = max(1, passes)
+        within = done / total if total else 1.0
+        self.fraction = min(1.0, (pass_index + within) / passes)
+        return self.fraction
+
+    def seconds_left(self) -> float | None:
+        """None until a first tile is done (no basis for an estimate)."""
+        if self.fraction <= 0:
+            return None
+        elapsed = self._clock() - self.started
+        return max(0.0, elapsed * (1 - self.fraction) / self.fraction)
+
+    def eta_text(self) -> str:
+        seconds = self.seconds_left()
+        if seconds is None:
+            return "estimating…"
+        return f"{format_duration(seconds)} left"
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

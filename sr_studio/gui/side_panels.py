@@ -1,0 +1,346 @@
+"""The right-hand panels: how to enlarge (model, scale, device, precision, tile) and how to export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sr_studio.gui.export_plan import (
+    FORMAT_LABELS,
+    FORMATS,
+    LOSSY_FORMATS,
+    PATTERN_FIELDS,
+    SIXTEEN_BIT_FORMATS,
+    ExportOptions,
+    pattern_problem,
+)
+
+SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (Metal)"}
+PRECISION_LABELS = {"fp32": "Full (fp32)", "bf16": "bfloat16 (faster on recent hardware)", "fp16": "Half (fp16, GPU, SPAN only)"}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model the picker offers: one that is on this computer."""
+
+    id: str
+    name: str
+    arch: str
+    variant: str
+    scale: int
+    license: str
+    status: str  # bundled, installed, imported
+    path: Path
+    description: str = ""
+
+    @property
+    def speed(self) -> str:
+        variant = (self.variant or self.arch or "").upper()
+        if variant.startswith("SPAN"):
+            return "fast"
+        if variant.startswith("HAT-S"):
+            return "slow"
+        if variant.startswith("HAT-L"):
+            return "very slow"
+        if variant.startswith("HAT"):
+            return "very slow" if "GAN" not in variant else "slow"
+        return "unknown speed"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}"
+
+    @property
+    def summary(self) -> str:
+        source = {"bundled": "bundled", "installed": "downloaded", "imported": "imported"}.get(self.status, self.status)
+        return f"{self.variant or self.arch} · x{self.scale} · {self.speed} · {self.license or 'license unknown'} · {source}"
+
+
+def available_models() -> tuple[list[ModelChoice], str]:
+    """Models on disk, and a problem description when the library cannot be read (empty if fine)."""
+    try:
+        from sr_studio.weights import list_models
+
+        listings = list_models()
+    except Exception as error:  # noqa: BLE001 - a broken catalog must not stop the window from opening
+        problem = str(error)
+        try:
+            from sr_studio.weights import bundled_models
+
+            return [
+                ModelChoice(m.id, m.name, m.arch or "", m.arch or "", m.scale, m.license, "bundled", m.path, m.description)
+                for m in bundled_models()
+            ], problem
+        except Exception:  # noqa: BLE001
+            return [], problem
+    return [
+        ModelChoice(m.id, m.name, m.arch or "", m.variant or (m.arch or ""), m.scale, m.license or "", m.status,
+                    m.path, m.description)
+        for m in listings
+        if m.on_disk
+    ], ""
+
+
+class RunPanel(QWidget):
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.models: list[ModelChoice] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.addLayout(form)
+
+        model_row = QHBoxLayout()
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("modelCombo")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(14)
+        self.manage_button = QToolButton()
+        self.manage_button.setToolTip("Model manager: download, import and remove models")
+        model_row.addWidget(self.model_combo, 1)
+        model_row.addWidget(self.manage_button)
+        form.addRow("Model", model_row)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.model_info.setObjectName("modelInfo")
+        self.model_info.setForegroundRole(self.model_info.foregroundRole())
+        form.addRow("", self.model_info)
+
+        self.scale_combo = QComboBox()
+        self.scale_combo.setObjectName("scaleCombo")
+        form.addRow("Enlarge", self.scale_combo)
+
+        self.device_combo = QComboBox()
+        for name, label in DEVICE_LABELS.items():
+            self.device_combo.addItem(label, name)
+        form.addRow("Device", self.device_combo)
+
+        self.precision_combo = QComboBox()
+        for name, label in PRECISION_LABELS.items():
+            self.precision_combo.addItem(label, name)
+        form.addRow("Precision", self.precision_combo)
+
+        self.tile_spin = QSpinBox()
+        self.tile_spin.setRange(0, 4096)
+        self.tile_spin.setSingleStep(64)
+        self.tile_spin.setSpecialValueText("Automatic")
+        self.tile_spin.setSuffix(" px")
+        self.tile_spin.setToolTip("Tile size in photo pixels. Automatic picks the largest that fits in memory.")
+        form.addRow("Tile size", self.tile_spin)
+
+        self.model_combo.currentIndexChanged.connect(self._model_changed)
+        for widget in (self.scale_combo, self.device_combo, self.precision_combo):
+            widget.currentIndexChanged.connect(self.changed)
+        self.tile_spin.valueChanged.connect(self.changed)
+
+    def set_models(self, models: list[ModelChoice], selected_id: str = "") -> None:
+        current = selected_id or (self.current_model().id if self.current_model() else "")
+        self.models = models
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for model in models:
+            self.model_combo.addItem(model.label, model.id)
+            self.model_combo.setItemData(self.model_combo.count() - 1, model.summary, Qt.ItemDataRole.ToolTipRole)
+        if not models:
+            self.model_combo.addItem("No model installed: open the model manager", "")
+        index = max(0, self.model_combo.findData(current)) if current else 0
+        if models and not current:  # the first fast bundled x2 is the friendliest default
+            index = next((i for i, m in enumerate(models) if m.status == "bundled" and m.scale == 2), 0)
+        self.model_combo.setCurrentIndex(index)
+        self.model_combo.setEnabled(bool(models))
+        self.model_combo.blockSignals(False)
+        self._model_changed()
+
+    def current_model(self) -> ModelChoice | None:
+        model_id = self.model_combo.currentData()
+        return next((m for m in self.models if m.id == model_id), None)
+
+    def _model_changed(self) -> None:
+        model = self.current_model()
+        self.model_info.setText(model.summary if model else "Download or import a model to start.")
+        wanted = self.scale()
+        self.scale_combo.blockSignals(True)
+        self.scale_combo.clear()
+        if model:
+            self.scale_combo.addItem(f"x{model.scale} (the model's own)", 0.0)
+            for scale in SCALE_CHOICES:
+                if scale != model.scale:
+                    self.scale_combo.addItem(f"x{scale:g}", scale)
+        self.set_scale(wanted)
+        self.scale_combo.blockSignals(False)
+        self.changed.emit()
+
+    def scale(self) -> float | None:
+        """None: the model's own scale."""
+        value = self.scale_combo.currentData()
+        return float(value) if value else None
+
+    def effective_scale(self) -> float:
+        model = self.current_model()
+        return self.scale() or float(model.scale if model else 2)
+
+    def set_scale(self, scale: float | None) -> None:
+        model = self.current_model()
+        if scale is None or (model and scale == model.scale):
+            self.scale_combo.setCurrentIndex(0)
+            return
+        index = self.scale_combo.findData(float(scale))
+        self.scale_combo.setCurrentIndex(index if index >= 0 else 0)
+
+    def device(self) -> str:
+        return self.device_combo.currentData()
+
+    def set_available_devices(self, devices: dict[str, bool]) -> None:
+        """Grey out devices this computer lacks (known once the engine thread has looked)."""
+        for index in range(self.device_combo.count()):
+            available = bool(devices.get(self.device_combo.itemData(index), False))
+            self.device_combo.model().item(index).setEnabled(available)
+            self.device_combo.setItemData(index, None if available else "not available on this computer",
+                                          Qt.ItemDataRole.ToolTipRole)
+        if not devices.get(self.device()):
+            self.device_combo.setCurrentIndex(0)
+
+    def set_device(self, device: str) -> None:
+        index = self.device_combo.findData(device)
+        if index >= 0 and self.device_combo.model().item(index).isEnabled():
+            self.device_combo.setCurrentIndex(index)
+
+    def precision(self) -> str:
+        return self.precision_combo.currentData()
+
+    def set_precision(self, precision: str) -> None:
+        index = self.precision_combo.findData(precision)
+        if index >= 0:
+            self.precision_combo.setCurrentIndex(index)
+
+    def tile(self) -> int | None:
+        value = self.tile_spin.value()
+        return max(16, value) if value else None
+
+    def set_tile(self, tile: int | None) -> None:
+        self.tile_spin.setValue(tile or 0)
+
+
+class ExportPanel(QWidget):
+    """Format, quality, bit depth, name pattern, folder, metadata; edits an ExportOptions."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.addLayout(form)
+
+        self.format_combo = QComboBox()
+        for name in FORMATS:
+            self.format_combo.addItem(FORMAT_LABELS[name], name)
+        form.addRow("Format", self.format_combo)
+
+        self.quality_spin = QSpinBox()
+        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setToolTip("JPEG and WebP quality (95 keeps fine detail)")
+        form.addRow("Quality", self.quality_spin)
+
+        self.depth_combo = QComboBox()
+        self.depth_combo.addItem("As the original", 0)
+        self.depth_combo.addItem("8 bits per channel", 8)
+        self.depth_combo.addItem("16 bits per channel", 16)
+        form.addRow("Bit depth", self.depth_combo)
+
+        self.pattern_edit = QLineEdit()
+        self.pattern_edit.setToolTip("Fields: " + ", ".join("{" + name + "}" for name in PATTERN_FIELDS))
+        form.addRow("File name", self.pattern_edit)
+        self.pattern_problem = QLabel()
+        self.pattern_problem.setWordWrap(True)
+        self.pattern_problem.setStyleSheet("color: #d9534f;")
+        self.pattern_problem.hide()
+        form.addRow("", self.pattern_problem)
+
+        folder_row = QHBoxLayout()
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("Beside the original")
+        self.folder_edit.setClearButtonEnabled(True)
+        self.folder_button = QToolButton()
+        self.folder_button.setText("…")
+        self.folder_button.setToolTip("Choose the destination folder")
+        self.folder_button.clicked.connect(self._choose_folder)
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(self.folder_button)
+        form.addRow("Folder", folder_row)
+
+        self.metadata_check = QCheckBox("Keep metadata (EXIF, colour profile, DPI)")
+        form.addRow("", self.metadata_check)
+
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self.quality_spin.valueChanged.connect(self.changed)
+        self.depth_combo.currentIndexChanged.connect(self.changed)
+        self.pattern_edit.textChanged.connect(self._pattern_changed)
+        self.folder_edit.textChanged.connect(self.changed)
+        self.metadata_check.toggled.connect(self.changed)
+        self.set_options(ExportOptions())
+
+    def set_options(self, options: ExportOptions) -> None:
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(options.format)))
+        self.quality_spin.setValue(options.quality)
+        self.depth_combo.setCurrentIndex(max(0, self.depth_combo.findData(options.bit_depth)))
+        self.pattern_edit.setText(options.pattern)
+        self.folder_edit.setText(options.folder)
+        self.metadata_check.setChecked(options.keep_metadata)
+        self._format_changed()
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(
+            format=self.format_combo.currentData(),
+            quality=self.quality_spin.value(),
+            bit_depth=self.depth_combo.currentData() if self.format_combo.currentData() in SIXTEEN_BIT_FORMATS else 8,
+            pattern=self.pattern_edit.text(),
+            folder=self.folder_edit.text().strip(),
+            keep_metadata=self.metadata_check.isChecked(),
+        )
+
+    def problem(self) -> str | None:
+        return pattern_problem(self.pattern_edit.text())
+
+    def _format_changed(self) -> None:
+        fmt = self.format_combo.currentData()
+        self.quality_spin.setEnabled(fmt in LOSSY_FORMATS)
+        sixteen = fmt in SIXTEEN_BIT_FORMATS
+        self.depth_combo.setEnabled(sixteen)
+        if not sixteen:
+            self.depth_combo.setToolTip(f"{FORMAT_LABELS[fmt]} holds 8 bits per channel only")
+        else:
+            self.depth_combo.setToolTip("")
+        self.changed.emit()
+
+    def _pattern_changed(self) -> None:
+        problem = self.problem()
+        self.pattern_problem.setText(problem or "")
+        self.pattern_problem.setVisible(bool(problem))
+        self.changed.emit()
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.folder_edit.text() or str(Path.home()))
+        if folder:
+            self.folder_edit.setText(folder)

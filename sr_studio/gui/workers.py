@@ -1,0 +1,257 @@
+"""Work that must not freeze the window, each on its own QThread: enlarging, and reading/writing files.
+
+The workers are QObjects moved to a QThread; requests arrive as queued signals and answers go back
+as signals, so the GUI thread only ever touches finished data. Cancelling is a threading.Event the
+engine polls between tiles. Every failure becomes one readable line (`failed`), never an exception
+escaping into Qt.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from sr_studio.errors import Cancelled, SRStudioError
+from sr_studio.gui.display_pyramid import DisplayPyramid, display_pixels
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for the user; unexpected errors also go to stderr with their traceback (for bug reports)."""
+    if isinstance(error, SRStudioError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return "not enough memory for this photo; try a smaller tile size or output scale"
+    traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    return f"unexpected error: {type(error).__name__}: {error}"
+
+
+@dataclass
+class RunRequest:
+    job_id: int
+    pixels: np.ndarray
+    model_path: Path
+    scale: float | None  # None: the model's own
+    device: str = "auto"
+    precision: str = "fp32"
+    tile: int | None = None
+    result_size: tuple[int, int] | None = None  # (height, width) the viewer expects; tiles are mapped onto it
+
+
+@dataclass
+class RunResult:
+    job_id: int
+    pixels: np.ndarray
+    pyramid: DisplayPyramid
+    model_arch: str
+    model_scale: int
+    scale: float
+    device: str
+    seconds: float
+
+
+class UpscaleWorker(QObject):
+    """Loads the model (cached between runs) and enlarges one photo per `run` request."""
+
+    status = Signal(int, str)  # job_id, what is happening ("Loading model…")
+    progress = Signal(int, int, int, int, int)  # job_id, done, total, pass_index, passes
+    tile_ready = Signal(int, int, int, object)  # job_id, y0, x0, uint8 pixels in result coordinates
+    finished = Signal(object)  # RunResult
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+    devices_found = Signal(object)  # {"auto": True, "cpu": True, "cuda": bool, "mps": bool}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cancel = threading.Event()
+        self._model_key: tuple | None = None
+        self._model: Any = None
+        self._upscaler_key: tuple | None = None
+        self._upscaler: Any = None
+        # Replaceable (tests, self-test): how a weights file becomes a model and a model an upscaler.
+        self.load_model: Callable[[Path], Any] | None = None
+        self.make_upscaler: Callable[..., Any] | None = None
+
+    def cancel(self) -> None:
+        """Thread-safe: the engine stops before its next tile."""
+        self._cancel.set()
+
+    @Slot()
+    def probe_devices(self) -> None:
+        """Import torch here, not in the GUI thread (it takes seconds), and say which devices exist."""
+        try:
+            import torch
+
+            mps = getattr(torch.backends, "mps", None)
+            found = {"auto": True, "cpu": True, "cuda": bool(torch.cuda.is_available()),
+                     "mps": bool(mps and mps.is_available())}
+        except Exception:  # noqa: BLE001
+            found = {"auto": True, "cpu": True, "cuda": False, "mps": False}
+        self.devices_found.emit(found)
+
+    @Slot(object)
+    def run(self, request: RunRequest) -> None:
+        import time
+
+        self._cancel.clear()
+        started = time.monotonic()
+        try:
+            model = self._model_for(request)
+            if self._cancel.is_set():
+                raise Cancelled()
+            upscaler = self._upscaler_for(model, request)
+            self.status.emit(request.job_id, "Enlarging…")
+            scale = request.scale if request.scale is not None else float(model.scale)
+
+            def on_progress(progress) -> None:
+                self.progress.emit(request.job_id, int(progress.done), int(progress.total),
+                                   int(getattr(progress, "pass_index", 0)), int(getattr(progress, "passes", 1)))
+                canvas = getattr(progress, "canvas", None)
+                box = getattr(progress, "box", None)
+                if canvas is not None and box is not None and request.result_size is not None:
+                    mapped = map_tile(canvas, box, request.result_size)
+                    if mapped is not None:
+                        self.tile_ready.emit(request.job_id, *mapped)
+
+            pixels = upscaler.upscale(request.pixels, scale=scale, on_progress=on_progress,
+                                      should_cancel=self._cancel.is_set)
+            if self._cancel.is_set():
+                raise Cancelled()
+            self.status.emit(request.job_id, "Preparing the view…")
+            pyramid = DisplayPyramid(pixels)
+            self.finished.emit(RunResult(
+                job_id=request.job_id, pixels=pixels, pyramid=pyramid, model_arch=str(getattr(model, "arch", "")),
+                model_scale=int(getattr(model, "scale", 0) or 0), scale=scale,
+                device=str(getattr(upscaler, "device", request.device)), seconds=time.monotonic() - started,
+            ))
+        except Cancelled:
+            self.cancelled.emit(request.job_id)
+        except BaseException as error:  # noqa: BLE001 - nothing may escape into Qt's event loop
+            self.failed.emit(request.job_id, describe_error(error))
+
+    def _model_for(self, request: RunRequest):
+        path = Path(request.model_path)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        # The engine casts the model in place, so another device or precision needs a fresh copy.
+        key = (str(path), stamp, request.device, request.precision)
+        if key != self._model_key:
+            self.status.emit(request.job_id, f"Loading model {path.stem}…")
+            self._model = self._model_key = None
+            self._upscaler = self._upscaler_key = None
+            load = self.load_model
+            if load is None:
+                from sr_studio.model_loading import load_model as load
+            self._model = load(path)
+            self._model_key = key
+        return self._model
+
+    def _upscaler_for(self, model, request: RunRequest):
+        key = (id(model), request.tile)
+        if key != self._upscaler_key:
+            make = self.make_upscaler
+            if make is None:
+                from sr_studio.engine import Upscaler as make
+            self._upscaler = make(model, device=request.device, precision=request.precision, tile=request.tile)
+            self._upscaler_key = key
+        return self._upscaler
+
+
+def map_tile(canvas: np.ndarray, box, result_size: tuple[int, int]):
+    """(y0, x0, uint8 tile) of a finished tile, resized (nearest) when the canvas is not at the result size.
+
+    The engine may fill an intermediate canvas (several passes, or a larger model then downscaled);
+    for the live preview the tile is placed at the same relative position on the final result.
+    """
+    y0, x0, y1, x1 = (int(v) for v in box)
+    if y1 <= y0 or x1 <= x0:
+        return None
+    tile = display_pixels(np.asarray(canvas[y0:y1, x0:x1]))
+    canvas_h, canvas_w = canvas.shape[:2]
+    out_h, out_w = result_size
+    if (canvas_h, canvas_w) == (out_h, out_w):
+        return y0, x0, tile
+    fy, fx = out_h / canvas_h, out_w / canvas_w
+    ry0, rx0 = int(round(y0 * fy)), int(round(x0 * fx))
+    ry1, rx1 = max(ry0 + 1, int(round(y1 * fy))), max(rx0 + 1, int(round(x1 * fx)))
+    rows = np.minimum(((np.arange(ry0, ry1) + 0.5) / fy).astype(np.int64) - y0, tile.shape[0] - 1)
+    cols = np.minimum(((np.arange(rx0, rx1) + 0.5) / fx).astype(np.int64) - x0, tile.shape[1] - 1)
+    return ry0, rx0, np.ascontiguousarray(tile[np.maximum(rows, 0)][:, np.maximum(cols, 0)])
+
+
+@dataclass
+class LoadedPhoto:
+    job_id: int
+    photo: Any
+    pyramid: DisplayPyramid
+
+
+@dataclass
+class ExportRequest:
+    job_id: int
+    destination: Path
+    pixels: np.ndarray
+    like: Any  # the source Photo (metadata) or None
+    format: str
+    quality: int | None
+    bit_depth: int | None
+    overwrite: bool
+
+
+class FileWorker(QObject):
+    """Reads photos (and prepares their display copies) and writes exports, off the GUI thread."""
+
+    loaded = Signal(object)  # LoadedPhoto
+    load_failed = Signal(int, str)
+    exported = Signal(int, str, object)  # job_id, written path, list of notices
+    export_failed = Signal(int, str)
+
+    @Slot(int, str)
+    def load(self, job_id: int, path: str) -> None:
+        try:
+            from sr_studio.photo_files import read_photo
+
+            photo = read_photo(path)
+            self.loaded.emit(LoadedPhoto(job_id, photo, DisplayPyramid(photo.pixels)))
+        except BaseException as error:  # noqa: BLE001
+            self.load_failed.emit(job_id, describe_error(error))
+
+    @Slot(object)
+    def export(self, request: ExportRequest) -> None:
+        notices: list[str] = []
+        try:
+            from sr_studio.photo_files import write_photo
+
+            try:
+                request.destination.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise SRStudioError(f"cannot create the folder ({error.strerror})", request.destination.parent) from None
+            written = write_photo(request.destination, request.pixels, like=request.like, format=request.format,
+                                  quality=request.quality, bit_depth=request.bit_depth, overwrite=request.overwrite,
+                                  on_warning=notices.append)
+            self.exported.emit(request.job_id, str(written), notices)
+        except BaseException as error:  # noqa: BLE001
+            self.export_failed.emit(request.job_id, describe_error(error))
+
+
+def start_thread(worker: QObject, name: str) -> QThread:
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.start()
+    return thread
+
+
+def stop_thread(thread: QThread) -> None:
+    """Let the current request finish (callers cancel first), then end the thread; never destroy it running."""
+    if thread.isRunning():
+        thread.quit()
+        thread.wait()
