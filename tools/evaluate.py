@@ -1,0 +1,87 @@
+"""PSNR / SSIM (Y channel, paper protocol) of models on Set5, Set14 and Urban100, as a Markdown table.
+
+  python tools/evaluate.py bicubic --scale 2
+  python tools/evaluate.py resources/models/span-x2.safetensors bicubic
+  python tools/evaluate.py bundled-span-x4 path/to/checkpoint.pth --sets Set5 Set14
+
+A MODEL is `bicubic` (needs --scale, or takes the scale of the other models), a weights file, or a
+model id (installed, bundled or catalog) as `sr-studio upscale --model` takes it. Each model runs
+whole-image in float32 on the CPU at its own scale; the output is clamped and rounded to 8 bits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sr_studio.errors import SRStudioError  # noqa: E402
+from sr_studio.evaluation import (  # noqa: E402
+    BENCHMARK_SETS,
+    bicubic_upscaler,
+    evaluate_set,
+    markdown_table,
+    model_upscaler,
+)
+
+DEFAULT_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def load(spec: str):
+    """(label, model) for a file path or a model id."""
+    from sr_studio.model_loading import load_model
+
+    path = Path(spec)
+    if not path.is_file():
+        try:
+            from sr_studio.weights import resolve_model
+        except ImportError:  # the weights store is optional for this tool
+            raise SRStudioError("file not found", path) from None
+        path = resolve_model(spec)
+    return spec, load_model(path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", metavar="MODEL")
+    parser.add_argument("--scale", type=int, default=None, help="scale for bicubic (default: the models' scale)")
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help=f"default {DEFAULT_DATASETS}")
+    parser.add_argument("--sets", nargs="+", default=list(BENCHMARK_SETS))
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args(argv)
+
+    try:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        loaded = [(spec, None) if spec.lower() == "bicubic" else load(spec) for spec in args.models]
+        model_scales = sorted({m.scale for _, m in loaded if m is not None})
+        rows = []
+        started = time.perf_counter()
+        for spec, model in loaded:
+            if model is None:
+                scales = [args.scale] if args.scale else model_scales
+                if not scales:
+                    parser.error("bicubic needs --scale when no model is given")
+                for scale in scales:
+                    results = [evaluate_set(bicubic_upscaler(scale), scale, args.datasets, s) for s in args.sets]
+                    rows.append(("bicubic (Pillow)", scale, results))
+            else:
+                results = [evaluate_set(model_upscaler(model), model.scale, args.datasets, s) for s in args.sets]
+                rows.append((f"{spec} ({model.arch})", model.scale, results))
+    except SRStudioError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(markdown_table(rows))
+    print(f"\nY channel (BT.601), shave = scale, LR by Pillow BICUBIC downscale, float32 CPU, "
+          f"{torch.get_num_threads()} threads; total {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,404 @@
+"""Train the bundled SPAN models (48 channels, official layout) on the CPU, resumably.
+
+Data: the photos in `train/photos` of the shared datasets folder ONLY (never a benchmark image). A few
+of them (every 20th, sorted by name) are held out for a quick validation PSNR. Degradation is the
+evaluation protocol's: Pillow BICUBIC downscale of the whole (scale-cropped) photo, done once at start;
+random aligned LR/HR crops, flips and 90-degree rotations; L1 loss; Adam; warm-up then cosine decay;
+EMA of the weights (the EMA model is what gets exported).
+
+Two ways to train each 3x3 convolution of SPAN (`--conv-mode`):
+  reparam  the Conv3XC chain (1x1 -> 3x3 -> 1x1 + 1x1 skip), as in the paper; ~2.5x slower a step.
+  fused    the single 3x3 `eval_conv` directly. On a 2-core CPU this gets ~2.5x more steps in the same
+           time, which matters far more than re-parameterisation when training is this short. On
+           export the chain tensors are written so that fusing them reproduces `eval_conv` exactly
+           (identity 1x1s, zero skip), so the file stays a valid official-layout SPAN checkpoint.
+
+The learning-rate schedule runs on progress = trained wall-clock time / `--budget-minutes` (or steps /
+`--total-steps` when no budget is given), so a run that is slowed by a busy machine still finishes its
+decay on time. Checkpoints (model, EMA, optimizer, step, elapsed time, RNG states) are written
+atomically every `--checkpoint-minutes` and on SIGTERM/SIGINT; rerunning the same command resumes.
+
+  python tools/train_span.py --scale 2 --run training/runs/x2 --budget-minutes 75
+  python tools/train_span.py --scale 4 --run training/runs/x4 --init-body training/runs/x2/last.pt
+  python tools/train_span.py --scale 2 --run training/runs/x2 --export resources/models/span-x2.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import math
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sr_studio.archs.span import SPAN  # noqa: E402
+from sr_studio.archs.span.network import Conv3XC  # noqa: E402
+
+DEFAULT_DATASETS = REPO.parent / "shared" / "datasets"
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_pairs(folder: Path, scale: int) -> tuple[list, list, list[str]]:
+    """(HR uint8, LR uint8) pairs, split into training and held-out validation photos."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    if not paths:
+        raise SystemExit(f"{folder}: no training photos found")
+    train, validation, names = [], [], []
+    for index, path in enumerate(paths):
+        with Image.open(path) as image:
+            hr = image.convert("RGB")
+        width, height = hr.width - hr.width % scale, hr.height - hr.height % scale
+        hr = hr.crop((0, 0, width, height))
+        lr = hr.resize((width // scale, height // scale), Image.BICUBIC)
+        pair = (np.asarray(hr, dtype=np.uint8).copy(), np.asarray(lr, dtype=np.uint8).copy())
+        if index % 20 == 19:
+            validation.append(pair)
+            names.append(path.name)
+        else:
+            train.append(pair)
+    return train, validation, names
+
+
+def random_batch(pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Generator):
+    """A batch of aligned (LR, HR) crops in 0..1, randomly flipped and rotated."""
+    lrs, hrs = [], []
+    for _ in range(batch):
+        hr, lr = pairs[rng.integers(len(pairs))]
+        y = int(rng.integers(lr.shape[0] - lr_patch + 1))
+        x = int(rng.integers(lr.shape[1] - lr_patch + 1))
+        lr_crop = lr[y : y + lr_patch, x : x + lr_patch]
+        hr_crop = hr[y * scale : (y + lr_patch) * scale, x * scale : (x + lr_patch) * scale]
+        if rng.random() < 0.5:
+            lr_crop, hr_crop = lr_crop[:, ::-1], hr_crop[:, ::-1]
+        if rng.random() < 0.5:
+            lr_crop, hr_crop = lr_crop[::-1], hr_crop[::-1]
+        turns = int(rng.integers(4))
+        lr_crop, hr_crop = np.rot90(lr_crop, turns), np.rot90(hr_crop, turns)
+        lrs.append(np.ascontiguousarray(lr_crop))
+        hrs.append(np.ascontiguousarray(hr_crop))
+
+    def to_tensor(arrays):
+        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
+
+    return to_tensor(lrs), to_tensor(hrs)
+
+
+def y_channel(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.float64) / 255.0
+    return 16.0 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2])
+
+
+@torch.no_grad()
+def validation_psnr(model, pairs, scale: int, crop: int = 128) -> float:
+    """Mean Y PSNR (shave = scale) on centre crops of the held-out training photos, 8-bit output."""
+    values = []
+    for hr, lr in pairs:
+        cy, cx = lr.shape[0] // 2 - crop // 2, lr.shape[1] // 2 - crop // 2
+        lr_crop = lr[cy : cy + crop, cx : cx + crop]
+        hr_crop = hr[cy * scale : (cy + crop) * scale, cx * scale : (cx + crop) * scale]
+        x = torch.from_numpy(np.ascontiguousarray(lr_crop)).permute(2, 0, 1)[None].float() / 255.0
+        out = model(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+        out = np.round(out * 255.0).astype(np.uint8)
+        a = y_channel(out)[scale:-scale, scale:-scale]
+        b = y_channel(hr_crop)[scale:-scale, scale:-scale]
+        mse = np.mean((a - b) ** 2)
+        values.append(10 * math.log10(255.0**2 / mse))
+    return float(np.mean(values))
+
+
+# ----------------------------------------------------------------------------- model modes
+
+
+def conv_blocks(model):
+    return [m for m in model.modules() if isinstance(m, Conv3XC)]
+
+
+def set_conv_mode(model: SPAN, mode: str) -> None:
+    """Which tensors train: the Conv3XC chains (reparam) or the fused 3x3 convs (fused)."""
+    for block in conv_blocks(model):
+        for p in list(block.sk.parameters()) + list(block.conv.parameters()):
+            p.requires_grad_(mode == "reparam")
+        block.eval_conv.weight.requires_grad_(mode == "fused")
+        block.eval_conv.bias.requires_grad_(mode == "fused")
+    # Conv3XC.forward picks the chain in train mode and eval_conv in eval mode; nothing else in SPAN
+    # depends on the mode.
+    model.train(mode == "reparam")
+
+
+def initialise_fused(model: SPAN) -> None:
+    """Start the fused 3x3 convs from the fused random chains (a sensible, paper-like initialisation)."""
+    model.fuse()
+
+
+@torch.no_grad()
+def write_chain_from_eval_conv(block: Conv3XC) -> None:
+    """Set sk/conv so that fusing them gives exactly the trained eval_conv (identity 1x1s, zero skip)."""
+    first, middle, last = block.conv
+    weight, bias = block.eval_conv.weight, block.eval_conv.bias
+    c_out, c_in = weight.shape[:2]
+    first.weight.zero_()
+    first.bias.zero_()
+    first.weight[:c_in, :, 0, 0] = torch.eye(c_in)
+    middle.weight.zero_()
+    middle.bias.zero_()
+    middle.weight[:c_out, :c_in] = weight
+    middle.bias[:c_out] = bias
+    last.weight.zero_()
+    last.bias.zero_()
+    last.weight[:, :c_out, 0, 0] = torch.eye(c_out)
+    block.sk.weight.zero_()
+    block.sk.bias.zero_()
+
+
+def exportable_state_dict(ema: SPAN, mode: str) -> dict[str, torch.Tensor]:
+    model = copy.deepcopy(ema).float()
+    if mode == "fused":
+        for block in conv_blocks(model):
+            write_chain_from_eval_conv(block)
+    model.fuse()  # eval_conv recomputed from the chain: consistent with the rest in both modes
+    return {k: v.detach().float().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def fp32_upsampler(model: SPAN) -> None:
+    """Run the last conv in float32 under autocast: the output is the image itself, and bf16's 8-bit
+    mantissa would quantise it at about one grey level."""
+    conv = model.upsampler[0]
+    original = conv.forward
+
+    def forward(x):
+        with torch.autocast("cpu", enabled=False):
+            return original(x.float())
+
+    conv.forward = forward
+
+
+# ----------------------------------------------------------------------------- schedule / checkpoint
+
+
+def learning_rate(args, progress: float, step: int) -> float:
+    warm = min(1.0, (step + 1) / args.warmup_steps)
+    progress = min(1.0, progress)
+    floor = args.lr * args.lr_floor
+    return warm * (floor + (args.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def save_atomically(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def trainable(model):
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
+    parser.add_argument("--run", type=Path, required=True, help="run folder: last.pt, log.csv")
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    parser.add_argument("--conv-mode", choices=("fused", "reparam"), default="fused")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr-patch", type=int, default=48, help="LR crop size")
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr-floor", type=float, default=0.02, help="final LR as a fraction of --lr")
+    parser.add_argument("--warmup-steps", type=int, default=200)
+    parser.add_argument("--budget-minutes", type=float, default=None, help="cosine decay over this training time")
+    parser.add_argument("--total-steps", type=int, default=20000, help="cosine length when no budget is given")
+    parser.add_argument("--stop-minutes", type=float, default=None, help="stop (and checkpoint) after this much time in this process")
+    parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--amp", choices=("bf16", "fp32"), default="bf16")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    parser.add_argument("--validate-every", type=int, default=250)
+    parser.add_argument("--init-body", type=Path, default=None, help="a checkpoint whose body (all but the upsampler) starts this run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--export", type=Path, default=None, help="write the EMA weights of --run as .safetensors and exit")
+    parser.add_argument("--benchmark-steps", type=int, default=0, help="time this many steps and exit (no checkpoint)")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    args.run.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = args.run / "last.pt"
+
+    model = SPAN(feature_channels=48, upscale=args.scale)
+    state = torch.load(checkpoint_path, weights_only=False) if checkpoint_path.exists() else None
+    if state is not None:
+        args.conv_mode = state["conv_mode"]  # a run keeps the mode it started with
+
+    if args.export is not None:
+        if state is None:
+            raise SystemExit(f"{checkpoint_path}: no checkpoint to export")
+        ema = SPAN(feature_channels=48, upscale=args.scale)
+        ema.load_state_dict(state["ema"])
+        from safetensors.torch import save_file
+
+        tensors = exportable_state_dict(ema, args.conv_mode)
+        args.export.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.export.with_name(args.export.name + ".tmp")
+        save_file(tensors, str(tmp), metadata={"arch": "SPAN", "scale": str(args.scale), "step": str(state["step"])})
+        os.replace(tmp, args.export)
+        from sr_studio.model_loading import load_model
+
+        check = load_model(args.export)
+        ema.eval()
+        if args.conv_mode == "reparam":
+            ema.fuse()
+        x = torch.rand(1, 3, 24, 20)
+        with torch.no_grad():
+            difference = (check(x) - ema(x)).abs().max().item()
+        print(f"exported step {state['step']} ({state['elapsed'] / 60:.1f} min) to {args.export}; reload max diff {difference:.2e}")
+        return 0 if difference < 1e-4 else 1
+
+    rng = np.random.default_rng(args.seed)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    if state is None:
+        if args.init_body is not None:
+            source = torch.load(args.init_body, weights_only=False)
+            body = {k: v for k, v in source["ema"].items() if not k.startswith("upsampler.")}
+            missing, unexpected = model.load_state_dict(body, strict=False)
+            assert not unexpected and all(k.startswith("upsampler.") for k in missing), (missing, unexpected)
+            if source["conv_mode"] != args.conv_mode:
+                raise SystemExit("--init-body checkpoint was trained in another --conv-mode")
+            print(f"body initialised from {args.init_body} (step {source['step']})")
+        elif args.conv_mode == "fused":
+            initialise_fused(model)
+    set_conv_mode(model, args.conv_mode)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    ema.eval()
+    optimizer = torch.optim.Adam(trainable(model), lr=args.lr, betas=(0.9, 0.99))
+    step, elapsed = 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        print(f"resumed {checkpoint_path} at step {step} ({elapsed / 60:.1f} min trained)")
+    set_conv_mode(model, args.conv_mode)
+    ema.eval()
+    fp32_upsampler(model)
+
+    started = time.time()
+    train_pairs, validation_pairs, validation_names = load_pairs(args.datasets / "train" / "photos", args.scale)
+    print(f"{len(train_pairs)} training photos, {len(validation_pairs)} held out ({', '.join(validation_names)}); "
+          f"loaded in {time.time() - started:.1f}s", flush=True)
+
+    def evaluation_model():
+        if args.conv_mode == "reparam":
+            fused = copy.deepcopy(ema)
+            fused.fuse()
+            return fused
+        return ema
+
+    def checkpoint():
+        save_atomically(
+            {
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "elapsed": elapsed,
+                "scale": args.scale,
+                "conv_mode": args.conv_mode,
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "python_rng": random.getstate(),
+            },
+            checkpoint_path,
+        )
+
+    stop = {"now": False}
+
+    def request_stop(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    log_path = args.run / "log.csv"
+    new_log = not log_path.exists()
+    log = open(log_path, "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "elapsed_min", "lr", "loss", "val_psnr", "sec_per_step"])
+    if step == 0 and not args.benchmark_steps:
+        writer.writerow([0, 0.0, 0.0, "", f"{validation_psnr(evaluation_model(), validation_pairs, args.scale):.3f}", ""])
+        log.flush()
+
+    amp = args.amp == "bf16"
+    process_start = time.time()
+    last_checkpoint = time.time()
+    losses, window_start = [], time.time()
+    tick = time.time()
+    benchmark_start = None
+    while not stop["now"]:
+        progress = elapsed / (args.budget_minutes * 60) if args.budget_minutes else step / args.total_steps
+        lr = learning_rate(args, progress, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        lr_batch, hr_batch = random_batch(train_pairs, args.batch, args.lr_patch, args.scale, rng)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(lr_batch)
+        loss = F.l1_loss(out.float(), hr_batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), model.parameters()):
+                if p.requires_grad:
+                    p_ema.lerp_(p, 1 - decay)
+        now = time.time()
+        elapsed += now - tick
+        tick = now
+        losses.append(loss.item())
+        if args.benchmark_steps:
+            if step == 2:
+                benchmark_start = time.time()
+            if step == args.benchmark_steps + 2:
+                print(f"{args.conv_mode} {args.amp} x{args.scale}: {(time.time() - benchmark_start) / args.benchmark_steps:.3f} s/step")
+                return 0
+            continue
+        if step % args.validate_every == 0:
+            psnr = validation_psnr(evaluation_model(), validation_pairs, args.scale)
+            seconds = (time.time() - window_start) / len(losses)
+            writer.writerow([step, f"{elapsed / 60:.2f}", f"{lr:.3e}", f"{np.mean(losses):.5f}", f"{psnr:.3f}", f"{seconds:.3f}"])
+            log.flush()
+            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.5f} val {psnr:.3f} dB {seconds:.2f} s/step", flush=True)
+            losses, window_start = [], time.time()
+            tick = time.time()  # validation time does not count as training time
+        if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
+            checkpoint()
+            last_checkpoint = time.time()
+            tick = time.time()
+        if args.stop_minutes and time.time() - process_start > args.stop_minutes * 60:
+            break
+    checkpoint()
+    print(f"stopped at step {step}; checkpoint {checkpoint_path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
