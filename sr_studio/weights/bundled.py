@@ -123,7 +123,7 @@ def default_model_path(scale: int, directory: str | os.PathLike | None = None) -
         where = Path(directory) if directory is not None else bundled_dir()
         raise SRStudioError(
             "no model is bundled with this installation; download one with `sr-studio models download ID` "
-            "(see `sr-studio models list`)",
+            "(ids in `sr-studio models list`) and choose it by its id",
             where,
         )
     larger = sorted((m for m in models if m.scale >= scale), key=lambda m: (m.scale, m.id))
