@@ -168,3 +168,13 @@ def test_weights_without_a_record_are_not_installed(home):
     write_span(store.root / ".partial" / "hat-x4.part", 2)
     assert store.installed() == []
     assert [m.status for m in list_models()] == ["available"]
+
+
+def test_remove_also_discards_a_partial_download_of_that_model_only(home):
+    store = ModelStore()
+    partial = store.root / ".partial"
+    partial.mkdir(parents=True)
+    for name in ("hat-x4.part", "hat-x4.part.json", "hat-x4.v2.part"):
+        (partial / name).write_bytes(b"x")
+    assert store.remove("hat-x4") is None
+    assert sorted(p.name for p in partial.iterdir()) == ["hat-x4.v2.part"]

@@ -200,7 +200,8 @@ class ModelStore:
         with store_lock:
             record_path = self.record_path(model_id)
             result = self._read(record_path) if record_path.exists() else None
-            partials = list(self.partial_dir.glob(f"{model_id}.*")) if self.partial_dir.is_dir() else []
+            partials = [p for p in (self.partial_dir / f"{model_id}.part", self.partial_dir / f"{model_id}.part.json")
+                        if p.exists()]
             if result is None and not partials:
                 raise StoreError(f"no installed model with the id '{model_id}' (see `sr-studio models list`)")
             # The record goes first: from that moment the model is no longer listed, whatever happens next.
