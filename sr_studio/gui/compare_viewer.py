@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from sr_studio.gui.photo_canvas import COMPARE, ORIGINAL, RESULT, CompareImages, PhotoCanvas
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel
@@ -16,6 +16,7 @@ def _titled(canvas: PhotoCanvas, title: QLabel) -> QWidget:
     layout.setSpacing(0)
     title.setContentsMargins(8, 4, 8, 4)
     title.setTextFormat(Qt.TextFormat.PlainText)
+    title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long titles never skew the halves
     layout.addWidget(title)
     layout.addWidget(canvas, 1)
     return frame
@@ -38,9 +39,8 @@ class CompareViewer(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(_titled(self.original_view, self.original_title))
         self.splitter.addWidget(_titled(self.result_view, self.result_title))
-        self.splitter.setSizes([1, 1])
-        # Equal halves keep the two panes' zoom and centre comparable.
-        self.splitter.splitterMoved.connect(lambda *_: self.splitter.setSizes([1, 1]))
+        # Equal halves keep the two panes showing the same region.
+        self.splitter.splitterMoved.connect(lambda *_: self._equal_halves())
 
         self.stack = QStackedWidget()
         self.stack.addWidget(self.splitter)
@@ -51,6 +51,14 @@ class CompareViewer(QWidget):
         self._shown_mode = None
         model.subscribe(self._model_changed)
         self._model_changed()
+
+    def _equal_halves(self) -> None:
+        half = max(1, (self.splitter.width() - self.splitter.handleWidth()) // 2)
+        self.splitter.setSizes([half, half])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._equal_halves()
 
     def panes(self) -> list[PhotoCanvas]:
         return [self.original_view, self.result_view, self.compare_view]
