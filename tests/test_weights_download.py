@@ -93,7 +93,10 @@ def handler_for(served: Served):
                 body = body[:cut]
             piece = 8192
             for offset in range(0, len(body), piece):
-                self.wfile.write(body[offset:offset + piece])
+                try:
+                    self.wfile.write(body[offset:offset + piece])
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up (cancelled, or refused what it was sent)
                 with served.lock:
                     served.bytes_sent += len(body[offset:offset + piece])
                 if served.seconds_per_piece:
@@ -487,3 +490,33 @@ def test_cli_download_failure_is_one_line(server, home, span_x2, capsys):
     assert error.startswith("sr-studio: error: test-span-x2: download failed") and "HTTP 404" in error
     assert main(["models", "download", "no-such-model"]) == 1
     assert "no model with this id in the catalog" in capsys.readouterr().err
+
+
+def test_a_kept_part_file_is_resumed_from_the_mirror_it_came_from(server, home, span_x2):
+    half = len(span_x2) // 2
+    server.files["/b.pth"] = span_x2
+    server.drop_after["/b.pth"] = half
+    entry([server.base + "/a.pth", server.base + "/b.pth"], span_x2)
+    with pytest.raises(DownloadError, match=r"\(mirror 1 of 2\): HTTP 404.*\(mirror 2 of 2\): the connection closed"):
+        download_model("test-span-x2", retries=0, sleep=no_wait)
+    server.files["/a.pth"] = span_x2
+    server.requests.clear()
+
+    download_model("test-span-x2", sleep=no_wait)
+
+    assert [(r["path"], r["range"]) for r in server.requests] == [("/b.pth", f"bytes={half}-")]
+
+
+def test_a_kept_part_file_whose_mirror_is_gone_is_discarded(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    server.drop_after["/span.pth"] = 1000
+    entry(server.base + "/span.pth", span_x2)
+    with pytest.raises(DownloadError, match="kept"):
+        download_model("test-span-x2", retries=0, sleep=no_wait)
+    del server.files["/span.pth"]
+
+    with pytest.raises(DownloadError, match="HTTP 404") as raised:
+        download_model("test-span-x2", sleep=no_wait)
+
+    assert "kept" not in str(raised.value)
+    assert_nothing_installed(home)

@@ -134,11 +134,15 @@ class RetryableFailure(Exception):
 
 
 class MirrorFailure(Exception):
-    """This mirror cannot deliver the model; the next one is tried."""
+    """This mirror cannot deliver the model; the next one is tried.
 
-    def __init__(self, reason: str):
+    `resumable`: the network gave up, but the bytes received so far are good to resume from later.
+    """
+
+    def __init__(self, reason: str, resumable: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.resumable = resumable
 
 
 class Download:
@@ -165,12 +169,14 @@ class Download:
         self.check_cancel()
         self.ensure_space(self.entry.size, self.resume_offset(self.mirror_order()[0]))
         try:
-            for number, url in enumerate(self.mirror_order(), start=1):
+            for url in self.mirror_order():
                 try:
                     self.fetch(url)
                     return self.verify_and_install(url)
                 except MirrorFailure as failure:
-                    failures.append(f"{mirror_label(url, number, len(self.entry.urls))}: {failure.reason}")
+                    failures.append(f"{mirror_label(url, self.entry.urls)}: {failure.reason}")
+                    if not failure.resumable and self.read_state().get("url") == url:
+                        self.discard_partial()  # what this mirror sent before is of no use now
         except BaseException:
             # Cancelled, Ctrl+C, disk full, or a bug: nothing of this attempt is worth keeping.
             self.discard_partial()
@@ -205,7 +211,7 @@ class Download:
             except RetryableFailure as failure:
                 failures_in_a_row = 1 if failure.progressed else failures_in_a_row + 1
                 if failures_in_a_row > self.retries:
-                    raise MirrorFailure(failure.reason) from None
+                    raise MirrorFailure(failure.reason, resumable=True) from None
                 self.wait(min(self.backoff * 2 ** (failures_in_a_row - 1), MAX_BACKOFF_SECONDS))
 
     def transfer(self, url: str) -> None:
@@ -467,6 +473,6 @@ def content_range(header: str | None) -> tuple[int | None, int | None]:
         return None, None
 
 
-def mirror_label(url: str, number: int, count: int) -> str:
+def mirror_label(url: str, urls: tuple[str, ...]) -> str:
     host = urllib.parse.urlsplit(url).netloc or url
-    return f"{host} (mirror {number} of {count})" if count > 1 else host
+    return f"{host} (mirror {urls.index(url) + 1} of {len(urls)})" if len(urls) > 1 else host
