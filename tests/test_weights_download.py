@@ -396,29 +396,18 @@ def test_cancel_event_set_from_the_progress_callback(server, home, span_x2):
     assert_nothing_installed(home)
 
 
-def test_insufficient_disk_space_is_refused_before_downloading(server, home, span_x2, monkeypatch):
+@pytest.mark.parametrize("size_in_catalog, requests_made", [(True, 0), (False, 1)], ids=["size-known", "size-from-server"])
+def test_insufficient_disk_space_is_refused_before_writing(server, home, span_x2, monkeypatch, size_in_catalog, requests_made):
+    """With the size in the catalog, nothing is even requested; otherwise the server's Content-Length decides."""
     server.files["/span.pth"] = span_x2
-    entry(server.base + "/span.pth", span_x2)
+    entry(server.base + "/span.pth", span_x2 if size_in_catalog else None)
     usage = collections.namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 5000, 5000))
 
     with pytest.raises(StoreError, match="not enough disk space for test-span-x2: it needs .* 5.0 kB is free"):
         download_model("test-span-x2", sleep=no_wait)
 
-    assert server.requests == []
-    assert_nothing_installed(home)
-
-
-def test_insufficient_disk_space_found_from_the_server_when_the_size_is_unknown(server, home, span_x2, monkeypatch):
-    server.files["/span.pth"] = span_x2
-    entry(server.base + "/span.pth", None)
-    usage = collections.namedtuple("usage", "total used free")
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 5000, 5000))
-
-    with pytest.raises(StoreError, match="not enough disk space"):
-        download_model("test-span-x2", sleep=no_wait)
-
-    assert len(server.requests) == 1, "the size is learnt from the server's answer"
+    assert len(server.requests) == requests_made
     assert_nothing_installed(home)
 
 
