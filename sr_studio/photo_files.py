@@ -26,6 +26,7 @@ from PIL import Image, ImageCms, ImageFile, TiffTags, UnidentifiedImageError
 from sr_studio.errors import ImageReadError, ImageWriteError
 from sr_studio.photo_io import exif_block, png16, tiff_writer
 from sr_studio.photo_io.atomic_file import check_destination, write_atomically
+from sr_studio.photo_io.pillow_array import to_array
 
 try:  # HEIC/HEIF (iPhone photos); decode-only build without GPL parts.
     import pi_heif
@@ -387,10 +388,7 @@ def _decode_with_pillow(
 
 
 def _array(image: Image.Image) -> np.ndarray:
-    pixels = np.asarray(image)
-    if not pixels.dtype.isnative:  # e.g. Pillow's "I;16B"
-        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
-    return pixels
+    return to_array(image)
 
 
 def _cmyk_to_rgb(
@@ -485,7 +483,7 @@ def _decode_tiff_16bit_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
                 tiles.append(tile._replace(args=(low_of[raw] if low else raw, *args[1:])))
             image.tile = tiles
             image.load()
-            return np.asarray(image)
+            return to_array(image)
 
     pixels = decode(False).astype(np.uint16)
     pixels <<= 8

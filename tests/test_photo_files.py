@@ -222,9 +222,13 @@ def test_16bit_round_trip_is_exact(tmp_path, fmt, channels):
     np.testing.assert_array_equal(photo.pixels, pixels)
 
 
-def test_16bit_png_we_write_is_valid_for_other_readers(tmp_path):
-    pixels = pattern(300, 40, 3, np.uint16)  # several deflate pieces, several IDAT rows
+def test_16bit_png_we_write_is_valid_for_other_readers(tmp_path, monkeypatch):
+    from sr_studio.photo_io import png16
+
+    monkeypatch.setattr(png16, "_IDAT_PIECE", 997)  # many pieces deflated on several threads
+    pixels = pattern(300, 40, 3, np.uint16)
     out = write_photo(tmp_path / "deep.png", pixels)
+    np.testing.assert_array_equal(read_photo(out).pixels, pixels)
     with Image.open(out) as image:  # Pillow keeps the high byte of 16-bit RGB
         np.testing.assert_array_equal(np.asarray(image), (pixels >> 8).astype(np.uint8))
 

@@ -23,6 +23,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from sr_studio.photo_io.pillow_array import to_array
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # Pillow's raw modes for 16-bit colour PNG -> the raw mode that unpacks the other byte.
@@ -52,7 +54,7 @@ def _decode(open_image: Callable[[], Image.Image], raw: str | None) -> np.ndarra
         if raw is not None:
             image.tile = [image.tile[0]._replace(args=raw)]
         image.load()
-        return np.asarray(image)
+        return to_array(image)
     finally:
         image.close()
 
