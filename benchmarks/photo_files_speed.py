@@ -86,19 +86,26 @@ def measure_read(path: Path) -> None:
     photo = read_photo(path)
     seconds = time.perf_counter() - start
     peak = peak_rss_bytes()
-    print(json.dumps({
-        "what": f"read {path.suffix} {photo.width}x{photo.height} {photo.bit_depth}-bit",
-        "seconds": round(seconds, 2),
-        "peak_rss_MB": round(peak / 1e6),
-        "pixels_MB": round(photo.pixels.nbytes / 1e6),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "what": f"read {path.suffix} {photo.width}x{photo.height} {photo.bit_depth}-bit",
+                "seconds": round(seconds, 2),
+                "peak_rss_MB": round(peak / 1e6),
+                "pixels_MB": round(photo.pixels.nbytes / 1e6),
+            }
+        ),
+        flush=True,
+    )
 
 
 def measure_reads(folder: Path, megapixels: float) -> None:
     big = test_picture(megapixels)
     for suffix in (".jpg", ".png"):
         path = folder / f"read{suffix}"
-        Image.fromarray(big).save(path, **({"quality": 95} if suffix == ".jpg" else {"compress_level": 1}))
+        Image.fromarray(big).save(
+            path, **({"quality": 95} if suffix == ".jpg" else {"compress_level": 1})
+        )
         subprocess.run([sys.executable, __file__, "--read", str(path)], check=True)
     deep_big = big.astype(np.uint16) * 257
     del big
@@ -107,11 +114,22 @@ def measure_reads(folder: Path, megapixels: float) -> None:
     del deep_big
     subprocess.run([sys.executable, __file__, "--read", str(path)], check=True)
     baseline = subprocess.run(
-        [sys.executable, "-c", "import re, sr_studio.photo_files;"
-         "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1000)"],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-c",
+            "import re, sr_studio.photo_files;"
+            "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1000)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     ).stdout.strip()
-    print(json.dumps({"what": "peak RSS of importing sr_studio.photo_files alone", "MB": int(baseline)}))
+    print(
+        json.dumps(
+            {"what": "peak RSS of importing sr_studio.photo_files alone", "MB": int(baseline)}
+        )
+    )
 
 
 def main() -> None:
@@ -133,17 +151,25 @@ def main() -> None:
             measure_reads(Path(folder), args.read_megapixels)
         return
     pixels = test_picture(args.megapixels)
-    print(f"# test picture {pixels.shape[1]}x{pixels.shape[0]} ({pixels.shape[0] * pixels.shape[1] / 1e6:.1f} MP)")
+    print(
+        f"# test picture {pixels.shape[1]}x{pixels.shape[0]} ({pixels.shape[0] * pixels.shape[1] / 1e6:.1f} MP)"
+    )
     for level in range(1, 7):
         timed(f"PNG 8-bit compress_level={level}", lambda: pillow_png(pixels, level), lambda n: n)
     if args.png_levels_only:
         return
     deep = pixels.astype(np.uint16) * 257
-    deep += np.random.default_rng(1).integers(0, 257, deep.shape, dtype=np.uint16)  # low bytes vary as in real 16-bit output
+    deep += np.random.default_rng(1).integers(
+        0, 257, deep.shape, dtype=np.uint16
+    )  # low bytes vary as in real 16-bit output
     cores = os.cpu_count() or 1
     for level in (1, 6):
         for workers in sorted({1, min(8, cores)}):
-            timed(f"PNG 16-bit level={level} threads={workers}", lambda: png16_bytes(deep, level, workers), lambda n: n)
+            timed(
+                f"PNG 16-bit level={level} threads={workers}",
+                lambda: png16_bytes(deep, level, workers),
+                lambda n: n,
+            )
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         for name, data, options in [
@@ -155,11 +181,17 @@ def main() -> None:
         ]:
             suffix = {"JPEG": ".jpg", "WebP": ".webp"}.get(name.split()[0], ".out")
             target = folder / f"out-{len(name)}{suffix}"
-            timed(f"write_photo {name}", lambda: write_photo(target, data, **options), lambda p: p.stat().st_size)
+            timed(
+                f"write_photo {name}",
+                lambda: write_photo(target, data, **options),
+                lambda p: p.stat().st_size,
+            )
 
         if not args.skip_read:
             measure_reads(folder, args.read_megapixels)
-    print(f"# chosen: PNG_COMPRESS_LEVEL={photo_files.PNG_COMPRESS_LEVEL}, TIFF_COMPRESS_LEVEL={photo_files.TIFF_COMPRESS_LEVEL}")
+    print(
+        f"# chosen: PNG_COMPRESS_LEVEL={photo_files.PNG_COMPRESS_LEVEL}, TIFF_COMPRESS_LEVEL={photo_files.TIFF_COMPRESS_LEVEL}"
+    )
 
 
 if __name__ == "__main__":

@@ -126,7 +126,9 @@ def _normalise_format(format: str) -> str:
     name = format.lower().lstrip(".")
     name = _FORMAT_ALIASES.get(name, name)
     if name not in _EXTENSIONS:
-        raise ValueError(f"unknown output format {format!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+        raise ValueError(
+            f"unknown output format {format!r}; choose one of {', '.join(OUTPUT_FORMATS)}"
+        )
     return name
 
 
@@ -468,7 +470,12 @@ def _tiff_samples(
 
 def _decode_tiff_16bit_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
     """Compressions tifffile cannot decode alone (LZW, ...): let libtiff decode twice, as for PNG."""
-    low_of = {"RGB;16B": "RGB;16L", "RGB;16L": "RGB;16B", "RGBA;16B": "RGBA;16L", "RGBA;16L": "RGBA;16B"}
+    low_of = {
+        "RGB;16B": "RGB;16L",
+        "RGB;16L": "RGB;16B",
+        "RGBA;16B": "RGBA;16L",
+        "RGBA;16L": "RGBA;16B",
+    }
     native = "L" if sys.byteorder == "little" else "B"
 
     def decode(low: bool) -> np.ndarray:
@@ -573,9 +580,23 @@ def write_photo(
 
     def produce(handle: BinaryIO) -> None:
         if fmt == "png" and depth == 16:
-            png16.encode(handle, pixels, compress_level=PNG_COMPRESS_LEVEL, icc_profile=icc, exif=exif, dpi=dpi)
+            png16.encode(
+                handle,
+                pixels,
+                compress_level=PNG_COMPRESS_LEVEL,
+                icc_profile=icc,
+                exif=exif,
+                dpi=dpi,
+            )
         elif fmt == "tiff":
-            tiff_writer.encode(handle, pixels, compress_level=TIFF_COMPRESS_LEVEL, icc_profile=icc, exif=exif, dpi=dpi)
+            tiff_writer.encode(
+                handle,
+                pixels,
+                compress_level=TIFF_COMPRESS_LEVEL,
+                icc_profile=icc,
+                exif=exif,
+                dpi=dpi,
+            )
         else:
             _save_with_pillow(handle, pixels, fmt, quality, icc, exif, dpi)
 
@@ -610,12 +631,16 @@ def _standard_layout(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _output_depth(pixels: np.ndarray, like: Photo | None, fmt: str, bit_depth: int | None, dest: Path) -> int:
+def _output_depth(
+    pixels: np.ndarray, like: Photo | None, fmt: str, bit_depth: int | None, dest: Path
+) -> int:
     if bit_depth is not None:
         if bit_depth not in (8, 16):
             raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
         if bit_depth == 16 and fmt not in ("png", "tiff"):
-            raise ImageWriteError(f"{_FORMAT_NAMES[fmt]} stores 8 bits per channel; use PNG or TIFF for 16-bit", dest)
+            raise ImageWriteError(
+                f"{_FORMAT_NAMES[fmt]} stores 8 bits per channel; use PNG or TIFF for 16-bit", dest
+            )
         return bit_depth
     if fmt not in ("png", "tiff"):
         return 8
@@ -677,7 +702,9 @@ def _profile_matches(icc: bytes, channels: int) -> bool:
     return False
 
 
-def _output_exif(like: Photo | None, width: int, height: int, warn: Callable[[str], None]) -> bytes | None:
+def _output_exif(
+    like: Photo | None, width: int, height: int, warn: Callable[[str], None]
+) -> bytes | None:
     if like is None or not like.exif:
         return None
     try:

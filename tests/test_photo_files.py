@@ -32,7 +32,10 @@ def pattern(height: int, width: int, channels: int = 3, dtype=np.uint8) -> np.nd
     """Distinct values everywhere, so any flip, rotation or lost bit shows."""
     top = 255 if dtype == np.uint8 else 65535
     y, x = np.mgrid[0:height, 0:width]
-    planes = [(x * 37 + y * 101 + c * 53) * (7 if dtype == np.uint16 else 1) % (top + 1) for c in range(channels)]
+    planes = [
+        (x * 37 + y * 101 + c * 53) * (7 if dtype == np.uint16 else 1) % (top + 1)
+        for c in range(channels)
+    ]
     out = np.stack(planes, axis=-1).astype(dtype)
     return out[..., 0] if channels == 1 else out
 
@@ -142,7 +145,9 @@ def test_lossless_output_keeps_pixels_exactly(camera_jpeg, tmp_path):
 
 def test_tiff_input_orientation_and_tags_reach_a_jpeg(tmp_path):
     source = tmp_path / "scan.tif"
-    Image.fromarray(pattern(6, 9)).save(source, exif=camera_exif(3), dpi=(240, 240), icc_profile=SRGB_ICC)
+    Image.fromarray(pattern(6, 9)).save(
+        source, exif=camera_exif(3), dpi=(240, 240), icc_profile=SRGB_ICC
+    )
     photo = read_photo(source)
     np.testing.assert_array_equal(photo.pixels, pattern(6, 9)[::-1, ::-1])  # orientation 3
     out = write_photo(tmp_path / "scan.jpg", photo.pixels, like=photo)
@@ -155,7 +160,9 @@ def test_tiff_input_orientation_and_tags_reach_a_jpeg(tmp_path):
 
 
 def test_exif_survives_jpeg_to_tiff_to_jpeg(camera_jpeg, tmp_path):
-    tiff = write_photo(tmp_path / "step.tif", read_photo(camera_jpeg).pixels, like=read_photo(camera_jpeg))
+    tiff = write_photo(
+        tmp_path / "step.tif", read_photo(camera_jpeg).pixels, like=read_photo(camera_jpeg)
+    )
     photo = read_photo(tiff)
     out = write_photo(tmp_path / "final.jpg", photo.pixels, like=photo)
     with Image.open(out) as written:
@@ -176,7 +183,15 @@ def independent_png16(pixels: np.ndarray, interlaced: bool = False) -> bytes:
     colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
     height, width = pixels.shape[:2]
     passes = (
-        [(0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2), (1, 0, 2, 1)]
+        [
+            (0, 0, 8, 8),
+            (0, 4, 8, 8),
+            (4, 0, 8, 4),
+            (0, 2, 4, 4),
+            (2, 0, 4, 2),
+            (0, 1, 2, 2),
+            (1, 0, 2, 1),
+        ]
         if interlaced
         else [(0, 0, 1, 1)]
     )
@@ -335,7 +350,9 @@ def test_palette_images_become_rgb_or_rgba(tmp_path):
     photo = read_photo(transparent)
     assert photo.pixels.shape == (8, 8, 4)
     index = np.asarray(palette_image)
-    assert (photo.pixels[..., 3][index == 0] == 0).all() and (photo.pixels[..., 3][index != 0] == 255).all()
+    assert (photo.pixels[..., 3][index == 0] == 0).all() and (
+        photo.pixels[..., 3][index != 0] == 255
+    ).all()
 
 
 def test_animated_gif_uses_first_frame_with_a_warning(tmp_path):
@@ -448,7 +465,11 @@ def test_one_pixel_image_works(tmp_path):
 
 def _png_header_only(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    )
 
 
 def _bad_files(tmp_path):

@@ -75,7 +75,10 @@ def _check(path) -> None:
 
 
 @SETTINGS
-@given(data=st.binary(max_size=2048), suffix=st.sampled_from([".jpg", ".png", ".tif", ".webp", ".gif", ".heic"]))
+@given(
+    data=st.binary(max_size=2048),
+    suffix=st.sampled_from([".jpg", ".png", ".tif", ".webp", ".gif", ".heic"]),
+)
 def test_arbitrary_bytes(tmp_path, data, suffix):
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(data)
@@ -83,7 +86,11 @@ def test_arbitrary_bytes(tmp_path, data, suffix):
 
 
 mutation = st.lists(
-    st.tuples(st.sampled_from(["flip", "set", "cut", "insert"]), st.integers(0, 1 << 16), st.integers(0, 255)),
+    st.tuples(
+        st.sampled_from(["flip", "set", "cut", "insert"]),
+        st.integers(0, 1 << 16),
+        st.integers(0, 255),
+    ),
     min_size=1,
     max_size=6,
 )

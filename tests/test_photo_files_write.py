@@ -47,7 +47,14 @@ def test_output_formats_and_extensions():
 
 @pytest.mark.parametrize(
     "suffix, pillow_format",
-    [(".png", "PNG"), (".jpg", "JPEG"), (".JPEG", "JPEG"), (".webp", "WEBP"), (".tif", "TIFF"), (".tiff", "TIFF")],
+    [
+        (".png", "PNG"),
+        (".jpg", "JPEG"),
+        (".JPEG", "JPEG"),
+        (".webp", "WEBP"),
+        (".tif", "TIFF"),
+        (".tiff", "TIFF"),
+    ],
 )
 def test_format_follows_the_suffix(tmp_path, suffix, pillow_format):
     out = write_photo(tmp_path / f"out{suffix}", pixels())
@@ -131,7 +138,9 @@ def test_profile_of_the_wrong_colour_space_is_left_out(tmp_path):
     Image.fromarray(pixels()).save(source, icc_profile=srgb)
     photo = read_photo(source)
     notes = []
-    out = write_photo(tmp_path / "grey.png", pixels(channels=1), like=photo, on_warning=notes.append)
+    out = write_photo(
+        tmp_path / "grey.png", pixels(channels=1), like=photo, on_warning=notes.append
+    )
     with Image.open(out) as image:
         assert "icc_profile" not in image.info
     assert notes and "profile" in notes[0]
@@ -285,7 +294,9 @@ def test_folder_refusing_new_files_is_reported(tmp_path, monkeypatch):
 @pytest.mark.parametrize("fmt", OUTPUT_FORMATS)
 def test_every_format_writes_through_the_atomic_path(tmp_path, monkeypatch, fmt):
     """A failure at the very end (fsync) must leave nothing, whatever the encoder."""
-    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error"))
+    )
     with pytest.raises(ImageWriteError, match="I/O error"):
         write_photo(tmp_path / f"out{output_extension(fmt)}", pixels())
     assert names(tmp_path) == []

@@ -16,17 +16,14 @@ from typing import BinaryIO
 
 from sr_studio.errors import ImageWriteError
 
-_CURRENT_UMASK: int | None = None
+def _read_umask() -> int:
+    """The process umask. It can only be read by setting it, so this runs once, at import."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
-def _umask() -> int:
-    """The process umask (read once; os.umask can only be read by setting it)."""
-    global _CURRENT_UMASK
-    if _CURRENT_UMASK is None:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        _CURRENT_UMASK = mask
-    return _CURRENT_UMASK
+_UMASK = _read_umask()
 
 
 def check_destination(dest: Path, *, overwrite: bool, protected: Path | None) -> None:
@@ -91,7 +88,7 @@ def write_atomically(
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates 0600; give the photo the permissions any new file would get.
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         # Re-check just before the rename: the input may have been chosen as output meanwhile.
         if protected is not None and _same_file(dest, protected):
             raise ImageWriteError("is the input photo; refusing to overwrite it", dest)

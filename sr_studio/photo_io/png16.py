@@ -101,7 +101,9 @@ def _filtered_pieces(pixels: np.ndarray) -> Iterator[bytes]:
     previous = np.zeros(row_bytes, np.uint8)
     for top in range(0, height, rows_per_piece):
         band = pixels[top : top + rows_per_piece]
-        raw = np.ascontiguousarray(band, dtype=">u2").view(np.uint8).reshape(band.shape[0], row_bytes)
+        raw = (
+            np.ascontiguousarray(band, dtype=">u2").view(np.uint8).reshape(band.shape[0], row_bytes)
+        )
         rows = np.empty((raw.shape[0], row_bytes + 1), np.uint8)
         rows[:, 0] = 2
         np.subtract(raw[1:], raw[:-1], out=rows[1:, 1:])

@@ -52,7 +52,9 @@ class _ExifParts:
 
     def __init__(self, blob: bytes):
         tiff = blob[6:] if blob.startswith(exif_block.EXIF_PREFIX) else blob
-        ifd0 = _load_ifd(tiff, struct.unpack_from("<I" if tiff[:2] == b"II" else ">I", tiff, 4)[0], None)
+        ifd0 = _load_ifd(
+            tiff, struct.unpack_from("<I" if tiff[:2] == b"II" else ">I", tiff, 4)[0], None
+        )
         self.text_tags: list[tuple[int, bytes]] = []
         for tag in _DESCRIPTIVE_TAGS:
             value = ifd0.get(tag)
