@@ -80,8 +80,9 @@ INPUT_SUFFIXES = (
 
 JPEG_QUALITY = 95
 WEBP_QUALITY = 95
-# zlib level for PNG and TIFF: 1 measured ~2x faster than 6 for ~3 % larger files on photos;
-# see benchmarks/png_compress_level.py.
+# zlib level for PNG and TIFF. On a 20 MP photo mosaic Pillow's PNG took 2.4 s CPU at level 1
+# against 3.5 s at 3 and 9.9 s at 6, for files only 5 % and 12 % larger; speed wins for 100 MP
+# outputs. See benchmarks/photo_files_speed.py.
 PNG_COMPRESS_LEVEL = 1
 TIFF_COMPRESS_LEVEL = 1
 _JPEG_MAX_SIDE = 65_500
@@ -302,8 +303,8 @@ def _tiff_exif(image: Image.Image) -> bytes | None:
         if tag in source:
             exif[tag] = source[tag]
     for pointer in (exif_block.TAG_EXIF_IFD, exif_block.TAG_GPS_IFD):
-        sub = source.get_ifd(pointer)
-        if sub:
+        sub = {tag: value for tag, value in source.get_ifd(pointer).items() if tag != 0xA005}
+        if sub:  # (the Interoperability pointer is dropped: its offset would not survive)
             exif.get_ifd(pointer).update(sub)
     if not len(exif) and not exif.get_ifd(exif_block.TAG_EXIF_IFD):
         return None
@@ -354,7 +355,7 @@ def _decode(
 def _decode_with_pillow(
     image: Image.Image, path: Path, icc: bytes | None, notes: list[str]
 ) -> tuple[np.ndarray, int, bytes | None]:
-
+    """Every mode Pillow can produce, brought to grey, RGB or RGBA (or refused with a reason)."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # Someone switched truncation tolerance on process-wide; we would silently accept damage.
         raise ImageReadError("refusing to decode: Pillow is set to accept truncated files", path)
@@ -596,6 +597,7 @@ def write_photo(
                 icc_profile=icc,
                 exif=exif,
                 dpi=dpi,
+                warn=warn,
             )
         else:
             _save_with_pillow(handle, pixels, fmt, quality, icc, exif, dpi)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sr_studio.errors import ImageReadError
+from sr_studio.errors import ImageReadError, ImageWriteError
 from sr_studio.photo_files import Photo, read_photo, write_photo
 
 # Small limit: a mutated header may declare a huge size; refusing it is the behaviour under test,
@@ -62,7 +62,7 @@ def deep_seeds(tmp_path_factory):
     } | {".jpg": source.read_bytes()}
 
 
-def _check(path) -> None:
+def _check(path, write_too: bool = False) -> None:
     try:
         photo = read_photo(path, max_pixels=FUZZ_MAX_PIXELS)
     except ImageReadError as error:
@@ -72,6 +72,15 @@ def _check(path) -> None:
     assert isinstance(photo, Photo)
     assert photo.pixels.dtype in (np.uint8, np.uint16)
     assert photo.pixels.ndim in (2, 3)
+    if write_too:  # whatever metadata survived reading must not break writing
+        for suffix in (".jpg", ".png", ".webp", ".tif"):
+            out = path.with_name(f"written{suffix}")
+            try:
+                write_photo(
+                    out, photo.pixels, like=photo, overwrite=True, on_warning=lambda m: None
+                )
+            except ImageWriteError as error:
+                assert str(error).startswith(str(out) + ": ")
 
 
 @SETTINGS
@@ -126,4 +135,4 @@ def test_mutated_valid_images(tmp_path, suffix, edits):
 def test_mutated_16bit_and_exif_files(tmp_path, deep_seeds, which, edits):
     path = tmp_path / f"mutant-deep{which}"
     path.write_bytes(_mutate(deep_seeds[which], edits))
-    _check(path)
+    _check(path, write_too=True)

@@ -300,3 +300,19 @@ def test_every_format_writes_through_the_atomic_path(tmp_path, monkeypatch, fmt)
     with pytest.raises(ImageWriteError, match="I/O error"):
         write_photo(tmp_path / f"out{output_extension(fmt)}", pixels())
     assert names(tmp_path) == []
+
+
+def test_damaged_exif_is_dropped_with_a_notice_not_a_failed_write(tmp_path):
+    from sr_studio.photo_files import Photo
+
+    like = Photo(
+        pixels=pixels(), path=tmp_path / "elsewhere.jpg", format="JPEG",
+        exif=b"Exif\x00\x00II*\x00\xff\xff\x00\x00",  # IFD0 offset points outside the block
+    )  # fmt: skip
+    for fmt in OUTPUT_FORMATS:
+        notes = []
+        out = write_photo(
+            tmp_path / f"out{output_extension(fmt)}", pixels(), like=like, on_warning=notes.append
+        )
+        assert read_photo(out).pixels.shape == (12, 16, 3)
+        assert any("EXIF" in note for note in notes), fmt

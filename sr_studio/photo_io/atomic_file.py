@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from sr_studio.errors import ImageWriteError
 
+
 def _read_umask() -> int:
     """The process umask. It can only be read by setting it, so this runs once, at import."""
     mask = os.umask(0o022)

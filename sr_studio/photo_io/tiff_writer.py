@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -69,9 +70,13 @@ class _ExifParts:
                 interop = source.get(_INTEROP_IFD)
                 if pointer == exif_block.TAG_EXIF_IFD and _INTEROP_IFD in source:
                     del target[_INTEROP_IFD]
-                    if isinstance(interop, int) and interop > 0:
-                        target.tagtype[_INTEROP_IFD] = _LONG
-                        target[_INTEROP_IFD] = dict(_load_ifd(tiff, interop, _INTEROP_IFD))
+                    try:
+                        if isinstance(interop, int) and interop > 0:
+                            interop_tags = dict(_load_ifd(tiff, interop, _INTEROP_IFD))
+                            target.tagtype[_INTEROP_IFD] = _LONG
+                            target[_INTEROP_IFD] = interop_tags
+                    except Exception:
+                        pass  # a damaged interoperability note is not worth losing the rest
                 self.sub_directories[pointer] = target
 
 
@@ -84,13 +89,19 @@ def encode(
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
     workers: int | None = None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> None:
     """Write `pixels` ((H, W) or (H, W, 3|4), uint8 or uint16) as TIFF to `handle` (read+write).
 
     `exif` must already be patched for output (see exif_block.patch_for_output).
     """
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
-    parts = _ExifParts(exif) if exif else None
+    parts = None
+    if exif:
+        try:
+            parts = _ExifParts(exif)
+        except Exception:
+            warn("the photo's EXIF could not be stored in TIFF form and was left out")
     extratags: list[tuple] = [(274, "H", 1, 1, True)]  # Orientation: pixels are stored upright
     if parts is not None:
         for tag, text in parts.text_tags:
