@@ -20,13 +20,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("PySide6")
 
 
-def save_tiny_span(path: Path, scale: int = 2, seed: int = 0) -> Path:
+def save_tiny_span(path: Path, scale: int = 2, seed: int = 0, channels: int = 8) -> Path:
     from safetensors.torch import save_file
 
     from sr_studio.archs.span import SPAN
 
     torch.manual_seed(seed)
-    model = SPAN(feature_channels=8, upscale=scale)
+    model = SPAN(feature_channels=channels, upscale=scale)
     save_file({key: value.contiguous() for key, value in model.state_dict().items()}, str(path))
     return path
 

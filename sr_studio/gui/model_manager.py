@@ -164,7 +164,9 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(close)
 
         self.download_button.clicked.connect(self.download_selected)
-        self.cancel_button.clicked.connect(self.tasks.cancel)
+        # A lambda, not the bound slot: the tasks object lives on the busy model thread, and a queued
+        # call would wait until the download it is meant to stop had finished.
+        self.cancel_button.clicked.connect(lambda: self.tasks.cancel())
         self.import_button.clicked.connect(self._choose_import)
         self.remove_button.clicked.connect(self.remove_selected)
         self.open_folder_button.clicked.connect(self._open_folder)
