@@ -562,7 +562,8 @@ def write_photo(
         warn("JPEG has no transparency: transparent areas were filled with white")
         pixels = _flatten_on_white(pixels)
         channels -= 1
-    if fmt == "webp" and channels in (1, 2):
+    if (fmt == "webp" and channels in (1, 2)) or (fmt == "tiff" and depth == 16 and channels == 2):
+        # WebP has no grey; 16-bit grey+alpha TIFF is a layout many readers (Pillow) refuse.
         pixels = _grey_to_rgb(pixels)
         channels += 2
 
@@ -685,7 +686,7 @@ def _flatten_on_white(pixels: np.ndarray) -> np.ndarray:
         alpha = band[..., -1:] / 255.0
         mixed = band[..., :-1] * alpha + 255.0 * (1.0 - alpha)
         out[top : top + _BAND_ROWS] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-    return out
+    return out[..., 0] if out.shape[2] == 1 else out
 
 
 def _grey_to_rgb(pixels: np.ndarray) -> np.ndarray:

@@ -12,7 +12,12 @@ from PIL import Image
 
 import sr_studio.photo_files as photo_files
 from sr_studio.errors import ImageWriteError
-from sr_studio.photo_files import OUTPUT_FORMATS, output_extension, read_photo, write_photo
+from sr_studio.photo_files import (
+    OUTPUT_FORMATS,
+    output_extension,
+    read_photo,
+    write_photo,
+)
 from sr_studio.photo_io import png16, tiff_writer
 
 
@@ -316,3 +321,21 @@ def test_damaged_exif_is_dropped_with_a_notice_not_a_failed_write(tmp_path):
         )
         assert read_photo(out).pixels.shape == (12, 16, 3)
         assert any("EXIF" in note for note in notes), fmt
+
+
+@pytest.mark.parametrize("fmt", OUTPUT_FORMATS)
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_whatever_we_write_we_can_read_back(tmp_path, fmt, channels, dtype):
+    data = pixels(6, 7, channels, dtype)
+    out = write_photo(tmp_path / f"any{output_extension(fmt)}", data, on_warning=lambda m: None)
+    photo = read_photo(out)
+    assert photo.pixels.shape[:2] == (6, 7)
+    lossless = fmt in ("png", "tiff")
+    if lossless:
+        assert photo.pixels.dtype == dtype
+    if lossless and channels != 2:
+        np.testing.assert_array_equal(photo.pixels, data)
+    if lossless and channels == 2:  # grey + alpha is read as RGBA with the grey replicated
+        np.testing.assert_array_equal(photo.pixels[..., 0], data[..., 0])
+        np.testing.assert_array_equal(photo.pixels[..., 3], data[..., 1])
