@@ -127,6 +127,44 @@ def test_output_carries_exif_gps_icc_dpi_with_new_size_and_upright(camera_jpeg, 
     assert again.dpi == pytest.approx((300, 300), abs=0.01)
 
 
+@pytest.mark.parametrize("fmt", ["png", "tiff"])
+def test_16bit_output_carries_the_metadata_too(camera_jpeg, tmp_path, fmt):
+    photo = read_photo(camera_jpeg)
+    deep = photo.pixels.astype(np.uint16) * 257 + 3
+    out = write_photo(tmp_path / f"deep{output_extension(fmt)}", deep, like=photo)
+    again = read_photo(out)
+    assert again.bit_depth == 16
+    np.testing.assert_array_equal(again.pixels, deep)
+    assert again.icc_profile == SRGB_ICC
+    assert again.dpi == pytest.approx((300, 300), abs=0.01)
+    with Image.open(out) as written:
+        exif = written.getexif()
+        assert exif_summary(exif) == exif_summary(camera_exif())
+        assert exif.get(ExifTags.Base.Orientation, 1) == 1
+        assert exif.get_ifd(IFD.Exif)[ExifTags.Base.ExifImageWidth] == 24
+
+
+def test_stale_thumbnail_directory_is_dropped():
+    from sr_studio.photo_io import exif_block
+
+    blob = bytearray(camera_exif().tobytes()[6:])  # big-endian TIFF structure from Pillow
+    ifd0 = struct.unpack_from(">I", blob, 4)[0]
+    count = struct.unpack_from(">H", blob, ifd0)[0]
+    next_link = ifd0 + 2 + 12 * count
+    thumbnail_ifd = len(blob)
+    blob += struct.pack(">H", 1) + struct.pack(">HHII", 0x0103, 3, 1, 6 << 16) + bytes(4)
+    struct.pack_into(">I", blob, next_link, thumbnail_ifd)
+    with_thumbnail = b"Exif\x00\x00" + bytes(blob)
+    exif = Image.Exif()
+    exif.load(with_thumbnail)
+    assert exif.get_ifd(IFD.IFD1)  # the test block really has a thumbnail directory
+    patched = Image.Exif()
+    patched.load(exif_block.patch_for_output(with_thumbnail, 10, 20))
+    assert not patched.get_ifd(IFD.IFD1)
+    assert patched[ExifTags.Base.Orientation] == 1
+    assert patched.get_ifd(IFD.Exif)[ExifTags.Base.ExifImageHeight] == 20
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_all_eight_orientations_match_pillows_transpose(tmp_path, orientation):
     path = tmp_path / f"o{orientation}.png"
