@@ -67,11 +67,12 @@ _SUFFIX_FORMATS = {
 }
 _FORMAT_NAMES = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
 
-# Pillow plugins we accept input from. MPO is what many cameras' JPEGs open as.
+# Pillow plugins we accept input from (no EPS/PSD/ICO...: less attack surface, no Ghostscript).
+# Camera JPEGs with a preview picture open through "JPEG" as format "MPO".
 Image.init()  # register every plugin now, so a format list can name them
 _INPUT_FORMATS = [
     name
-    for name in ["JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "AVIF", "HEIF"]
+    for name in ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "AVIF", "HEIF"]
     if name in Image.OPEN
 ]
 INPUT_SUFFIXES = (

@@ -403,6 +403,19 @@ def test_animated_gif_uses_first_frame_with_a_warning(tmp_path):
     assert any("first" in note and "GIF" in note for note in photo.warnings)
 
 
+def test_camera_mpo_jpeg_reads_its_main_picture_without_a_warning(tmp_path):
+    main = Image.fromarray(np.full((16, 16, 3), 200, np.uint8))
+    preview = Image.fromarray(np.full((8, 8, 3), 20, np.uint8))
+    path = tmp_path / "DSCF0001.JPG"
+    main.save(path, format="MPO", save_all=True, append_images=[preview], exif=camera_exif(1))
+    photo = read_photo(path)
+    assert photo.format == "MPO"
+    assert photo.pixels.shape == (16, 16, 3) and abs(int(photo.pixels[8, 8, 0]) - 200) <= 2
+    assert photo.warnings == []
+    with Image.open(write_photo(tmp_path / "out.jpg", photo.pixels, like=photo)) as written:
+        assert written.getexif()[ExifTags.Base.Model] == "EOS R5"
+
+
 def test_bmp_and_webp_inputs(tmp_path):
     pixels = pattern(5, 6)
     Image.fromarray(pixels).save(tmp_path / "a.bmp")
