@@ -528,7 +528,10 @@ def _bad_files(tmp_path):
     Image.fromarray(pattern(64, 64)).save(good_jpeg, format="JPEG")
     good_png = io.BytesIO()
     Image.fromarray(pattern(64, 64)).save(good_png, format="PNG")
+    icon = io.BytesIO()
+    Image.fromarray(pattern(16, 16)).save(icon, format="ICO")  # Pillow reads it; we do not
     files = {
+        "icon.png": (icon.getvalue(), "not a supported image"),
         "empty.jpg": (b"", "empty"),
         "notes.jpg": (b"Shopping list:\n- milk\n- film\n" * 20, "not a supported image"),
         "cut.jpg": (good_jpeg.getvalue()[: len(good_jpeg.getvalue()) // 2], "truncated|damaged"),
