@@ -125,12 +125,12 @@ class WindowAttention(nn.Module):
         batch_windows, n, c = x.shape
         qkv = self.qkv(x).view(batch_windows, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        bias = self.relative_position_bias_table[rpi.reshape(-1)].view(n, n, -1).permute(2, 0, 1)
+        # A 4-D mask keeps SDPA on its fused CPU kernel; a 3-D or 5-D one falls back to the slow math path.
+        bias = self.relative_position_bias_table[rpi.reshape(-1)].view(n, n, -1).permute(2, 0, 1).unsqueeze(0).contiguous()
         if mask is not None:
-            windows = mask.shape[0]
-            bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # (windows, heads, n, n)
-            shape = (batch_windows // windows, windows, self.num_heads, n, -1)
-            q, k, v = q.reshape(shape), k.reshape(shape), v.reshape(shape)
+            bias = bias + mask.unsqueeze(1)  # (windows, heads, n, n)
+            if batch_windows != mask.shape[0]:
+                bias = bias.repeat(batch_windows // mask.shape[0], 1, 1, 1)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         out = out.reshape(batch_windows, self.num_heads, n, -1).transpose(1, 2).reshape(batch_windows, n, c)
         return self.proj(out)
@@ -200,9 +200,10 @@ class OCAB(nn.Module):
         kv = self.unfold(kv)  # (b, 2c * ow2, nw), channel-major
         windows = kv.shape[-1]
         kv = kv.view(b, 2, heads, head_dim, ow2, windows).permute(1, 0, 5, 2, 4, 3)
-        k, v = kv.reshape(2, b * windows, heads, ow2, head_dim).unbind(0)
+        # The fused CPU attention kernel needs the head dimension innermost: one copy of k and v here.
+        k, v = kv.reshape(2, b * windows, heads, ow2, head_dim).contiguous().unbind(0)
         q = q.view(b * windows, w2, heads, head_dim).transpose(1, 2)
-        bias = self.relative_position_bias_table[rpi.reshape(-1)].view(w2, ow2, -1).permute(2, 0, 1)
+        bias = self.relative_position_bias_table[rpi.reshape(-1)].view(w2, ow2, -1).permute(2, 0, 1).unsqueeze(0).contiguous()
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         out = out.transpose(1, 2).reshape(b * windows, w2, c)
         x = self.proj(window_reverse(out, self.window, h, w).reshape(b, h * w, c)) + shortcut

@@ -1,0 +1,143 @@
+"""Throughput of SR Studio's networks against the machine's own matmul roofline.
+
+Each configuration runs in a fresh subprocess so that its peak resident memory is its own. Reports input
+megapixels per second, achieved GFLOP/s (FLOPs from torch.utils.flop_counter on the same model and input
+size), and the float32 / bfloat16 2048x2048 matmul GFLOP/s measured in the same run.
+
+    .venv/bin/python benchmarks/bench_models.py [--device cpu|cuda] [--models span-x2,span-x4,hat-s-x4,hat-x4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+HAT_S = dict(embed_dim=144, depths=[6] * 6, num_heads=[6] * 6, window_size=16, compress_ratio=24, squeeze_factor=24)
+HAT_M = dict(embed_dim=180, depths=[6] * 6, num_heads=[6] * 6, window_size=16, compress_ratio=3, squeeze_factor=30)
+CONFIGS = {
+    "span-x2": ("SPAN", 2, 256),
+    "span-x4": ("SPAN", 4, 256),
+    "hat-s-x4": ("HAT-S", 4, 64),
+    "hat-x4": ("HAT", 4, 64),
+}
+
+
+def build(name: str):
+    import torch
+
+    from sr_studio.archs.hat import HAT
+    from sr_studio.model_loading import load_model, model_from_state_dict
+
+    arch, scale, _ = CONFIGS[name]
+    if arch == "SPAN":
+        bundled = REPO / "resources" / "models" / f"span-x{scale}.safetensors"
+        if bundled.is_file():
+            return load_model(bundled), f"bundled {bundled.name}"
+        from sr_studio.archs.span import SPAN
+
+        torch.manual_seed(0)
+        return model_from_state_dict(SPAN(48, scale).state_dict()), "random weights (no bundled model)"
+    torch.manual_seed(0)
+    options = HAT_S if arch == "HAT-S" else HAT_M
+    return model_from_state_dict(HAT(upscale=scale, **options).state_dict()), "random weights, official layout"
+
+
+def matmul_gflops(dtype, device, seconds: float = 1.5) -> float:
+    import torch
+
+    a = torch.randn(2048, 2048, device=device).to(dtype)
+    b = torch.randn(2048, 2048, device=device).to(dtype)
+    for _ in range(3):
+        a @ b
+    runs, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ b
+        runs += 1
+    if device != "cpu":
+        torch.cuda.synchronize()
+    return 2 * 2048**3 * runs / (time.perf_counter() - started) / 1e9
+
+
+def measure_one(name: str, precision: str, device: str, repeats: int) -> dict:
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sr_studio.engine.devices import PRECISIONS
+
+    model, weights = build(name)
+    dtype = PRECISIONS[precision]
+    _, _, side = CONFIGS[name]
+    model = model.to(device=device, dtype=dtype)
+    x = torch.rand(1, 3, side, side, device=device, dtype=dtype)
+    with torch.inference_mode():
+        # The fused attention kernels are invisible to the FLOP counter; count on the math path instead.
+        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            model(x)
+        flops = counter.get_total_flops()
+        model(x)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            model(x)
+            if device != "cpu":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - started)
+    best = min(times)
+    return {
+        "model": name, "weights": weights, "precision": precision, "device": device, "input": f"{side}x{side}",
+        "seconds": best, "mpix_per_s": side * side / best / 1e6, "gflops": flops / best / 1e9,
+        "mflop_per_pixel": flops / (side * side) / 1e6,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--models", default=",".join(CONFIGS))
+    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--one", nargs=2, metavar=("MODEL", "PRECISION"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(args.one[0], args.one[1], args.device, args.repeats)))
+        return 0
+
+    import torch
+
+    roofline = {p: matmul_gflops(getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[p]), args.device)
+                for p in args.precisions.split(",")}
+    rows = []
+    for name in args.models.split(","):
+        for precision in args.precisions.split(","):
+            output = subprocess.run(
+                [sys.executable, __file__, "--device", args.device, "--repeats", str(args.repeats), "--one", name, precision],
+                capture_output=True, text=True, check=True,
+            ).stdout
+            rows.append(json.loads(output.strip().splitlines()[-1]))
+    print(f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, device {args.device}")
+    print(f"Matmul 2048x2048 roofline: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in roofline.items()))
+    print()
+    print("| model | weights | precision | input | MFLOP/px | s/run | input MP/s | GFLOP/s | % of matmul | vs fp32 | peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    fp32_speed = {r["model"]: r["mpix_per_s"] for r in rows if r["precision"] == "fp32"}
+    for r in rows:
+        ratio = r["mpix_per_s"] / fp32_speed[r["model"]] if r["model"] in fp32_speed else float("nan")
+        print(f"| {r['model']} | {r['weights']} | {r['precision']} | {r['input']} | {r['mflop_per_pixel']:.2f} | "
+              f"{r['seconds']:.3f} | {r['mpix_per_s']:.4f} | {r['gflops']:.1f} | "
+              f"{100 * r['gflops'] / roofline[r['precision']]:.0f}% | {ratio:.2f}x | {r['peak_rss_mb']:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
