@@ -1,0 +1,6 @@
+"""Tiled, bounded-memory upscaling of numpy images with a loaded HAT or SPAN model (no Qt here)."""
+
+from sr_studio.engine.devices import choose_device
+from sr_studio.engine.upscaler import TileProgress, Upscaler
+
+__all__ = ["Upscaler", "TileProgress", "choose_device"]

@@ -1,0 +1,116 @@
+"""Which device and number format a run uses, how much memory it may take, and what counts as running out."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+import torch
+
+from sr_studio.errors import EngineError
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+UNKNOWN_FREE_MEMORY = 2 * 1024**3  # assumed when the platform will not say (a modest laptop)
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def choose_device(requested: str = "auto") -> torch.device:
+    """`auto` prefers CUDA, then Apple's MPS, then the CPU; a named device that is missing is an EngineError."""
+    name = str(requested).strip().lower()
+    kind = name.split(":", 1)[0]
+    if kind not in DEVICE_NAMES:
+        raise EngineError(f"unknown device {requested!r}: choose one of {', '.join(DEVICE_NAMES)}")
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise EngineError("device cuda is not available (no CUDA GPU or this PyTorch build has no CUDA)")
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise EngineError(f"device {name} is not available ({torch.cuda.device_count()} CUDA GPU(s) found)")
+        return device
+    if kind == "mps" and not _mps_available():
+        raise EngineError("device mps is not available (needs Apple silicon and a PyTorch build with MPS)")
+    return torch.device(name)
+
+
+def choose_dtype(precision: str, device: torch.device, arch: str) -> torch.dtype:
+    """float32 anywhere; bfloat16 where the device computes it; float16 only on a GPU and only for SPAN."""
+    if precision not in PRECISIONS:
+        raise EngineError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if precision == "fp16":
+        if device.type == "cpu":
+            raise EngineError("precision fp16 is not supported on the CPU: use fp32 or bf16")
+        if arch == "HAT":
+            raise EngineError("precision fp16 is not supported for HAT (its attention overflows): use bf16 or fp32")
+    if precision == "bf16" and not _bf16_supported(device):
+        raise EngineError(f"precision bf16 is not supported on {device}: use fp32")
+    return PRECISIONS[precision]
+
+
+def _bf16_supported(device: torch.device) -> bool:
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:  # MPS gained bfloat16 with macOS 14; asking is the reliable test
+        torch.ones(1, dtype=torch.bfloat16, device=device) + 1
+        return True
+    except (RuntimeError, TypeError):
+        return False
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Memory a run may still take: free VRAM on CUDA, MPS's recommended working set, available RAM on the CPU."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    if device.type == "mps":
+        try:
+            return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+        except (AttributeError, RuntimeError):
+            return UNKNOWN_FREE_MEMORY
+    return available_ram_bytes()
+
+
+def available_ram_bytes() -> int:
+    """MemAvailable from /proc/meminfo (counts reclaimable cache), else free pages, else a modest guess."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return UNKNOWN_FREE_MEMORY
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA raises OutOfMemoryError; the CPU and MPS allocators raise a RuntimeError that says so."""
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    if isinstance(error, (RuntimeError, MemoryError)):
+        message = str(error).lower()
+        return isinstance(error, MemoryError) or any(
+            phrase in message for phrase in ("out of memory", "can't allocate", "cannot allocate", "failed to allocate")
+        )
+    return False
+
+
+def release_cached_memory(device: torch.device) -> None:
+    """Hand freed blocks back after an out-of-memory error so the retry starts from a clean pool."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()

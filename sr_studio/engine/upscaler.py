@@ -1,0 +1,244 @@
+"""Upscale a whole image with a loaded network, tile by tile, in bounded memory and without seams.
+
+The output is allocated once, as the integer array that is returned, and each tile is quantized into
+it as soon as it is computed: only tile-sized float arrays ever exist. Where neighbouring tiles
+overlap (HAT), the new tile is cross-faded with what is already written there, reading it back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sr_studio.engine.devices import choose_device, choose_dtype, is_out_of_memory, release_cached_memory
+from sr_studio.engine.resampling import BICUBIC, LANCZOS, resize_into
+from sr_studio.engine.tiling import AxisTile, auto_tile, policy_for, split_axis
+from sr_studio.errors import Cancelled, EngineError
+
+
+@dataclass(frozen=True)
+class TileProgress:
+    """Sent after every tile. `box` (y0, x0, y1, x1) is the area of `canvas` just written, so a viewer can
+    show it; `canvas` is the (H, W, C) colour array being filled by pass `pass_index` of `passes`."""
+
+    done: int
+    total: int
+    box: tuple[int, int, int, int]
+    canvas: np.ndarray
+    pass_index: int
+    passes: int
+
+
+class Upscaler:
+    """A model on its device and precision, ready for a batch of images.
+
+    The model is moved and cast in place (not copied: a large HAT is hundreds of MB), so it belongs
+    to this Upscaler afterwards. `tile` is the core size in input pixels; None picks it from free memory.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: str = "auto", precision: str = "fp32", tile: int | None = None):
+        self.device = choose_device(device)
+        self.arch = getattr(model, "arch", "")
+        self.dtype = choose_dtype(precision, self.device, self.arch)
+        self.scale = int(model.scale)
+        self.policy = policy_for(model)
+        if tile is not None and (not isinstance(tile, int) or tile < 1):
+            raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
+        self.tile = tile
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self._limit: int | None = None  # largest tile side known to fit, once memory ran out
+
+    def output_size(self, height: int, width: int, scale: float | None = None) -> tuple[int, int]:
+        """Size of the result for an input of this size: round(scale * side), at least one pixel."""
+        scale = self._checked_scale(scale)
+        return max(1, round(scale * height)), max(1, round(scale * width))
+
+    def upscale(
+        self,
+        pixels: np.ndarray,
+        scale: float | None = None,
+        on_progress: Callable[[TileProgress], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> np.ndarray:
+        """`pixels` (H, W) or (H, W, 1|3|4), uint8 or uint16, enlarged to the same layout and dtype.
+
+        The model runs k times (the fewest with model.scale**k >= scale), then a Lanczos filter brings
+        the result to the exact size. Alpha does not go through the model: it is resized with bicubic,
+        which rings less than Lanczos on hard cut-out edges.
+        """
+        _check_pixels(pixels)
+        out_h, out_w = self.output_size(pixels.shape[0], pixels.shape[1], scale)
+        passes = self._pass_count(self._checked_scale(scale))
+        channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+        colour = pixels[..., None] if pixels.ndim == 2 else pixels[..., : min(channels, 3)]
+        tile = self.tile or auto_tile(self.policy, self.device)
+
+        sizes = [(pixels.shape[0] * self.scale**k, pixels.shape[1] * self.scale**k) for k in range(passes)]
+        grids = [self._grid(h, w, tile) for h, w in sizes]
+        job = _Job(total=sum(len(rows) * len(cols) for rows, cols in grids), passes=passes,
+                   on_progress=on_progress, should_cancel=should_cancel)
+
+        output = np.empty((out_h, out_w) + pixels.shape[2:], dtype=pixels.dtype)
+        output_colour = output[..., None] if pixels.ndim == 2 else output[..., : colour.shape[2]]
+        exact = (sizes[-1][0] * self.scale, sizes[-1][1] * self.scale) == (out_h, out_w)
+        current = colour
+        for index, (rows, cols) in enumerate(grids):
+            last = index == passes - 1
+            h, w = current.shape[0] * self.scale, current.shape[1] * self.scale
+            target = output_colour if last and exact else np.empty((h, w, colour.shape[2]), dtype=pixels.dtype)
+            self._run_pass(current, target, rows, cols, job, index)
+            current = target
+        if not exact:
+            resize_into(current, output_colour, LANCZOS, should_cancel)
+        del current
+        if channels == 4:
+            resize_into(pixels[..., 3], output[..., 3], BICUBIC, should_cancel)
+        return output
+
+    # -- planning -------------------------------------------------------------------------------------
+
+    def _checked_scale(self, scale: float | None) -> float:
+        if scale is None:
+            return float(self.scale)
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+            raise EngineError(f"scale must be a positive number, not {scale!r}")
+        return float(scale)
+
+    def _pass_count(self, scale: float) -> int:
+        """At least one pass (the caller asked for the model); a 1x model runs once and is resized."""
+        passes = 1
+        while self.scale > 1 and self.scale**passes < scale * (1 - 1e-9):
+            passes += 1
+        return passes
+
+    def _grid(self, height: int, width: int, tile: int) -> tuple[list[AxisTile], list[AxisTile]]:
+        p = self.policy
+        return split_axis(0, height, tile, p.align, p.feather), split_axis(0, width, tile, p.align, p.feather)
+
+    # -- running --------------------------------------------------------------------------------------
+
+    def _run_pass(self, source, target, rows, cols, job: _Job, index: int) -> None:
+        s = self.scale
+        for ty in rows:
+            up_y, down_y = ty.ramps(s)
+            for tx in cols:
+                job.check_cancel()
+                values = self._render(source, ty.lo, ty.hi, tx.lo, tx.hi, job)
+                _write_tile(target, values, ty.lo * s, tx.lo * s, (up_y, down_y), tx.ramps(s))
+                job.tile_done((ty.lo * s, tx.lo * s, ty.hi * s, tx.hi * s), target, index)
+
+    def _render(self, source, y0, y1, x0, x1, job: _Job) -> np.ndarray:
+        """Output (float32, 0..1, HWC) for input rows y0:y1, cols x0:x1, in pieces if memory ran out before."""
+        if self._limit is None or max(y1 - y0, x1 - x0) <= self._limit:
+            return self._render_once(source, y0, y1, x0, x1, job)
+        p, s = self.policy, self.scale
+        total = np.zeros(((y1 - y0) * s, (x1 - x0) * s, source.shape[2]), dtype=np.float32)
+        for ty in split_axis(y0, y1, self._limit, p.align, p.feather):
+            up_y, down_y = ty.ramps(s)
+            for tx in split_axis(x0, x1, self._limit, p.align, p.feather):
+                up_x, down_x = tx.ramps(s)
+                weight = (up_y * down_y)[:, None, None] * (up_x * down_x)[None, :, None]
+                piece = self._render(source, ty.lo, ty.hi, tx.lo, tx.hi, job)
+                total[(ty.lo - y0) * s : (ty.hi - y0) * s, (tx.lo - x0) * s : (tx.hi - x0) * s] += weight * piece
+        return total
+
+    def _render_once(self, source, y0, y1, x0, x1, job: _Job) -> np.ndarray:
+        job.check_cancel()
+        try:
+            return self._run_model(source, y0, y1, x0, x1)
+        except (RuntimeError, MemoryError) as error:
+            if not is_out_of_memory(error):
+                raise
+        # Out of memory: retried outside the except block so the failed attempt's tensors are released.
+        release_cached_memory(self.device)
+        side = max(y1 - y0, x1 - x0)
+        if side <= self.policy.min_tile:
+            raise EngineError(
+                f"out of memory on {self.device} even with {side}px tiles: close other programs, "
+                f"use a lower precision or another device"
+            )
+        self._limit = max(self.policy.min_tile, min(self._limit or side, side) // 2)
+        return self._render(source, y0, y1, x0, x1, job)
+
+    def _run_model(self, source, y0, y1, x0, x1) -> np.ndarray:
+        """Run the network on the area plus its context, clipped to the image, and keep just the area."""
+        c, a, s = self.policy.context, self.policy.align, self.scale
+        # The patch starts and ends on the align grid (HAT's windows then fall where they fall in a
+        # whole-image run, and no mirror padding is added inside the image).
+        py0, px0 = max(0, (y0 - c) // a * a), max(0, (x0 - c) // a * a)
+        py1, px1 = min(source.shape[0], -(-(y1 + c) // a) * a), min(source.shape[1], -(-(x1 + c) // a) * a)
+        maximum = float(np.iinfo(source.dtype).max)
+        patch = torch.from_numpy(source[py0:py1, px0:px1].astype(np.float32))
+        expected = (1, 3, (py1 - py0) * s, (px1 - px0) * s)
+        with torch.inference_mode():
+            x = patch.to(self.device).permute(2, 0, 1).unsqueeze(0).mul_(1.0 / maximum)
+            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+            y = self.model(x.to(self.dtype).contiguous())
+            if tuple(y.shape) != expected:
+                raise EngineError(f"the {self.arch or 'model'} returned shape {tuple(y.shape)}, expected {expected}")
+            # Cast to float32 before clamping: bf16/fp16 cannot tell 1.0 from values just below it.
+            y = y[0, :, (y0 - py0) * s : (y1 - py0) * s, (x0 - px0) * s : (x1 - px0) * s].float().clamp_(0.0, 1.0)
+            if source.shape[2] == 1:
+                y = y.mean(dim=0, keepdim=True)
+            return y.permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+@dataclass
+class _Job:
+    """Progress and cancellation across all passes of one upscale() call."""
+
+    total: int
+    passes: int
+    on_progress: Callable[[TileProgress], None] | None
+    should_cancel: Callable[[], bool] | None
+    done: int = 0
+
+    def check_cancel(self) -> None:
+        if self.should_cancel is not None and self.should_cancel():
+            raise Cancelled()
+
+    def tile_done(self, box, canvas, pass_index: int) -> None:
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(TileProgress(self.done, self.total, box, canvas, pass_index, self.passes))
+
+
+def _write_tile(target: np.ndarray, values: np.ndarray, top: int, left: int, ramps_y, ramps_x) -> None:
+    """Quantize `values` into target[top:, left:], cross-fading where earlier tiles already wrote.
+
+    Tiles go row by row, left to right, and their weights (products of the axis ramps) sum to one.
+    Before this tile, a pixel holds the weighted average of the tiles done so far; their total weight is
+    S = (1 - up_y) + up_y * down_y * down_x (rows above, then tiles to the left in this row), so the
+    new tile enters with alpha = w / S. That is 1 except in the top and left fade bands.
+    """
+    maximum = np.iinfo(target.dtype).max
+    (up_y, down_y), (up_x, down_x) = ramps_y, ramps_x
+    region = target[top : top + values.shape[0], left : left + values.shape[1]]
+    fade_top = int(np.count_nonzero(up_y < 1))  # fade-in bands sit at the start of the tile
+    fade_left = int(np.count_nonzero(up_x < 1))
+    region[fade_top:, fade_left:] = np.rint(values[fade_top:, fade_left:] * maximum)
+    if fade_top:
+        uy, dy = up_y[:fade_top, None], down_y[:fade_top, None]
+        alpha = uy * dy * up_x * down_x / ((1 - uy) + uy * dy * down_x)
+        _blend(region[:fade_top], values[:fade_top], alpha, maximum)
+    if fade_left:
+        _blend(region[fade_top:, :fade_left], values[fade_top:, :fade_left], up_x[None, :fade_left], maximum)
+
+
+def _blend(written: np.ndarray, values: np.ndarray, alpha: np.ndarray, maximum: int) -> None:
+    old = written.astype(np.float32)
+    written[...] = np.rint(old + alpha[..., None] * (values * maximum - old))
+
+
+def _check_pixels(pixels) -> None:
+    if not isinstance(pixels, np.ndarray):
+        raise EngineError(f"expected a numpy image, got {type(pixels).__name__}")
+    layout_ok = pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (1, 3, 4))
+    if not layout_ok or pixels.dtype not in (np.uint8, np.uint16) or 0 in pixels.shape[:2]:
+        raise EngineError(
+            f"unsupported image: shape {pixels.shape}, {pixels.dtype} (need H x W [x 1|3|4], uint8 or uint16)"
+        )
