@@ -1,0 +1,283 @@
+"""The upscaler with small random-weight SPAN models: tiles must not show, whatever the image or tile size."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sr_studio.archs.span.network import SPAN
+from sr_studio.engine import TileProgress, Upscaler
+from sr_studio.errors import Cancelled, EngineError
+
+
+def make_span(scale: int = 2, seed: int = 0) -> torch.nn.Module:
+    """SPAN(8 channels) with its last conv dimmed and offset, so outputs fall inside 0..1 (not clamped)."""
+    torch.manual_seed(seed)
+    model = SPAN(feature_channels=8, upscale=scale)
+    model.fuse()
+    model.eval().requires_grad_(False)
+    probe = torch.from_numpy(photo(32, 32).astype(np.float32) / 255).permute(2, 0, 1)[None]
+    conv = model.upsampler[0]
+    with torch.no_grad():
+        gain = 0.15 / float(model(probe).std())
+        conv.weight *= gain
+        conv.bias.mul_(gain).add_(0.5)
+    model.arch, model.scale, model.hyperparameters = "SPAN", scale, {"feature_channels": 8, "upscale": scale}
+    return model
+
+
+def photo(h: int, w: int, seed: int = 1, dtype=np.uint8) -> np.ndarray:
+    """Smooth colour gradients plus grain: what a photograph looks like to a tiler."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 1)
+    base = np.stack([np.sin(6 * yy + 2 * xx), np.cos(5 * xx - 3 * yy), np.sin(4 * (xx + yy))], -1) * 0.35 + 0.5
+    values = np.clip(base + rng.normal(0, 0.08, (h, w, 3)), 0, 1)
+    maximum = np.iinfo(dtype).max
+    return np.rint(values * maximum).astype(dtype)
+
+
+def whole_image(model, pixels: np.ndarray) -> np.ndarray:
+    """The model run once on the whole image, clamped and rounded: what tiling must reproduce."""
+    maximum = np.iinfo(pixels.dtype).max
+    x = torch.from_numpy(pixels.astype(np.float32) / maximum).permute(2, 0, 1)[None]
+    with torch.inference_mode():
+        y = model(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    return np.rint(y * maximum).astype(pixels.dtype)
+
+
+def max_diff(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
+
+
+@pytest.fixture(scope="module")
+def span_x2():
+    return make_span(2)
+
+
+@pytest.fixture(scope="module")
+def span_x4():
+    return make_span(4, seed=3)
+
+
+def test_the_test_model_is_not_saturated(span_x2):
+    out = whole_image(span_x2, photo(40, 40))
+    assert 0.95 < np.mean((out > 0) & (out < 255))  # otherwise clamping would hide tiling errors
+    assert out.std() > 10
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.uint8, 1), (np.uint16, 2)])
+def test_tiled_span_equals_whole_image_run(span_x2, dtype, tolerance):
+    pixels = photo(70, 93, dtype=dtype)
+    events = []
+    out = Upscaler(span_x2, tile=24).upscale(pixels, on_progress=events.append)
+    assert len(events) > 9  # really tiled
+    assert out.shape == (140, 186, 3) and out.dtype == dtype
+    assert max_diff(out, whole_image(span_x2, pixels)) <= tolerance
+
+
+def test_uint16_keeps_its_precision(span_x2):
+    out = Upscaler(span_x2, tile=32).upscale(photo(30, 30, dtype=np.uint16))
+    assert np.mean(out % 257 != 0) > 0.9  # not squeezed through 8 bits
+
+
+@pytest.mark.parametrize("size, tile", [((1, 1), None), ((1, 7), 3), ((13, 1), 4), ((17, 23), 5), ((9, 40), 7)])
+def test_tiny_and_odd_sizes(span_x2, size, tile):
+    pixels = photo(*size)
+    out = Upscaler(span_x2, tile=tile).upscale(pixels)
+    assert out.shape == (2 * size[0], 2 * size[1], 3)
+    assert max_diff(out, whole_image(span_x2, pixels)) <= 1
+
+
+def test_progress_after_every_tile_with_finished_tiles_on_the_canvas(span_x2):
+    events: list[TileProgress] = []
+    snapshots = []
+
+    def on_progress(event: TileProgress):
+        events.append(event)
+        y0, x0, y1, x1 = event.box
+        snapshots.append(event.canvas[y0:y1, x0:x1].copy())
+
+    out = Upscaler(span_x2, tile=20).upscale(photo(50, 45), on_progress=on_progress)
+    assert [e.done for e in events] == list(range(1, len(events) + 1))
+    assert {e.total for e in events} == {len(events)} == {9}
+    assert {(e.pass_index, e.passes) for e in events} == {(0, 1)}
+    for event, snapshot in zip(events, snapshots):
+        assert np.shares_memory(event.canvas, out)
+        y0, x0, y1, x1 = event.box
+        np.testing.assert_array_equal(snapshot, out[y0:y1, x0:x1])  # what the viewer showed is final
+    covered = np.zeros(out.shape[:2], bool)
+    for e in events:
+        covered[e.box[0] : e.box[2], e.box[1] : e.box[3]] = True
+    assert covered.all()
+
+
+def test_progress_counts_tiles_of_every_pass(span_x2):
+    events = []
+    out = Upscaler(span_x2, tile=16).upscale(photo(20, 20), scale=4, on_progress=events.append)
+    assert out.shape == (80, 80, 3)
+    # pass 1: 20x20 in 2x2 tiles; pass 2: 40x40 in 3x3 tiles
+    assert [e.pass_index for e in events] == [0] * 4 + [1] * 9
+    assert [e.done for e in events] == list(range(1, 14)) and {e.total for e in events} == {13}
+    assert events[-1].canvas.shape == (80, 80, 3) and events[0].canvas.shape == (40, 40, 3)
+
+
+class Counting(torch.nn.Module):
+    """Wraps a model, counting calls and optionally running out of memory above an input size."""
+
+    def __init__(self, inner, oom_above: int | None = None, error=None):
+        super().__init__()
+        self.inner, self.oom_above, self.calls, self.failures, self.sizes = inner, oom_above, 0, 0, []
+        self.error = error or (lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+        self.arch, self.scale, self.hyperparameters = inner.arch, inner.scale, inner.hyperparameters
+
+    def forward(self, x):
+        self.calls += 1
+        if self.oom_above is not None and max(x.shape[-2:]) > self.oom_above:
+            self.failures += 1
+            raise self.error()
+        self.sizes.append(tuple(x.shape[-2:]))
+        return self.inner(x)
+
+
+def test_cancel_stops_between_tiles(span_x2):
+    model = Counting(span_x2)
+    events = []
+    with pytest.raises(Cancelled):
+        Upscaler(model, tile=16).upscale(photo(64, 64), on_progress=events.append,
+                                          should_cancel=lambda: len(events) >= 3)
+    assert len(events) == 3 and model.calls == 3
+
+
+def test_cancel_before_start_runs_nothing(span_x2):
+    model = Counting(span_x2)
+    with pytest.raises(Cancelled):
+        Upscaler(model, tile=16).upscale(photo(20, 20), should_cancel=lambda: True)
+    assert model.calls == 0
+
+
+@pytest.mark.parametrize("error", [
+    lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    lambda: RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"),
+    lambda: RuntimeError("MPS backend out of memory (MPS allocated: 8 GB)"),
+])
+def test_out_of_memory_halves_the_tile_and_gives_the_same_result(span_x2, error):
+    pixels = photo(150, 170)
+    model = Counting(span_x2, oom_above=80, error=error)
+    events = []
+    out = Upscaler(model, tile=64).upscale(pixels, on_progress=events.append)
+    assert model.failures >= 1 and max(max(s) for s in model.sizes) <= 80
+    assert [e.done for e in events] == list(range(1, events[0].total + 1))
+    assert max_diff(out, whole_image(span_x2, pixels)) <= 1
+
+
+def test_out_of_memory_at_the_smallest_tile_is_a_clear_error(span_x2):
+    model = Counting(span_x2, oom_above=0)
+    with pytest.raises(EngineError, match="out of memory") as caught:
+        Upscaler(model, tile=64).upscale(photo(40, 40))
+    assert "\n" not in str(caught.value)
+
+
+def test_other_runtime_errors_are_not_mistaken_for_out_of_memory(span_x2):
+    model = Counting(span_x2, oom_above=0, error=lambda: RuntimeError("shape mismatch"))
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        Upscaler(model, tile=64).upscale(photo(10, 10))
+    assert model.calls == 1
+
+
+def test_grayscale_stays_grayscale(span_x2):
+    gray = photo(21, 18)[..., 1]
+    out = Upscaler(span_x2, tile=8).upscale(gray)
+    assert out.shape == (42, 36) and out.dtype == np.uint8
+    expected = whole_image(span_x2, np.repeat(gray[..., None], 3, axis=2)).astype(np.float64).mean(axis=2)
+    assert np.abs(out - expected).max() <= 1.0
+    out3 = Upscaler(span_x2, tile=8).upscale(gray[..., None])
+    assert out3.shape == (42, 36, 1)
+    np.testing.assert_array_equal(out3[..., 0], out)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_rgba_colour_through_the_model_alpha_resized(span_x2, dtype):
+    rgb = photo(19, 26, dtype=dtype)
+    maximum = np.iinfo(dtype).max
+    alpha = np.zeros((19, 26), dtype)
+    alpha[4:15, 6:20] = maximum  # a cut-out
+    alpha[:, :3] = maximum // 3
+    out = Upscaler(span_x2, tile=10).upscale(np.dstack([rgb, alpha]))
+    assert out.shape == (38, 52, 4) and out.dtype == dtype
+    assert max_diff(out[..., :3], whole_image(span_x2, rgb)) <= 1
+    reference = Image.fromarray(alpha.astype(np.float32)).resize((52, 38), Image.Resampling.BICUBIC)
+    assert max_diff(out[..., 3], np.rint(np.clip(np.asarray(reference), 0, maximum))) <= 1
+    assert out[12:26, 16:36, 3].min() == maximum and out[:4, 10:40, 3].max() == 0
+
+
+def test_scale_2_from_a_4x_model_is_the_4x_result_downsampled(span_x4):
+    pixels = photo(23, 30)
+    up = Upscaler(span_x4, tile=12)
+    out = up.upscale(pixels, scale=2)
+    assert out.shape == (46, 60, 3)
+    full = up.upscale(pixels)
+    reference = np.stack([
+        np.asarray(Image.fromarray(full[..., c].astype(np.float32)).resize((60, 46), Image.Resampling.LANCZOS))
+        for c in range(3)
+    ], axis=-1)
+    assert np.abs(out - np.clip(reference, 0, 255)).max() <= 1.0
+    assert max_diff(out, np.asarray(Image.fromarray(pixels).resize((60, 46), Image.Resampling.LANCZOS))) > 3
+
+
+@pytest.mark.parametrize("model_scale, scale, passes, size", [
+    (2, 3, 2, (33, 45)),
+    (2, 1.5, 1, (16, 22)),
+    (4, 8, 2, (88, 120)),
+    (2, 1, 1, (11, 15)),
+])
+def test_any_output_scale_gives_the_exact_size(span_x2, span_x4, model_scale, scale, passes, size):
+    model = span_x2 if model_scale == 2 else span_x4
+    events = []
+    pixels = photo(11, 15)
+    up = Upscaler(model, tile=32)
+    out = up.upscale(pixels, scale=scale, on_progress=events.append)
+    assert out.shape == size + (3,) == up.output_size(11, 15, scale) + (3,)
+    assert events[-1].passes == passes
+    assert 60 < out.mean() < 200  # a picture, not an empty buffer
+
+
+def test_a_batch_reuses_the_model(span_x2):
+    up = Upscaler(span_x2, tile=16)
+    first = up.upscale(photo(20, 20))
+    second = up.upscale(photo(20, 20))
+    np.testing.assert_array_equal(first, second)
+    assert up.model is span_x2
+
+
+def test_output_is_written_in_place_without_a_float_copy(span_x2):
+    pixels = photo(200, 200)
+    up = Upscaler(span_x2, tile=48)
+    tracemalloc.start()
+    try:
+        out = up.upscale(pixels)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    float_output = out.size * 4
+    assert peak < out.nbytes + float_output / 2  # the output itself, plus tile-sized buffers only
+
+
+@pytest.mark.parametrize("pixels", [
+    np.zeros((4, 4, 3), np.float32),
+    np.zeros((4, 4, 2), np.uint8),
+    np.zeros((0, 4, 3), np.uint8),
+    np.zeros((2, 4, 4, 3), np.uint8),
+])
+def test_unsupported_pixels_are_a_clear_error(span_x2, pixels):
+    with pytest.raises(EngineError, match="unsupported image"):
+        Upscaler(span_x2).upscale(pixels)
+
+
+@pytest.mark.parametrize("scale", [0, -2, float("nan"), "2"])
+def test_bad_scale_is_a_clear_error(span_x2, scale):
+    with pytest.raises(EngineError, match="scale"):
+        Upscaler(span_x2).upscale(photo(4, 4), scale=scale)
