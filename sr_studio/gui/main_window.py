@@ -264,6 +264,7 @@ class MainWindow(QMainWindow):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(side)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(side.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         self.settings_dock = QDockWidget("Settings")
         self.settings_dock.setObjectName("settingsDock")
         self.settings_dock.setWidget(scroll)
@@ -733,7 +734,7 @@ class MainWindow(QMainWindow):
         original_title = f"Original · {original.width} × {original.height}{bits}"
         if item.result_view is not None:
             result_title = (f"Result · {item.result_view.width} × {item.result_view.height}"
-                            f" · x{item.result_scale:g} · {item.result_model}")
+                            f" · x{item.result_scale:g} · {item.result_model_name or item.result_model}")
         elif item is self.running_item:
             result_title = f"Result · enlarging {item.progress:.0%}"
         else:
@@ -849,6 +850,7 @@ class MainWindow(QMainWindow):
                                                  (4 if pixels.shape[2] in (2, 4) else 3))
         item.done_region = QRegion()
         item.result_model = model.id
+        item.result_model_name = model.name
         self.running_item = item
         self.clock = ProgressClock()
         item.progress = 0.0

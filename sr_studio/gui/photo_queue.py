@@ -47,7 +47,8 @@ class QueueItem:
     photo: Any = None  # sr_studio.photo_files.Photo once read
     result: Any = None  # numpy array once enlarged
     result_scale: float | None = None
-    result_model: str = ""
+    result_model: str = ""  # model id (file names)
+    result_model_name: str = ""  # what the user knows it as (titles)
     exported_to: Path | None = None
     clipboard_image: bool = False  # pasted, not read from a file
     original_view: Any = None  # DisplayPyramid of the photo, for the viewer

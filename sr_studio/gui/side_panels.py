@@ -32,7 +32,12 @@ from sr_studio.gui.export_plan import (
 
 SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (Metal)"}
-PRECISION_LABELS = {"fp32": "Full (fp32)", "bf16": "bfloat16 (faster on recent hardware)", "fp16": "Half (fp16, GPU, SPAN only)"}
+PRECISION_LABELS = {"fp32": "Full (fp32)", "bf16": "bfloat16", "fp16": "Half (fp16)"}
+PRECISION_TIPS = {
+    "fp32": "Exact; the safe choice everywhere",
+    "bf16": "Faster on recent CPUs and GPUs, with a tiny loss of precision",
+    "fp16": "Fastest on GPUs; SPAN models only, not on the CPU",
+}
 
 
 @dataclass(frozen=True)
@@ -122,11 +127,15 @@ class RunPanel(QWidget):
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
         self.model_info.setObjectName("modelInfo")
-        self.model_info.setForegroundRole(self.model_info.foregroundRole())
+        font = self.model_info.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.model_info.setFont(font)
         form.addRow("", self.model_info)
 
         self.scale_combo = QComboBox()
         self.scale_combo.setObjectName("scaleCombo")
+        self.scale_combo.setToolTip("Other sizes than the model's own are reached by running it again and/or "
+                                    "resampling the result precisely")
         form.addRow("Enlarge", self.scale_combo)
 
         self.device_combo = QComboBox()
@@ -135,8 +144,12 @@ class RunPanel(QWidget):
         form.addRow("Device", self.device_combo)
 
         self.precision_combo = QComboBox()
+        self.precision_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.precision_combo.setMinimumContentsLength(10)
         for name, label in PRECISION_LABELS.items():
             self.precision_combo.addItem(label, name)
+            self.precision_combo.setItemData(self.precision_combo.count() - 1, PRECISION_TIPS[name],
+                                             Qt.ItemDataRole.ToolTipRole)
         form.addRow("Precision", self.precision_combo)
 
         self.tile_spin = QSpinBox()
@@ -181,7 +194,7 @@ class RunPanel(QWidget):
         self.scale_combo.blockSignals(True)
         self.scale_combo.clear()
         if model:
-            self.scale_combo.addItem(f"x{model.scale} (the model's own)", 0.0)
+            self.scale_combo.addItem(f"x{model.scale} (model's own)", 0.0)
             for scale in SCALE_CHOICES:
                 if scale != model.scale:
                     self.scale_combo.addItem(f"x{scale:g}", scale)
@@ -290,7 +303,8 @@ class ExportPanel(QWidget):
         folder_row.addWidget(self.folder_button)
         form.addRow("Folder", folder_row)
 
-        self.metadata_check = QCheckBox("Keep metadata (EXIF, colour profile, DPI)")
+        self.metadata_check = QCheckBox("Keep metadata")
+        self.metadata_check.setToolTip("Copy the original's EXIF (camera, date, GPS), colour profile and DPI")
         form.addRow("", self.metadata_check)
 
         self.format_combo.currentIndexChanged.connect(self._format_changed)

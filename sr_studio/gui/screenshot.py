@@ -1,0 +1,73 @@
+"""`python -m sr_studio.gui.screenshot PHOTO OUT.png`: the real window with PHOTO enlarged, saved as a PNG.
+
+Used to make the README's screenshot (run it under `xvfb-run` on a machine without a display). The
+photo is enlarged with the bundled model for the chosen scale, as a user would see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photo")
+    parser.add_argument("output")
+    parser.add_argument("--size", default="1440x860", help="window size, WIDTHxHEIGHT")
+    parser.add_argument("--appearance", choices=("light", "dark", "system"), default="dark")
+    parser.add_argument("--zoom", type=float, default=0.0, help="zoom after the run (0: fit)")
+    parser.add_argument("--mode", choices=("side_by_side", "before_after"), default="side_by_side")
+    args = parser.parse_args(argv)
+
+    import os
+    import tempfile
+
+    from sr_studio.gui.app_settings import SETTINGS_DIR_ENV
+
+    os.environ.setdefault(SETTINGS_DIR_ENV, tempfile.mkdtemp(prefix="sr-studio-screenshot-"))
+    from PySide6.QtCore import QEventLoop
+
+    from sr_studio.gui.app import create_application
+    from sr_studio.gui.app_settings import AppSettings
+    from sr_studio.gui.appearance import apply_appearance
+    from sr_studio.gui.main_window import MainWindow
+
+    app = create_application()
+    apply_appearance(app, args.appearance)
+    window = MainWindow(AppSettings())
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    window.resize(width, height)
+    window.show()
+
+    def settle(condition, seconds: float = 600) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.01)
+
+    item = window.add_paths([args.photo])[0]
+    settle(lambda: item.photo is not None or item.status == "failed")
+    if item.photo is None:
+        print(f"screenshot: {item.message}", file=sys.stderr)
+        return 1
+    window.run_current()
+    settle(lambda: window.running_item is None)
+    if item.result is None:
+        print(f"screenshot: the run failed: {item.message}", file=sys.stderr)
+        return 1
+    window.viewer_model.set_mode(args.mode)
+    settle(lambda: False, 0.3)
+    if args.zoom:
+        window.viewer_model.set_zoom(args.zoom)
+    settle(lambda: False, 0.3)
+    window.grab().save(args.output)
+    window.close()
+    print(f"screenshot: saved {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
