@@ -170,3 +170,13 @@ def test_unused_path_numbers_new_files(tmp_path):
     (tmp_path / "a (2).png").write_bytes(b"2")
     assert unused_path(tmp_path / "a.png") == tmp_path / "a (3).png"
     assert unused_path(tmp_path / "b.png") == tmp_path / "b.png"
+
+
+def test_the_non_drawing_parts_import_no_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys; import sr_studio.gui.viewer_model, sr_studio.gui.photo_queue, sr_studio.gui.export_plan, "
+            "sr_studio.gui.display_pyramid; print('PySide6' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -273,3 +273,16 @@ def test_self_test_runs_the_real_window_end_to_end(qtbot, gui_env, capsys):
     broken.write_bytes(b"nope")
     assert run_self_test(broken, timeout=60) == 1
     assert "self-broken.png" in capsys.readouterr().err
+
+
+def test_opened_photos_become_recent_files(qtbot, make_window, gui_env):
+    window = make_window()
+    photo = write_png(gui_env.photos / "recent.png", gradient_photo(8, 8))
+    window.add_paths([photo])
+    window.close()
+    again = make_window()
+    assert again.settings.recent_files[0] == str(photo.resolve())
+    again._fill_recent_menu()
+    entry = next(a for a in again.recent_menu.actions() if a.text() == str(photo.resolve()))
+    entry.trigger()
+    assert [item.path for item in again.queue.items] == [photo.resolve()]
