@@ -161,3 +161,19 @@ def test_large_results_paint_only_the_visible_part(qtbot, window):
         for _ in range(3):
             pane.repaint()
         assert (time.perf_counter() - started) / 3 < 0.5, f"repaint at {zoom:.0%} is too slow for smooth panning"
+
+
+def test_the_qt_binding_keeps_none_alive_through_many_repaints(qtbot):
+    """PySide6 6.12.0 drops a reference to None on every void call under Python 3.11, so the app died
+    after a few thousand repaints ("deallocating None"); this guards the pinned version."""
+    import sys
+
+    from PySide6.QtWidgets import QWidget
+
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        widget.repaint()
+    assert abs(sys.getrefcount(None) - before) < 200

@@ -64,6 +64,7 @@ from sr_studio.gui.workers import (
     RunRequest,
     RunResult,
     UpscaleWorker,
+    prewarm_imports,
     start_thread,
     stop_thread,
 )
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
 
     # Construction ---------------------------------------------------------------------------------
     def _build_workers(self) -> None:
+        prewarm_imports()
         self.upscale_worker = UpscaleWorker()
         self.file_worker = FileWorker()
         self.upscale_thread = start_thread(self.upscale_worker, "sr-studio-engine")
@@ -870,7 +872,7 @@ class MainWindow(QMainWindow):
 
     def _run_status(self, job_id: int, text: str) -> None:
         if self.running_item is not None and self.running_item.id == job_id:
-            self.progress_bar.setFormat(text.rstrip("…") + "…" if text.endswith("…") else text)
+            self.progress_bar.setFormat(text)
 
     def _run_progress(self, job_id: int, done: int, total: int, pass_index: int, passes: int) -> None:
         item = self.running_item

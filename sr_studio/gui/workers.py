@@ -242,6 +242,42 @@ class FileWorker(QObject):
             self.export_failed.emit(request.job_id, describe_error(error))
 
 
+# Modules the workers need, imported on the GUI thread before any worker starts. PySide6 hooks
+# `import` (it reads each new module's source to look for `from __feature__`), and that hook running
+# on a worker thread while the GUI thread is busy corrupts memory: importing torch in the engine
+# thread crashed the app at start-up ("deallocating None"). So workers never import anything new.
+WORKER_MODULES = (
+    "torch",
+    "safetensors.torch",
+    "sr_studio.checkpoint",
+    "sr_studio.model_loading",
+    "sr_studio.engine",
+    "sr_studio.photo_files",
+    "sr_studio.weights",
+    "sr_studio.weights.download",
+    "sr_studio.weights.importing",
+)
+
+
+def prewarm_imports() -> None:
+    """Import every module a worker may use, here on the GUI thread (see WORKER_MODULES)."""
+    import importlib
+
+    for name in WORKER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # reported by the worker that needs it, as a readable error
+            pass
+    try:  # torch pulls these in on first use; do it now rather than on a worker thread
+        import torch
+
+        torch.backends.mps.is_available()
+        torch.cuda.is_available()
+        torch.zeros(1).to(torch.bfloat16)
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def start_thread(worker: QObject, name: str) -> QThread:
     thread = QThread()
     thread.setObjectName(name)
