@@ -691,7 +691,8 @@ class MainWindow(QMainWindow):
         if item is None:
             self.images.set_original(None)
             self.viewer_model.set_image_size(0, 0)
-            self.viewer.set_empty_text("Drop photos or folders here\nor press Ctrl+O to add them")
+            self.viewer.set_empty_text("Drop photos or folders here\nor press Ctrl+O to add them",
+                                       "The enlarged photo appears here")
             self.viewer.set_titles("Original", "Result")
             self.setWindowTitle("SR Studio")
             return
