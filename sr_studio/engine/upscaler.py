@@ -136,10 +136,12 @@ class Upscaler:
         if self._limit is None or max(y1 - y0, x1 - x0) <= self._limit:
             return self._render_once(source, y0, y1, x0, x1, job)
         p, s = self.policy, self.scale
+        # Cores small enough that a piece with its cross-fade bands fits the limit (if the align allows).
+        core = max(p.align, self._limit - 2 * p.feather)
         total = np.zeros(((y1 - y0) * s, (x1 - x0) * s, source.shape[2]), dtype=np.float32)
-        for ty in split_axis(y0, y1, self._limit, p.align, p.feather):
+        for ty in split_axis(y0, y1, core, p.align, p.feather):
             up_y, down_y = ty.ramps(s)
-            for tx in split_axis(x0, x1, self._limit, p.align, p.feather):
+            for tx in split_axis(x0, x1, core, p.align, p.feather):
                 up_x, down_x = tx.ramps(s)
                 weight = (up_y * down_y)[:, None, None] * (up_x * down_x)[None, :, None]
                 piece = self._render(source, ty.lo, ty.hi, tx.lo, tx.hi, job)
