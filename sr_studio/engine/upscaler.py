@@ -8,6 +8,7 @@ overlap (HAT), the new tile is cross-faded with what is already written there, r
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,9 +47,9 @@ class Upscaler:
         self.dtype = choose_dtype(precision, self.device, self.arch)
         self.scale = int(model.scale)
         self.policy = policy_for(model)
-        if tile is not None and (not isinstance(tile, int) or tile < 1):
+        if tile is not None and (not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 1):
             raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
-        self.tile = tile
+        self.tile = None if tile is None else int(tile)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self._limit: int | None = None  # largest tile side known to fit, once memory ran out
 
@@ -104,7 +105,7 @@ class Upscaler:
     def _checked_scale(self, scale: float | None) -> float:
         if scale is None:
             return float(self.scale)
-        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+        if not isinstance(scale, numbers.Real) or isinstance(scale, bool) or not math.isfinite(scale) or scale <= 0:
             raise EngineError(f"scale must be a positive number, not {scale!r}")
         return float(scale)
 
