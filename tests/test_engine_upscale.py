@@ -281,3 +281,25 @@ def test_unsupported_pixels_are_a_clear_error(span_x2, pixels):
 def test_bad_scale_is_a_clear_error(span_x2, scale):
     with pytest.raises(EngineError, match="scale"):
         Upscaler(span_x2).upscale(photo(4, 4), scale=scale)
+
+
+def test_result_too_large_for_memory_is_refused_before_allocating(monkeypatch):
+    """A photographer asking 16x of a large photo on a small machine gets the numbers, not a killed process."""
+    import sr_studio.engine.upscaler as upscaler_module
+    from sr_studio.archs.span import SPAN
+    from sr_studio.model_loading import model_from_state_dict
+
+    torch.manual_seed(0)
+    model = model_from_state_dict(SPAN(feature_channels=8, upscale=4).state_dict())
+    upscaler = Upscaler(model, device="cpu", tile=64)
+    monkeypatch.setattr(upscaler_module, "available_ram_bytes", lambda: 150 * 1024**2)
+    allocations = []
+    real_empty = np.empty
+    monkeypatch.setattr(upscaler_module.np, "empty", lambda *a, **k: allocations.append(a) or real_empty(*a, **k))
+    with pytest.raises(EngineError) as error:
+        upscaler.upscale(np.zeros((2000, 1500, 3), dtype=np.uint8), scale=4)
+    message = str(error.value)
+    assert "6000x8000" in message and "GB" in message and "\n" not in message
+    assert allocations == []
+    small = upscaler.upscale(np.zeros((20, 15, 3), dtype=np.uint8))
+    assert small.shape == (80, 60, 3)

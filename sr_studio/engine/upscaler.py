@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sr_studio.engine.devices import choose_device, choose_dtype, is_out_of_memory, release_cached_memory
+from sr_studio.engine.devices import (
+    available_ram_bytes,
+    choose_device,
+    choose_dtype,
+    is_out_of_memory,
+    release_cached_memory,
+)
 from sr_studio.engine.resampling import BICUBIC, LANCZOS, resize_into
 from sr_studio.engine.tiling import AxisTile, auto_tile, policy_for, split_axis
 from sr_studio.errors import Cancelled, EngineError
@@ -83,9 +89,10 @@ class Upscaler:
         job = _Job(total=sum(len(rows) * len(cols) for rows, cols in grids), passes=passes,
                    on_progress=on_progress, should_cancel=should_cancel)
 
+        exact = (sizes[-1][0] * self.scale, sizes[-1][1] * self.scale) == (out_h, out_w)
+        self._check_memory(pixels, (out_h, out_w), sizes, exact, tile)
         output = np.empty((out_h, out_w) + pixels.shape[2:], dtype=pixels.dtype)
         output_colour = output[..., None] if pixels.ndim == 2 else output[..., : colour.shape[2]]
-        exact = (sizes[-1][0] * self.scale, sizes[-1][1] * self.scale) == (out_h, out_w)
         current = colour
         for index, (rows, cols) in enumerate(grids):
             last = index == passes - 1
@@ -101,6 +108,23 @@ class Upscaler:
         return output
 
     # -- planning -------------------------------------------------------------------------------------
+
+    def _check_memory(self, pixels, output_size, sizes, exact: bool, tile: int) -> None:
+        """Refuse up front, with the numbers, a job whose arrays cannot fit in RAM (instead of being killed)."""
+        item, channels = pixels.dtype.itemsize, 1 if pixels.ndim == 2 else pixels.shape[2]
+        needed = output_size[0] * output_size[1] * channels * item
+        # Intermediate passes (and the last one when a resize follows) live beside the output.
+        passes = [(h * self.scale) * (w * self.scale) * min(channels, 3) * item for h, w in sizes]
+        needed += sum(sorted(passes if not exact else passes[:-1])[-2:])
+        if self.device.type == "cpu":
+            needed += self.policy.bytes_per_pixel * (tile + 2 * self.policy.context) ** 2
+        available = available_ram_bytes()
+        if needed > 0.9 * available:
+            h, w = output_size
+            raise EngineError(
+                f"a {w}x{h} result needs about {needed / 1024**3:.1f} GB of memory, but only "
+                f"{available / 1024**3:.1f} GB is available: choose a smaller scale or close other programs"
+            )
 
     def _checked_scale(self, scale: float | None) -> float:
         if scale is None:
