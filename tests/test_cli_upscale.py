@@ -116,3 +116,12 @@ def test_console_script_reports_bad_arguments_without_traceback(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip() == "sr-studio: error: --tile must be at least 8 pixels, not 2"
+
+
+def test_pixel_limit_is_configurable_and_checked_before_decoding(tmp_path, model_file, capsys):
+    source = photo(tmp_path / "big.png", size=(400, 300))  # 0.12 MP
+    assert run_cli(source, "--model", model_file, "--max-megapixels", "0.1") == 1
+    err = capsys.readouterr().err
+    assert "big.png" in err and not (tmp_path / "big_x2.png").exists()
+    assert run_cli(source, "--model", model_file, "--max-megapixels", "0.2") == 0
+    assert (tmp_path / "big_x2.png").exists()

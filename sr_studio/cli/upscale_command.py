@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--format", choices=FORMATS, help="output format (default: the input's, PNG for others)")
     parser.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--max-megapixels", type=float, default=200.0, metavar="MP",
+                        help="refuse inputs larger than this, checked before decoding (default 200)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
 
@@ -109,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         raise SRStudioError(f"--tile must be at least 8 pixels, not {args.tile}")
     if args.quality is not None and not (1 <= args.quality <= 100):
         raise SRStudioError(f"--quality must be between 1 and 100, not {args.quality}")
+    if not args.max_megapixels > 0:
+        raise SRStudioError(f"--max-megapixels must be positive, not {args.max_megapixels:g}")
     files = collect_inputs(args.inputs)
 
     from sr_studio.cli.terminal_progress import ProgressBar
@@ -132,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             if destination.exists() and not args.overwrite:
                 raise SRStudioError("already exists (use --overwrite to replace it)", destination)
-            photo = read_photo(source)
+            photo = read_photo(source, max_pixels=int(args.max_megapixels * 1_000_000))
             for warning in photo.warnings:
                 print(f"sr-studio: warning: {source}: {warning}", file=sys.stderr)
             bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
