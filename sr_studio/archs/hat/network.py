@@ -293,6 +293,9 @@ class HAT(nn.Module):
                 upsample += [nn.Conv2d(num_feat, 4 * num_feat, 3, 1, 1), nn.PixelShuffle(2)]
         self.upsample = nn.Sequential(*upsample)
         self.conv_last = nn.Conv2d(num_feat, 3, 3, 1, 1)
+        # oneDNN returns a channels-last result only when the weight is channels-last too; otherwise every
+        # convolution after the first reorders its output back to NCHW (a full copy, 20% of a bf16 run).
+        self.to(memory_format=torch.channels_last)
 
     def shift_mask(self, h: int, w: int, device: torch.device) -> torch.Tensor | None:
         if not self.shift_size:
@@ -331,9 +334,11 @@ class HAT(nn.Module):
         h, w = x.shape[-2:]
         x = self.pad_to_window(x)
         mean = self.mean.to(x.dtype)
-        x = (x - mean) * self.img_range
+        # Channels-last all the way: oneDNN's convolutions run 1.5x (float32) to 3.5x (bfloat16) faster on
+        # it than on NCHW, and the token layout (b, h*w, c) of the transformer body is channels-last already.
+        x = ((x - mean) * self.img_range).contiguous(memory_format=torch.channels_last)
         x = self.conv_first(x)
         x = self.conv_after_body(self.forward_features(x)) + x
         x = self.conv_last(self.upsample(self.conv_before_upsample(x)))
         x = x / self.img_range + mean
-        return x[..., : h * self.upscale, : w * self.upscale]
+        return x[..., : h * self.upscale, : w * self.upscale].contiguous()

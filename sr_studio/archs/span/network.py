@@ -94,6 +94,8 @@ class SPAN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.norm:
             x = (x - self.mean.to(x.dtype)) * self.img_range
+        # oneDNN's convolutions are markedly faster on channels-last activations (see benchmarks/RESULTS.md).
+        x = x.contiguous(memory_format=torch.channels_last)
         features = self.conv_1(x)
         out = features
         out, _ = self.block_1(out)
@@ -105,4 +107,4 @@ class SPAN(nn.Module):
         out, out_b5_2 = self.block_6(out)
         out = self.conv_2(out)
         out = self.conv_cat(torch.cat([features, out, out_b1, out_b5_2], dim=1))
-        return self.upsampler(out)
+        return self.upsampler(out).contiguous()
