@@ -107,8 +107,13 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(CONFIGS))
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "PRECISION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.one:
         print(json.dumps(measure_one(args.one[0], args.one[1], args.device, args.repeats)))
         return 0
@@ -121,7 +126,8 @@ def main() -> int:
     for name in args.models.split(","):
         for precision in args.precisions.split(","):
             output = subprocess.run(
-                [sys.executable, __file__, "--device", args.device, "--repeats", str(args.repeats), "--one", name, precision],
+                [sys.executable, __file__, "--device", args.device, "--repeats", str(args.repeats),
+                 "--threads", str(args.threads), "--one", name, precision],
                 capture_output=True, text=True, check=True,
             ).stdout
             rows.append(json.loads(output.strip().splitlines()[-1]))
