@@ -71,6 +71,35 @@ def reflect_indices(size: int, padded: int) -> torch.Tensor:
     return torch.where(index >= size, period - index, index)
 
 
+def linear(layer: nn.Linear, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
+    """`layer(x)`, optionally followed by GELU; in bfloat16 on the CPU as one oneDNN call.
+
+    PyTorch's bfloat16 addmm first copies the broadcast bias into its output and runs GELU as a separate
+    pass; oneDNN's fused linear (the kernel torch.compile itself emits, no compiler needed) is 1.6x faster.
+    """
+    if x.dtype == torch.bfloat16 and x.device.type == "cpu" and _FUSED_LINEAR is not None and not torch.is_grad_enabled():
+        return _FUSED_LINEAR(x, layer.weight, layer.bias, "gelu" if gelu else "none", [], "none" if gelu else "")
+    y = layer(x)
+    return F.gelu(y) if gelu else y
+
+
+def _fused_linear():
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        if not torch.backends.mkldnn.is_available():
+            return None
+        probe = torch.ones(2, 4, 4, dtype=torch.bfloat16)
+        weight = torch.ones(3, 4, dtype=torch.bfloat16)
+        ok = torch.equal(op(probe, weight, torch.ones(3, dtype=torch.bfloat16), "none", [], ""),
+                         torch.full((2, 4, 3), 5.0, dtype=torch.bfloat16))
+        return op if ok else None
+    except (AttributeError, RuntimeError):
+        return None
+
+
+_FUSED_LINEAR = _fused_linear()
+
+
 class Mlp(nn.Module):
     def __init__(self, dim: int, hidden: int):
         super().__init__()
@@ -79,7 +108,7 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        return linear(self.fc2, linear(self.fc1, x, gelu=True))
 
 
 class ChannelAttention(nn.Module):
@@ -123,7 +152,7 @@ class WindowAttention(nn.Module):
     def forward(self, x: torch.Tensor, rpi: torch.Tensor, mask: tuple | None) -> torch.Tensor:
         """x: (b * windows, n, c); mask: None, or (index, windows, mask) of the masked windows of one image."""
         batch_windows, n, c = x.shape
-        qkv = self.qkv(x).view(batch_windows, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        qkv = linear(self.qkv, x).view(batch_windows, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         # A 4-D mask keeps SDPA on its fused CPU kernel; a 3-D or 5-D one falls back to the slow math path.
         bias = self.relative_position_bias_table[rpi.reshape(-1)].view(n, n, -1).permute(2, 0, 1).unsqueeze(0)
@@ -141,7 +170,7 @@ class WindowAttention(nn.Module):
             edge_bias = bias + edge_mask.unsqueeze(1).to(q.dtype)
             out[index] = F.scaled_dot_product_attention(q[index], k[index], v[index], attn_mask=edge_bias)
         out = out.reshape(batch_windows, self.num_heads, n, -1).transpose(1, 2).reshape(batch_windows, n, c)
-        return self.proj(out)
+        return linear(self.proj, out)
 
 
 class HAB(nn.Module):
@@ -202,7 +231,7 @@ class OCAB(nn.Module):
         heads, head_dim = self.num_heads, c // self.num_heads
         ow2, w2 = self.overlap_window**2, self.window**2
         shortcut = x
-        qkv = self.qkv(self.norm1(x)).view(b, h, w, 3, c)
+        qkv = linear(self.qkv, self.norm1(x)).view(b, h, w, 3, c)
         q = window_partition(qkv[..., 0, :], self.window)  # (b * nw, w2, c)
         kv = qkv[..., 1:, :].permute(0, 3, 4, 1, 2).reshape(b, 2 * c, h, w)
         kv = self.unfold(kv)  # (b, 2c * ow2, nw), channel-major
@@ -214,7 +243,7 @@ class OCAB(nn.Module):
         bias = self.relative_position_bias_table[rpi.reshape(-1)].view(w2, ow2, -1).permute(2, 0, 1).unsqueeze(0).contiguous()
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         out = out.transpose(1, 2).reshape(b * windows, w2, c)
-        x = self.proj(window_reverse(out, self.window, h, w).reshape(b, h * w, c)) + shortcut
+        x = linear(self.proj, window_reverse(out, self.window, h, w).reshape(b, h * w, c)) + shortcut
         return x + self.mlp(self.norm2(x))
 
 
