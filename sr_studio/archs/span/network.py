@@ -60,11 +60,14 @@ class SPAB(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # The reference applies SiLU in place, so the first conv's output it hands back is activated.
-        out1 = F.silu(self.c1_r(x))
-        out2 = F.silu(self.c2_r(out1))
+        inference = not (self.training or torch.is_grad_enabled())
+        out1 = F.silu(self.c1_r(x), inplace=inference)
+        out2 = F.silu(self.c2_r(out1), inplace=inference)
         out3 = self.c3_r(out2)
-        attention = torch.sigmoid(out3) - 0.5
-        return (out3 + x) * attention, out1
+        if not inference:
+            return (out3 + x) * (torch.sigmoid(out3) - 0.5), out1
+        # In place at inference: half the allocations of this memory-bound tail, bit-identical result.
+        return torch.sigmoid(out3).sub_(0.5).mul_(out3.add_(x)), out1
 
 
 class SPAN(nn.Module):
