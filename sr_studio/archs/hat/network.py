@@ -233,12 +233,16 @@ class OCAB(nn.Module):
         shortcut = x
         qkv = linear(self.qkv, self.norm1(x)).view(b, h, w, 3, c)
         q = window_partition(qkv[..., 0, :], self.window)  # (b * nw, w2, c)
-        kv = qkv[..., 1:, :].permute(0, 3, 4, 1, 2).reshape(b, 2 * c, h, w)
-        kv = self.unfold(kv)  # (b, 2c * ow2, nw), channel-major
-        windows = kv.shape[-1]
-        kv = kv.view(b, 2, heads, head_dim, ow2, windows).permute(1, 0, 5, 2, 4, 3)
-        # The fused CPU attention kernel needs the head dimension innermost: one copy of k and v here.
-        k, v = kv.reshape(2, b * windows, heads, ow2, head_dim).contiguous().unbind(0)
+        # Keys and values of the overlapping windows (what nn.Unfold with zero padding gives), gathered
+        # straight from the channels-last tokens: a zero-padded copy, then one copy into the layout the
+        # fused attention kernel needs (head dimension innermost), instead of NCHW + im2col + permute.
+        pad = (self.overlap_window - self.window) // 2
+        padded = qkv.new_zeros(b, h + 2 * pad, w + 2 * pad, 2, c)
+        padded[:, pad : pad + h, pad : pad + w] = qkv[..., 1:, :]
+        kv = padded.unfold(1, self.overlap_window, self.window).unfold(2, self.overlap_window, self.window)
+        windows = kv.shape[1] * kv.shape[2]  # kv: (b, rows, cols, 2, c, ky, kx)
+        kv = kv.unflatten(4, (heads, head_dim)).permute(3, 0, 1, 2, 4, 6, 7, 5)
+        k, v = kv.reshape(2, b * windows, heads, ow2, head_dim).unbind(0)
         q = q.view(b * windows, w2, heads, head_dim).transpose(1, 2)
         bias = self.relative_position_bias_table[rpi.reshape(-1)].view(w2, ow2, -1).permute(2, 0, 1).unsqueeze(0).contiguous()
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
