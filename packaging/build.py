@@ -39,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true", help="empty PyInstaller's caches first")
     args = parser.parse_args(argv)
 
+    cuda = subprocess.run([sys.executable, "-c", "import torch; print(torch.version.cuda or '')"],
+                          capture_output=True, text=True).stdout.strip()
+    if cuda:
+        print(f"build.py: this venv has a CUDA build of torch (CUDA {cuda}); the bundle is made for the CPU "
+              "build, which is a tenth of the size. Install it first: .venv/bin/pip install torch==<version> "
+              "--index-url https://download.pytorch.org/whl/cpu", file=sys.stderr)
+        return 2
     command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
                "--distpath", str(args.dist), "--workpath", str(args.work)]
     if args.clean:

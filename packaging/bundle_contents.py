@@ -82,6 +82,8 @@ EXCLUDED_FILES = (
     "PySide6/Qt/translations/qtmultimedia_*", "PySide6/Qt/translations/qtconnectivity_*",
     "PySide6/Qt/translations/qtlocation_*", "PySide6/Qt/translations/qtserialport_*",
     "PySide6/Qt/translations/qtwebsockets_*",
+    # The README's screenshots live in resources/ but the app never shows them.
+    RESOURCES_DESTINATION + "/screenshots/*",
     # Python's test suites and idle, if a hook collects them.
     "**/tests/*", "**/__pycache__/*",
 )

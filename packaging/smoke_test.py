@@ -12,6 +12,7 @@ compares it with the unfrozen app run by this script's Python (the venv). Checks
   upscale      the bundled model enlarges a PNG x2, pixel for pixel as the venv does; a JPEG with
                EXIF at the default scale keeps its EXIF; a HAT .pth file given by path works too
   bad input    a missing file gives exit code 1 and one line naming it, no traceback
+  desktop      (Linux) sr-studio.desktop and its icon lie beside the executable
   gui          `gui --self-test IMAGE` offscreen (the real window, worker thread, export)
   window       `sr-studio` with no arguments keeps a window open (offscreen) until it is closed
   download     `models download` from an HTTP server on 127.0.0.1 (a catalog written here, a
@@ -188,6 +189,14 @@ def serve(files: dict[str, bytes]) -> ThreadingHTTPServer:
 
 
 # ----- the checks ---------------------------------------------------------------------------------
+
+def check_desktop_entry(executable: Path) -> str:
+    for name in ("sr-studio.desktop", "sr-studio.png"):
+        assert (executable.parent / name).is_file(), f"{name} is missing beside {executable.name}"
+    exec_line = next(line for line in (executable.parent / "sr-studio.desktop").read_text(encoding="utf-8").splitlines()
+                     if line.startswith("Exec="))
+    return exec_line
+
 
 def check_version(runner: Runner) -> str:
     out = succeeded(runner.frozen("--version"), "--version").strip()
@@ -429,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         check.run("upscale keeps EXIF", check_default_scale_keeps_exif, runner, with_exif, model_env)
         check.run("upscale with a HAT file", check_hat_by_path, runner, small, hat)
         check.run("bad input", check_bad_input, runner)
+        if sys.platform.startswith("linux"):
+            check.run("desktop entry", check_desktop_entry, executable)
         if "gui" in commands:
             check.run("gui self-test", check_gui_self_test, runner, small, model_env)
             check.run("window", check_window_stays_open, runner, model_env)

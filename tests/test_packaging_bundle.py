@@ -30,6 +30,7 @@ def load(path: Path):
 
 bundle_contents = load(PACKAGING / "bundle_contents.py")
 ssl_hook = load(PACKAGING / "runtime_hooks" / "ssl_certificates.py")
+entry_point = load(PACKAGING / "sr_studio_main.py")
 
 # Imported by the workflows below but harmless to leave out of the bundle.
 OPTIONAL_IMPORTS = {
@@ -40,7 +41,8 @@ OPTIONAL_IMPORTS = {
 
 
 def test_resources_and_runtime_libraries_are_never_left_out():
-    resources = [p for p in (ROOT / "resources").rglob("*") if p.is_file()]
+    documentation = ROOT / "resources" / "screenshots"  # README images: left out on purpose
+    resources = [p for p in (ROOT / "resources").rglob("*") if p.is_file() and documentation not in p.parents]
     assert any(p.name == "catalog.json" for p in resources)
     for path in resources:
         destination = bundle_contents.RESOURCES_DESTINATION + "/" + path.relative_to(ROOT / "resources").as_posix()
@@ -138,8 +140,13 @@ def test_desktop_entry_opens_every_format_the_app_reads():
     section = entry["Desktop Entry"]
     assert section["Type"] == "Application"
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
-    assert section["Exec"].split()[0] in scripts, "the menu must start the same command the wheel installs"
-    assert section["Exec"].split()[-1] == "%F", "files dropped on the launcher must reach the app"
+    command, *arguments = section["Exec"].split()
+    assert command in scripts, "the menu must start the same command the wheel installs"
+    from sr_studio.cli import build_parser
+
+    opened = build_parser().parse_args([a for a in arguments if a != "%F"] + ["/photos/a.jpg", "/photos/b.tif"])
+    assert opened.command == "gui" and opened.files == ["/photos/a.jpg", "/photos/b.tif"], (
+        "files opened with SR Studio from the file manager must be queued in the window")
     assert section["Icon"] == APP_ID and (ROOT / "resources" / "icons" / "app" / f"{APP_ID}-256.png").is_file()
     offered = set(filter(None, section["MimeType"].split(";")))
     for suffix in INPUT_SUFFIXES:
@@ -179,3 +186,13 @@ def test_certificate_hook_leaves_working_or_chosen_settings_alone():
     chosen = {"SSL_CERT_FILE": "/home/me/corporate-ca.pem"}
     assert ssl_hook.certificate_file_to_use(paths(), chosen, {"/etc/ssl/cert.pem"}.__contains__) is None
     assert ssl_hook.certificate_file_to_use(paths(), {}, set().__contains__) is None
+
+
+def test_windowed_windows_executable_opens_photos_in_the_window_and_console_one_is_the_cli():
+    windowed = r"C:\Program Files\SR Studio\SR Studio.exe"
+    assert entry_point.arguments(windowed, []) == ["gui"]
+    assert entry_point.arguments(windowed, [r"D:\trip\a.jpg"]) == ["gui", r"D:\trip\a.jpg"]
+    assert entry_point.arguments(windowed, ["gui", "a.jpg"]) == ["gui", "a.jpg"]
+    console = r"C:\Program Files\SR Studio\sr-studio.exe"
+    assert entry_point.arguments(console, ["upscale", "a.jpg"]) == ["upscale", "a.jpg"]
+    assert entry_point.arguments("/opt/sr-studio/sr-studio", []) == []
