@@ -266,9 +266,23 @@ def write_card(args, state: dict, model) -> None:
     ]
     run_args = state.get("args", {})
     init = run_args.get("init_body", "None")
-    start = "from scratch (image routed through at start, see tools/train_span.py)" if init == "None" else f"from the body of `{init}` (the x2 run)"
+    continued = run_args.get("init_weights", "None")
+    precision = ("bfloat16 autocast on the CPU (last conv in float32)" if run_args.get("amp", "bf16") == "bf16"
+                 else "float32 (this stage ran on a CPU without native bfloat16)")
+    minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
+    if continued != "None":
+        start = (f"as a warm restart from the earlier export `{continued}` (step {state.get('first_step', 0)}, "
+                 f"{state.get('prior_minutes', 0.0):.0f} training minutes; fresh Adam state, new warm-up and cosine; "
+                 "the curve below includes the earlier stage)")
+        if scale != 2:
+            start += "; that stage had started from the body of the x2 model"
+    elif init == "None":
+        start = "from scratch (image routed through at start, see tools/train_span.py)"
+    else:
+        start = f"from the body of `{init}` (the x2 run)"
     resume = (f"nice -n 10 .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()}"
-              + ("" if init == "None" else f" --init-body {init}") + " --budget-minutes MINUTES")
+              + ("" if init == "None" else f" --init-body {init}")
+              + ("" if continued == "None" else f" --init-weights {continued}") + " --budget-minutes MINUTES")
     text = f"""# SPAN x{scale}: SR Studio's bundled default
 
 - **id**: bundled-span-x{scale}
@@ -288,12 +302,12 @@ gives, so any tool that reads official SPAN checkpoints can load it. float32, {a
 - Degradation: Pillow BICUBIC downscale by {scale} of the whole photo (the evaluation's protocol);
   random 48x48 LR crops with their {48 * scale}x{48 * scale} HR crops, flips and 90-degree rotations.
 - L1 loss, Adam (betas 0.9, 0.99), learning rate {run_args.get('lr', '?')} with {run_args.get('warmup_steps', '?')}-step warm-up and cosine decay
-  over {run_args.get('budget_minutes', '?')} training minutes, batch {run_args.get('batch', '?')}, bfloat16 autocast on the CPU (last conv in float32),
+  over {run_args.get('budget_minutes', '?')} training minutes, batch {run_args.get('batch', '?')}, {precision},
   EMA of the weights (0.999): the EMA weights are exported.
 - Started {start}. The 3x3 convolutions were trained directly in their fused form (`--conv-mode
   fused`, ~2.5x more steps per CPU-second than the 1x1-3x3-1x1 chains); the exported chains are the
   identity embedding of the trained kernels.
-- **Steps: {state['step']}** (batch {run_args.get('batch', '?')}), **{state['elapsed'] / 60:.0f} minutes** of training on a shared 2-core CPU (no GPU),
+- **Steps: {state['step']}** (batch {run_args.get('batch', '?')}), **{minutes:.0f} minutes** of training on a shared 2-core CPU (no GPU),
   one torch thread, `nice -n 10`.
 
 ## Measured quality (PSNR in dB on the Y channel)
@@ -331,6 +345,29 @@ fraction of the new budget lies), then export, evaluate and rewrite this card wi
 
 
 # ----------------------------------------------------------------------------- schedule / checkpoint
+
+
+def continue_from_export(model: SPAN, args) -> tuple[int, float]:
+    """Start from a bundled export: its weights (model and EMA), its step count and training minutes.
+
+    The optimizer state of the run that made it is not in the file, so Adam starts afresh, with a new
+    warm-up and cosine (a warm restart)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    if args.conv_mode != "fused":
+        raise SystemExit("--init-weights continues fused-mode training only (exports keep trained kernels in eval_conv)")
+    with safe_open(str(args.init_weights), "pt") as handle:
+        metadata = handle.metadata() or {}
+    if int(metadata.get("scale", args.scale)) != args.scale:
+        raise SystemExit(f"{args.init_weights}: a x{metadata['scale']} model, not x{args.scale}")
+    model.load_state_dict(load_file(str(args.init_weights)), strict=True)
+    minutes = float(metadata["training_minutes"]) if "training_minutes" in metadata else args.prior_minutes
+    if minutes is None:
+        raise SystemExit(f"{args.init_weights}: no training_minutes in its metadata; pass --prior-minutes")
+    step = int(metadata.get("step", 0))
+    print(f"continuing from {args.init_weights} (step {step}, {minutes:.0f} min trained)")
+    return step, minutes
 
 
 def learning_rate(args, progress: float, step: int) -> float:
@@ -371,6 +408,10 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--validate-every", type=int, default=250)
     parser.add_argument("--init-body", type=Path, default=None, help="a checkpoint whose body (all but the upsampler) starts this run")
+    parser.add_argument("--init-weights", type=Path, default=None,
+                        help="an exported .safetensors of the same scale to continue from (fresh optimizer, new warm-up and cosine)")
+    parser.add_argument("--prior-minutes", type=float, default=None,
+                        help="with --init-weights: training minutes already in that file, when its metadata lacks them")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--export", type=Path, default=None, help="write the EMA weights of --run as .safetensors and exit")
     parser.add_argument("--card", type=Path, default=None, help="with --export: evaluate the export and write its model card")
@@ -396,7 +437,9 @@ def main(argv=None) -> int:
         tensors = exportable_state_dict(ema, args.conv_mode)
         args.export.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.export.with_name(args.export.name + ".tmp")
-        save_file(tensors, str(tmp), metadata={"arch": "SPAN", "scale": str(args.scale), "step": str(state["step"])})
+        total_minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
+        save_file(tensors, str(tmp), metadata={"arch": "SPAN", "scale": str(args.scale), "step": str(state["step"]),
+                                               "training_minutes": f"{total_minutes:.1f}"})
         os.replace(tmp, args.export)
         from sr_studio.model_loading import load_model
 
@@ -417,8 +460,11 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
+    first_step, prior_minutes = 0, 0.0
     if state is None:
-        if args.init_body is not None:
+        if args.init_weights is not None:
+            first_step, prior_minutes = continue_from_export(model, args)
+        elif args.init_body is not None:
             source = torch.load(args.init_body, weights_only=False)
             body = {k: v for k, v in source["ema"].items() if not k.startswith("upsampler.")}
             missing, unexpected = model.load_state_dict(body, strict=False)
@@ -434,12 +480,13 @@ def main(argv=None) -> int:
     ema = copy.deepcopy(model).requires_grad_(False)
     ema.eval()
     optimizer = torch.optim.Adam(trainable(model), lr=args.lr, betas=(0.9, 0.99))
-    step, elapsed = 0, 0.0
+    step, elapsed = first_step, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
+        first_step, prior_minutes = state.get("first_step", 0), state.get("prior_minutes", 0.0)
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
@@ -469,6 +516,8 @@ def main(argv=None) -> int:
                 "optimizer": optimizer.state_dict(),
                 "step": step,
                 "elapsed": elapsed,
+                "first_step": first_step,
+                "prior_minutes": prior_minutes,
                 "scale": args.scale,
                 "conv_mode": args.conv_mode,
                 "args": {k: str(v) for k, v in vars(args).items()},
@@ -493,8 +542,8 @@ def main(argv=None) -> int:
     writer = csv.writer(log)
     if new_log:
         writer.writerow(["step", "elapsed_min", "lr", "loss", "val_psnr", "sec_per_step"])
-    if step == 0 and not args.benchmark_steps:
-        writer.writerow([0, 0.0, 0.0, "", f"{validation_psnr(evaluation_model(), validation_pairs, args.scale):.3f}", ""])
+    if step == first_step and elapsed == 0 and not args.benchmark_steps:
+        writer.writerow([step, f"{prior_minutes:.2f}", 0.0, "", f"{validation_psnr(evaluation_model(), validation_pairs, args.scale):.3f}", ""])
         log.flush()
 
     amp = args.amp == "bf16"
@@ -505,7 +554,7 @@ def main(argv=None) -> int:
     benchmark_start = None
     while not stop["now"]:
         progress = elapsed / (args.budget_minutes * 60) if args.budget_minutes else step / args.total_steps
-        lr = learning_rate(args, progress, step)
+        lr = learning_rate(args, progress, step - first_step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         lr_batch, hr_batch = random_batch(train_pairs, args.batch, args.lr_patch, args.scale, rng)
@@ -527,16 +576,16 @@ def main(argv=None) -> int:
         tick = now
         losses.append(loss.item())
         if args.benchmark_steps:
-            if step == 2:
+            if step - first_step == 2:
                 benchmark_start = time.time()
-            if step == args.benchmark_steps + 2:
+            if step - first_step == args.benchmark_steps + 2:
                 print(f"{args.conv_mode} {args.amp} x{args.scale}: {(time.time() - benchmark_start) / args.benchmark_steps:.3f} s/step")
                 return 0
             continue
         if step % args.validate_every == 0:
             psnr = validation_psnr(evaluation_model(), validation_pairs, args.scale)
             seconds = (time.time() - window_start) / len(losses)
-            writer.writerow([step, f"{elapsed / 60:.2f}", f"{lr:.3e}", f"{np.mean(losses):.5f}", f"{psnr:.3f}", f"{seconds:.3f}"])
+            writer.writerow([step, f"{prior_minutes + elapsed / 60:.2f}", f"{lr:.3e}", f"{np.mean(losses):.5f}", f"{psnr:.3f}", f"{seconds:.3f}"])
             log.flush()
             print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.5f} val {psnr:.3f} dB {seconds:.2f} s/step", flush=True)
             losses, window_start = [], time.time()
