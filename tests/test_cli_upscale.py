@@ -125,3 +125,22 @@ def test_pixel_limit_is_configurable_and_checked_before_decoding(tmp_path, model
     assert "big.png" in err and not (tmp_path / "big_x2.png").exists()
     assert run_cli(source, "--model", model_file, "--max-megapixels", "0.2") == 0
     assert (tmp_path / "big_x2.png").exists()
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(tmp_path, model_file, capsys, monkeypatch,
+                                                                     native):
+    from sr_studio.engine import devices
+
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
+    source = photo(tmp_path / "pier.png")
+    assert main(["upscale", str(source), "--model", str(model_file), "--device", "cpu", "--precision", "bf16"]) == 0
+    assert (tmp_path / "pier_x2.png").exists()
+    lines = capsys.readouterr().err.splitlines()
+    notes = [line for line in lines if line.startswith("sr-studio: note:")]
+    header = next(line for line in lines if line.startswith("model:"))
+    if native:
+        assert notes == [] and ", bf16;" in header
+    else:
+        assert len(notes) == 1 and "emulated on this CPU" in notes[0] and "running in fp32" in notes[0]
+        assert ", fp32;" in header

@@ -69,7 +69,54 @@ def test_unknown_precision_is_refused():
         Upscaler(Doubler(), device="cpu", precision="int8")
 
 
-def test_bf16_on_the_cpu_is_close_to_fp32():
+@pytest.fixture
+def native_bf16(monkeypatch):
+    """Pretend the CPU computes bfloat16 in hardware (AVX512-BF16 / AMX), whatever this machine has."""
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
+
+
+@pytest.fixture
+def emulated_bf16(monkeypatch):
+    """Pretend the CPU lacks bfloat16 instructions (AVX2 only), whatever this machine has."""
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+
+
+def test_bf16_on_a_cpu_without_it_runs_in_fp32_and_says_so_in_one_line(emulated_bf16):
+    up = Upscaler(Doubler(), device="cpu", precision="bf16")
+    assert up.precision == "fp32" and up.dtype == torch.float32
+    assert up.model.conv.weight.dtype == torch.float32
+    assert "bf16" in up.notice and "fp32" in up.notice and "\n" not in up.notice
+    assert Upscaler(Doubler(), device="cpu", precision="fp32").notice is None  # the run asked for
+    with pytest.raises(EngineError, match="fp16 is not supported on the CPU"):
+        Upscaler(Doubler(), device="cpu", precision="fp16")
+
+
+def test_bf16_on_a_cpu_with_it_and_on_gpus_is_kept(native_bf16, monkeypatch):
+    up = Upscaler(Doubler(), device="cpu", precision="bf16")
+    assert (up.precision, up.dtype, up.notice) == ("bf16", torch.bfloat16, None)
+    # A GPU's bf16 never depends on the CPU's instructions.
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert devices.effective_precision("bf16", torch.device("cuda")) == ("bf16", None)
+    assert devices.effective_precision("bf16", torch.device("mps")) == ("bf16", None)
+    assert devices.choose_dtype("bf16", torch.device("cuda"), "HAT") == torch.bfloat16
+
+
+def test_native_bf16_is_read_from_the_cpu_features(monkeypatch):
+    monkeypatch.setattr(devices.platform, "machine", lambda: "x86_64")
+    try:
+        # Plain AVX-512 (oneDNN's bf16 "support", in software) does not count.
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+        for avx512_bf16, amx, expected in ((False, False, False), (True, False, True), (False, True, True)):
+            monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+            monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+            devices.cpu_has_native_bf16.cache_clear()
+            assert devices.cpu_has_native_bf16() is expected
+    finally:
+        devices.cpu_has_native_bf16.cache_clear()
+
+
+def test_bf16_on_the_cpu_is_close_to_fp32(native_bf16):
     pixels = (np.random.default_rng(0).random((24, 20, 3)) * 255).astype(np.uint8)
     pixels[:5] = 255  # values at the top of the range must not wrap or overflow
     full = Upscaler(Doubler(), device="cpu", tile=8).upscale(pixels)
@@ -79,7 +126,7 @@ def test_bf16_on_the_cpu_is_close_to_fp32():
     assert half[2:8, 2:-2].min() >= 250  # where the whole filter sees 255 (the border meets zero padding)
 
 
-def test_the_model_is_kept_on_its_device_and_precision():
+def test_the_model_is_kept_on_its_device_and_precision(native_bf16):
     up = Upscaler(Doubler(), device="cpu", precision="bf16")
     assert up.model.conv.weight.dtype == torch.bfloat16 and up.model.conv.weight.device.type == "cpu"
 

@@ -220,7 +220,10 @@ def test_dropping_a_model_file_imports_and_selects_it(qtbot, window, gui_env):
     assert not window.queue.items  # not queued as a photo
 
 
-def test_settings_are_kept_between_runs(qtbot, make_window, gui_env):
+def test_settings_are_kept_between_runs(qtbot, make_window, gui_env, monkeypatch):
+    from sr_studio.engine import devices
+
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)  # bf16 stays selectable on any machine
     window = make_window()
     window.run_panel.set_precision("bf16")
     window.run_panel.set_tile(128)
@@ -286,3 +289,38 @@ def test_opened_photos_become_recent_files(qtbot, make_window, gui_env):
     entry = next(a for a in again.recent_menu.actions() if a.text() == str(photo.resolve()))
     entry.trigger()
     assert [item.path for item in again.queue.items] == [photo.resolve()]
+
+
+def test_bf16_is_greyed_out_with_the_reason_where_the_cpu_would_emulate_it(qtbot, make_window, monkeypatch):
+    from PySide6.QtCore import Qt
+
+    from sr_studio.engine import devices
+
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    window = make_window()
+    panel = window.run_panel
+    combo = panel.precision_combo
+    bf16 = combo.findData("bf16")
+    qtbot.waitUntil(lambda: "cpu_bf16" in panel._devices, timeout=20000)  # the engine thread has looked
+    on_cpu = not (panel._devices["cuda"] or panel._devices["mps"])
+    if on_cpu:  # "Automatic" lands on the CPU here
+        assert not combo.model().item(bf16).isEnabled()
+        assert "10x slower" in combo.itemData(bf16, Qt.ItemDataRole.ToolTipRole)
+    panel.set_device("cpu")
+    panel.set_precision("bf16")
+    assert panel.precision() == "fp32" and not combo.model().item(bf16).isEnabled()
+
+    # With a GPU, bf16 is offered for it and withdrawn again (back to fp32) when the CPU is chosen.
+    panel.set_available_devices({"auto": True, "cpu": True, "cuda": True, "mps": False, "cpu_bf16": False})
+    panel.set_device("cuda")
+    assert combo.model().item(bf16).isEnabled()
+    panel.set_precision("bf16")
+    assert panel.precision() == "bf16"
+    panel.set_device("cpu")
+    assert panel.precision() == "fp32" and not combo.model().item(bf16).isEnabled()
+
+    # A CPU with bfloat16 instructions keeps it.
+    panel.set_available_devices({"auto": True, "cpu": True, "cuda": False, "mps": False, "cpu_bf16": True})
+    panel.set_precision("bf16")
+    assert panel.precision() == "bf16" and combo.model().item(bf16).isEnabled()
+    assert "AVX512-BF16" in combo.itemData(bf16, Qt.ItemDataRole.ToolTipRole)

@@ -125,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
     scale = args.scale if args.scale is not None else float(model.scale)
     plan = plan_outputs(files, args.output, args.format, scale)
     upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
+    if upscaler.notice:  # shown even with --quiet: the run is not the one asked for
+        print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
     if not args.quiet:
         print(f"model: {model_path.name} ({model.arch} x{model.scale}) on {upscaler.device}, "
-              f"{args.precision}; {len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
+              f"{upscaler.precision}; {len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
 
     failures = 0
     for index, (source, destination, fmt) in enumerate(plan, start=1):

@@ -19,6 +19,7 @@ from sr_studio.engine.devices import (
     available_ram_bytes,
     choose_device,
     choose_dtype,
+    effective_precision,
     is_out_of_memory,
     release_cached_memory,
 )
@@ -45,12 +46,15 @@ class Upscaler:
 
     The model is moved and cast in place (not copied: a large HAT is hundreds of MB), so it belongs
     to this Upscaler afterwards. `tile` is the core size in input pixels; None picks it from free memory.
+    `precision` is the one the run uses (bf16 asked for on a CPU without it in hardware runs as fp32) and
+    `notice` then says why, in one line, for the caller to show; otherwise it is None.
     """
 
     def __init__(self, model: torch.nn.Module, device: str = "auto", precision: str = "fp32", tile: int | None = None):
         self.device = choose_device(device)
         self.arch = getattr(model, "arch", "")
-        self.dtype = choose_dtype(precision, self.device, self.arch)
+        self.precision, self.notice = effective_precision(precision, self.device)
+        self.dtype = choose_dtype(self.precision, self.device, self.arch)
         self.scale = int(model.scale)
         self.policy = policy_for(model)
         if tile is not None and (not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 1):

@@ -911,8 +911,10 @@ class MainWindow(QMainWindow):
         item.done_region = None
         item.result_scale = result.scale
         self.queue.set_status(item, DONE, f"x{result.scale:g} in {result.seconds:.1f} s on {result.device}")
+        notice = f"; {result.notice}" if result.notice else ""
         self.statusBar().showMessage(f"{item.name}: enlarged x{result.scale:g} to {result.pyramid.width} × "
-                                     f"{result.pyramid.height} in {result.seconds:.1f} s on {result.device}", 10000)
+                                     f"{result.pyramid.height} in {result.seconds:.1f} s on {result.device}{notice}",
+                                     10000)
         if item is self.queue.current:
             self.images.set_result(result.pyramid)
             self._show_current(keep_view=True)

@@ -35,9 +35,11 @@ DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
 PRECISION_LABELS = {"fp32": "Full (fp32)", "bf16": "bfloat16", "fp16": "Half (fp16)"}
 PRECISION_TIPS = {
     "fp32": "Exact; the safe choice everywhere",
-    "bf16": "Faster on recent CPUs and GPUs, with a tiny loss of precision",
+    "bf16": "Faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, with a tiny loss of precision",
     "fp16": "Fastest on GPUs; SPAN models only, not on the CPU",
 }
+EMULATED_BF16_TIP = ("Not on this CPU: it lacks bfloat16 instructions (AVX512-BF16, AMX, Arm BF16), "
+                     "so bf16 would run about 10x slower than fp32")
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ class RunPanel(QWidget):
         self.tile_spin.setToolTip("Tile size in photo pixels. Automatic picks the largest that fits in memory.")
         form.addRow("Tile size", self.tile_spin)
 
+        self._devices: dict[str, bool] = {}  # what the engine thread found; empty until it has looked
+        self.device_combo.currentIndexChanged.connect(self._update_precisions)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         for widget in (self.scale_combo, self.device_combo, self.precision_combo):
             widget.currentIndexChanged.connect(self.changed)
@@ -223,7 +227,9 @@ class RunPanel(QWidget):
         return self.device_combo.currentData()
 
     def set_available_devices(self, devices: dict[str, bool]) -> None:
-        """Grey out devices this computer lacks (known once the engine thread has looked)."""
+        """Grey out devices this computer lacks (known once the engine thread has looked), and bf16 where
+        the CPU would emulate it (`cpu_bf16`)."""
+        self._devices = dict(devices)
         for index in range(self.device_combo.count()):
             available = bool(devices.get(self.device_combo.itemData(index), False))
             self.device_combo.model().item(index).setEnabled(available)
@@ -231,6 +237,19 @@ class RunPanel(QWidget):
                                           Qt.ItemDataRole.ToolTipRole)
         if not devices.get(self.device()):
             self.device_combo.setCurrentIndex(0)
+        self._update_precisions()
+
+    def _update_precisions(self) -> None:
+        """bf16 is offered unless the run would land on a CPU without bfloat16 instructions."""
+        found, device = self._devices, self.device()
+        on_cpu = device == "cpu" or (device == "auto" and not found.get("cuda") and not found.get("mps"))
+        usable = not (on_cpu and found.get("cpu_bf16") is False)
+        index = self.precision_combo.findData("bf16")
+        self.precision_combo.model().item(index).setEnabled(usable)
+        self.precision_combo.setItemData(index, PRECISION_TIPS["bf16"] if usable else EMULATED_BF16_TIP,
+                                         Qt.ItemDataRole.ToolTipRole)
+        if not usable and self.precision() == "bf16":
+            self.precision_combo.setCurrentIndex(self.precision_combo.findData("fp32"))
 
     def set_device(self, device: str) -> None:
         index = self.device_combo.findData(device)
@@ -242,7 +261,7 @@ class RunPanel(QWidget):
 
     def set_precision(self, precision: str) -> None:
         index = self.precision_combo.findData(precision)
-        if index >= 0:
+        if index >= 0 and self.precision_combo.model().item(index).isEnabled():
             self.precision_combo.setCurrentIndex(index)
 
     def tile(self) -> int | None:

@@ -54,6 +54,7 @@ class RunResult:
     scale: float
     device: str
     seconds: float
+    notice: str = ""  # the engine's one line when the run differs from the request (bf16 run as fp32)
 
 
 class UpscaleWorker(QObject):
@@ -65,7 +66,7 @@ class UpscaleWorker(QObject):
     finished = Signal(object)  # RunResult
     failed = Signal(int, str)
     cancelled = Signal(int)
-    devices_found = Signal(object)  # {"auto": True, "cpu": True, "cuda": bool, "mps": bool}
+    devices_found = Signal(object)  # {"auto": True, "cpu": True, "cuda": bool, "mps": bool, "cpu_bf16": bool}
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,13 +85,16 @@ class UpscaleWorker(QObject):
 
     @Slot()
     def probe_devices(self) -> None:
-        """Import torch here, not in the GUI thread (it takes seconds), and say which devices exist."""
+        """Import torch here, not in the GUI thread (it takes seconds), and say which devices exist and
+        whether the CPU computes bfloat16 in hardware."""
         try:
             import torch
 
+            from sr_studio.engine.devices import cpu_has_native_bf16
+
             mps = getattr(torch.backends, "mps", None)
             found = {"auto": True, "cpu": True, "cuda": bool(torch.cuda.is_available()),
-                     "mps": bool(mps and mps.is_available())}
+                     "mps": bool(mps and mps.is_available()), "cpu_bf16": cpu_has_native_bf16()}
         except Exception:  # noqa: BLE001
             found = {"auto": True, "cpu": True, "cuda": False, "mps": False}
         self.devices_found.emit(found)
@@ -129,6 +133,7 @@ class UpscaleWorker(QObject):
                 job_id=request.job_id, pixels=pixels, pyramid=pyramid, model_arch=str(getattr(model, "arch", "")),
                 model_scale=int(getattr(model, "scale", 0) or 0), scale=scale,
                 device=str(getattr(upscaler, "device", request.device)), seconds=time.monotonic() - started,
+                notice=str(getattr(upscaler, "notice", None) or ""),
             ))
         except Cancelled:
             self.cancelled.emit(request.job_id)
