@@ -7,10 +7,14 @@ failed download leaves nothing that looks installed (a partial file only where r
 from __future__ import annotations
 
 import collections
+import errno
 import hashlib
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +52,9 @@ class Served:
         self.requests: list[dict] = []
         self.bytes_sent = 0
         self.seconds_per_piece = 0.0  # to pace the transfer like a real network
+        self.pause_after: dict[str, int] = {}  # path -> bytes sent before the body waits for `resume`
+        self.resume = threading.Event()
+        self.trickle: dict[str, tuple[int, float]] = {}  # path -> (bytes, seconds): that much, that often
         self.release = threading.Event()
         self.lock = threading.Lock()
 
@@ -91,16 +98,22 @@ def handler_for(served: Served):
                 cut = served.drop_after.pop(self.path, None)
             if cut is not None:
                 body = body[:cut]
-            piece = 8192
+            piece, pause = served.trickle.get(self.path, (8192, served.seconds_per_piece))
+            paused_at = served.pause_after.get(self.path)
             for offset in range(0, len(body), piece):
+                if offset == paused_at:
+                    served.resume.wait(60)
+                if served.release.is_set():
+                    return  # the test is over
                 try:
                     self.wfile.write(body[offset:offset + piece])
+                    self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client gave up (cancelled, or refused what it was sent)
                 with served.lock:
                     served.bytes_sent += len(body[offset:offset + piece])
-                if served.seconds_per_piece:
-                    time.sleep(served.seconds_per_piece)
+                if pause:
+                    time.sleep(pause)
 
     return Handler
 
@@ -114,6 +127,7 @@ def server():
     served.base = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield served
     served.release.set()
+    served.resume.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -509,3 +523,203 @@ def test_a_kept_part_file_whose_mirror_is_gone_is_discarded(server, home, span_x
 
     assert "kept" not in str(raised.value)
     assert_nothing_installed(home)
+
+
+# -- a trickling mirror ------------------------------------------------------------------------------
+
+
+def test_trickling_mirror_counts_as_stalled_and_the_next_mirror_is_used(server, home, span_x2):
+    """A few bytes every 0.1 s keep the socket timeout (5 s here) from ever firing; the speed rule does not."""
+    server.files["/trickle.pth"] = span_x2
+    server.files["/good.pth"] = span_x2
+    server.trickle["/trickle.pth"] = (20, 0.1)  # 200 B/s, under the 2 kB a second asked for below
+    entry([server.base + "/trickle.pth", server.base + "/good.pth"], span_x2)
+    waits = []
+    started = time.monotonic()
+
+    model = download_model("test-span-x2", timeout=5, retries=1, sleep=waits.append, stall_bytes=2048, stall_seconds=1)
+
+    assert time.monotonic() - started < 15
+    assert [r["path"] for r in server.requests] == ["/trickle.pth", "/trickle.pth", "/good.pth"]
+    assert waits == [1.0], "a stall is retried like a dropped connection, not endlessly as progress"
+    assert model.origin.endswith("/good.pth") and model.path.read_bytes() == span_x2
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+
+
+def test_only_a_trickling_mirror_gives_a_one_line_error_and_keeps_the_bytes(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    server.trickle["/span.pth"] = (20, 0.1)
+    entry(server.base + "/span.pth", span_x2)
+    started = time.monotonic()
+
+    with pytest.raises(DownloadError) as raised:
+        download_model("test-span-x2", timeout=5, retries=1, sleep=no_wait, stall_bytes=2048, stall_seconds=1)
+
+    message = str(raised.value)
+    assert time.monotonic() - started < 10
+    assert "\n" not in message
+    assert "the server stalled (only" in message and "run the download again to resume" in message
+    assert ModelStore().get("test-span-x2") is None
+    assert files_under(home) == [".partial/test-span-x2.part", ".partial/test-span-x2.part.json"]
+
+
+def test_a_slow_but_steady_mirror_is_not_a_stall(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    server.trickle["/span.pth"] = (8192, 0.02)  # about 400 kB/s: 40 pieces, about 0.8 s
+    entry(server.base + "/span.pth", span_x2)
+
+    model = download_model("test-span-x2", retries=0, sleep=no_wait, stall_bytes=16384, stall_seconds=0.2)
+
+    assert len(server.requests) == 1
+    assert model.path.read_bytes() == span_x2
+
+
+# -- two processes ---------------------------------------------------------------------------------
+
+PAUSE_AT = 8192 * 16  # the server stops here until the test lets it go on (within the file: 323 kB)
+
+
+def start_cli_download(*extra: str) -> subprocess.Popen:
+    """`sr-studio models download test-span-x2` in another process, with this test's data folder."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sr_studio", "models", "download", "test-span-x2", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+
+
+class Lines:
+    """A child's stderr read on a thread, so the test can wait for one line without blocking on EOF."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=lambda: self.lines.extend(stream), daemon=True)
+        self.thread.start()
+
+    def wait_for(self, text: str, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while not any(text in line for line in self.lines):
+            assert time.monotonic() < deadline, f"no line with {text!r} in {self.lines}"
+            time.sleep(0.05)
+
+
+def wait_until(condition, seconds: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def finish(process: subprocess.Popen, seconds: float = 120) -> tuple[int, str]:
+    try:
+        out, _ = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return process.returncode, out
+
+
+@pytest.fixture
+def paused_server(server, home, span_x2):
+    server.files["/span.pth"] = span_x2
+    server.pause_after["/span.pth"] = PAUSE_AT
+    entry(server.base + "/span.pth", span_x2)
+    return server
+
+
+def test_second_process_waits_for_the_first_and_finds_the_model_installed(paused_server, home, span_x2):
+    server = paused_server
+    first = start_cli_download()
+    second = None
+    try:
+        wait_until(lambda: server.bytes_sent >= PAUSE_AT, what="the first download to start")
+        second = start_cli_download()
+        second_err = Lines(second.stderr)
+        second_err.wait_for("waiting for it to finish")
+        assert second.poll() is None, "the second download did not wait"
+        server.resume.set()
+        first_code, first_out = finish(first)
+        second_code, second_out = finish(second)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert (first_code, second_code) == (0, 0), second_err.lines
+    assert "Installed test-span-x2: SPAN x2, verified" in first_out
+    assert "Installed test-span-x2: SPAN x2, verified" in second_out
+    assert [r["range"] for r in server.requests] == [None], "the model was downloaded once, by the first process"
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]  # no .part, no .lock left
+    model = ModelStore().get("test-span-x2")
+    assert model.verified and model.path.read_bytes() == span_x2
+
+
+def test_waiting_can_be_cancelled_and_removal_is_refused_while_another_process_downloads(paused_server, home):
+    server = paused_server
+    first = start_cli_download()
+    try:
+        wait_until(lambda: server.bytes_sent >= PAUSE_AT, what="the first download to start")
+        cancel = threading.Event()
+        phases = []
+
+        def progress(event):
+            phases.append(event.phase)
+            if event.phase == "waiting":
+                cancel.set()  # as the Cancel button does in the app
+
+        started = time.monotonic()
+        with pytest.raises(Cancelled):
+            download_model("test-span-x2", progress=progress, cancel=cancel, sleep=no_wait)
+        assert phases == ["waiting"] and time.monotonic() - started < 5
+        with pytest.raises(StoreError, match="test-span-x2 is being downloaded right now"):
+            ModelStore().remove("test-span-x2")
+        assert (home / ".partial" / "test-span-x2.part").exists(), "the other process's file was touched"
+        server.resume.set()
+        code, out = finish(first)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert code == 0 and "Installed test-span-x2" in out
+    assert len(server.requests) == 1
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+
+
+def test_a_killed_downloader_leaves_no_lock_that_blocks_the_next(paused_server, home, span_x2):
+    server = paused_server
+    first = start_cli_download()
+    try:
+        wait_until(lambda: server.bytes_sent >= PAUSE_AT, what="the first download to start")
+        part = home / ".partial" / "test-span-x2.part"
+        wait_until(lambda: part.exists() and part.stat().st_size >= PAUSE_AT // 2, what="the first download to write")
+    finally:
+        first.kill()  # SIGKILL: no clean-up of any kind runs
+        first.communicate()
+    assert (home / ".partial" / "test-span-x2.lock").exists(), "the test should leave a lock file behind"
+    kept = (home / ".partial" / "test-span-x2.part").stat().st_size
+    del server.pause_after["/span.pth"]
+    phases = []
+    started = time.monotonic()
+
+    model = download_model("test-span-x2", progress=lambda event: phases.append(event.phase), sleep=no_wait)
+
+    assert time.monotonic() - started < 30
+    assert "waiting" not in phases
+    assert server.requests[-1]["range"] == f"bytes={kept}-", "what the killed process had written is resumed"
+    assert model.verified and model.path.read_bytes() == span_x2
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file locks")
+def test_a_file_system_without_locks_still_downloads(server, home, span_x2, monkeypatch):
+    import fcntl
+
+    def no_locks(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2)
+
+    model = download_model("test-span-x2", sleep=no_wait)
+
+    assert model.verified
+    assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]

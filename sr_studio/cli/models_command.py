@@ -135,7 +135,10 @@ class DownloadPrinter:
 
         if progress.phase != self.phase:
             self.phase = progress.phase
-            if progress.phase == "verifying":
+            if progress.phase == "waiting":
+                self.line(f"{self.label}: another SR Studio download of this model is running; "
+                          "waiting for it to finish (Ctrl+C to stop waiting)")
+            elif progress.phase == "verifying":
                 self.line(f"{self.label}: verifying (checksum, then loading the model once)")
             elif progress.phase == "downloading" and not self.interactive:
                 size = human_size(progress.bytes_total) if progress.bytes_total else "size unknown"

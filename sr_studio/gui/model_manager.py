@@ -261,9 +261,10 @@ class ModelManagerDialog(QDialog):
     def _progress(self, model_id: str, phase: str, done, total, speed: float) -> None:
         if model_id != self.downloading:
             return
-        if phase == "verifying":
+        if phase in ("waiting", "verifying"):
             self.progress.setRange(0, 0)
-            self.progress.setFormat("Verifying…")
+            self.progress.setFormat("Waiting for another SR Studio download of this model to finish…"
+                                    if phase == "waiting" else "Verifying…")
             return
         self.progress.setRange(0, 1000)
         if total:

@@ -10,7 +10,15 @@ What is left behind when a download does not finish:
 - the file proved wrong (size, checksum, not a checkpoint, another architecture or scale), the download
   was cancelled (or interrupted with Ctrl+C), or the disk was full: the partial file is deleted.
 
-One download at a time per model: a second concurrent request for the same id is refused.
+One download at a time per model. Within one process a second request for the same id is refused at
+once (the app asked twice). Across processes (the CLI while the app downloads, two commands) the second
+one waits for the first, cancellably, reporting the phase "waiting", and then returns the model the first
+one installed, or downloads it itself if the first did not finish (resuming what it kept); the lock is
+the operating system's (`model_lock`), so a crashed downloader never blocks the next one.
+
+A mirror that trickles (fewer than `stall_bytes` bytes in `stall_seconds`, though enough to keep the
+socket timeout from firing) counts as a failed try: retried as often as a dropped connection, then the
+next mirror, then a one-line error (the bytes received so far are kept for resuming).
 Nothing here imports Qt; the GUI calls `download_model` from a worker thread with a progress callback
 and a cancel flag. torch is imported only for the trial load.
 """
@@ -35,6 +43,7 @@ from typing import Callable
 from sr_studio import __version__
 from sr_studio.errors import Cancelled, CheckpointError, SRStudioError
 from sr_studio.weights.catalog import CatalogEntry, load_catalog
+from sr_studio.weights.model_lock import ModelLock
 from sr_studio.weights.store import InstalledModel, ModelStore, ensure_free_space, human_size, sha256_of
 
 USER_AGENT = f"SR-Studio/{__version__}"
@@ -44,6 +53,11 @@ MAX_BACKOFF_SECONDS = 60.0
 MAX_DOWNLOAD_BYTES = 2 * 1024**3  # as for reading a checkpoint: no known model comes near
 PROGRESS_INTERVAL_SECONDS = 0.1
 SPEED_WINDOW_SECONDS = 3.0
+# A mirror is stalled when fewer than STALL_BYTES arrive in STALL_SECONDS (about 0.5 kB/s over a minute):
+# far below any working line, even a poor mobile one, yet never reached by a server that is merely slow.
+STALL_BYTES = 32 * 1024
+STALL_SECONDS = 60.0
+LOCK_POLL_SECONDS = 0.2
 
 _active_lock = threading.Lock()
 _active_downloads: set[str] = set()
@@ -56,7 +70,7 @@ class DownloadError(SRStudioError):
 @dataclass(frozen=True)
 class DownloadProgress:
     model_id: str
-    phase: str  # "connecting", "downloading" or "verifying"
+    phase: str  # "waiting" (for another process's download of it), "connecting", "downloading", "verifying"
     bytes_done: int
     bytes_total: int | None  # None when neither the catalog nor the server says
     bytes_per_second: float
@@ -82,22 +96,31 @@ def download_model(
     sleep: Callable[[float], None] | None = None,
     force: bool = False,
     chunk_size: int = CHUNK_BYTES,
+    stall_bytes: int = STALL_BYTES,
+    stall_seconds: float = STALL_SECONDS,
 ) -> InstalledModel:
     """Install the catalog model `model` (an id or entry) and return it; an installed one is returned as is.
 
-    `timeout` bounds every connect and every read (seconds). A mirror gets `retries` more tries after a
-    network failure that made no progress, waiting `backoff`, 2 x `backoff`, ... in between (through
-    `sleep`, which tests replace); then the next mirror is tried. `cancel` (an Event or a callable) is
-    checked between chunks and raises `Cancelled`. `force` downloads again over an installed copy.
+    `timeout` bounds every connect and every read (seconds); fewer than `stall_bytes` in `stall_seconds`
+    counts as a stalled mirror. A mirror gets `retries` more tries after a network failure that made no
+    (or only stalled) progress, waiting `backoff`, 2 x `backoff`, ... in between (through `sleep`, which
+    tests replace); then the next mirror is tried. `cancel` (an Event or a callable) is checked between
+    chunks and while waiting for another process, and raises `Cancelled`. `force` downloads again over an
+    installed copy, unless another process installed a new one while this call waited for it.
     """
     entry = model if isinstance(model, CatalogEntry) else catalog_entry(model)
     store = store if store is not None else ModelStore()
-    if not force:
-        existing = store.get(entry.id)
-        if existing is not None:
-            return existing
-    with claimed(entry.id):
-        return Download(entry, store, progress, cancel, timeout, retries, backoff, sleep, chunk_size).run()
+    before = store.get(entry.id)
+    if before is not None and not force:
+        return before
+    download = Download(entry, store, progress, cancel, timeout, retries, backoff, sleep, chunk_size,
+                        stall_bytes, stall_seconds)
+    with claimed(entry.id), download.locked() as waited:
+        if waited:
+            now = store.get(entry.id)
+            if now is not None and (not force or now != before):
+                return now  # the other process installed it (anew)
+        return download.run()
 
 
 def catalog_entry(model_id: str) -> CatalogEntry:
@@ -146,7 +169,8 @@ class MirrorFailure(Exception):
 
 
 class Download:
-    def __init__(self, entry, store, progress, cancel, timeout, retries, backoff, sleep, chunk_size):
+    def __init__(self, entry, store, progress, cancel, timeout, retries, backoff, sleep, chunk_size,
+                 stall_bytes=STALL_BYTES, stall_seconds=STALL_SECONDS):
         self.entry: CatalogEntry = entry
         self.store: ModelStore = store
         self.progress = progress
@@ -156,11 +180,35 @@ class Download:
         self.backoff = backoff
         self.sleep = sleep
         self.chunk_size = chunk_size
+        self.stall_bytes = stall_bytes
+        self.stall_seconds = stall_seconds
         self.part = store.partial_dir / f"{entry.id}.part"
         self.state_path = store.partial_dir / f"{entry.id}.part.json"
         self.last_report = 0.0
         self.last_phase = ""
         self.samples: collections.deque[tuple[float, int]] = collections.deque()
+
+    # -- one downloader per model across processes -----------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the model's cross-process lock, waiting (cancellably) while another process has it.
+
+        Yields whether it had to wait, so that the caller can look for what the other one installed.
+        """
+        lock = ModelLock(self.store.partial_dir, self.entry.id)
+        waited = False
+        while not lock.try_acquire():
+            if not waited:
+                waited = True
+                self.report("waiting", 0, self.entry.size, "", force=True)
+            self.check_cancel()
+            time.sleep(LOCK_POLL_SECONDS)
+        try:
+            self.check_cancel()
+            yield waited
+        finally:
+            lock.release()
 
     # -- the whole download ------------------------------------------------------------------------
 
@@ -276,6 +324,7 @@ class Download:
         # read1 returns what has arrived (up to a chunk) instead of waiting for a full chunk, so progress
         # and cancellation stay responsive on a slow line.
         read = getattr(response, "read1", response.read)
+        window_start, window_done = time.monotonic(), done
         with file:
             while True:
                 self.check_cancel()
@@ -293,6 +342,15 @@ class Download:
                     raise DownloadError(f"cannot write the download ({error.strerror})", self.part) from None
                 done += len(chunk)
                 self.report("downloading", done, total, url)
+                now = time.monotonic()
+                if now - window_start >= self.stall_seconds:
+                    if done - window_done < self.stall_bytes:
+                        # Not counted as progress (which resets the tries), or a trickle would go on forever.
+                        raise RetryableFailure(
+                            f"the server stalled (only {human_size(done - window_done)} in "
+                            f"{now - window_start:.0f} s)"
+                        )
+                    window_start, window_done = now, done
             file.flush()
             os.fsync(file.fileno())
         self.report("downloading", done, total, url, force=True)

@@ -195,8 +195,24 @@ class ModelStore:
         return result.model
 
     def remove(self, model_id: str) -> InstalledModel | None:
-        """Delete an installed model and any partial download of it; returns what was installed."""
+        """Delete an installed model and any partial download of it; returns what was installed.
+
+        Refused while a download of it runs (in this process or another), whose file it would pull away.
+        """
+        from sr_studio.weights.model_lock import ModelLock
+
         self.check_id(model_id)
+        if not self.root.is_dir():
+            return self._remove(model_id)  # nothing installed, nothing downloading: says so
+        lock = ModelLock(self.partial_dir, model_id)
+        if not lock.try_acquire():
+            raise StoreError(f"{model_id} is being downloaded right now; cancel that download first")
+        try:
+            return self._remove(model_id)
+        finally:
+            lock.release()
+
+    def _remove(self, model_id: str) -> InstalledModel | None:
         with store_lock:
             record_path = self.record_path(model_id)
             result = self._read(record_path) if record_path.exists() else None
