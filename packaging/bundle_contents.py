@@ -23,6 +23,7 @@ EXCLUDED_MODULES = (
     # Development and test tools that happen to be installed in the build venv.
     "pytest", "_pytest", "pytestqt", "hypothesis", "_hypothesis_pytestplugin", "_hypothesis_globals",
     "_hypothesis_ftz_detector", "pluggy", "iniconfig", "py", "pygments",
+    "pillow_heif",  # writes the HEIC test files; its wheel carries the GPL x265 encoder, never shipped
     "PyInstaller", "_pyinstaller_hooks_contrib", "altgraph",
     "pip", "setuptools", "pkg_resources", "_distutils_hack", "distutils", "wheel",
     # GUI toolkits and notebooks other than Qt (tifffile's viewer imports tkinter/matplotlib lazily).
