@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
 import sys
 import threading
 import warnings
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, TiffTags, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, TiffTags, UnidentifiedImageError
 
 from sr_studio.errors import ImageReadError, ImageWriteError
 from sr_studio.photo_io import exif_block, png16, tiff_writer
@@ -293,14 +294,23 @@ def _exif_of(image: Image.Image, notes: list[str]) -> bytes | None:
         return None
 
 
+# IFD0 tags of a TIFF that describe the photo (not its storage), carried into the EXIF block.
+_TIFF_DESCRIPTIVE_TAGS = (270, 271, 272, 274, 305, 306, 315, 33432)
+
+
 def _tiff_exif(image: Image.Image) -> bytes | None:
     """A TIFF keeps camera tags in its own IFD0; gather the descriptive ones as an EXIF block."""
     source = image.getexif()
     for group in TiffTags.TAGS_V2_GROUPS:  # parse now, while Pillow's warnings are collected
         if group in source:
             source.get_ifd(group)
+    as_stored = _tiff_exif_as_stored(image, source)
+    if as_stored is not None:
+        return as_stored
+    # Re-serialised: every value is kept, but a maker note that addresses its values from the start of
+    # the file (Canon, Sony, ...) then points at the wrong bytes.
     exif = Image.Exif()
-    for tag in (270, 271, 272, 274, 305, 306, 315, 33432):
+    for tag in _TIFF_DESCRIPTIVE_TAGS:
         if tag in source:
             exif[tag] = source[tag]
     for pointer in (exif_block.TAG_EXIF_IFD, exif_block.TAG_GPS_IFD):
@@ -310,6 +320,47 @@ def _tiff_exif(image: Image.Image) -> bytes | None:
     if not len(exif) and not exif.get_ifd(exif_block.TAG_EXIF_IFD):
         return None
     blob = exif.tobytes()
+    exif_block.check(blob)
+    return blob
+
+
+def _tiff_exif_as_stored(image: Image.Image, source: Image.Exif) -> bytes | None:
+    """The TIFF's EXIF with every offset intact (maker notes!), when it lies in the file's first 64 kB.
+
+    A TIFF's EXIF directories address their values, and many maker notes theirs, from the start of the
+    file; so the file's beginning up to the end of that data is an EXIF block as it stands, once given a
+    first directory of its own (the descriptive tags and the two pointers), appended after it. SR Studio
+    writes its TIFFs that way (see tiff_writer); EXIF stored after the pixels gives None.
+    """
+    pointers = {
+        tag: source[tag]
+        for tag in (exif_block.TAG_EXIF_IFD, exif_block.TAG_GPS_IFD)
+        if isinstance(source.get(tag), int) and source[tag] > 0
+    }
+    filename = getattr(image, "filename", None)
+    if exif_block.TAG_EXIF_IFD not in pointers or not filename:
+        return None
+    with open(filename, "rb") as handle:
+        head = handle.read(_JPEG_MAX_EXIF - len(exif_block.EXIF_PREFIX))
+    if head[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None  # BigTIFF: its offsets do not fit an EXIF block
+    try:
+        end = exif_block.data_end(head, pointers.values())
+    except exif_block.ExifFormatError:
+        return None
+    directory = TiffImagePlugin.ImageFileDirectory_v2(ifh=head[:8])
+    for tag in _TIFF_DESCRIPTIVE_TAGS:
+        if tag in source:
+            directory[tag] = source[tag]
+    for tag, offset in pointers.items():
+        directory.tagtype[tag] = TiffTags.LONG
+        directory[tag] = offset
+    start = end + end % 2
+    block = bytearray(head[:end]) + bytes(start - end) + directory.tobytes(start)
+    struct.pack_into("<I" if head[:2] == b"II" else ">I", block, 4, start)
+    blob = exif_block.EXIF_PREFIX + bytes(block)
+    if len(blob) > _JPEG_MAX_EXIF:
+        return None
     exif_block.check(blob)
     return blob
 

@@ -117,3 +117,19 @@ def test_maker_note_survives_byte_for_byte_and_its_offsets_still_lead_to_the_len
         assert (sub[ExifTags.Base.ExifImageWidth], sub[ExifTags.Base.ExifImageHeight]) == (48, 80)
         assert exif.get_ifd(IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] == "N"
         np.testing.assert_array_equal(np.asarray(written.convert("RGB"))[::2, ::2], photo.pixels)
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_maker_note_survives_a_tiff_and_back_to_jpeg(tmp_path, depth):
+    """Reading SR Studio's TIFF takes its EXIF block as stored, not re-serialised (which moves the note)."""
+    blob, note = canon_style_exif("<")
+    source = tmp_path / "IMG_0002.JPG"
+    Image.fromarray(np.full((24, 40, 3), 90, np.uint8)).save(source, quality=95, exif=blob)
+    tiff = write_photo(tmp_path / "step.tif", read_photo(source).pixels, like=read_photo(source), bit_depth=depth)
+    assert read_lens(tiff.read_bytes()) == (note, LENS, SETTINGS)
+    again = read_photo(tiff)
+    assert again.bit_depth == depth
+
+    out = write_photo(tmp_path / "final.jpg", again.pixels, like=again)
+
+    assert read_lens(output_tiff_structure(out)) == (note, LENS, SETTINGS)

@@ -21,8 +21,10 @@ TAG_EXIF_IFD = 0x8769
 TAG_GPS_IFD = 0x8825
 TAG_PIXEL_X_DIMENSION = 0xA002
 TAG_PIXEL_Y_DIMENSION = 0xA003
+TAG_INTEROP_IFD = 0xA005
 
 _SHORT, _LONG, _RATIONAL = 3, 4, 5
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 _IFD_TYPE = 13
 _MAX_ENTRIES = 1000  # real directories hold tens of entries; more means garbage
 
@@ -156,6 +158,33 @@ def read_resolution(blob: bytes | None) -> tuple[float, float] | None:
     if not (0 < x < 1e6 and 0 < y < 1e6):
         return None
     return (x, y)
+
+
+def data_end(data: bytes, directories) -> int:
+    """Where the directories at `directories` (offsets into the TIFF structure `data`) end, with every
+    value they hold out of line and the Interoperability directory they point to: the bytes that must
+    stay where they are for their offsets to stay true. ExifFormatError if any of it is outside `data`.
+    """
+    tiff = _Tiff(bytearray(data))
+    end = 8
+    pending, seen = list(directories), set()
+    while pending:
+        offset = pending.pop()
+        if offset in seen:
+            continue
+        seen.add(offset)
+        entries, next_link = tiff.entries(offset)
+        end = max(end, next_link + 4)
+        for entry in entries:
+            size = _TYPE_SIZES.get(entry.type, 1) * entry.count
+            if size > 4:
+                start = tiff.u32(entry.position + 8)
+                tiff._need(start, size)
+                end = max(end, start + size)
+        interop = tiff.pointer(entries, TAG_INTEROP_IFD)
+        if interop:
+            pending.append(interop)
+    return end
 
 
 def check(blob: bytes) -> None:
