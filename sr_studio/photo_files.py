@@ -304,7 +304,10 @@ def _tiff_exif(image: Image.Image) -> bytes | None:
     for group in TiffTags.TAGS_V2_GROUPS:  # parse now, while Pillow's warnings are collected
         if group in source:
             source.get_ifd(group)
-    as_stored = _tiff_exif_as_stored(image, source)
+    try:
+        as_stored = _tiff_exif_as_stored(image, source)
+    except Exception:  # an oddity there still leaves the re-serialised tags below
+        as_stored = None
     if as_stored is not None:
         return as_stored
     # Re-serialised: every value is kept, but a maker note that addresses its values from the start of
