@@ -125,3 +125,23 @@ def test_a_broken_catalog_is_a_message_not_a_crash(qtbot, make_window, gui_env):
     window = make_window()
     assert "catalog" in window.message_bar.text().lower()
     assert window.run_panel.current_model() is not None  # the bundled model is still offered
+
+
+def test_download_waits_while_another_process_downloads_the_same_model(qtbot, window, gui_env, model_server):
+    """Another SR Studio (here: a second lock on the model's lock file) is downloading it: the dialog waits, says so."""
+    from sr_studio.weights.model_lock import ModelLock
+
+    other = ModelLock(gui_env.root / "data" / "models" / ".partial", "tiny-span-x4")
+    assert other.try_acquire()
+    dialog = open_manager(qtbot, window)
+    dialog.select("tiny-span-x4")
+    with qtbot.waitSignal(window.model_tasks.downloaded, timeout=TIMEOUT_MS):
+        try:
+            dialog.download_button.click()
+            qtbot.waitUntil(lambda: "Waiting for another SR Studio download" in dialog.progress.format(),
+                            timeout=TIMEOUT_MS)
+            assert dialog.cancel_button.isEnabled() and model_server["requests"] == 0
+        finally:
+            other.release()  # the other download ends: this one goes ahead
+    assert model_server["requests"] == 1
+    qtbot.waitUntil(lambda: cells(dialog, row_of(dialog, "tiny-span-x4"))[-1].startswith("Installed"), timeout=5000)
