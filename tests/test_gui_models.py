@@ -177,6 +177,6 @@ def test_the_non_drawing_parts_import_no_qt():
     import sys
 
     code = ("import sys; import sr_studio.gui.viewer_model, sr_studio.gui.photo_queue, sr_studio.gui.export_plan, "
-            "sr_studio.gui.display_pyramid; print('PySide6' in sys.modules)")
+            "sr_studio.gui.display_pyramid, sr_studio.gui.spill_store; print('PySide6' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -1,7 +1,7 @@
 """Shared pieces of the GUI tests (imported by the test_gui_* modules; holds no tests itself).
 
 Everything a window touches is redirected into the test's temporary folder: settings, the model
-store, the bundled models (one tiny SPAN x2) and the catalog.
+store, the bundled models (one tiny SPAN x2), the catalog and the session cache of parked results.
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def gui_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SR_STUDIO_BUNDLED_DIR", str(bundled))
     monkeypatch.setenv("SR_STUDIO_CATALOG", str(catalog))
+    monkeypatch.setenv("SR_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
     photos = tmp_path / "photos"
     photos.mkdir()
-    return SimpleNamespace(root=tmp_path, bundled=bundled, catalog=catalog, photos=photos)
+    return SimpleNamespace(root=tmp_path, bundled=bundled, catalog=catalog, photos=photos, cache=tmp_path / "cache")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ so nothing here blocks for longer than a repaint.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -56,11 +57,13 @@ from sr_studio.gui.photo_queue import (
     is_model_file,
 )
 from sr_studio.gui.side_panels import ExportPanel, ModelChoice, RunPanel, available_models
+from sr_studio.gui.spill_store import open_spill_store
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel
 from sr_studio.gui.workers import (
     ExportRequest,
     FileWorker,
     LoadedPhoto,
+    RestoredResult,
     RunRequest,
     RunResult,
     UpscaleWorker,
@@ -146,6 +149,9 @@ class MainWindow(QMainWindow):
     probe_requested = Signal()
     load_requested = Signal(int, str)
     export_requested = Signal(object)
+    park_requested = Signal(int, int, object)  # job id, result token, pixels
+    restore_requested = Signal(int, int, object)  # job id, result token, parked file
+    discard_requested = Signal(object)  # parked file no longer needed
     # For the self-test and tests: what a user would see happen.
     result_shown = Signal(int)  # a complete result is on screen (job id)
     run_ended = Signal(str)  # "done", "failed" or "cancelled" when the queue of runs empties
@@ -170,6 +176,10 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._batch_outcome = "done"
         self._export_counter = 0
+        self._shown_item: QueueItem | None = None
+        self._result_tokens = itertools.count(1)
+        self._parking: set[int] = set()  # result tokens being written to the session cache
+        self._restoring: set[int] = set()  # result tokens being read back from it
 
         self._build_workers()
         self._build_ui()
@@ -181,18 +191,24 @@ class MainWindow(QMainWindow):
         self._show_current()
         self._update_actions()
         self.probe_requested.emit()
+        if self._spill_problem:
+            self.show_error(f"Finished results will stay in memory: {self._spill_problem}")
 
     # Construction ---------------------------------------------------------------------------------
     def _build_workers(self) -> None:
         prewarm_imports()
         self.upscale_worker = UpscaleWorker()
-        self.file_worker = FileWorker()
+        self.spill_store, spill_problem = open_spill_store()
+        self.file_worker = FileWorker(self.spill_store)
         self.upscale_thread = start_thread(self.upscale_worker, "sr-studio-engine")
         self.file_thread = start_thread(self.file_worker, "sr-studio-files")
         self.run_requested.connect(self.upscale_worker.run)
         self.probe_requested.connect(self.upscale_worker.probe_devices)
         self.load_requested.connect(self.file_worker.load)
         self.export_requested.connect(self.file_worker.export)
+        self.park_requested.connect(self.file_worker.park)
+        self.restore_requested.connect(self.file_worker.restore)
+        self.discard_requested.connect(self.file_worker.discard)
         self.upscale_worker.status.connect(self._run_status)
         self.upscale_worker.progress.connect(self._run_progress)
         self.upscale_worker.tile_ready.connect(self._run_tile)
@@ -204,6 +220,11 @@ class MainWindow(QMainWindow):
         self.file_worker.load_failed.connect(self._photo_failed)
         self.file_worker.exported.connect(self._exported)
         self.file_worker.export_failed.connect(self._export_failed)
+        self.file_worker.parked.connect(self._result_parked)
+        self.file_worker.park_failed.connect(self._park_failed)
+        self.file_worker.restored.connect(self._result_restored)
+        self.file_worker.restore_failed.connect(self._restore_failed)
+        self._spill_problem = spill_problem
         from sr_studio.gui.model_manager import ModelTasks
 
         self.model_tasks = ModelTasks()
@@ -331,7 +352,7 @@ class MainWindow(QMainWindow):
         self.export_all_action = a("Export A&ll", "fa5s.file-archive", "Ctrl+Shift+E", self.export_all,
                                    "Export every finished result")
         self.remove_action = a("&Remove from Queue", "fa5s.times", Std.Delete, self.remove_current)
-        self.clear_action = a("Clear &Finished", "fa5s.broom", None, self.queue.clear_finished)
+        self.clear_action = a("Clear &Finished", "fa5s.broom", None, self.clear_finished)
         self.quit_action = a("&Quit", None, Std.Quit, self.close)
         self.zoom_in_action = a("Zoom &In", "fa5s.search-plus", [Std.ZoomIn, "Ctrl+="], self.viewer_model.zoom_in)
         self.zoom_out_action = a("Zoom &Out", "fa5s.search-minus", Std.ZoomOut, self.viewer_model.zoom_out)
@@ -656,7 +677,7 @@ class MainWindow(QMainWindow):
             self.queue_list.blockSignals(True)
             self.queue_list.setCurrentRow(current_row)
             self.queue_list.blockSignals(False)
-        if self.queue.current is not getattr(self, "_shown_item", None):
+        if self.queue.current is not self._shown_item:
             self._show_current()
         self._update_actions()
 
@@ -683,11 +704,21 @@ class MainWindow(QMainWindow):
         if item in self.batch:
             self.batch.remove(item)
         self.queue.remove(item)
+        self._forget_result(item)
+
+    def clear_finished(self) -> None:
+        for item in self.queue.clear_finished():
+            self._forget_result(item)
 
     # Showing a photo ------------------------------------------------------------------------------
     def _show_current(self, keep_view: bool = False) -> None:
         item = self.queue.current
-        self._shown_item = item
+        previous, self._shown_item = self._shown_item, item
+        self._show_item(item, keep_view)
+        if previous is not None and previous is not item:
+            self._park(previous)
+
+    def _show_item(self, item: QueueItem | None, keep_view: bool) -> None:
         if item is None:
             self.images.set_original(None)
             self.viewer_model.set_image_size(0, 0)
@@ -708,14 +739,16 @@ class MainWindow(QMainWindow):
             self.viewer.set_titles("Original", "Result")
             return
         original = item.original_view
-        if item.result_view is not None:
-            height, width = item.result_view.height, item.result_view.width
+        if item.result_size is not None:
+            height, width = item.result_size
         else:
             height, width = expected_size(original.width, original.height, self.run_panel.effective_scale())
         same_photo = self.images.original is original
         self.images.set_original(original, width, height)
         if item.result_view is not None:
             self.images.set_result(item.result_view)
+        elif item.has_result:
+            self._restore(item)
         elif item is self.running_item and item.partial_view is not None:
             self.images.result = item.partial_view
             self.images.done_region = QRegion(item.done_region or QRegion())
@@ -725,7 +758,11 @@ class MainWindow(QMainWindow):
         self.viewer_model.set_image_size(width, height)
         if self.viewer_model.fit_mode:
             self.viewer.fit()
-        self.viewer.set_empty_text("", "Press Ctrl+R to enlarge" if item is not self.running_item else "")
+        if item.has_result:
+            result_text = "Loading the enlarged photo…" if item.result_view is None else ""
+        else:
+            result_text = "Press Ctrl+R to enlarge" if item is not self.running_item else ""
+        self.viewer.set_empty_text("", result_text)
         self._update_titles()
 
     def _update_titles(self) -> None:
@@ -735,8 +772,8 @@ class MainWindow(QMainWindow):
         original = item.original_view
         bits = f", {item.photo.bit_depth}-bit" if item.photo is not None and getattr(item.photo, "bit_depth", 8) != 8 else ""
         original_title = f"Original · {original.width} × {original.height}{bits}"
-        if item.result_view is not None:
-            result_title = (f"Result · {item.result_view.width} × {item.result_view.height}"
+        if item.has_result:
+            result_title = (f"Result · {item.result_size[1]} × {item.result_size[0]}"
                             f" · x{item.result_scale:g} · {item.result_model_name or item.result_model}")
         elif item is self.running_item:
             result_title = f"Result · enlarging {item.progress:.0%}"
@@ -796,7 +833,7 @@ class MainWindow(QMainWindow):
         self.start_batch([item])
 
     def run_all(self) -> None:
-        items = [item for item in self.queue.items if item.result_view is None and item.status != FAILED] or [
+        items = [item for item in self.queue.items if not item.has_result and item.status != FAILED] or [
             item for item in self.queue.items if item.status in (FAILED, CANCELLED)]
         if not items:
             self.show_info("Every photo in the queue is already enlarged." if self.queue.items
@@ -848,7 +885,7 @@ class MainWindow(QMainWindow):
         effective = scale or float(model.scale)
         pixels = item.photo.pixels
         height, width = expected_size(pixels.shape[1], pixels.shape[0], effective)
-        item.result = item.result_view = None
+        self._forget_result(item)
         item.partial_view = DisplayPyramid.blank(height, width, 1 if pixels.ndim == 2 else
                                                  (4 if pixels.shape[2] in (2, 4) else 3))
         item.done_region = QRegion()
@@ -906,7 +943,8 @@ class MainWindow(QMainWindow):
             return
         self.running_item = None
         item.result = result.pixels
-        item.result_view = result.pyramid
+        item.result_size = tuple(result.pixels.shape[:2])
+        item.result_token = next(self._result_tokens)
         item.partial_view = None
         item.done_region = None
         item.result_scale = result.scale
@@ -915,10 +953,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{item.name}: enlarged x{result.scale:g} to {result.pyramid.width} × "
                                      f"{result.pyramid.height} in {result.seconds:.1f} s on {result.device}{notice}",
                                      10000)
+        item.result_view = result.pyramid
         if item is self.queue.current:
             self.images.set_result(result.pyramid)
             self._show_current(keep_view=True)
             self.result_shown.emit(item.id)
+        else:
+            self._park(item)
         self._start_next()
 
     def _run_failed(self, job_id: int, message: str) -> None:
@@ -964,10 +1005,71 @@ class MainWindow(QMainWindow):
     def is_running(self) -> bool:
         return self.running_item is not None
 
+    # Results off screen ---------------------------------------------------------------------------
+    def _park(self, item: QueueItem) -> None:
+        """A result not on screen leaves memory: at once when a copy is parked on disk, else once it is."""
+        if item is self.queue.current or item.result is None or item not in self.queue.items:
+            return
+        if item.result_file is not None:
+            item.result = item.result_view = None
+        elif self.spill_store is not None and item.result_token not in self._parking:
+            self._parking.add(item.result_token)
+            self.park_requested.emit(item.id, item.result_token, item.result)
+
+    def _result_parked(self, job_id: int, token: int, path) -> None:
+        self._parking.discard(token)
+        item = self._find(job_id)
+        if item is None or item.result_token != token:  # removed or enlarged again meanwhile
+            self.discard_requested.emit(path)
+            return
+        item.result_file = Path(path)
+        self._park(item)
+
+    def _park_failed(self, job_id: int, token: int, message: str) -> None:
+        self._parking.discard(token)
+        item = self._find(job_id)
+        if item is not None and item.result_token == token:
+            self.show_info(f"{item.name}: the result stays in memory: {message}")
+
+    def _restore(self, item: QueueItem) -> None:
+        """Read a parked result back for the screen (result and display copy leave memory together)."""
+        if item.result_token not in self._restoring:
+            self._restoring.add(item.result_token)
+            self.restore_requested.emit(item.id, item.result_token, item.result_file)
+
+    def _result_restored(self, restored: RestoredResult) -> None:
+        self._restoring.discard(restored.token)
+        item = self._find(restored.job_id)
+        if (item is None or item.result_token != restored.token or item is not self.queue.current
+                or item.result_view is not None):
+            return  # no longer wanted on screen: let it go
+        item.result = restored.pixels
+        item.result_view = restored.pyramid
+        self._show_current(keep_view=True)
+        self.result_shown.emit(item.id)
+
+    def _restore_failed(self, job_id: int, token: int, message: str) -> None:
+        self._restoring.discard(token)
+        item = self._find(job_id)
+        if item is None or item.result_token != token:
+            return
+        self._forget_result(item)
+        self.queue.set_status(item, FAILED, message)
+        self.show_error(f"The result of {item.name} is lost ({message}); enlarge it again.")
+        if item is self.queue.current:
+            self._show_current(keep_view=True)
+
+    def _forget_result(self, item: QueueItem) -> None:
+        """Drop a result (re-run, removal): from memory now, from disk after any export already asked for."""
+        if item.result_file is not None:
+            self.discard_requested.emit(item.result_file)
+        item.result = item.result_view = item.result_file = item.result_size = None
+        item.result_token = 0
+
     # Export ---------------------------------------------------------------------------------------
     def export_current(self) -> None:
         item = self.queue.current
-        if item is None or item.result is None:
+        if item is None or not item.has_result:
             self.show_info("Nothing to export yet: enlarge the photo first (Ctrl+R).")
             return
         self.export_items([item])
@@ -1045,7 +1147,7 @@ class MainWindow(QMainWindow):
             self.export_requested.emit(ExportRequest(
                 job_id=self._export_counter, destination=destination, pixels=item.result, like=like,
                 format=options.format, quality=options.write_quality(), bit_depth=options.write_bit_depth(),
-                overwrite=overwrite,
+                overwrite=overwrite, pixels_file=item.result_file if item.result is None else None,
             ))
             queued += 1
         if queued:
@@ -1110,7 +1212,7 @@ class MainWindow(QMainWindow):
         self.run_action.setEnabled(item is not None and has_model and not running)
         self.run_all_action.setEnabled(bool(self.queue.items) and has_model and not running)
         self.cancel_action.setEnabled(running)
-        self.export_action.setEnabled(item is not None and item.result is not None)
+        self.export_action.setEnabled(item is not None and item.has_result)
         self.export_all_action.setEnabled(bool(self.queue.finished()))
         self.remove_action.setEnabled(item is not None and item is not self.running_item)
         has_image = self.viewer_model.has_image()
@@ -1134,4 +1236,6 @@ class MainWindow(QMainWindow):
         for thread in (self.upscale_thread, self.file_thread, self.model_thread):
             stop_thread(thread)
         self.running_item = None
+        if self.spill_store is not None:
+            self.spill_store.close()
         event.accept()

@@ -45,7 +45,10 @@ class QueueItem:
     message: str = ""
     progress: float = 0.0
     photo: Any = None  # sr_studio.photo_files.Photo once read
-    result: Any = None  # numpy array once enlarged
+    result: Any = None  # numpy array, in memory only while on screen (or not parked yet)
+    result_file: Path | None = None  # the result parked in the session cache
+    result_size: tuple[int, int] | None = None  # (height, width) of the result, wherever it is
+    result_token: int = 0  # which result: a re-run makes a new one, late answers about an old one are ignored
     result_scale: float | None = None
     result_model: str = ""  # model id (file names)
     result_model_name: str = ""  # what the user knows it as (titles)
@@ -60,6 +63,11 @@ class QueueItem:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def has_result(self) -> bool:
+        """Enlarged, whether the result is in memory or parked on disk."""
+        return self.result is not None or self.result_file is not None
 
     @property
     def status_label(self) -> str:
@@ -115,13 +123,16 @@ class PhotoQueue:
                 self.current = self.items[min(index, len(self.items) - 1)] if self.items else None
             self.changed()
 
-    def clear_finished(self) -> None:
+    def clear_finished(self) -> list[QueueItem]:
+        """Remove the photos that are done with; returns them."""
         keep = [item for item in self.items if item.status in (PENDING, LOADING, RUNNING)]
-        if len(keep) != len(self.items):
+        removed = [item for item in self.items if item not in keep]
+        if removed:
             self.items = keep
             if self.current not in keep:
                 self.current = keep[0] if keep else None
             self.changed()
+        return removed
 
     def select(self, item: QueueItem | None) -> None:
         if item is not self.current:
@@ -139,7 +150,7 @@ class PhotoQueue:
         return [item for item in self.items if item.status in (PENDING, CANCELLED, FAILED)]
 
     def finished(self) -> list[QueueItem]:
-        return [item for item in self.items if item.result is not None]
+        return [item for item in self.items if item.has_result]
 
     def __len__(self) -> int:
         return len(self.items)

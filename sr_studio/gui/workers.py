@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from sr_studio.errors import Cancelled, SRStudioError
 from sr_studio.gui.display_pyramid import DisplayPyramid, display_pixels
+from sr_studio.gui.spill_store import SpillStore
 
 
 def describe_error(error: BaseException) -> str:
@@ -203,21 +204,63 @@ class LoadedPhoto:
 class ExportRequest:
     job_id: int
     destination: Path
-    pixels: np.ndarray
+    pixels: np.ndarray | None  # the result in memory, or None: read from `pixels_file`
     like: Any  # the source Photo (metadata) or None
     format: str
     quality: int | None
     bit_depth: int | None
     overwrite: bool
+    pixels_file: Path | None = None  # the result parked in the session cache
+
+
+@dataclass
+class RestoredResult:
+    job_id: int
+    token: int  # which result of the item (a re-run makes a new one)
+    pixels: np.ndarray
+    pyramid: DisplayPyramid
 
 
 class FileWorker(QObject):
-    """Reads photos (and prepares their display copies) and writes exports, off the GUI thread."""
+    """Reads photos (and prepares their display copies), writes exports, parks results on disk and reads
+    them back, off the GUI thread. Requests are handled in the order they were made, so a parked file
+    discarded after an export request is still there for that export."""
 
     loaded = Signal(object)  # LoadedPhoto
     load_failed = Signal(int, str)
     exported = Signal(int, str, object)  # job_id, written path, list of notices
     export_failed = Signal(int, str)
+    parked = Signal(int, int, object)  # job_id, token, Path in the session cache
+    park_failed = Signal(int, int, str)
+    restored = Signal(object)  # RestoredResult
+    restore_failed = Signal(int, int, str)
+
+    def __init__(self, store: SpillStore | None) -> None:
+        super().__init__()
+        self.store = store  # None: there is no folder to park results in; they stay in memory
+
+    @Slot(int, int, object)
+    def park(self, job_id: int, token: int, pixels: np.ndarray) -> None:
+        try:
+            if self.store is None:
+                raise SRStudioError("there is no folder to park it in")
+            path = self.store.put(pixels, f"result-{job_id}")
+            self.parked.emit(job_id, token, path)
+        except BaseException as error:  # noqa: BLE001
+            self.park_failed.emit(job_id, token, describe_error(error))
+
+    @Slot(int, int, object)
+    def restore(self, job_id: int, token: int, path: Path) -> None:
+        try:
+            pixels = self.store.load(path)
+            self.restored.emit(RestoredResult(job_id, token, pixels, DisplayPyramid(pixels)))
+        except BaseException as error:  # noqa: BLE001
+            self.restore_failed.emit(job_id, token, describe_error(error))
+
+    @Slot(object)
+    def discard(self, path: Path) -> None:
+        if self.store is not None:
+            self.store.discard(path)
 
     @Slot(int, str)
     def load(self, job_id: int, path: str) -> None:
@@ -239,7 +282,8 @@ class FileWorker(QObject):
                 request.destination.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise SRStudioError(f"cannot create the folder ({error.strerror})", request.destination.parent) from None
-            written = write_photo(request.destination, request.pixels, like=request.like, format=request.format,
+            pixels = request.pixels if request.pixels is not None else self.store.load(request.pixels_file)
+            written = write_photo(request.destination, pixels, like=request.like, format=request.format,
                                   quality=request.quality, bit_depth=request.bit_depth, overwrite=request.overwrite,
                                   on_warning=notices.append)
             self.exported.emit(request.job_id, str(written), notices)
