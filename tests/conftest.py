@@ -21,3 +21,11 @@ def parity_dir(shared_dir) -> Path:
     if not (folder / "cases.json").is_file():
         pytest.skip(f"{folder} has no cases.json")
     return folder
+
+
+@pytest.fixture(scope="session")
+def qapp_cls():
+    """The GUI tests run in SR Studio's own QApplication (it receives the system's file-open requests)."""
+    from sr_studio.gui.application import Application
+
+    return Application

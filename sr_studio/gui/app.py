@@ -39,8 +39,10 @@ def create_application(argv: list[str] | None = None):
     app = QApplication.instance()
     qInstallMessageHandler(_message_handler)
     if app is None:
+        from sr_studio.gui.application import Application
+
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        app = QApplication(argv or [sys.argv[0]])
+        app = Application(argv or [sys.argv[0]])
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
     QGuiApplication.setApplicationDisplayName("SR Studio")

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from sr_studio import __version__
 from sr_studio.gui import appearance
 from sr_studio.gui.app_settings import AppSettings
+from sr_studio.gui.application import Application
 from sr_studio.gui.compare_viewer import CompareViewer
 from sr_studio.gui.display_pyramid import DisplayPyramid
 from sr_studio.gui.export_plan import output_path
@@ -191,6 +192,10 @@ class MainWindow(QMainWindow):
         self._show_current()
         self._update_actions()
         self.probe_requested.emit()
+        app = QApplication.instance()
+        if isinstance(app, Application):  # files opened from Finder or the Dock (macOS)
+            app.files_waiting.connect(self._open_waiting_files)
+            QTimer.singleShot(0, self._open_waiting_files)  # the one that launched the app came first
         if self._spill_problem:
             self.show_error(f"Finished results will stay in memory: {self._spill_problem}")
 
@@ -568,6 +573,16 @@ class MainWindow(QMainWindow):
             for item in added:
                 self.settings.add_recent(item.path)
         return added
+
+    def _open_waiting_files(self) -> None:
+        app = QApplication.instance()
+        if self._closing or not isinstance(app, Application):
+            return
+        paths = app.take_opened_files()
+        if paths:
+            self.add_paths(paths)
+            self.raise_()
+            self.activateWindow()
 
     def open_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Add photos", self.settings.last_folder or str(Path.home()),
