@@ -30,11 +30,10 @@ def _message_handler(mode, context, message) -> None:
 
 def create_application(argv: list[str] | None = None):
     from PySide6.QtCore import QCoreApplication, Qt, qInstallMessageHandler
-    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
     from sr_studio.gui.app_settings import APPLICATION, ORGANIZATION
-    from sr_studio.resource_paths import resource_path
 
     app = QApplication.instance()
     qInstallMessageHandler(_message_handler)
@@ -47,13 +46,35 @@ def create_application(argv: list[str] | None = None):
     QCoreApplication.setApplicationName(APPLICATION)
     QGuiApplication.setApplicationDisplayName("SR Studio")
     QGuiApplication.setDesktopFileName(APP_ID)
-    try:
-        icon_file = resource_path("icons", "sr-studio.svg")
-        if icon_file.is_file():
-            app.setWindowIcon(QIcon(str(icon_file)))
-    except FileNotFoundError:
-        pass
+    icon = app_icon()
+    if icon.isNull():
+        print("sr-studio: the app icon is missing from this installation (resources/icons/app)", file=sys.stderr)
+    else:
+        app.setWindowIcon(icon)
     return app
+
+
+APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+
+def app_icon():
+    """The app icon from its PNG renderings, the same files as the desktop entry, .ico and .icns: crisp at
+    every size, with no SVG plugin needed. Empty when the resources are missing."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+
+    from sr_studio.resource_paths import resource_path
+
+    icon = QIcon()
+    try:
+        folder = resource_path("icons", "app")
+    except FileNotFoundError:
+        return icon
+    for size in APP_ICON_SIZES:
+        file = folder / f"{APP_ID}-{size}.png"
+        if file.is_file():
+            icon.addFile(str(file), QSize(size, size))
+    return icon
 
 
 def follow_system_appearance(app, settings) -> None:

@@ -53,9 +53,11 @@ from sr_studio.gui.photo_queue import (
     PHOTO_EXTENSIONS,
     RUNNING,
     PhotoQueue,
+    WIDEST_PROGRESS_TEXT,
     ProgressClock,
     QueueItem,
     is_model_file,
+    progress_text,
 )
 from sr_studio.gui.side_panels import ExportPanel, ModelChoice, RunPanel, available_models
 from sr_studio.gui.spill_store import open_spill_store
@@ -215,6 +217,7 @@ class MainWindow(QMainWindow):
         self.restore_requested.connect(self.file_worker.restore)
         self.discard_requested.connect(self.file_worker.discard)
         self.upscale_worker.status.connect(self._run_status)
+        self.upscale_worker.enlarging.connect(self._run_enlarging)
         self.upscale_worker.progress.connect(self._run_progress)
         self.upscale_worker.tile_ready.connect(self._run_tile)
         self.upscale_worker.finished.connect(self._run_finished)
@@ -308,7 +311,8 @@ class MainWindow(QMainWindow):
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("runProgress")
         self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setFixedWidth(260)
+        self.progress_bar.setFixedWidth(max(260, self.progress_bar.fontMetrics().horizontalAdvance(WIDEST_PROGRESS_TEXT)
+                                            + 2 * self.progress_bar.fontMetrics().averageCharWidth() + 8))
         self.progress_bar.setTextVisible(True)
         self.progress_bar.hide()
         self.cancel_button = QPushButton("Cancel")
@@ -927,6 +931,11 @@ class MainWindow(QMainWindow):
         if self.running_item is not None and self.running_item.id == job_id:
             self.progress_bar.setFormat(text)
 
+    def _run_enlarging(self, job_id: int) -> None:
+        """Time left is estimated from the tiles alone: loading the model would make it seconds too long."""
+        if self.running_item is not None and self.running_item.id == job_id:
+            self.clock = ProgressClock()
+
     def _run_progress(self, job_id: int, done: int, total: int, pass_index: int, passes: int) -> None:
         item = self.running_item
         if item is None or item.id != job_id or self.clock is None:
@@ -934,8 +943,7 @@ class MainWindow(QMainWindow):
         fraction = self.clock.update(done, total, pass_index, passes)
         item.progress = fraction
         self.progress_bar.setValue(int(fraction * 1000))
-        pass_text = f" · pass {pass_index + 1}/{passes}" if passes > 1 else ""
-        self.progress_bar.setFormat(f"{fraction:.0%} · tile {done}/{total}{pass_text} · {self.clock.eta_text()}")
+        self.progress_bar.setFormat(progress_text(fraction, done, total, pass_index, passes, self.clock.eta_text()))
         self.queue.changed()
         if item is self.queue.current:
             self._update_titles()

@@ -209,6 +209,16 @@ class ProgressClock:
         return f"{format_duration(seconds)} left"
 
 
+def progress_text(fraction: float, done: int, total: int, pass_index: int, passes: int, eta: str) -> str:
+    """The progress bar's text, time left first: if a narrow bar clips it, the tile count goes, not the ETA."""
+    pass_text = f" · pass {pass_index + 1}/{passes}" if passes > 1 else ""
+    return f"{fraction:.0%} · {eta} · tile {done}/{total}{pass_text}"
+
+
+# The widest text a long run shows; the progress bar is made wide enough for it in the user's font.
+WIDEST_PROGRESS_TEXT = progress_text(1.0, 88888, 88888, 1, 2, "88 h 88 min left")
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:

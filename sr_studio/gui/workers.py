@@ -62,6 +62,7 @@ class UpscaleWorker(QObject):
     """Loads the model (cached between runs) and enlarges one photo per `run` request."""
 
     status = Signal(int, str)  # job_id, what is happening ("Loading model…")
+    enlarging = Signal(int)  # job_id: the model is ready and the first tile starts (time left counts from here)
     progress = Signal(int, int, int, int, int)  # job_id, done, total, pass_index, passes
     tile_ready = Signal(int, int, int, object)  # job_id, y0, x0, uint8 pixels in result coordinates
     finished = Signal(object)  # RunResult
@@ -112,6 +113,7 @@ class UpscaleWorker(QObject):
                 raise Cancelled()
             upscaler = self._upscaler_for(model, request)
             self.status.emit(request.job_id, "Enlarging…")
+            self.enlarging.emit(request.job_id)
             scale = request.scale if request.scale is not None else float(model.scale)
 
             def on_progress(progress) -> None:
