@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sr_studio.engine import heap
 from sr_studio.engine.devices import (
     available_ram_bytes,
     choose_device,
@@ -97,18 +98,23 @@ class Upscaler:
         self._check_memory(pixels, (out_h, out_w), sizes, exact, tile)
         output = np.empty((out_h, out_w) + pixels.shape[2:], dtype=pixels.dtype)
         output_colour = output[..., None] if pixels.ndim == 2 else output[..., : colour.shape[2]]
-        current = colour
-        for index, (rows, cols) in enumerate(grids):
-            last = index == passes - 1
-            h, w = current.shape[0] * self.scale, current.shape[1] * self.scale
-            target = output_colour if last and exact else np.empty((h, w, colour.shape[2]), dtype=pixels.dtype)
-            self._run_pass(current, target, rows, cols, job, index)
-            current = target
-        if not exact:
-            resize_into(current, output_colour, LANCZOS, should_cancel)
-        del current
-        if channels == 4:
-            resize_into(pixels[..., 3], output[..., 3], BICUBIC, should_cancel)
+        if self.device.type == "cpu":
+            heap.hold_freed_memory()
+        try:
+            current = colour
+            for index, (rows, cols) in enumerate(grids):
+                last = index == passes - 1
+                h, w = current.shape[0] * self.scale, current.shape[1] * self.scale
+                target = output_colour if last and exact else np.empty((h, w, colour.shape[2]), dtype=pixels.dtype)
+                self._run_pass(current, target, rows, cols, job, index)
+                current = target
+            if not exact:
+                resize_into(current, output_colour, LANCZOS, should_cancel)
+            del current
+            if channels == 4:
+                resize_into(pixels[..., 3], output[..., 3], BICUBIC, should_cancel)
+        finally:
+            heap.release()
         return output
 
     # -- planning -------------------------------------------------------------------------------------
