@@ -69,3 +69,30 @@ def test_span_any_width_scale_and_variant(channels, scale, norm):
         fused = loaded(x)
     assert fused.shape == (1, 3, 7 * scale, 5 * scale)
     torch.testing.assert_close(fused, unfused, rtol=1e-4, atol=1e-4 * unfused.abs().max().item())
+
+
+def test_span_inference_on_the_cpu_makes_no_tensor_wider_than_its_output_layer():
+    """The 4 x 48-channel concatenation (the largest tensor of a pass, 768 B per pixel) is never made:
+    a tile's peak memory is what bounds the tile size on the CPU."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class LargestOutput(TorchDispatchMode):
+        largest = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            result = func(*args, **(kwargs or {}))
+            for tensor in result if isinstance(result, (tuple, list)) else (result,):
+                if isinstance(tensor, torch.Tensor):
+                    self.largest = max(self.largest, tensor.numel())
+            return result
+
+    torch.manual_seed(2)
+    model = model_from_state_dict(SPAN(feature_channels=48, upscale=4).state_dict())
+    x = torch.rand(1, 3, 20, 24)
+    with torch.inference_mode(), LargestOutput() as watch:
+        out = model(x)
+    assert watch.largest <= 48 * 20 * 24  # one activation (the x4 output has the same size)
+    model.train()  # the training graph: unfused convolutions, the concatenation and the 1x1 conv
+    with torch.no_grad():
+        trained = model(x)
+    torch.testing.assert_close(out, trained, rtol=1e-4, atol=1e-4 * trained.abs().max().item())
