@@ -58,13 +58,20 @@ class SPAB(nn.Module):
         self.c2_r = Conv3XC(channels, channels)
         self.c3_r = Conv3XC(channels, channels)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, keep_first: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(block output, first activation); keep_first=False returns None instead and frees it early.
+
+        SPAN uses the first activation of its last block only; dropping the others as soon as they are
+        read, like out2, keeps the block's peak at five activations instead of seven (a CPU tile's memory).
+        """
         # The reference applies SiLU in place, so the first conv's output it hands back is activated.
         inference = not (self.training or torch.is_grad_enabled())
         out1 = F.silu(self.c1_r(x), inplace=inference)
         out2 = F.silu(self.c2_r(out1), inplace=inference)
+        if not keep_first:
+            out1 = None
         out3 = self.c3_r(out2)
-        del out2  # one activation less at the block's peak (a tile's memory)
+        del out2
         if not inference:
             return (out3 + x) * (torch.sigmoid(out3) - 0.5), out1
         # In place at inference: half the allocations of this memory-bound tail, bit-identical result.
@@ -102,12 +109,12 @@ class SPAN(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         features = self.conv_1(x)
         out = features
-        out, _ = self.block_1(out)
+        out, _ = self.block_1(out, keep_first=False)
         out_b1 = out
-        out, _ = self.block_2(out)
-        out, _ = self.block_3(out)
-        out, _ = self.block_4(out)
-        out, _ = self.block_5(out)
+        out, _ = self.block_2(out, keep_first=False)
+        out, _ = self.block_3(out, keep_first=False)
+        out, _ = self.block_4(out, keep_first=False)
+        out, _ = self.block_5(out, keep_first=False)
         out, out_b5_2 = self.block_6(out)
         out = self.conv_2(out)
         parts = [features, out, out_b1, out_b5_2]
