@@ -69,6 +69,19 @@ def test_the_test_model_is_not_saturated(span_x2):
     assert out.std() > 10
 
 
+def test_span_tiles_see_exactly_its_receptive_field():
+    """Context below SPAN's reach would change tiles near their edges; above it, it is work for nothing."""
+    from sr_studio.engine.tiling import policy_for
+
+    model = make_span(2).double()
+    x = torch.rand(1, 3, 64, 64, dtype=torch.float64, requires_grad=True)
+    with torch.enable_grad():
+        model(x)[0, :, 64, 64].sum().backward()  # output pixel (64, 64) sits on input pixel (32, 32)
+    rows, cols = np.nonzero(x.grad.abs().amax(dim=(0, 1)).numpy())  # every input it depends on, however weakly
+    reach = max(np.abs(rows - 32).max(), np.abs(cols - 32).max())
+    assert policy_for(model).context == reach == 21
+
+
 @pytest.mark.parametrize("dtype, tolerance", [(np.uint8, 1), (np.uint16, 2)])
 def test_tiled_span_equals_whole_image_run(span_x2, dtype, tolerance):
     pixels = photo(70, 93, dtype=dtype)
