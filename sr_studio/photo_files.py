@@ -27,7 +27,7 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, TiffTags, Unidentif
 from sr_studio.errors import ImageReadError, ImageWriteError
 from sr_studio.photo_io import exif_block, png16, tiff_writer
 from sr_studio.photo_io.atomic_file import check_destination, write_atomically
-from sr_studio.photo_io.pillow_array import to_array
+from sr_studio.photo_io.pillow_array import rgbx_view, to_array
 
 try:  # HEIC/HEIF (iPhone photos); decode-only build without GPL parts.
     import pi_heif
@@ -781,7 +781,8 @@ def _save_with_pillow(
     exif: bytes | None,
     dpi: tuple[float, float] | None,
 ) -> None:
-    image = Image.fromarray(pixels)
+    # JPEG reads an RGB result kept inside a 4-byte-per-pixel buffer in place (no full-size copy).
+    image = (rgbx_view(pixels) if fmt == "jpg" else None) or Image.fromarray(pixels)
     options: dict = {}
     if icc:
         options["icc_profile"] = icc

@@ -266,6 +266,19 @@ def test_a_batch_reuses_the_model(span_x2):
     assert up.model is span_x2
 
 
+def test_a_given_output_array_is_filled_and_returned(span_x2):
+    pixels = photo(30, 26)
+    expected = Upscaler(span_x2, tile=12).upscale(pixels, scale=3)
+    buffer = np.zeros((90, 78, 4), np.uint8)  # e.g. an encoder's 4-byte-per-pixel buffer
+    out = Upscaler(span_x2, tile=12).upscale(pixels, scale=3, out=buffer[..., :3])
+    assert out.base is buffer
+    np.testing.assert_array_equal(out, expected)
+    assert not buffer[..., 3].any()  # nothing written outside the view
+    for wrong in (np.zeros((90, 78, 3), np.uint16), np.zeros((60, 52, 3), np.uint8), [[0]]):
+        with pytest.raises(EngineError, match="out must be a"):
+            Upscaler(span_x2, tile=12).upscale(pixels, scale=3, out=wrong)
+
+
 def test_output_is_written_in_place_without_a_float_copy(span_x2):
     pixels = photo(200, 200)
     up = Upscaler(span_x2, tile=48)

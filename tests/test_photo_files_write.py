@@ -339,3 +339,46 @@ def test_whatever_we_write_we_can_read_back(tmp_path, fmt, channels, dtype):
     if lossless and channels == 2:  # grey + alpha is read as RGBA with the grey replicated
         np.testing.assert_array_equal(photo.pixels[..., 0], data[..., 0])
         np.testing.assert_array_equal(photo.pixels[..., 3], data[..., 1])
+
+
+# ------------------------------------------------------------------------------ memory
+
+
+def peak_growth_mb(work) -> float:
+    """Growth of this process's peak resident memory during `work` (Linux: VmHWM reset first)."""
+    def status(key):
+        with open("/proc/self/status", encoding="ascii") as lines:
+            return next(int(line.split()[1]) for line in lines if line.startswith(key)) / 1024
+
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as reset:
+        reset.write("5")
+    before = status("VmRSS")
+    work()
+    return status("VmHWM") - before
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="peak memory is read from Linux's /proc")
+def test_jpeg_of_an_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(tmp_path):
+    """How the CLI writes large JPEG results: Pillow would otherwise copy the whole result first (4 bytes a pixel)."""
+    height, width = 2400, 4000  # Pillow's copy: 38 MB
+    buffer = np.empty((height, width, 4), np.uint8)
+    result = buffer[..., :3]
+    result[...] = np.linspace(0, 255, width, dtype=np.float32).astype(np.uint8)[None, :, None]
+    result[::7] = 40
+    padded_growth = peak_growth_mb(lambda: write_photo(tmp_path / "padded.jpg", result, quality=90))
+    plain = np.ascontiguousarray(result)
+    plain_growth = peak_growth_mb(lambda: write_photo(tmp_path / "plain.jpg", plain, quality=90))
+    assert (tmp_path / "padded.jpg").read_bytes() == (tmp_path / "plain.jpg").read_bytes()
+    assert plain_growth > 30 and padded_growth < 12, (plain_growth, padded_growth)
+
+
+def test_only_the_rgb_part_of_a_4_byte_buffer_is_mapped():
+    from sr_studio.photo_io.pillow_array import rgbx_view
+
+    buffer = np.zeros((5, 6, 4), np.uint8)
+    image = rgbx_view(buffer[..., :3])
+    buffer[2, 3, :3] = (10, 20, 30)  # the image reads the buffer itself
+    assert image.size == (6, 5) and image.getpixel((3, 2))[:3] == (10, 20, 30)
+    for other in (np.zeros((5, 6, 3), np.uint8), buffer[..., 1:], buffer[1:, :, :3], buffer[..., :3].copy(),
+                  np.zeros((5, 6, 4), np.uint16)[..., :3]):
+        assert rgbx_view(other) is None

@@ -75,15 +75,21 @@ class Upscaler:
         scale: float | None = None,
         on_progress: Callable[[TileProgress], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """`pixels` (H, W) or (H, W, 1|3|4), uint8 or uint16, enlarged to the same layout and dtype.
 
         The model runs k times (the fewest with model.scale**k >= scale), then a Lanczos filter brings
         the result to the exact size. Alpha does not go through the model: it is resized with bicubic,
-        which rings less than Lanczos on hard cut-out edges.
+        which rings less than Lanczos on hard cut-out edges. `out`, when given, is filled and returned
+        instead of a new array: any array of that shape and dtype, e.g. a view into an encoder's buffer.
         """
         _check_pixels(pixels)
         out_h, out_w = self.output_size(pixels.shape[0], pixels.shape[1], scale)
+        shape = (out_h, out_w) + pixels.shape[2:]
+        if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != pixels.dtype):
+            raise EngineError(f"out must be a {shape} {pixels.dtype} array, not {getattr(out, 'shape', out)} "
+                              f"{getattr(out, 'dtype', '')}".rstrip())
         passes = self._pass_count(self._checked_scale(scale))
         channels = 1 if pixels.ndim == 2 else pixels.shape[2]
         colour = pixels[..., None] if pixels.ndim == 2 else pixels[..., : min(channels, 3)]
@@ -96,7 +102,7 @@ class Upscaler:
 
         exact = (sizes[-1][0] * self.scale, sizes[-1][1] * self.scale) == (out_h, out_w)
         self._check_memory(pixels, (out_h, out_w), sizes, exact, tile)
-        output = np.empty((out_h, out_w) + pixels.shape[2:], dtype=pixels.dtype)
+        output = np.empty(shape, dtype=pixels.dtype) if out is None else out
         output_colour = output[..., None] if pixels.ndim == 2 else output[..., : colour.shape[2]]
         if self.device.type == "cpu":
             heap.hold_freed_memory()

@@ -1,8 +1,12 @@
-"""Copy a decoded Pillow image into a numpy array without transient full-size copies.
+"""Move pixels between Pillow images and numpy arrays without transient full-size copies.
 
 `np.asarray(image)` goes through `image.tobytes()`, which joins encoder chunks into one bytes
 object: for a 50 MP photo that is Pillow's own storage plus two more full copies at once. Copying
 bands of rows into a preallocated array keeps the peak at Pillow's storage plus the result.
+
+The other way, Pillow stores RGB at 4 bytes per pixel, so `Image.fromarray` copies an RGB array
+whole (768 MB for a 16000x12000 result). When the RGB array is the first three channels of a
+4-byte-per-pixel buffer, Pillow can use that memory as it is (`rgbx_view`).
 """
 
 from __future__ import annotations
@@ -24,3 +28,21 @@ def to_array(image: Image.Image) -> np.ndarray:
         bottom = min(height, top + rows)
         out[top:bottom] = np.asarray(image.crop((0, top, width, bottom)))
     return out
+
+
+def rgbx_view(pixels: np.ndarray) -> Image.Image | None:
+    """An RGBX image on `pixels`' own memory when it is the RGB part of a (H, W, 4) uint8 array, else None.
+
+    Read-only and sharing the memory: only for encoders that take RGBX as it is (JPEG); the fourth
+    byte is never read.
+    """
+    buffer = pixels.base
+    if not (
+        isinstance(buffer, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
+        and buffer.dtype == np.uint8 and buffer.shape == pixels.shape[:2] + (4,) and buffer.flags.c_contiguous
+        and pixels.strides == buffer.strides
+        and pixels.__array_interface__["data"][0] == buffer.__array_interface__["data"][0]
+    ):
+        return None
+    height, width = pixels.shape[:2]
+    return Image.frombuffer("RGBX", (width, height), buffer, "raw", "RGBX", 0, 1)
