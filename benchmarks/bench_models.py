@@ -4,6 +4,10 @@ Each configuration runs in a fresh subprocess so that its peak resident memory i
 megapixels per second, achieved GFLOP/s (FLOPs from torch.utils.flop_counter on the same model and input
 size), and the float32 / bfloat16 2048x2048 matmul GFLOP/s measured in the same run.
 
+bfloat16 rows are run where the device computes bf16 in hardware (a CPU with AVX512-BF16 or AMX, a GPU
+that supports it). Elsewhere PyTorch emulates bf16 at about a tenth of fp32's speed (and the app runs such
+requests in fp32), so those rows would take minutes for nothing; `--precisions fp32,bf16` runs them anyway.
+
     .venv/bin/python benchmarks/bench_models.py [--device cpu|cuda] [--models span-x2,span-x4,hat-s-x4,hat-x4]
 """
 
@@ -11,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -72,8 +75,10 @@ def measure_one(name: str, precision: str, device: str, repeats: int) -> dict:
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
+    from sr_studio.engine import heap
     from sr_studio.engine.devices import PRECISIONS
 
+    heap.hold_freed_memory()  # as the engine runs models (tile memory reused, not faulted in again)
     model, weights = build(name)
     dtype = PRECISIONS[precision]
     _, _, side = CONFIGS[name]
@@ -108,7 +113,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--models", default=",".join(CONFIGS))
-    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--precisions", default="auto",
+                        help="comma-separated (fp32,bf16); auto: fp32, plus bf16 where the device has it in hardware")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "PRECISION"), help=argparse.SUPPRESS)
@@ -123,18 +129,26 @@ def main() -> int:
 
     import torch
 
+    from bench_cli import cpu_name  # same folder
+    from sr_studio.engine.devices import cpu_has_native_bf16
+
+    native_bf16 = cpu_has_native_bf16() if args.device == "cpu" else torch.cuda.is_bf16_supported()
+    precisions = args.precisions.split(",") if args.precisions != "auto" else ["fp32"] + ["bf16"] * native_bf16
+    capability = torch.backends.cpu.get_cpu_capability()
     roofline = {p: matmul_gflops(getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[p]), args.device)
-                for p in args.precisions.split(",")}
+                for p in precisions}
     rows = []
     for name in args.models.split(","):
-        for precision in args.precisions.split(","):
+        for precision in precisions:
             output = subprocess.run(
                 [sys.executable, __file__, "--device", args.device, "--repeats", str(args.repeats),
                  "--threads", str(args.threads), "--one", name, precision],
                 capture_output=True, text=True, check=True,
             ).stdout
             rows.append(json.loads(output.strip().splitlines()[-1]))
-    print(f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, device {args.device}")
+    print(f"Machine: {cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}, device {args.device}")
+    print(f"CPU capability {capability}; bf16 in hardware on {args.device}: {'yes' if native_bf16 else 'no (emulated)'}"
+          + ("" if "bf16" in precisions else "; bf16 rows skipped (--precisions fp32,bf16 to run them)"))
     print(f"Matmul 2048x2048 roofline: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in roofline.items()))
     print()
     print("| model | weights | precision | input | MFLOP/px | s/run | input MP/s | GFLOP/s | % of matmul | vs fp32 | peak RSS MB |")

@@ -82,6 +82,18 @@ def test_span_tiles_see_exactly_its_receptive_field():
     assert policy_for(model).context == reach == 21
 
 
+def test_patches_are_the_tiles_with_their_context_clipped_to_the_image(span_x2, monkeypatch):
+    up = Upscaler(span_x2, tile=24)
+    seen = []
+    real_model = up.model
+    monkeypatch.setattr(up, "model", lambda x: seen.append(tuple(x.shape[2:])) or real_model(x))
+    up.upscale(photo(70, 93))
+    boxes = up.patches(70, 93)
+    assert [(y1 - y0, x1 - x0) for y0, y1, x0, x1 in boxes] == seen  # what the network really ran on
+    assert len(boxes) == 3 * 4
+    assert boxes[0] == (0, 24 + 21, 0, 24 + 21) and boxes[5] == (24 - 21, 48 + 21, 24 - 21, 48 + 21)
+
+
 @pytest.mark.parametrize("dtype, tolerance", [(np.uint8, 1), (np.uint16, 2)])
 def test_tiled_span_equals_whole_image_run(span_x2, dtype, tolerance):
     pixels = photo(70, 93, dtype=dtype)

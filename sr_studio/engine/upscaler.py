@@ -156,6 +156,20 @@ class Upscaler:
             passes += 1
         return passes
 
+    def patches(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
+        """(y0, y1, x0, x1) of each patch the network runs on in one pass over a height x width input
+        (tiles plus context; no out-of-memory splits): for benchmarks that time the model alone."""
+        tile = self.tile or auto_tile(self.policy, self.device)
+        rows, cols = self._grid(height, width, tile)
+        return [self._patch(ty.lo, ty.hi, tx.lo, tx.hi, height, width) for ty in rows for tx in cols]
+
+    def _patch(self, y0: int, y1: int, x0: int, x1: int, height: int, width: int) -> tuple[int, int, int, int]:
+        """The area plus its context, clipped to the image. It starts and ends on the align grid (HAT's
+        windows then fall where they fall in a whole-image run, and no mirror padding is added inside)."""
+        c, a = self.policy.context, self.policy.align
+        return (max(0, (y0 - c) // a * a), min(height, -(-(y1 + c) // a) * a),
+                max(0, (x0 - c) // a * a), min(width, -(-(x1 + c) // a) * a))
+
     def _grid(self, height: int, width: int, tile: int) -> tuple[list[AxisTile], list[AxisTile]]:
         p = self.policy
         return split_axis(0, height, tile, p.align, p.feather), split_axis(0, width, tile, p.align, p.feather)
@@ -209,11 +223,8 @@ class Upscaler:
 
     def _run_model(self, source, y0, y1, x0, x1) -> np.ndarray:
         """Run the network on the area plus its context, clipped to the image, and keep just the area."""
-        c, a, s = self.policy.context, self.policy.align, self.scale
-        # The patch starts and ends on the align grid (HAT's windows then fall where they fall in a
-        # whole-image run, and no mirror padding is added inside the image).
-        py0, px0 = max(0, (y0 - c) // a * a), max(0, (x0 - c) // a * a)
-        py1, px1 = min(source.shape[0], -(-(y1 + c) // a) * a), min(source.shape[1], -(-(x1 + c) // a) * a)
+        s = self.scale
+        py0, py1, px0, px1 = self._patch(y0, y1, x0, x1, source.shape[0], source.shape[1])
         maximum = float(np.iinfo(source.dtype).max)
         patch = torch.from_numpy(source[py0:py1, px0:px1].astype(np.float32))
         expected = (1, 3, (py1 - py0) * s, (px1 - px0) * s)
