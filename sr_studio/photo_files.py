@@ -27,7 +27,7 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, TiffTags, Unidentif
 from sr_studio.errors import ImageReadError, ImageWriteError
 from sr_studio.photo_io import exif_block, png16, tiff_writer
 from sr_studio.photo_io.atomic_file import check_destination, write_atomically
-from sr_studio.photo_io.pillow_array import rgbx_view, to_array
+from sr_studio.photo_io.pillow_array import rgb_view, rgbx_view, to_array
 
 try:  # HEIC/HEIF (iPhone photos); decode-only build without GPL parts.
     import pi_heif
@@ -781,8 +781,9 @@ def _save_with_pillow(
     exif: bytes | None,
     dpi: tuple[float, float] | None,
 ) -> None:
-    # JPEG reads an RGB result kept inside a 4-byte-per-pixel buffer in place (no full-size copy).
-    image = (rgbx_view(pixels) if fmt == "jpg" else None) or Image.fromarray(pixels)
+    # An RGB result kept inside a 4-byte-per-pixel buffer is encoded in place; a plain RGB array is copied
+    # whole into Pillow's 4-byte layout first (768 MB for 16000x12000).
+    image = (rgb_view(pixels) if fmt == "png" else rgbx_view(pixels)) or Image.fromarray(pixels)
     options: dict = {}
     if icc:
         options["icc_profile"] = icc

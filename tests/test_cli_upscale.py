@@ -146,16 +146,17 @@ def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(tmp_path, mo
         assert ", fp32;" in header
 
 
-def test_jpeg_output_is_the_engine_result_encoded(tmp_path, model_file):
-    """The CLI fills a 4-byte-per-pixel buffer for JPEG (no full-size copy when encoding): same file as
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
+def test_jpeg_png_webp_output_is_the_engine_result_encoded(tmp_path, model_file, suffix):
+    """The CLI fills a 4-byte-per-pixel buffer for JPEG, PNG and WebP (no full-size copy when encoding): same file as
     encoding the engine's own result."""
     from sr_studio.engine import Upscaler
     from sr_studio.model_loading import load_model
     from sr_studio.photo_files import read_photo, write_photo
 
     source = photo(tmp_path / "dune.png", size=(40, 30))
-    assert run_cli(source, "--model", model_file, "-o", tmp_path / "cli.jpg") == 0
+    assert run_cli(source, "--model", model_file, "-o", tmp_path / f"cli{suffix}") == 0
     picture = read_photo(source)
     result = Upscaler(load_model(model_file), device="cpu").upscale(picture.pixels)
-    write_photo(tmp_path / "direct.jpg", result, like=picture)
-    assert (tmp_path / "cli.jpg").read_bytes() == (tmp_path / "direct.jpg").read_bytes()
+    write_photo(tmp_path / f"direct{suffix}", result, like=picture)
+    assert (tmp_path / f"cli{suffix}").read_bytes() == (tmp_path / f"direct{suffix}").read_bytes()

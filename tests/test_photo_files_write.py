@@ -5,15 +5,18 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 import sr_studio.photo_files as photo_files
 from sr_studio.errors import ImageWriteError
 from sr_studio.photo_files import (
     OUTPUT_FORMATS,
+    Photo,
     output_extension,
     read_photo,
     write_photo,
@@ -357,28 +360,73 @@ def peak_growth_mb(work) -> float:
     return status("VmHWM") - before
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="peak memory is read from Linux's /proc")
-def test_jpeg_of_an_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(tmp_path):
-    """How the CLI writes large JPEG results: Pillow would otherwise copy the whole result first (4 bytes a pixel)."""
+_WRITE_IN_A_FRESH_PROCESS = """
+import sys
+import numpy as np
+from sr_studio.photo_files import write_photo
+sys.path.insert(0, sys.argv[3])
+from test_photo_files_write import peak_growth_mb, rgb_in_4_byte_buffer
+
+result = rgb_in_4_byte_buffer()
+if sys.argv[2] == "plain":
+    result = np.ascontiguousarray(result)
+print(peak_growth_mb(lambda: write_photo(sys.argv[1], result, quality=90)))
+"""
+
+
+def rgb_in_4_byte_buffer() -> np.ndarray:
+    """A 2400x4000 RGB result kept in the first three channels of a 4-byte-per-pixel buffer (as the CLI's)."""
     height, width = 2400, 4000  # Pillow's copy: 38 MB
     buffer = np.empty((height, width, 4), np.uint8)
+    buffer[..., 3] = 7  # never to be read
     result = buffer[..., :3]
     result[...] = np.linspace(0, 255, width, dtype=np.float32).astype(np.uint8)[None, :, None]
     result[::7] = 40
-    padded_growth = peak_growth_mb(lambda: write_photo(tmp_path / "padded.jpg", result, quality=90))
+    result[:, ::5, 1] = 200
+    return result
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
+def test_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(tmp_path, monkeypatch, suffix):
+    """How the CLI writes large JPEG/PNG/WebP results: Pillow would otherwise copy the whole result first (4 bytes
+    a pixel). The file must be the very same as from a plain array, metadata included."""
+    result = rgb_in_4_byte_buffer()
+    exif = Image.Exif()
+    exif[271], exif[272] = "Canon", "EOS R5"
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    like = Photo(np.zeros((8, 8, 3), np.uint8), tmp_path / "in.jpg", "JPEG", exif.tobytes(), srgb, (300.0, 300.0))
+    with monkeypatch.context() as patch:  # no whole-result copy into Pillow
+        patch.setattr(Image, "fromarray", lambda *args, **kwargs: pytest.fail("the result was copied into Pillow"))
+        write_photo(tmp_path / f"padded{suffix}", result, like=like, quality=90)
     plain = np.ascontiguousarray(result)
-    plain_growth = peak_growth_mb(lambda: write_photo(tmp_path / "plain.jpg", plain, quality=90))
-    assert (tmp_path / "padded.jpg").read_bytes() == (tmp_path / "plain.jpg").read_bytes()
-    assert plain_growth > 30 and padded_growth < 12, (plain_growth, padded_growth)
+    write_photo(tmp_path / f"plain{suffix}", plain, like=like, quality=90)
+    assert (tmp_path / f"padded{suffix}").read_bytes() == (tmp_path / f"plain{suffix}").read_bytes()
+    back = read_photo(tmp_path / f"padded{suffix}")
+    assert back.icc_profile == srgb and back.exif and b"EOS R5" in back.exif
+    if suffix == ".png":
+        assert np.array_equal(back.pixels, plain) and back.dpi == pytest.approx((300, 300), abs=0.1)
+    if suffix == ".webp" or not os.path.exists("/proc/self/clear_refs"):
+        return  # libwebp's own picture buffers make its peak vary by more than the copy; peaks come from Linux's /proc
+
+    def growth(layout):  # in a fresh process: memory this one freed earlier would hide the copy
+        done = subprocess.run(
+            [sys.executable, "-c", _WRITE_IN_A_FRESH_PROCESS, str(tmp_path / f"{layout}-m{suffix}"), layout,
+             os.path.dirname(__file__)], capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        return float(done.stdout.split()[-1])
+
+    padded_growth, plain_growth = growth("padded"), growth("plain")
+    assert plain_growth - padded_growth > 30, (plain_growth, padded_growth)
 
 
-def test_only_the_rgb_part_of_a_4_byte_buffer_is_mapped():
-    from sr_studio.photo_io.pillow_array import rgbx_view
+@pytest.mark.parametrize("mode", ["RGBX", "RGB"])
+def test_only_the_rgb_part_of_a_4_byte_buffer_is_mapped(mode):
+    from sr_studio.photo_io.pillow_array import rgb_view, rgbx_view
 
+    view = rgbx_view if mode == "RGBX" else rgb_view
     buffer = np.zeros((5, 6, 4), np.uint8)
-    image = rgbx_view(buffer[..., :3])
-    buffer[2, 3, :3] = (10, 20, 30)  # the image reads the buffer itself
-    assert image.size == (6, 5) and image.getpixel((3, 2))[:3] == (10, 20, 30)
+    image = view(buffer[..., :3])
+    buffer[2, 3] = (10, 20, 30, 40)  # the image reads the buffer itself
+    assert image.mode == mode and image.size == (6, 5) and image.getpixel((3, 2))[:3] == (10, 20, 30)
     for other in (np.zeros((5, 6, 3), np.uint8), buffer[..., 1:], buffer[1:, :, :3], buffer[..., :3].copy(),
                   np.zeros((5, 6, 4), np.uint16)[..., :3]):
-        assert rgbx_view(other) is None
+        assert view(other) is None

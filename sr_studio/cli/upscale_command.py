@@ -105,12 +105,12 @@ def resolve_model_path(reference: str | None, scale: float | None) -> Path:
 
 
 def result_canvas(upscaler, pixels, scale: float, fmt: str):
-    """For a JPEG of an 8-bit RGB photo, the result goes into the RGB part of a 4-byte-per-pixel buffer,
-    which the encoder reads in place: a plain RGB result is copied whole into Pillow to be encoded (768 MB
+    """For a JPEG, PNG or WebP of an 8-bit RGB photo, the result goes into the RGB part of a 4-byte-per-pixel
+    buffer, which the encoder reads in place: a plain RGB result is copied whole into Pillow to be encoded (768 MB
     more at the peak for a 12 MP photo x4). None: the engine allocates the result."""
     import numpy as np
 
-    if fmt != "jpg" or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+    if fmt not in ("jpg", "png", "webp") or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         return None
     height, width = upscaler.output_size(pixels.shape[0], pixels.shape[1], scale)
     return np.empty((height, width, 4), np.uint8)[..., :3]

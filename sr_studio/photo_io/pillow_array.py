@@ -6,7 +6,7 @@ bands of rows into a preallocated array keeps the peak at Pillow's storage plus 
 
 The other way, Pillow stores RGB at 4 bytes per pixel, so `Image.fromarray` copies an RGB array
 whole (768 MB for a 16000x12000 result). When the RGB array is the first three channels of a
-4-byte-per-pixel buffer, Pillow can use that memory as it is (`rgbx_view`).
+4-byte-per-pixel buffer, Pillow can use that memory as it is (`rgbx_view`, `rgb_view`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,8 @@ def to_array(image: Image.Image) -> np.ndarray:
     return out
 
 
-def rgbx_view(pixels: np.ndarray) -> Image.Image | None:
-    """An RGBX image on `pixels`' own memory when it is the RGB part of a (H, W, 4) uint8 array, else None.
-
-    Read-only and sharing the memory: only for encoders that take RGBX as it is (JPEG); the fourth
-    byte is never read.
-    """
+def _padded_buffer(pixels: np.ndarray) -> np.ndarray | None:
+    """The (H, W, 4) uint8 array whose first three channels `pixels` is, else None."""
     buffer = pixels.base
     if not (
         isinstance(buffer, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
@@ -44,5 +40,32 @@ def rgbx_view(pixels: np.ndarray) -> Image.Image | None:
         and pixels.__array_interface__["data"][0] == buffer.__array_interface__["data"][0]
     ):
         return None
+    return buffer
+
+
+def rgbx_view(pixels: np.ndarray) -> Image.Image | None:
+    """An RGBX image on `pixels`' own memory when it is the RGB part of a (H, W, 4) uint8 array, else None.
+
+    Read-only and sharing the memory: only for encoders that take RGBX as it is (JPEG, WebP); the fourth
+    byte is never read.
+    """
+    buffer = _padded_buffer(pixels)
+    if buffer is None:
+        return None
     height, width = pixels.shape[:2]
     return Image.frombuffer("RGBX", (width, height), buffer, "raw", "RGBX", 0, 1)
+
+
+def rgb_view(pixels: np.ndarray) -> Image.Image | None:
+    """As `rgbx_view`, but an image of mode RGB, for encoders that refuse RGBX (PNG).
+
+    Pillow keeps RGB at 4 bytes a pixel, the same layout as RGBX, but its public `frombuffer`
+    copies RGB data; its own buffer mapping takes the layout as it is. The fourth byte is never read.
+    """
+    buffer = _padded_buffer(pixels)
+    if buffer is None:
+        return None
+    height, width = pixels.shape[:2]
+    image = Image.new("RGB", (0, 0))._new(Image.core.map_buffer(buffer, (width, height), "raw", 0, ("RGB", 0, 1)))
+    image.readonly = 1
+    return image
