@@ -63,6 +63,13 @@ def relative_position_index_overlap(window: int, overlap_window: int) -> torch.T
     return relative[:, :, 0] * (window + overlap_window - 1) + relative[:, :, 1]
 
 
+def position_bias(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(1, heads, queries, keys) bias from a (entries, heads) table, gathered head-major in one pass
+    (gathering rows and then permuting heads to the front copies the (queries * keys, heads) result twice)."""
+    flat = index.reshape(-1).remainder(table.shape[0])  # negative indices count from the end, as in table[index]
+    return table.t().contiguous().index_select(1, flat).view(1, table.shape[1], *index.shape)
+
+
 def shifted_window_mask(h: int, w: int, window: int, shift: int) -> torch.Tensor:
     """(windows, n, n) additive mask that stops shifted windows attending across the image's wrap-around."""
     region = torch.zeros(1, h, w, 1)
@@ -170,8 +177,7 @@ class WindowAttention(nn.Module):
         qkv = linear(self.qkv, x).view(batch_windows, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         # A 4-D mask keeps SDPA on its fused CPU kernel; a 3-D or 5-D one falls back to the slow math path.
-        bias = self.relative_position_bias_table[rpi.reshape(-1)].view(n, n, -1).permute(2, 0, 1).unsqueeze(0)
-        bias = bias.to(q.dtype).contiguous()
+        bias = position_bias(self.relative_position_bias_table, rpi).to(q.dtype)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         if mask is not None:
             # Only the last row and column of shifted windows hold wrapped-around pixels. Attending over
@@ -262,7 +268,7 @@ class OCAB(nn.Module):
         kv = kv.unflatten(4, (heads, head_dim)).permute(3, 0, 1, 2, 4, 6, 7, 5)
         k, v = kv.reshape(2, b * windows, heads, ow2, head_dim).unbind(0)
         q = q.view(b * windows, w2, heads, head_dim).transpose(1, 2)
-        bias = self.relative_position_bias_table[rpi.reshape(-1)].view(w2, ow2, -1).permute(2, 0, 1).unsqueeze(0).contiguous()
+        bias = position_bias(self.relative_position_bias_table, rpi)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         out = out.transpose(1, 2).reshape(b * windows, w2, c)
         x = linear(self.proj, window_reverse(out, self.window, h, w).reshape(b, h * w, c)) + shortcut
