@@ -3,7 +3,8 @@
 Data: the photos in `train/photos` of the shared datasets folder ONLY (never a benchmark image). A few
 of them (every 20th, sorted by name) are held out for a quick validation PSNR. Degradation is the
 evaluation protocol's: Pillow BICUBIC downscale of the whole (scale-cropped) photo, done once at start;
-random aligned LR/HR crops, flips and 90-degree rotations; L1 loss; Adam; warm-up then cosine decay;
+random aligned LR/HR crops, flips and 90-degree rotations; L1 loss (or, for a last PSNR-oriented
+fine-tuning stage as in the SPAN paper, `--loss mse`); Adam; warm-up then cosine decay;
 EMA of the weights (the EMA model is what gets exported).
 
 Two ways to train each 3x3 convolution of SPAN (`--conv-mode`):
@@ -239,7 +240,7 @@ def curve_table(log_path: Path, rows: int = 14) -> str:
     if len(entries) > rows:
         picks = sorted({round(i * (len(entries) - 1) / (rows - 1)) for i in range(rows)})
         entries = [entries[i] for i in picks]
-    lines = ["| step | training minutes | learning rate | L1 loss | held-out PSNR (dB) |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| step | training minutes | learning rate | training loss (L1, or MSE in an MSE stage) | held-out PSNR (dB) |", "| --- | --- | --- | --- | --- |"]
     for r in entries:
         lines.append(f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | {r['val_psnr']} |")
     return "\n".join(lines)
@@ -270,6 +271,9 @@ def write_card(args, state: dict, model) -> None:
     precision = ("bfloat16 autocast on the CPU (last conv in float32)" if run_args.get("amp", "bf16") == "bf16"
                  else "float32 (this stage ran on a CPU without native bfloat16)")
     minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
+    patch = int(run_args.get("lr_patch", 48))
+    loss_name = ("MSE (L2; a PSNR-oriented fine-tuning stage after the L1 stages)" if run_args.get("loss", "l1") == "mse"
+                 else "L1")
     if continued != "None":
         start = (f"as a warm restart from the earlier export `{continued}` (step {state.get('first_step', 0)}, "
                  f"{state.get('prior_minutes', 0.0):.0f} training minutes; fresh Adam state, new warm-up and cosine; "
@@ -300,8 +304,8 @@ gives, so any tool that reads official SPAN checkpoints can load it. float32, {a
 - Data: the 76 training photographs of `train/photos` in the shared datasets (every 20th of the 80,
   sorted by name, held out for the validation curve). No benchmark image was used.
 - Degradation: Pillow BICUBIC downscale by {scale} of the whole photo (the evaluation's protocol);
-  random 48x48 LR crops with their {48 * scale}x{48 * scale} HR crops, flips and 90-degree rotations.
-- L1 loss, Adam (betas 0.9, 0.99), learning rate {run_args.get('lr', '?')} with {run_args.get('warmup_steps', '?')}-step warm-up and cosine decay
+  random {patch}x{patch} LR crops with their {patch * scale}x{patch * scale} HR crops, flips and 90-degree rotations.
+- {loss_name} loss, Adam (betas 0.9, 0.99), learning rate {run_args.get('lr', '?')} with {run_args.get('warmup_steps', '?')}-step warm-up and cosine decay
   over {run_args.get('budget_minutes', '?')} training minutes, batch {run_args.get('batch', '?')}, {precision},
   EMA of the weights (0.999): the EMA weights are exported.
 - Started {start}. The 3x3 convolutions were trained directly in their fused form (`--conv-mode
@@ -401,6 +405,8 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-minutes", type=float, default=None, help="cosine decay over this training time")
     parser.add_argument("--total-steps", type=int, default=20000, help="cosine length when no budget is given")
     parser.add_argument("--stop-minutes", type=float, default=None, help="stop (and checkpoint) after this much time in this process")
+    parser.add_argument("--loss", choices=("l1", "mse"), default="l1",
+                        help="mse for a final fine-tuning stage: it optimises PSNR directly (SPAN paper's second stage)")
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--amp", choices=("bf16", "fp32"), default="bf16")
     parser.add_argument("--threads", type=int, default=1,
@@ -561,7 +567,7 @@ def main(argv=None) -> int:
         lr_batch = lr_batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             out = model(lr_batch)
-        loss = F.l1_loss(out.float(), hr_batch)
+        loss = (F.mse_loss if args.loss == "mse" else F.l1_loss)(out.float(), hr_batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
