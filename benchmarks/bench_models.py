@@ -76,7 +76,7 @@ def measure_one(name: str, precision: str, device: str, repeats: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from sr_studio.engine import heap
-    from sr_studio.engine.devices import PRECISIONS
+    from sr_studio.engine.devices import PRECISIONS, cast_model
 
     heap.hold_freed_memory()  # as the engine runs models (tile memory reused, not faulted in again)
     model, weights = build(name)
@@ -90,7 +90,9 @@ def measure_one(name: str, precision: str, device: str, repeats: int) -> dict:
         with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
             model(x)
         flops = counter.get_total_flops()
-    model, x = model.to(dtype), x.to(dtype)
+    mixed = hasattr(model, "cast_for_inference")
+    model = cast_model(model, torch.device(device), dtype)  # as the engine runs it (HAT: mixed precision)
+    x = x if mixed else x.to(dtype)
     with torch.inference_mode():
         model(x)
         times = []

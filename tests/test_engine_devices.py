@@ -173,3 +173,24 @@ def test_auto_tile_follows_free_memory_within_caps(monkeypatch, arch, window):
     if window:
         assert policy.align == window and policy.context >= 2 * window
         assert policy.max_tile < tiling.policy_for(Doubler("SPAN")).max_tile
+
+
+def test_hat_in_bf16_runs_mixed_and_takes_float32_pixels(native_bf16):
+    """The engine casts HAT with its own recipe (bf16 body, float32 residual stream, head and tail), and feeds
+    it float32 pixels: bf16 input would round a 16-bit photo to about 256 levels before the network sees it."""
+    from sr_studio.archs.hat.network import HAT
+
+    def tiny_hat():
+        torch.manual_seed(0)
+        hat = HAT(embed_dim=12, depths=(1,), num_heads=(2,), window_size=8, compress_ratio=3, squeeze_factor=4,
+                  upscale=2)
+        hat.arch, hat.scale = "HAT", 2
+        return hat
+
+    hat, reference = tiny_hat(), Upscaler(tiny_hat(), device="cpu", precision="fp32")
+    up = Upscaler(hat, device="cpu", precision="bf16")
+    assert up.input_dtype == torch.float32
+    assert up.model.layers[0].conv.weight.dtype == torch.bfloat16 and up.model.conv_last.weight.dtype == torch.float32
+    pixels = (np.random.default_rng(1).random((20, 24, 3)) * 65535).astype(np.uint16)
+    ours, exact = up.upscale(pixels).astype(np.float64), reference.upscale(pixels).astype(np.float64)
+    assert np.sqrt(np.mean((ours - exact) ** 2)) / np.sqrt(np.mean(exact**2)) <= 1e-2

@@ -92,6 +92,14 @@ def choose_dtype(precision: str, device: torch.device, arch: str) -> torch.dtype
     return PRECISIONS[precision]
 
 
+def cast_model(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """Move and cast in place. A network with its own mixed-precision recipe (`cast_for_inference`: HAT keeps
+    its residual stream, norms, head and tail in float32) gets it; others are cast whole."""
+    model = model.to(device=device)
+    cast = getattr(model, "cast_for_inference", None)
+    return cast(dtype) if cast is not None else model.to(dtype=dtype)
+
+
 def _bf16_supported(device: torch.device) -> bool:
     if device.type == "cpu":
         return True

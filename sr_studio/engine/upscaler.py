@@ -18,6 +18,7 @@ import torch
 from sr_studio.engine import heap
 from sr_studio.engine.devices import (
     available_ram_bytes,
+    cast_model,
     choose_device,
     choose_dtype,
     effective_precision,
@@ -61,7 +62,10 @@ class Upscaler:
         if tile is not None and (not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 1):
             raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
         self.tile = None if tile is None else int(tile)
-        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        mixed = hasattr(model, "cast_for_inference")
+        self.model = cast_model(model, self.device, self.dtype).eval()
+        # A mixed-precision network (HAT) takes float32 input; its float32 head casts for the body itself.
+        self.input_dtype = torch.float32 if mixed else self.dtype
         self._limit: int | None = None  # largest tile side known to fit, once memory ran out
 
     def output_size(self, height: int, width: int, scale: float | None = None) -> tuple[int, int]:
@@ -231,7 +235,7 @@ class Upscaler:
         with torch.inference_mode():
             x = patch.to(self.device).permute(2, 0, 1).unsqueeze(0).mul_(1.0 / maximum)
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-            y = self.model(x.to(self.dtype).contiguous())
+            y = self.model(x.to(self.input_dtype).contiguous())
             if tuple(y.shape) != expected:
                 raise EngineError(f"the {self.arch or 'model'} returned shape {tuple(y.shape)}, expected {expected}")
             # Cast to float32 before clamping: bf16/fp16 cannot tell 1.0 from values just below it.
