@@ -103,12 +103,35 @@ def measure_one(name: str, precision: str, device: str, repeats: int) -> dict:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - started)
     best = min(times)
-    return {
+    attention = attention_split(model, x, flops) if name.startswith("hat") else {}
+    return {**attention,
         "model": name, "weights": weights, "precision": precision, "device": device, "input": f"{side}x{side}",
         "seconds": best, "mpix_per_s": side * side / best / 1e6, "gflops": flops / best / 1e9,
         "mflop_per_pixel": flops / (side * side) / 1e6,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def attention_split(model, x, flops: float) -> dict:
+    """HAT's window attention apart from the rest: its FLOPs and its time in one profiled run.
+
+    With them, the best the whole model could reach if everything but attention ran at the matmul rate is
+    flops / (attention time + other FLOPs / matmul rate): the ceiling attention leaves (see main)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode():
+        with FlopCounterMode(display=False) as counter:  # fused SDPA (the default kernel) is not counted
+            model(x)
+        with profile(activities=[ProfilerActivity.CPU]) as profiler:
+            started = time.perf_counter()
+            model(x)
+            seconds = time.perf_counter() - started
+    attention_seconds = sum(e.self_cpu_time_total for e in profiler.key_averages()
+                            if "scaled_dot_product" in e.key or "flash_attention" in e.key) / 1e6
+    return {"attention_flops": flops - counter.get_total_flops(), "attention_seconds": attention_seconds,
+            "profiled_seconds": seconds}
 
 
 def main() -> int:
@@ -161,6 +184,22 @@ def main() -> int:
         print(f"| {r['model']} | {r['weights']} | {r['precision']} | {r['input']} | {r['mflop_per_pixel']:.2f} | "
               f"{r['seconds']:.3f} | {r['mpix_per_s']:.4f} | {r['gflops']:.1f} | "
               f"{100 * r['gflops'] / roofline[r['precision']]:.0f}% | {ratio:.2f}x | {r['peak_rss_mb']:.0f} |")
+    split = [r for r in rows if "attention_flops" in r]
+    if split:
+        print()
+        print("Window attention (scaled_dot_product_attention) in one profiled run, and the ceiling it leaves: the "
+              "model's % of matmul if everything else ran at the matmul rate.")
+        print()
+        print("| model | precision | attention share of FLOPs | share of time | attention GFLOP/s | % of matmul | ceiling |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for r in split:
+            peak = roofline[r["precision"]] * 1e9
+            total = r["mflop_per_pixel"] * 1e6 * int(r["input"].split("x")[0]) * int(r["input"].split("x")[1])
+            attention_rate = r["attention_flops"] / r["attention_seconds"]
+            ceiling = total / (r["attention_seconds"] + (total - r["attention_flops"]) / peak) / peak
+            print(f"| {r['model']} | {r['precision']} | {100 * r['attention_flops'] / total:.0f}% | "
+                  f"{100 * r['attention_seconds'] / r['profiled_seconds']:.0f}% | {attention_rate / 1e9:.1f} | "
+                  f"{100 * attention_rate / peak:.0f}% | {100 * ceiling:.0f}% |")
     return 0
 
 

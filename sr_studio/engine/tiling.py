@@ -21,11 +21,17 @@ from sr_studio.engine.devices import free_memory_bytes
 # growth of the process's peak RSS (VmHWM, reset through /proc/self/clear_refs) over one inference on
 # random square inputs of 64..768 px, after a warm-up run, torch 2.13, one thread. It does not depend
 # on depth (layers run one after another) nor much on the scale (the upsampler is small next to the body).
-#   SPAN ch48 x2/x4: 2.0-3.3 KB/px (bf16: 2.0 KB/px)      HAT-S / HAT-L x2/x4, window 16: 43-50 KB/px
+#   SPAN ch48 x2/x4: 2.0-3.3 KB/px (bf16: 2.0 KB/px)
+#   HAT-S x4: 11.6-11.7 KB/px at 256-384 px; HAT (and HAT-L: same width) x4: 15.0 KB/px at 256 px, 17.6 at
+#   128 px. (43-50 KB/px before the shifted windows stopped building a (windows, heads, n, n) mask and the
+#   overlapping cross-attention stopped going through im2col.)
+# The engine keeps the heap between tiles (engine/heap.py), which settles higher: HAT x4 at 256 px, patch
+# shapes alternating as at the image's edges, 29.5 KB/px from the third tile on (2 threads). It pays for
+# itself: the same four passes took 40% longer with the heap trimmed and re-faulted every pass.
 # The constants round the worst case up. Reduced precision is not credited: HAT's bf16 peak measured
 # the same as fp32, and the fallback on out-of-memory covers GPUs whose allocators behave differently.
 SPAN_BYTES_PER_PIXEL = 3_500
-HAT_BYTES_PER_PIXEL = 52_000
+HAT_BYTES_PER_PIXEL = 32_000
 UNKNOWN_BYTES_PER_PIXEL = 52_000
 
 # Share of the free memory a tile may take: on the CPU the rest of the machine (and the output
@@ -60,9 +66,12 @@ def policy_for(model: torch.nn.Module) -> TilingPolicy:
         window = int(getattr(model, "hyperparameters", {}).get("window_size", 16))
         # Two windows of context cover a shifted window plus the overlapping cross-attention's reach;
         # the channel attention's global average pooling is what remains, so tiles also cross-fade.
+        # CPU tiles of 320 (384 px patches) where memory allows: the context is then 44% extra pixels instead
+        # of 78% at 192, and a patch pixel costs about the same (HAT-S x4, 2 threads, AVX2, held heap: 445 /
+        # 461 / 468 us at 224 / 256 / 384 px), so a written pixel costs 18% less (819 -> 675 us).
         return TilingPolicy(context=2 * window, feather=window // 2, align=window,
                             bytes_per_pixel=HAT_BYTES_PER_PIXEL,
-                            max_tile=_multiple(192, window), gpu_max_tile=_multiple(512, window), min_tile=window)
+                            max_tile=_multiple(320, window), gpu_max_tile=_multiple(512, window), min_tile=window)
     return TilingPolicy(context=32, feather=8, align=1, bytes_per_pixel=UNKNOWN_BYTES_PER_PIXEL,
                         max_tile=256, gpu_max_tile=512, min_tile=16)
 
