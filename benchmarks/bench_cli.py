@@ -12,7 +12,8 @@ Both come from the run itself: on a VM whose speed drifts by 10-35% from minute 
 measurement afterwards read wall / pure as 1.28 and as 1.42 for the same code.
 Issue 7 targets: wall <= 1.3x pure compute, peak RSS <= 1.5 GB (1536 MB).
 
-    .venv/bin/python benchmarks/bench_cli.py [--precision fp32|bf16] [--threads N] [--format jpg|png] [--size 4000x3000] [--tile N]
+    .venv/bin/python benchmarks/bench_cli.py [--precision fp32|bf16|fp16] [--threads N] [--format jpg|png]
+        [--size 4000x3000] [--tile N] [--device cpu|cuda] [--model FILE]
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("SR_STUDIO_SHARED") or REPO.parent / "shared")
 sys.path.insert(0, str(REPO))
 MODEL = REPO / "resources" / "models" / "span-x4.safetensors"
-SCALE = 4
 
 
 def make_photo(path: Path, width: int, height: int) -> str:
@@ -76,7 +76,10 @@ def run_probed(timings: Path, cli_args: list[str]) -> int:
 
     engine.Upscaler._run_model = timed
     code = cli_main(cli_args)
-    timings.write_text(json.dumps(records))
+    import torch
+
+    peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_initialized() else 0.0
+    timings.write_text(json.dumps({"records": records, "peak_gpu_mb": peak_gpu}))
     return code
 
 
@@ -116,7 +119,9 @@ def machine_line(threads: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--model", type=Path, default=MODEL, help="weights file (default: the bundled SPAN x4)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--format", default="jpg", choices=("jpg", "png", "webp", "tiff"))
     parser.add_argument("--size", default="4000x3000", help="input photo WIDTHxHEIGHT (default: 12 MP)")
@@ -127,15 +132,18 @@ def main() -> int:
     if args.probe:
         return run_probed(args.probe, args.cli_args)
     width, height = (int(v) for v in args.size.lower().split("x"))
-    if not MODEL.is_file():
-        print(f"{MODEL}: missing (the bundled SPAN x4 model)", file=sys.stderr)
+    if not args.model.is_file():
+        print(f"{args.model}: missing", file=sys.stderr)
         return 1
+    from sr_studio.model_loading import load_model
+
+    scale = load_model(args.model).scale
 
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "photo.jpg"
         origin = make_photo(source, width, height)
-        output = Path(folder) / f"photo_x4.{args.format}"
-        cli_args = ["upscale", str(source), "-o", str(output), "--model", str(MODEL), "--device", "cpu",
+        output = Path(folder) / f"photo_x{scale}.{args.format}"
+        cli_args = ["upscale", str(source), "-o", str(output), "--model", str(args.model), "--device", args.device,
                     "--precision", args.precision, "-q"] + (["--tile", str(args.tile)] if args.tile else [])
         timings = Path(folder) / "timings.json"
         command = [sys.executable, __file__, "--probe", str(timings), "--", *cli_args]
@@ -148,13 +156,18 @@ def main() -> int:
             return result.returncode
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         output_mb = output.stat().st_size / 1e6
-        compute = compute_from(json.loads(timings.read_text()), height, width)
+        probed = json.loads(timings.read_text())
+        compute = compute_from(probed["records"], height, width)
     rows, cols = compute["largest"]
     print(machine_line(args.threads))
-    print(f"Input: {origin} ({width * height / 1e6:.1f} MP); model {MODEL.name} x{SCALE}; precision {args.precision}; "
+    if args.device != "cpu":
+        import torch
+
+        print(f"Device: {torch.cuda.get_device_name()}; peak GPU memory allocated {probed['peak_gpu_mb']:.0f} MB")
+    print(f"Input: {origin} ({width * height / 1e6:.1f} MP); model {args.model.name} x{scale}; precision {args.precision}; "
           f"output {args.format} {output_mb:.0f} MB")
     print(f"Command: OMP_NUM_THREADS={args.threads} sr-studio upscale photo.jpg -o {output.name} "
-          f"--model {MODEL.name} {' '.join(cli_args[6:])} (run as bench_cli.py --probe, forward passes timed)")
+          f"--model {args.model.name} {' '.join(cli_args[6:])} (run as bench_cli.py --probe, forward passes timed)")
     print(f"CLI wall time: {wall:.1f} s; child CPU time (user+sys): {usage.ru_utime + usage.ru_stime:.1f} s "
           f"(sys {usage.ru_stime:.1f} s); child peak RSS: {usage.ru_maxrss / 1024:.0f} MB (target <= 1536)")
     print(f"Model compute inside the run ({compute['patches']} patches, {compute['shapes']} shapes, "

@@ -23,7 +23,7 @@ from sr_studio.evaluation import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from tests.conftest import SHARED
 DATASETS = SHARED / "datasets"
 needs_datasets = pytest.mark.skipif(
     not (DATASETS / "benchmark" / "Set5").is_dir(), reason=f"benchmark images not found at {DATASETS}"

@@ -11,7 +11,7 @@ import pytest
 from sr_studio.weights import CatalogError, catalog_path, load_catalog
 from sr_studio.weights.catalog import PURPOSES
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from tests.conftest import SHARED
 KNOWN_WEIGHTS = SHARED / "catalog" / "known-weights.md"
 SHIPPED = Path(__file__).resolve().parents[1] / "resources" / "catalog.json"
 

@@ -24,6 +24,7 @@ from sr_studio.engine.devices import (
     effective_precision,
     is_out_of_memory,
     release_cached_memory,
+    strict_float32,
 )
 from sr_studio.engine.resampling import BICUBIC, LANCZOS, resize_into
 from sr_studio.engine.tiling import AxisTile, auto_tile, policy_for, split_axis
@@ -63,6 +64,8 @@ class Upscaler:
             raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
         self.tile = None if tile is None else int(tile)
         mixed = hasattr(model, "cast_for_inference")
+        if self.device.type == "cuda":
+            strict_float32()
         self.model = cast_model(model, self.device, self.dtype).eval()
         # A mixed-precision network (HAT) takes float32 input; its float32 head casts for the body itself.
         self.input_dtype = torch.float32 if mixed else self.dtype
