@@ -80,8 +80,9 @@ def test_bundled_span_in_reduced_precision_matches_float32_to_45_db_on_set5(shar
     images = sorted(folder.glob("*.png"))
     if not images:
         pytest.skip(f"{folder} has no images")
-    model = load_model(BUNDLED / f"span-x{scale}.safetensors")
-    exact, reduced = Upscaler(model, device="cuda", precision="fp32"), Upscaler(model, device="cuda", precision=precision)
+    weights = BUNDLED / f"span-x{scale}.safetensors"  # each Upscaler casts its own model in place
+    exact = Upscaler(load_model(weights), device="cuda", precision="fp32")
+    reduced = Upscaler(load_model(weights), device="cuda", precision=precision)
     for path in images:
         _, lr = make_pair(read_rgb(path), scale)
         value = psnr(reduced.upscale(lr), exact.upscale(lr))

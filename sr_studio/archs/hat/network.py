@@ -162,6 +162,26 @@ class CAB(nn.Module):
         return self.cab(x)
 
 
+# On a GPU, PyTorch's fused attention kernels need a head size that is a multiple of 8. HAT's 180 channels in
+# 6 heads give 30, and the fallback writes out every (window, head) attention matrix. Zero columns appended
+# to q and k add nothing to the dot products, those of v give zero outputs that are cut off, and the scale
+# stays 1/sqrt(30): the same attention through the fused kernel. A switch for benchmarks/bench_gpu_variants.py.
+PAD_HEADS_ON_GPU = True
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, pad: bool | None = None):
+    """scaled_dot_product_attention, with the head size padded to a multiple of 8 on a GPU (or when `pad`)."""
+    head_dim = q.shape[-1]
+    if pad is None:
+        pad = PAD_HEADS_ON_GPU and q.device.type == "cuda"
+    if not pad or head_dim % 8 == 0:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    extra = (0, -head_dim % 8)
+    out = F.scaled_dot_product_attention(F.pad(q, extra), F.pad(k, extra), F.pad(v, extra), attn_mask=bias,
+                                         scale=head_dim**-0.5)
+    return out[..., :head_dim]
+
+
 class WindowAttention(nn.Module):
     def __init__(self, dim: int, window: int, num_heads: int, qkv_bias: bool):
         super().__init__()
@@ -178,7 +198,7 @@ class WindowAttention(nn.Module):
         q, k, v = qkv.unbind(0)
         # A 4-D mask keeps SDPA on its fused CPU kernel; a 3-D or 5-D one falls back to the slow math path.
         bias = position_bias(self.relative_position_bias_table, rpi).to(q.dtype)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        out = attention(q, k, v, bias)
         if mask is not None:
             # Only the last row and column of shifted windows hold wrapped-around pixels. Attending over
             # all windows with the bias alone and redoing just those with bias + mask gives the same
@@ -189,7 +209,7 @@ class WindowAttention(nn.Module):
                 index = (index[None] + windows * torch.arange(images, device=index.device)[:, None]).flatten()
                 edge_mask = edge_mask.repeat(images, 1, 1)
             edge_bias = bias + edge_mask.unsqueeze(1).to(q.dtype)
-            out[index] = F.scaled_dot_product_attention(q[index], k[index], v[index], attn_mask=edge_bias)
+            out[index] = attention(q[index], k[index], v[index], edge_bias)
         out = out.reshape(batch_windows, self.num_heads, n, -1).transpose(1, 2).reshape(batch_windows, n, c)
         return linear(self.proj, out)
 
@@ -269,7 +289,7 @@ class OCAB(nn.Module):
         k, v = kv.reshape(2, b * windows, heads, ow2, head_dim).unbind(0)
         q = q.view(b * windows, w2, heads, head_dim).transpose(1, 2)
         bias = position_bias(self.relative_position_bias_table, rpi)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        out = attention(q, k, v, bias.to(q.dtype))
         out = out.transpose(1, 2).reshape(b * windows, w2, c)
         x = linear(self.proj, window_reverse(out, self.window, h, w).reshape(b, h * w, c)) + shortcut
         return x + self.mlp(self.norm2(x).to(self.mlp.fc1.weight.dtype))
