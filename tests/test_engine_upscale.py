@@ -82,7 +82,8 @@ def test_span_tiles_see_exactly_its_receptive_field():
     assert policy_for(model).context == reach == 21
 
 
-def test_patches_are_the_tiles_with_their_context_clipped_to_the_image(span_x2, monkeypatch):
+def test_patches_hold_their_tiles_with_context_and_all_have_one_shape(span_x2, monkeypatch):
+    """Edge tiles are longer by the context they do not need, so one patch shape serves every tile."""
     up = Upscaler(span_x2, tile=24)
     seen = []
     real_model = up.model
@@ -90,15 +91,28 @@ def test_patches_are_the_tiles_with_their_context_clipped_to_the_image(span_x2, 
     up.upscale(photo(70, 93))
     boxes = up.patches(70, 93)
     assert [(y1 - y0, x1 - x0) for y0, y1, x0, x1 in boxes] == seen  # what the network really ran on
-    assert len(boxes) == 3 * 4
-    assert boxes[0] == (0, 24 + 21, 0, 24 + 21) and boxes[5] == (24 - 21, 48 + 21, 24 - 21, 48 + 21)
+    rows, cols = up._grid(70, 93, 24)
+    assert [(t.lo, t.hi) for t in rows] == [(0, 35), (35, 70)]
+    assert [(t.lo, t.hi) for t in cols] == [(0, 38), (38, 55), (55, 93)]
+    assert set(seen) == {(35 + 21, 17 + 2 * 21)}  # every patch: the inner tile plus context on both sides
+    tiles = [(ty.lo, ty.hi, tx.lo, tx.hi) for ty in rows for tx in cols]
+    for (y0, y1, x0, x1), (py0, py1, px0, px1) in zip(tiles, boxes, strict=True):
+        assert py0 <= max(0, y0 - 21) and py1 >= min(70, y1 + 21)
+        assert px0 <= max(0, x0 - 21) and px1 >= min(93, x1 + 21)
+    # Equal 24 px tiles would have run 12 patches, (45 + 66 + 43) x (45 + 66 + 66 + 42) px in all.
+    assert sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes) == (2 * 56) * (3 * 59) < 154 * 219
+
+
+def test_a_photo_smaller_than_one_patch_runs_whole(span_x2):
+    up = Upscaler(span_x2, tile=24)
+    assert set(up.patches(30, 50)) == {(0, 30, 0, 50)}
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(np.uint8, 1), (np.uint16, 2)])
 def test_tiled_span_equals_whole_image_run(span_x2, dtype, tolerance):
     pixels = photo(70, 93, dtype=dtype)
     events = []
-    out = Upscaler(span_x2, tile=24).upscale(pixels, on_progress=events.append)
+    out = Upscaler(span_x2, tile=12).upscale(pixels, on_progress=events.append)
     assert len(events) > 9  # really tiled
     assert out.shape == (140, 186, 3) and out.dtype == dtype
     assert max_diff(out, whole_image(span_x2, pixels)) <= tolerance
@@ -126,7 +140,7 @@ def test_progress_after_every_tile_with_finished_tiles_on_the_canvas(span_x2):
         y0, x0, y1, x1 = event.box
         snapshots.append(event.canvas[y0:y1, x0:x1].copy())
 
-    out = Upscaler(span_x2, tile=20).upscale(photo(50, 45), on_progress=on_progress)
+    out = Upscaler(span_x2, tile=20).upscale(photo(90, 85), on_progress=on_progress)
     assert [e.done for e in events] == list(range(1, len(events) + 1))
     assert {e.total for e in events} == {len(events)} == {9}
     assert {(e.pass_index, e.passes) for e in events} == {(0, 1)}
@@ -142,12 +156,12 @@ def test_progress_after_every_tile_with_finished_tiles_on_the_canvas(span_x2):
 
 def test_progress_counts_tiles_of_every_pass(span_x2):
     events = []
-    out = Upscaler(span_x2, tile=16).upscale(photo(20, 20), scale=4, on_progress=events.append)
-    assert out.shape == (80, 80, 3)
-    # pass 1: 20x20 in 2x2 tiles; pass 2: 40x40 in 3x3 tiles
-    assert [e.pass_index for e in events] == [0] * 4 + [1] * 9
-    assert [e.done for e in events] == list(range(1, 14)) and {e.total for e in events} == {13}
-    assert events[-1].canvas.shape == (80, 80, 3) and events[0].canvas.shape == (40, 40, 3)
+    out = Upscaler(span_x2, tile=8).upscale(photo(52, 52), scale=4, on_progress=events.append)
+    assert out.shape == (208, 208, 3)
+    # pass 1: 52x52 in 2x2 tiles; pass 2: 104x104 in 8x8 tiles
+    assert [e.pass_index for e in events] == [0] * 4 + [1] * 64
+    assert [e.done for e in events] == list(range(1, 69)) and {e.total for e in events} == {68}
+    assert events[-1].canvas.shape == (208, 208, 3) and events[0].canvas.shape == (104, 104, 3)
 
 
 class Counting(torch.nn.Module):

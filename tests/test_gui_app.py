@@ -134,7 +134,7 @@ def test_time_left_counts_the_tiles_only_and_stays_readable(qtbot, window, gui_e
 
     from sr_studio.gui.photo_queue import WIDEST_PROGRESS_TEXT
 
-    photo = write_png(gui_env.photos / "eta.png", gradient_photo(64, 64))
+    photo = write_png(gui_env.photos / "eta.png", gradient_photo(106, 106))  # 4 x 4 tiles of 16 (+21 at edges)
     window.add_paths([photo])
     wait_loaded(qtbot, window.queue.items[0])
 

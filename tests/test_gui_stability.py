@@ -31,7 +31,7 @@ def os_threads() -> int:
 def test_fifty_cancelled_runs_leak_no_memory_and_no_threads(qtbot, window, gui_env):
     photo = write_png(gui_env.photos / "long.png", gradient_photo(256, 256))
     item = queue_photo(qtbot, window, photo)
-    window.run_panel.set_tile(16)  # 256 tiles of the bundled tiny SPAN: a run lasts far longer than a cancel
+    window.run_panel.set_tile(16)  # 196 tiles of the bundled tiny SPAN: a run lasts far longer than a cancel
 
     def cancelled_run():
         started = []

@@ -30,13 +30,13 @@ def queue_photo(qtbot, window, path):
 def test_drop_run_live_tiles_and_export(qtbot, window, gui_env):
     from sr_studio.photo_files import read_photo
 
-    photo = write_png(gui_env.photos / "harbour.png", gradient_photo(48, 64))
+    photo = write_png(gui_env.photos / "harbour.png", gradient_photo(90, 120))
     item = queue_photo(qtbot, window, photo)
     assert window.queue.current is item
     assert window.images.original is item.original_view
     assert window.run_panel.current_model().id == "bundled-span-x2"
 
-    window.run_panel.set_tile(16)  # 3 x 4 tiles
+    window.run_panel.set_tile(16)  # 3 x 5 tiles (edge tiles 21 px longer: they need no outer context)
     progress, partial_seen = [], []
 
     def on_progress(job_id, done, total, pass_index, passes):
@@ -52,9 +52,9 @@ def test_drop_run_live_tiles_and_export(qtbot, window, gui_env):
         window.run_action.trigger()
         assert window.running_item is item
         assert not window.run_action.isEnabled() and window.cancel_action.isEnabled()
-    assert [done for done, _ in progress] == list(range(1, 13)) and progress[-1][1] == 12
+    assert [done for done, _ in progress] == list(range(1, 16)) and progress[-1][1] == 15
     assert partial_seen and all(partial_seen)
-    assert item.result.shape == (96, 128, 3)
+    assert item.result.shape == (180, 240, 3)
     assert window.images.result_complete and window.images.result is item.result_view
     assert item.status == "done"
 
@@ -63,7 +63,7 @@ def test_drop_run_live_tiles_and_export(qtbot, window, gui_env):
         window.export_action.trigger()
     exported = read_photo(written.args[0])
     assert written.args[0].endswith("harbour_x2_bundled-span-x2.png")
-    assert exported.pixels.shape == (96, 128, 3)
+    assert exported.pixels.shape == (180, 240, 3)
     assert np.array_equal(exported.pixels, item.result)
     assert item.status == "exported"
 
@@ -94,7 +94,7 @@ def test_exporting_again_asks_before_overwriting(qtbot, window, gui_env, monkeyp
 
 
 def test_cancel_stops_within_a_tile_and_keeps_the_window_usable(qtbot, window, gui_env):
-    photo = write_png(gui_env.photos / "slow.png", gradient_photo(64, 64))
+    photo = write_png(gui_env.photos / "slow.png", gradient_photo(106, 106))  # 4 x 4 tiles
     item = queue_photo(qtbot, window, photo)
     use_stand_in(window, delay=0.15)
     window.run_panel.set_tile(16)  # 16 tiles of 0.15 s
@@ -114,12 +114,12 @@ def test_cancel_stops_within_a_tile_and_keeps_the_window_usable(qtbot, window, g
     use_stand_in(window)  # and it runs again afterwards
     with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
         window.run_current()
-    assert item.result.shape == (128, 128, 3)
+    assert item.result.shape == (212, 212, 3)
 
 
 def test_closing_during_a_run_stops_the_worker_cleanly(qtbot, make_window, gui_env):
     window = make_window()
-    photo = write_png(gui_env.photos / "closing.png", gradient_photo(64, 64))
+    photo = write_png(gui_env.photos / "closing.png", gradient_photo(106, 106))  # 4 x 4 tiles
     queue_photo(qtbot, window, photo)
     use_stand_in(window, delay=0.2)
     window.run_panel.set_tile(16)

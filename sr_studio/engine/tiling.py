@@ -4,7 +4,8 @@ A tile has a *core* (cores partition the image) and is written a little beyond i
 into each neighbour, where its weight ramps linearly so that the weights of all tiles sum to one.
 Each tile is computed from a larger *patch*: the written area plus `context` pixels of real image
 on every side (stopping at the image border), so that the network sees what it would see in a
-whole-image run.
+whole-image run. For an exact-context network (SPAN) the edge tiles are longer by the context they need
+not have, and every patch then has one shape (`split_axis_exact`).
 """
 
 from __future__ import annotations
@@ -135,3 +136,18 @@ def split_axis(start: int, stop: int, tile: int, align: int = 1, feather: int = 
         tiles.append(AxisTile(cuts[index] - (rise[1] if rise else 0), cuts[index + 1] + (fall[1] if fall else 0),
                               rise, fall))
     return tiles
+
+
+def split_axis_exact(length: int, tile: int, context: int) -> list[AxisTile]:
+    """Tiles for an exact-context network (no feather): the two edge tiles `context` px longer than the rest.
+
+    An edge tile needs context on one side only, so with this split every patch (tile plus the context that
+    exists) is `tile + 2 * context` long, give or take the rounding, and there are no more patch pixels than
+    with equal tiles. One patch shape lets every tile reuse the previous one's memory (engine/heap.py).
+    """
+    count = max(1, -(-(length - 2 * context) // tile))
+    if count == 1:
+        return [AxisTile(0, length)]
+    inner = -(-(length - 2 * context) // count)
+    cuts = [0, *(inner + context + k * inner for k in range(count - 1)), length]
+    return [AxisTile(lo, hi) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]

@@ -27,7 +27,7 @@ from sr_studio.engine.devices import (
     strict_float32,
 )
 from sr_studio.engine.resampling import BICUBIC, LANCZOS, resize_into
-from sr_studio.engine.tiling import AxisTile, auto_tile, policy_for, split_axis
+from sr_studio.engine.tiling import AxisTile, auto_tile, policy_for, split_axis, split_axis_exact
 from sr_studio.errors import Cancelled, EngineError
 
 
@@ -70,6 +70,7 @@ class Upscaler:
         # A mixed-precision network (HAT) takes float32 input; its float32 head casts for the body itself.
         self.input_dtype = torch.float32 if mixed else self.dtype
         self._limit: int | None = None  # largest tile side known to fit, once memory ran out
+        self._patch_shape: tuple[int, int] | None = None  # every patch of the current pass, where uniform
 
     def output_size(self, height: int, width: int, scale: float | None = None) -> tuple[int, int]:
         """Size of the result for an input of this size: round(scale * side), at least one pixel."""
@@ -168,23 +169,48 @@ class Upscaler:
         (tiles plus context; no out-of-memory splits): for benchmarks that time the model alone."""
         tile = self.tile or auto_tile(self.policy, self.device)
         rows, cols = self._grid(height, width, tile)
+        self._patch_shape = self._uniform_shape(rows, cols)
         return [self._patch(ty.lo, ty.hi, tx.lo, tx.hi, height, width) for ty in rows for tx in cols]
 
     def _patch(self, y0: int, y1: int, x0: int, x1: int, height: int, width: int) -> tuple[int, int, int, int]:
         """The area plus its context, clipped to the image. It starts and ends on the align grid (HAT's
         windows then fall where they fall in a whole-image run, and no mirror padding is added inside)."""
         c, a = self.policy.context, self.policy.align
-        return (max(0, (y0 - c) // a * a), min(height, -(-(y1 + c) // a) * a),
-                max(0, (x0 - c) // a * a), min(width, -(-(x1 + c) // a) * a))
+        py0, py1 = max(0, (y0 - c) // a * a), min(height, -(-(y1 + c) // a) * a)
+        px0, px1 = max(0, (x0 - c) // a * a), min(width, -(-(x1 + c) // a) * a)
+        if self._patch_shape is not None:
+            (py0, py1), (px0, px1) = (_widen(py0, py1, self._patch_shape[0], height),
+                                      _widen(px0, px1, self._patch_shape[1], width))
+        return py0, py1, px0, px1
+
+    def _uniform_shape(self, rows: list[AxisTile], cols: list[AxisTile]) -> tuple[int, int] | None:
+        """One patch shape for a whole pass: the largest tile's, the others widened with more context.
+
+        Edge tiles would otherwise make up to eight further shapes (context clipped at the border, a
+        shorter last tile). With one shape, every patch allocates the same tensors, which the held heap
+        (engine/heap.py) serves again exactly; six shapes fragmented it by about 400 MB on a 12 MP photo
+        x4. Exact-context networks only (SPAN): more context changes nothing there, while HAT's patches
+        must start on its window grid.
+        """
+        if self.policy.align != 1 or self.policy.feather or self._limit is not None:
+            return None
+        return self._longest_patch(rows), self._longest_patch(cols)
+
+    def _longest_patch(self, tiles: list[AxisTile]) -> int:
+        c, end = self.policy.context, tiles[-1].hi
+        return max(min(end, t.hi + c) - max(0, t.lo - c) for t in tiles)
 
     def _grid(self, height: int, width: int, tile: int) -> tuple[list[AxisTile], list[AxisTile]]:
         p = self.policy
+        if p.align == 1 and not p.feather:
+            return split_axis_exact(height, tile, p.context), split_axis_exact(width, tile, p.context)
         return split_axis(0, height, tile, p.align, p.feather), split_axis(0, width, tile, p.align, p.feather)
 
     # -- running --------------------------------------------------------------------------------------
 
     def _run_pass(self, source, target, rows, cols, job: _Job, index: int) -> None:
         s = self.scale
+        self._patch_shape = self._uniform_shape(rows, cols)
         for ty in rows:
             up_y, down_y = ty.ramps(s)
             for tx in cols:
@@ -198,6 +224,7 @@ class Upscaler:
         if self._limit is None or max(y1 - y0, x1 - x0) <= self._limit:
             return self._render_once(source, y0, y1, x0, x1, job)
         p, s = self.policy, self.scale
+        self._patch_shape = None  # pieces are as small as memory requires
         # Cores small enough that a piece with its cross-fade bands fits the limit (if the align allows).
         core = max(p.align, self._limit - 2 * p.feather)
         total = np.zeros(((y1 - y0) * s, (x1 - x0) * s, source.shape[2]), dtype=np.float32)
@@ -268,6 +295,16 @@ class _Job:
         self.done += 1
         if self.on_progress is not None:
             self.on_progress(TileProgress(self.done, self.total, box, canvas, pass_index, self.passes))
+
+
+def _widen(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
+    """[lo, hi) grown to `size` (toward the inside of [0, limit)), or to all of it where it is shorter."""
+    if hi - lo >= size:
+        return lo, hi
+    if limit <= size:
+        return 0, limit
+    lo = min(max(0, min(lo, hi - size)), limit - size)
+    return lo, lo + size
 
 
 def _write_tile(target: np.ndarray, values: np.ndarray, top: int, left: int, ramps_y, ramps_x) -> None:
