@@ -6,6 +6,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 from PIL import Image
 
@@ -355,3 +357,17 @@ def test_result_too_large_for_memory_is_refused_before_allocating(monkeypatch):
     assert allocations == []
     small = upscaler.upscale(np.zeros((20, 15, 3), dtype=np.uint8))
     assert small.shape == (80, 60, 3)
+
+
+@given(length=st.integers(1, 3000), tile=st.integers(1, 512), context=st.integers(0, 40))
+@settings(max_examples=300, deadline=None)
+def test_exact_split_covers_the_axis_with_patches_no_longer_than_the_tile_and_its_context(length, tile, context):
+    from sr_studio.engine.tiling import split_axis_exact
+
+    tiles = split_axis_exact(length, tile, context)
+    assert tiles[0].lo == 0 and tiles[-1].hi == length
+    assert all(a.hi == b.lo for a, b in zip(tiles, tiles[1:])) and all(t.hi > t.lo for t in tiles)
+    patches = [min(length, t.hi + context) - max(0, t.lo - context) for t in tiles]
+    if len(tiles) > 1:
+        assert max(patches) <= tile + 2 * context  # the memory a tile size promises
+        assert max(patches) - min(patches) < len(tiles)  # one shape, but for the rounding
