@@ -371,3 +371,21 @@ def test_exact_split_covers_the_axis_with_patches_no_longer_than_the_tile_and_it
     if len(tiles) > 1:
         assert max(patches) <= tile + 2 * context  # the memory a tile size promises
         assert max(patches) - min(patches) < len(tiles)  # one shape, but for the rounding
+
+
+@pytest.mark.parametrize("fade", [False, True])
+def test_a_tile_quantized_on_the_gpu_is_written_as_the_float_tile_would_be(fade):
+    """On a GPU, SPAN's tiles come back as uint8 (a quarter of the bytes); the photo must not change."""
+    from sr_studio.engine.upscaler import _write_tile
+
+    rng = np.random.default_rng(5)
+    values = rng.random((12, 10, 3), dtype=np.float32)
+    quantized = np.rint(values * 255).astype(np.uint8)  # what the GPU sends: scaled, rounded, cast
+    ones_y, ones_x = np.ones(12, np.float32), np.ones(10, np.float32)
+    up_y = np.where(np.arange(12) < 3, (np.arange(12) + 0.5) / 3, 1).astype(np.float32) if fade else ones_y
+    before = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    from_float, from_uint8 = before.copy(), before.copy()
+    _write_tile(from_float, values.copy(), 4, 5, (up_y, ones_y), (ones_x, ones_x))
+    _write_tile(from_uint8, quantized, 4, 5, (up_y, ones_y), (ones_x, ones_x))
+    assert np.abs(from_float.astype(int) - from_uint8.astype(int)).max() <= (1 if fade else 0)
+    assert np.array_equal(from_uint8[:4], before[:4]) and not np.array_equal(from_uint8, before)
