@@ -389,3 +389,14 @@ def test_a_tile_quantized_on_the_gpu_is_written_as_the_float_tile_would_be(fade)
     _write_tile(from_uint8, quantized, 4, 5, (up_y, ones_y), (ones_x, ones_x))
     assert np.abs(from_float.astype(int) - from_uint8.astype(int)).max() <= (1 if fade else 0)
     assert np.array_equal(from_uint8[:4], before[:4]) and not np.array_equal(from_uint8, before)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_quantizing_tiles_where_they_are_computed_gives_the_same_photo(span_x2, monkeypatch, scale):
+    """The GPU path (tiles sent as uint8) run on the CPU: bit-identical to the float path, one and two passes."""
+    pixels = photo(90, 100)
+    expected = Upscaler(span_x2, tile=16).upscale(pixels, scale=scale)
+    calls = []
+    monkeypatch.setattr(Upscaler, "_quantizes_on_device", lambda self, source: calls.append(1) or True)
+    assert np.array_equal(Upscaler(span_x2, tile=16).upscale(pixels, scale=scale), expected)
+    assert calls

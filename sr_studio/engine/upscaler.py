@@ -274,13 +274,16 @@ class Upscaler:
                 y = y.mean(dim=0, keepdim=True)
             # HWC as a strided view on the CPU: _write_tile's one multithreaded copy does the transpose.
             y = y.permute(1, 2, 0)
-            if y.device.type == "cpu":
-                return y.numpy()
-            if source.dtype == np.uint8 and not self.policy.feather and self._limit is None:
-                # Written as it is (no cross-fade, no pieces): quantized where it was computed, the same
-                # arithmetic as _write_tile's, so a quarter of the bytes cross to the host.
+            if self._quantizes_on_device(source):
+                # The same arithmetic as _write_tile's, where the tile was computed.
                 return y.mul_(maximum).round_().to(torch.uint8).contiguous().cpu().numpy()
-            return y.contiguous().cpu().numpy()
+            return (y if y.device.type == "cpu" else y.contiguous().cpu()).numpy()
+
+    def _quantizes_on_device(self, source: np.ndarray) -> bool:
+        """On a GPU, a tile written as it is (8-bit photo, no cross-fade, not in pieces) crosses to the host
+        as uint8: a quarter of the bytes of float32. On the CPU, _write_tile's in-place pass is cheaper."""
+        return (self.device.type != "cpu" and source.dtype == np.uint8 and not self.policy.feather
+                and self._limit is None)
 
 
 @dataclass
