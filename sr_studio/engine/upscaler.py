@@ -184,11 +184,11 @@ class Upscaler:
         return py0, py1, px0, px1
 
     def _uniform_shape(self, rows: list[AxisTile], cols: list[AxisTile]) -> tuple[int, int] | None:
-        """One patch shape for a whole pass: the largest tile's, the others widened with more context.
+        """One patch shape for a whole pass: the largest patch's, the others widened with more context.
 
-        Edge tiles would otherwise make up to eight further shapes (context clipped at the border, a
-        shorter last tile). With one shape, every patch allocates the same tensors, which the held heap
-        (engine/heap.py) serves again exactly; six shapes fragmented it by about 400 MB on a 12 MP photo
+        split_axis_exact already gives every patch that shape but for a few pixels of rounding in the last
+        tile. With one shape, every patch allocates the same tensors, which the held heap (engine/heap.py)
+        serves again exactly; the six shapes of equal tiles fragmented it by about 400 MB on a 12 MP photo
         x4. Exact-context networks only (SPAN): more context changes nothing there, while HAT's patches
         must start on its window grid.
         """
