@@ -174,10 +174,32 @@ def test_when_nothing_can_be_parked_results_stay_in_memory_and_export(qtbot, win
     qtbot.waitUntil(lambda: "stays in memory" in window.message_bar.text(), timeout=RUN_TIMEOUT_MS)
     assert "disk full" in window.message_bar.text()
     assert all(item.result is not None and item.result_file is None for item in items)
-    window.queue_list.setCurrentRow(2)
-    assert window.images.result is items[2].result_view and window.images.result_complete
+    # Enlarged off screen: no display copy was made for them (it would only have been thrown away).
+    assert [item.result_view is None for item in items] == [item is not window.queue.current for item in items]
+    window.queue_list.setCurrentRow(2)  # made now, from the result in memory
+    qtbot.waitUntil(lambda: items[2].result_view is not None and window.images.result is items[2].result_view
+                    and window.images.result_complete, timeout=RUN_TIMEOUT_MS)
+    assert items[2].result_view.width == items[2].result.shape[1]
     written = []
     window.export_finished.connect(written.append)
     window.export_panel.folder_edit.setText(str(gui_env.root / "out"))
     window.export_all_action.trigger()
     qtbot.waitUntil(lambda: len(written) == 3, timeout=RUN_TIMEOUT_MS)
+
+
+def test_a_photo_selected_while_it_is_enlarged_off_screen_is_shown_when_done(qtbot, window, gui_env):
+    """It started without a display copy (it was off screen); it is made once the run ends."""
+    drop_paths(window, [write_batch(gui_env.photos / "batch")[0].parent])
+    items = list(window.queue.items)
+    window.queue_list.setCurrentRow(0)
+    use_stand_in(window, delay=0.3)
+    window.run_panel.set_tile(16)
+    shown = []
+    window.result_shown.connect(shown.append)
+    window.run_all_action.trigger()
+    qtbot.waitUntil(lambda: window.running_item is items[1], timeout=RUN_TIMEOUT_MS)
+    window.queue_list.setCurrentRow(1)
+    qtbot.waitUntil(lambda: items[1].id in shown, timeout=RUN_TIMEOUT_MS)
+    assert window.images.result is items[1].result_view and window.images.result_complete
+    assert (items[1].result_view.height, items[1].result_view.width) == items[1].result.shape[:2]
+    qtbot.waitUntil(lambda: window.running_item is None, timeout=RUN_TIMEOUT_MS)

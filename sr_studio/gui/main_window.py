@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
     export_requested = Signal(object)
     park_requested = Signal(int, int, object)  # job id, result token, pixels
     restore_requested = Signal(int, int, object)  # job id, result token, parked file
+    view_requested = Signal(int, int, object)  # job id, result token, result pixels in memory
     discard_requested = Signal(object)  # parked file no longer needed
     # For the self-test and tests: what a user would see happen.
     result_shown = Signal(int)  # a complete result is on screen (job id)
@@ -215,6 +216,7 @@ class MainWindow(QMainWindow):
         self.export_requested.connect(self.file_worker.export)
         self.park_requested.connect(self.file_worker.park)
         self.restore_requested.connect(self.file_worker.restore)
+        self.view_requested.connect(self.file_worker.prepare_view)
         self.discard_requested.connect(self.file_worker.discard)
         self.upscale_worker.status.connect(self._run_status)
         self.upscale_worker.enlarging.connect(self._run_enlarging)
@@ -925,6 +927,7 @@ class MainWindow(QMainWindow):
         self.run_requested.emit(RunRequest(
             job_id=item.id, pixels=pixels, model_path=model.path, scale=scale, device=self.run_panel.device(),
             precision=self.run_panel.precision(), tile=self.run_panel.tile(), result_size=(height, width),
+            display=item is self.queue.current,  # a photo off screen goes to the cache without a display copy
         ))
 
     def _run_status(self, job_id: int, text: str) -> None:
@@ -973,14 +976,16 @@ class MainWindow(QMainWindow):
         item.result_scale = result.scale
         self.queue.set_status(item, DONE, f"x{result.scale:g} in {result.seconds:.1f} s on {result.device}")
         notice = f"; {result.notice}" if result.notice else ""
-        self.statusBar().showMessage(f"{item.name}: enlarged x{result.scale:g} to {result.pyramid.width} × "
-                                     f"{result.pyramid.height} in {result.seconds:.1f} s on {result.device}{notice}",
-                                     10000)
+        height, width = item.result_size
+        self.statusBar().showMessage(f"{item.name}: enlarged x{result.scale:g} to {width} × {height} in "
+                                     f"{result.seconds:.1f} s on {result.device}{notice}", 10000)
         item.result_view = result.pyramid
-        if item is self.queue.current:
+        if item is self.queue.current and result.pyramid is not None:
             self.images.set_result(result.pyramid)
             self._show_current(keep_view=True)
             self.result_shown.emit(item.id)
+        elif item is self.queue.current:  # selected during the run: its display copy is made now
+            self._restore(item)
         else:
             self._park(item)
         self._start_next()
@@ -1055,10 +1060,14 @@ class MainWindow(QMainWindow):
             self.show_info(f"{item.name}: the result stays in memory: {message}")
 
     def _restore(self, item: QueueItem) -> None:
-        """Read a parked result back for the screen (result and display copy leave memory together)."""
+        """Make the display copy of a result for the screen, off the GUI thread: from memory when the result is
+        still there (enlarged off screen), else read back from the cache (result and copy leave memory together)."""
         if item.result_token not in self._restoring:
             self._restoring.add(item.result_token)
-            self.restore_requested.emit(item.id, item.result_token, item.result_file)
+            if item.result is not None:  # still in memory (enlarged off screen, perhaps being parked)
+                self.view_requested.emit(item.id, item.result_token, item.result)
+            else:
+                self.restore_requested.emit(item.id, item.result_token, item.result_file)
 
     def _result_restored(self, restored: RestoredResult) -> None:
         self._restoring.discard(restored.token)

@@ -43,13 +43,14 @@ class RunRequest:
     precision: str = "fp32"
     tile: int | None = None
     result_size: tuple[int, int] | None = None  # (height, width) the viewer expects; tiles are mapped onto it
+    display: bool = True  # build the display copy; False for a photo off screen (it goes to the cache)
 
 
 @dataclass
 class RunResult:
     job_id: int
     pixels: np.ndarray
-    pyramid: DisplayPyramid
+    pyramid: DisplayPyramid | None  # None when the request asked for no display copy
     model_arch: str
     model_scale: int
     scale: float
@@ -130,8 +131,10 @@ class UpscaleWorker(QObject):
                                       should_cancel=self._cancel.is_set)
             if self._cancel.is_set():
                 raise Cancelled()
-            self.status.emit(request.job_id, "Preparing the view…")
-            pyramid = DisplayPyramid(pixels)
+            pyramid = None
+            if request.display:
+                self.status.emit(request.job_id, "Preparing the view…")
+                pyramid = DisplayPyramid(pixels)
             self.finished.emit(RunResult(
                 job_id=request.job_id, pixels=pixels, pyramid=pyramid, model_arch=str(getattr(model, "arch", "")),
                 model_scale=int(getattr(model, "scale", 0) or 0), scale=scale,
@@ -255,6 +258,14 @@ class FileWorker(QObject):
     def restore(self, job_id: int, token: int, path: Path) -> None:
         try:
             pixels = self.store.load(path)
+            self.restored.emit(RestoredResult(job_id, token, pixels, DisplayPyramid(pixels)))
+        except BaseException as error:  # noqa: BLE001
+            self.restore_failed.emit(job_id, token, describe_error(error))
+
+    @Slot(int, int, object)
+    def prepare_view(self, job_id: int, token: int, pixels: np.ndarray) -> None:
+        """The display copy of a result still in memory (enlarged off screen, then selected)."""
+        try:
             self.restored.emit(RestoredResult(job_id, token, pixels, DisplayPyramid(pixels)))
         except BaseException as error:  # noqa: BLE001
             self.restore_failed.emit(job_id, token, describe_error(error))
