@@ -5,6 +5,9 @@ input with Pillow's BICUBIC downscale (the closest common equivalent of MATLAB's
 `imresize`), super-resolve it whole in float32, clamp and round the result to 8 bits, convert both
 images to BT.601 luma (Y of YCbCr, 16..235), shave `scale` pixels from every border, and compute PSNR
 and SSIM (Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, 'valid' filtering) on 0..255 values.
+
+`degraded=True` replaces step two by a fixed, seeded camera-like degradation of each image (lens blur,
+downscale, sensor noise, JPEG: `sr_studio.degradation.BENCHMARK_RECIPE_TEXT`); the scoring is unchanged.
 """
 
 from __future__ import annotations
@@ -148,13 +151,18 @@ def benchmark_images(datasets: Path, name: str) -> list[Path]:
     return paths
 
 
-def evaluate_set(upscaler: Upscaler, scale: int, datasets: str | os.PathLike, name: str) -> SetResult:
-    """Mean PSNR/SSIM (Y, shave = scale) of `upscaler` over one benchmark set."""
+def evaluate_set(upscaler: Upscaler, scale: int, datasets: str | os.PathLike, name: str,
+                 degraded: bool = False) -> SetResult:
+    """Mean PSNR/SSIM (Y, shave = scale) of `upscaler` over one benchmark set, clean or camera-degraded."""
     paths = benchmark_images(Path(datasets), name)
     started = time.perf_counter()
     psnrs, ssims = [], []
     for path in paths:
         hr, lr = make_pair(read_rgb(path), scale)
+        if degraded:
+            from sr_studio.degradation import degrade_benchmark_image
+
+            lr = degrade_benchmark_image(hr, scale, path.name)
         sr = upscaler(lr)
         if sr.shape != hr.shape:
             raise SRStudioError(f"the upscaler made {sr.shape[1]}x{sr.shape[0]} from {lr.shape[1]}x{lr.shape[0]}, "

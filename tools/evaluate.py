@@ -3,6 +3,7 @@
   python tools/evaluate.py bicubic --scale 2
   python tools/evaluate.py resources/models/span-x2.safetensors bicubic
   python tools/evaluate.py bundled-span-x4 path/to/checkpoint.pth --sets Set5 Set14
+  python tools/evaluate.py bicubic bundled-span-x4 bundled-span-x4-photo --degraded --sets Set14 Urban100
 
 A MODEL is `bicubic` (needs --scale, or takes the scale of the other models), a weights file, or a
 model id (installed, bundled or catalog) as `sr-studio upscale --model` takes it. Each model runs
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help=f"default {DEFAULT_DATASETS}")
     parser.add_argument("--sets", nargs="+", default=list(BENCHMARK_SETS))
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--degraded", action="store_true",
+                        help="camera-like degraded inputs (blur, downscale, noise, JPEG; seeded, see benchmarks/DEGRADED.md) "
+                             "instead of the clean bicubic protocol")
     args = parser.parse_args(argv)
 
     try:
@@ -69,10 +73,10 @@ def main(argv=None) -> int:
                 if not scales:
                     parser.error("bicubic needs --scale when no model is given")
                 for scale in scales:
-                    results = [evaluate_set(bicubic_upscaler(scale), scale, args.datasets, s) for s in args.sets]
+                    results = [evaluate_set(bicubic_upscaler(scale), scale, args.datasets, s, args.degraded) for s in args.sets]
                     rows.append(("bicubic (Pillow)", scale, results))
             else:
-                results = [evaluate_set(model_upscaler(model), model.scale, args.datasets, s) for s in args.sets]
+                results = [evaluate_set(model_upscaler(model), model.scale, args.datasets, s, args.degraded) for s in args.sets]
                 rows.append((f"{spec} ({model.arch})", model.scale, results))
     except SRStudioError as error:
         print(f"error: {error}", file=sys.stderr)

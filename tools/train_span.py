@@ -76,6 +76,39 @@ def load_pairs(folder: Path, scale: int) -> tuple[list, list, list[str]]:
     return train, validation, names
 
 
+def to_tensor(arrays) -> torch.Tensor:
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def camera_batch(pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Generator, clean_share: float):
+    """(LR, HR) crops where each LR is its HR crop through a random camera-like degradation.
+
+    The degradation runs on the HR crop itself (blur at the HR's resolution, then down to LR size), one
+    recipe per crop from `rng`, so a resumed run draws the same stream. `clean_share` of the crops get
+    the clean bicubic protocol only.
+    """
+    from sr_studio.degradation import apply, camera_recipe
+
+    hr_patch = lr_patch * scale
+    lrs, hrs = [], []
+    for _ in range(batch):
+        hr, _ = pairs[rng.integers(len(pairs))]
+        y = int(rng.integers(hr.shape[0] - hr_patch + 1))
+        x = int(rng.integers(hr.shape[1] - hr_patch + 1))
+        crop = hr[y : y + hr_patch, x : x + hr_patch]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        if rng.random() < 0.5:
+            crop = crop[::-1]
+        crop = np.ascontiguousarray(np.rot90(crop, int(rng.integers(4))))
+        hr_tensor = to_tensor([crop])
+        recipe = camera_recipe(hr_patch, hr_patch, scale, rng, clean_share=clean_share)
+        lrs.append(apply(hr_tensor, recipe, seed=int(rng.integers(2**31)))[0])
+        hrs.append(hr_tensor[0])
+    # Rounded to 8 bits, as every photo the model will see is.
+    return torch.stack(lrs).mul_(255).round_().div_(255), torch.stack(hrs)
+
+
 def random_batch(pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Generator):
     """A batch of aligned (LR, HR) crops in 0..1, randomly flipped and rotated."""
     lrs, hrs = [], []
@@ -93,10 +126,6 @@ def random_batch(pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Ge
         lr_crop, hr_crop = np.rot90(lr_crop, turns), np.rot90(hr_crop, turns)
         lrs.append(np.ascontiguousarray(lr_crop))
         hrs.append(np.ascontiguousarray(hr_crop))
-
-    def to_tensor(arrays):
-        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
-
     return to_tensor(lrs), to_tensor(hrs)
 
 
@@ -106,13 +135,19 @@ def y_channel(rgb: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def validation_psnr(model, pairs, scale: int, crop: int = 128) -> float:
-    """Mean Y PSNR (shave = scale) on centre crops of the held-out training photos, 8-bit output."""
+def validation_psnr(model, pairs, scale: int, crop: int = 128, degraded: bool = False) -> float:
+    """Mean Y PSNR (shave = scale) on centre crops of the held-out training photos, 8-bit output.
+
+    `degraded` feeds the crops through the degraded benchmark's fixed recipe instead of bicubic."""
+    from sr_studio.degradation import degrade_benchmark_image
+
     values = []
-    for hr, lr in pairs:
+    for index, (hr, lr) in enumerate(pairs):
         cy, cx = lr.shape[0] // 2 - crop // 2, lr.shape[1] // 2 - crop // 2
         lr_crop = lr[cy : cy + crop, cx : cx + crop]
         hr_crop = hr[cy * scale : (cy + crop) * scale, cx * scale : (cx + crop) * scale]
+        if degraded:
+            lr_crop = degrade_benchmark_image(hr_crop, scale, f"validation-{index}")
         x = torch.from_numpy(np.ascontiguousarray(lr_crop)).permute(2, 0, 1)[None].float() / 255.0
         out = model(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
         out = np.round(out * 255.0).astype(np.uint8)
@@ -352,26 +387,42 @@ fraction of the new budget lies), then export, evaluate and rewrite this card wi
 
 
 def continue_from_export(model: SPAN, args) -> tuple[int, float]:
-    """Start from a bundled export: its weights (model and EMA), its step count and training minutes.
+    """Start from a trained model: its weights (model and EMA) and, for our own exports, their step count
+    and training minutes. Any SPAN checkpoint of this width and scale works (the published .pth files too:
+    they start at step 0).
 
     The optimizer state of the run that made it is not in the file, so Adam starts afresh, with a new
     warm-up and cosine (a warm restart)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    from sr_studio.checkpoint import read_state_dict
 
     if args.conv_mode != "fused":
         raise SystemExit("--init-weights continues fused-mode training only (exports keep trained kernels in eval_conv)")
-    with safe_open(str(args.init_weights), "pt") as handle:
-        metadata = handle.metadata() or {}
+    metadata = {}
+    if args.init_weights.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(args.init_weights), "pt") as handle:
+            metadata = handle.metadata() or {}
     if int(metadata.get("scale", args.scale)) != args.scale:
         raise SystemExit(f"{args.init_weights}: a x{metadata['scale']} model, not x{args.scale}")
-    model.load_state_dict(load_file(str(args.init_weights)), strict=True)
+    model.load_state_dict(read_state_dict(args.init_weights), strict=True)
+    model.fuse()  # training runs on eval_conv: start it from the file's chains
     minutes = float(metadata["training_minutes"]) if "training_minutes" in metadata else args.prior_minutes
     if minutes is None:
-        raise SystemExit(f"{args.init_weights}: no training_minutes in its metadata; pass --prior-minutes")
+        if metadata:
+            raise SystemExit(f"{args.init_weights}: no training_minutes in its metadata; pass --prior-minutes")
+        minutes = 0.0  # a published checkpoint: our training starts here
     step = int(metadata.get("step", 0))
     print(f"continuing from {args.init_weights} (step {step}, {minutes:.0f} min trained)")
     return step, minutes
+
+
+def compact_state(state_dict: dict, conv_mode: str) -> dict:
+    """The tensors a run needs to resume: in fused mode the Conv3XC chains are never read (they are
+    rewritten from eval_conv on export), so they stay out and the run state fits in the repository."""
+    if conv_mode != "fused":
+        return state_dict
+    return {k: v for k, v in state_dict.items() if ".sk." not in k and ".conv." not in k}
 
 
 def learning_rate(args, progress: float, step: int) -> float:
@@ -407,6 +458,11 @@ def main(argv=None) -> int:
     parser.add_argument("--stop-minutes", type=float, default=None, help="stop (and checkpoint) after this much time in this process")
     parser.add_argument("--loss", choices=("l1", "mse"), default="l1",
                         help="mse for a final fine-tuning stage: it optimises PSNR directly (SPAN paper's second stage)")
+    parser.add_argument("--degradation", choices=("bicubic", "camera"), default="bicubic",
+                        help="camera: a random blur / resize / noise / JPEG recipe per crop (sr_studio.degradation); "
+                             "the photo model's training")
+    parser.add_argument("--clean-share", type=float, default=0.2,
+                        help="with --degradation camera: share of crops given the clean bicubic protocol only")
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--amp", choices=("bf16", "fp32"), default="bf16")
     parser.add_argument("--threads", type=int, default=1,
@@ -437,7 +493,7 @@ def main(argv=None) -> int:
         if state is None:
             raise SystemExit(f"{checkpoint_path}: no checkpoint to export")
         ema = SPAN(feature_channels=48, upscale=args.scale)
-        ema.load_state_dict(state["ema"])
+        ema.load_state_dict(state["ema"], strict=args.conv_mode != "fused")
         from safetensors.torch import save_file
 
         tensors = exportable_state_dict(ema, args.conv_mode)
@@ -488,8 +544,8 @@ def main(argv=None) -> int:
     optimizer = torch.optim.Adam(trainable(model), lr=args.lr, betas=(0.9, 0.99))
     step, elapsed = first_step, 0.0
     if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
+        model.load_state_dict(state["model"], strict=args.conv_mode != "fused")
+        ema.load_state_dict(state["ema"], strict=args.conv_mode != "fused")
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
         first_step, prior_minutes = state.get("first_step", 0), state.get("prior_minutes", 0.0)
@@ -514,11 +570,16 @@ def main(argv=None) -> int:
             return fused
         return ema
 
+    def validation_psnrs(evaluated) -> tuple[float, float]:
+        """(clean, camera-degraded) held-out PSNR."""
+        return (validation_psnr(evaluated, validation_pairs, args.scale),
+                validation_psnr(evaluated, validation_pairs, args.scale, degraded=True))
+
     def checkpoint():
         save_atomically(
             {
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
+                "model": compact_state(model.state_dict(), args.conv_mode),
+                "ema": compact_state(ema.state_dict(), args.conv_mode),
                 "optimizer": optimizer.state_dict(),
                 "step": step,
                 "elapsed": elapsed,
@@ -547,9 +608,10 @@ def main(argv=None) -> int:
     log = open(log_path, "a", newline="")
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "elapsed_min", "lr", "loss", "val_psnr", "sec_per_step"])
+        writer.writerow(["step", "elapsed_min", "lr", "loss", "val_psnr", "sec_per_step", "val_psnr_degraded"])
     if step == first_step and elapsed == 0 and not args.benchmark_steps:
-        writer.writerow([step, f"{prior_minutes:.2f}", 0.0, "", f"{validation_psnr(evaluation_model(), validation_pairs, args.scale):.3f}", ""])
+        clean, degraded = validation_psnrs(evaluation_model())
+        writer.writerow([step, f"{prior_minutes:.2f}", 0.0, "", f"{clean:.3f}", "", f"{degraded:.3f}"])
         log.flush()
 
     amp = args.amp == "bf16"
@@ -563,7 +625,10 @@ def main(argv=None) -> int:
         lr = learning_rate(args, progress, step - first_step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        lr_batch, hr_batch = random_batch(train_pairs, args.batch, args.lr_patch, args.scale, rng)
+        if args.degradation == "camera":
+            lr_batch, hr_batch = camera_batch(train_pairs, args.batch, args.lr_patch, args.scale, rng, args.clean_share)
+        else:
+            lr_batch, hr_batch = random_batch(train_pairs, args.batch, args.lr_patch, args.scale, rng)
         lr_batch = lr_batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             out = model(lr_batch)
@@ -589,11 +654,13 @@ def main(argv=None) -> int:
                 return 0
             continue
         if step % args.validate_every == 0:
-            psnr = validation_psnr(evaluation_model(), validation_pairs, args.scale)
+            psnr, degraded = validation_psnrs(evaluation_model())
             seconds = (time.time() - window_start) / len(losses)
-            writer.writerow([step, f"{prior_minutes + elapsed / 60:.2f}", f"{lr:.3e}", f"{np.mean(losses):.5f}", f"{psnr:.3f}", f"{seconds:.3f}"])
+            writer.writerow([step, f"{prior_minutes + elapsed / 60:.2f}", f"{lr:.3e}", f"{np.mean(losses):.5f}", f"{psnr:.3f}",
+                             f"{seconds:.3f}", f"{degraded:.3f}"])
             log.flush()
-            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.5f} val {psnr:.3f} dB {seconds:.2f} s/step", flush=True)
+            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.5f} val {psnr:.3f} dB "
+                  f"degraded {degraded:.3f} dB {seconds:.2f} s/step", flush=True)
             losses, window_start = [], time.time()
             tick = time.time()  # validation time does not count as training time
         if time.time() - last_checkpoint > args.checkpoint_minutes * 60:

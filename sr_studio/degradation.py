@@ -1,0 +1,223 @@
+"""Camera-like degradations of a clean photo: what separates a real JPEG from a clean bicubic downscale.
+
+A camera photo has passed through a lens and a demosaicing filter (blur), a sensor (noise, in colour and
+in luma) and an encoder (JPEG blocks), and often through a resize or a re-save on the way. Models trained
+only on clean bicubic downscales sharpen all of that along with the detail. This module makes such
+degradations reproducibly, for two users:
+
+- `tools/train_span.py --degradation camera` draws a random recipe per training crop (`camera_recipe`),
+  in the family of Real-ESRGAN's second-order pipeline but kept to what cameras and phones really do,
+  because the photo model is trained for fidelity, not for a generated look;
+- `sr_studio.evaluation`'s degraded benchmark draws one fixed, seeded recipe per benchmark image
+  (`benchmark_recipe`), so that every model is measured on exactly the same degraded inputs.
+
+Images are float32 tensors (1, 3, H, W) in 0..1; a recipe is plain data (a list of `Step`s), so it can be
+printed, stored and replayed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+RESIZE_METHODS = ("bicubic", "bilinear", "area")
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation: `kind` is blur, resize, gaussian_noise, poisson_noise or jpeg; `params` its settings."""
+
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items())
+        return f"{self.kind}({settings})"
+
+
+# ----------------------------------------------------------------------------- operations
+
+
+def gaussian_kernel(sigma_x: float, sigma_y: float | None = None, angle: float = 0.0, size: int | None = None) -> torch.Tensor:
+    """A normalised 2-D Gaussian, anisotropic when sigma_y differs from sigma_x, rotated by `angle` radians."""
+    sigma_y = sigma_x if sigma_y is None else sigma_y
+    if size is None:
+        size = 2 * math.ceil(3 * max(sigma_x, sigma_y)) + 1
+    offsets = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    y, x = torch.meshgrid(offsets, offsets, indexing="ij")
+    cos, sin = math.cos(angle), math.sin(angle)
+    u, v = cos * x + sin * y, -sin * x + cos * y
+    kernel = torch.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
+    return (kernel / kernel.sum()).float()
+
+
+def blur(image: torch.Tensor, sigma_x: float, sigma_y: float | None = None, angle: float = 0.0) -> torch.Tensor:
+    kernel = gaussian_kernel(sigma_x, sigma_y, angle)
+    pad = kernel.shape[-1] // 2
+    channels = image.shape[1]
+    padded = F.pad(image, (pad, pad, pad, pad), mode="reflect" if min(image.shape[-2:]) > pad else "replicate")
+    return F.conv2d(padded, kernel.expand(channels, 1, *kernel.shape), groups=channels)
+
+
+def resize(image: torch.Tensor, height: int, width: int, method: str = "bicubic") -> torch.Tensor:
+    """Resize with antialiasing on downscales (as cameras and editors do); `area` is a box filter."""
+    if (height, width) == tuple(image.shape[-2:]):
+        return image
+    if method == "area":
+        if height <= image.shape[-2] and width <= image.shape[-1]:
+            return F.interpolate(image, size=(height, width), mode="area")
+        method = "bilinear"  # area has no meaning for an upscale
+    return F.interpolate(image, size=(height, width), mode=method, align_corners=False, antialias=True).clamp_(0, 1)
+
+
+def gaussian_noise(image: torch.Tensor, sigma: float, grey: bool, generator: torch.Generator) -> torch.Tensor:
+    """Additive noise of `sigma` on the 0..255 scale; `grey` puts the same noise in every channel (luma)."""
+    shape = (image.shape[0], 1, *image.shape[2:]) if grey else image.shape
+    noise = torch.randn(shape, generator=generator) * (sigma / 255.0)
+    return (image + noise).clamp_(0, 1)
+
+
+def poisson_noise(image: torch.Tensor, scale: float, grey: bool, generator: torch.Generator) -> torch.Tensor:
+    """Shot noise: a photon count per pixel of about 255 x value / scale photons, so brighter is cleaner.
+
+    A larger `scale` means fewer photons (a smaller sensor or a higher ISO): a mid-grey pixel gets a noise
+    sigma of sqrt(127.5 x scale) levels, 11.3 at scale 1.
+    """
+    photons_per_unit = 255.0 / scale
+    if grey:
+        luma = (image * torch.tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)).sum(1, keepdim=True).clamp(0, 1)
+        counts = torch.poisson(luma * photons_per_unit, generator=generator)
+        return (image + counts / photons_per_unit - luma).clamp_(0, 1)
+    counts = torch.poisson(image.clamp(0, 1) * photons_per_unit, generator=generator)
+    return (counts / photons_per_unit).clamp_(0, 1)
+
+
+def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """Encode and decode with Pillow's libjpeg at `quality` (4:2:0 chroma, as cameras and phones save)."""
+    out = []
+    for single in image:
+        pixels = single.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=int(quality), subsampling=2)
+        buffer.seek(0)
+        with Image.open(buffer) as decoded:
+            array = np.asarray(decoded.convert("RGB"), dtype=np.uint8)
+        out.append(torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0))
+    return torch.stack(out)
+
+
+def apply(image: torch.Tensor, recipe: list[Step], seed: int) -> torch.Tensor:
+    """Run `recipe` on `image` ((N, 3, H, W), 0..1); the noise is drawn from `seed`, so the result is reproducible."""
+    generator = torch.Generator().manual_seed(seed)
+    for step in recipe:
+        p = step.params
+        if step.kind == "blur":
+            image = blur(image, p["sigma_x"], p.get("sigma_y"), p.get("angle", 0.0))
+        elif step.kind == "resize":
+            image = resize(image, p["height"], p["width"], p.get("method", "bicubic"))
+        elif step.kind == "gaussian_noise":
+            image = gaussian_noise(image, p["sigma"], p.get("grey", False), generator)
+        elif step.kind == "poisson_noise":
+            image = poisson_noise(image, p["scale"], p.get("grey", False), generator)
+        elif step.kind == "jpeg":
+            image = jpeg(image, p["quality"])
+        else:
+            raise ValueError(f"unknown degradation step {step.kind!r}")
+    return image
+
+
+# ----------------------------------------------------------------------------- recipes
+
+
+def _blur_step(rng: np.random.Generator, low: float, high: float, anisotropic_share: float) -> Step:
+    sigma_x = float(rng.uniform(low, high))
+    if rng.random() < anisotropic_share:
+        sigma_y = float(rng.uniform(low, high))
+        return Step("blur", {"sigma_x": sigma_x, "sigma_y": sigma_y, "angle": float(rng.uniform(0, math.pi))})
+    return Step("blur", {"sigma_x": sigma_x})
+
+
+def _noise_step(rng: np.random.Generator, max_sigma: float) -> Step:
+    grey = bool(rng.random() < 0.4)
+    if rng.random() < 0.6:
+        return Step("gaussian_noise", {"sigma": float(rng.uniform(1.0, max_sigma)), "grey": grey})
+    # Mid-grey sigma sqrt(127.5 x scale): about 2..max_sigma levels, as for the Gaussian noise.
+    return Step("poisson_noise", {"scale": float(rng.uniform(0.03, max_sigma**2 / 127.5)), "grey": grey})
+
+
+def camera_recipe(hr_height: int, hr_width: int, scale: int, rng: np.random.Generator, clean_share: float = 0.2) -> list[Step]:
+    """A random degradation from an HR crop to its LR input (exactly HR / scale in size).
+
+    - `clean_share` of the recipes are the clean protocol (bicubic downscale alone), so that clean
+      sources are not washed out;
+    - otherwise first order (lens blur, resize to the LR size by a random method, sensor noise, JPEG) or,
+      in 40% of the cases, second order: the same at an intermediate size, then a milder blur, resize,
+      noise and JPEG on the way to the LR size (a photo resized and saved again).
+    Every operation but the resize is skipped now and then, so that each appears alone as well.
+    """
+    lr_height, lr_width = hr_height // scale, hr_width // scale
+    if rng.random() < clean_share:
+        return [Step("resize", {"height": lr_height, "width": lr_width, "method": "bicubic"})]
+    recipe: list[Step] = []
+    second_order = rng.random() < 0.4
+    if rng.random() < 0.9:
+        recipe.append(_blur_step(rng, 0.2, 2.5, anisotropic_share=0.4))
+    if second_order:
+        factor = float(rng.uniform(1.0, 2.0))  # the intermediate photo is 1-2x the LR size
+        height, width = max(lr_height, round(lr_height * factor)), max(lr_width, round(lr_width * factor))
+        recipe.append(Step("resize", {"height": height, "width": width, "method": str(rng.choice(RESIZE_METHODS))}))
+        if rng.random() < 0.8:
+            recipe.append(_noise_step(rng, max_sigma=10.0))
+        if rng.random() < 0.7:
+            recipe.append(Step("jpeg", {"quality": int(rng.integers(60, 96))}))
+        if rng.random() < 0.5:
+            recipe.append(_blur_step(rng, 0.2, 1.0, anisotropic_share=0.3))
+    method = str(rng.choice(RESIZE_METHODS)) if rng.random() < 0.7 else "bicubic"
+    recipe.append(Step("resize", {"height": lr_height, "width": lr_width, "method": method}))
+    if rng.random() < 0.85:
+        recipe.append(_noise_step(rng, max_sigma=12.0 if not second_order else 6.0))
+    if rng.random() < 0.85:
+        recipe.append(Step("jpeg", {"quality": int(rng.integers(40, 96))}))
+    return recipe
+
+
+BENCHMARK_SEED = 2024
+BENCHMARK_RECIPE_TEXT = """\
+For each HR image (cropped to a multiple of the scale), with numpy's default_rng seeded by
+2024 + crc32 of the file name:
+1. lens blur: isotropic Gaussian on the HR image, sigma uniform in 0.5..2.0 HR pixels (reflect padding);
+2. downscale by the scale with antialiased bicubic (torch, antialias=True);
+3. sensor noise: Gaussian, sigma uniform in 1..10 levels of 255, in colour (independent per channel) or,
+   for 40% of the images, in luma (the same in all three channels);
+4. JPEG at a quality uniform in 50..95 (Pillow / libjpeg, 4:2:0 chroma subsampling), decoded to 8 bits.
+The model then enlarges the decoded JPEG and is scored against the clean HR image (PSNR / SSIM on Y,
+shave = scale), exactly as in the clean protocol."""
+
+
+def benchmark_recipe(hr_height: int, hr_width: int, scale: int, name: str) -> tuple[list[Step], int]:
+    """The fixed camera-like degradation of one benchmark image (see BENCHMARK_RECIPE_TEXT) and its noise seed."""
+    seed = BENCHMARK_SEED + zlib.crc32(name.encode("utf-8"))
+    rng = np.random.default_rng(seed)
+    recipe = [
+        Step("blur", {"sigma_x": float(rng.uniform(0.5, 2.0))}),
+        Step("resize", {"height": hr_height // scale, "width": hr_width // scale, "method": "bicubic"}),
+        Step("gaussian_noise", {"sigma": float(rng.uniform(1.0, 10.0)), "grey": bool(rng.random() < 0.4)}),
+        Step("jpeg", {"quality": int(rng.integers(50, 96))}),
+    ]
+    return recipe, seed
+
+
+def degrade_benchmark_image(hr: np.ndarray, scale: int, name: str) -> np.ndarray:
+    """The degraded LR input (uint8 HxWx3) for a benchmark HR image already cropped to a multiple of scale."""
+    recipe, seed = benchmark_recipe(hr.shape[0], hr.shape[1], scale, name)
+    tensor = torch.from_numpy(np.ascontiguousarray(hr)).permute(2, 0, 1)[None].float().div_(255.0)
+    lr = apply(tensor, recipe, seed)
+    return lr[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
