@@ -842,6 +842,8 @@ class MainWindow(QMainWindow):
             self._show_current()
         if job_id in self._run_after_load:
             self._run_after_load.discard(job_id)
+            if item in self.batch:  # done with it: the batch goes on with the next photo, never retries it
+                self.batch.remove(item)
             self._batch_outcome = "failed"
             self._start_next()
 
