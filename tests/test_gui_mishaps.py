@@ -33,3 +33,36 @@ def test_a_batch_goes_on_past_a_photo_that_cannot_be_opened(qtbot, window, gui_e
     for item in items[1:3]:
         assert item.message and "\n" not in item.message  # one line saying why
     assert not window.cancel_action.isEnabled() and window.run_all_action.isEnabled()
+
+
+def test_switching_photo_while_zoomed_in_shows_the_new_photo_fitted(qtbot, window, gui_env):
+    first = write_png(gui_env.photos / "a.png", gradient_photo(30, 40))
+    second = write_png(gui_env.photos / "b.png", gradient_photo(50, 20))
+    window.add_paths([first, second])
+    a, b = window.queue.items
+    wait_loaded(qtbot, a)
+    window.zoom_actual_action.trigger()  # Ctrl+1
+    assert not window.viewer_model.fit_mode
+    window.queue_list.setCurrentRow(1)  # b is not read yet: the viewer waits for it
+    assert "a.png" not in window.windowTitle() and "40 × 30" not in window.viewer.original_title.text()
+    wait_loaded(qtbot, b)
+    qtbot.waitUntil(lambda: window.images.original is b.original_view, timeout=5000)
+    assert window.viewer.original_title.text().startswith("Original · 20 × 50")
+    assert (window.viewer_model.image_width, window.viewer_model.image_height) == (40, 100)  # x2, fitted
+    assert window.viewer_model.fit_mode
+
+    window.zoom_actual_action.trigger()
+    window.queue_list.setCurrentRow(0)  # back to a photo already read: fitted, its own headings
+    assert window.viewer.original_title.text().startswith("Original · 40 × 30")
+    assert window.viewer_model.fit_mode and window.viewer_model.image_width == 80
+
+
+def test_zoom_keys_and_buttons_work_as_soon_as_a_photo_is_shown(qtbot, window, gui_env):
+    assert not window.zoom_actual_action.isEnabled()  # nothing to zoom
+    item = window.add_paths([write_png(gui_env.photos / "z.png", gradient_photo(30, 40))])[0]
+    wait_loaded(qtbot, item)
+    assert not item.has_result  # not enlarged: the wheel zooms it, so must Ctrl+1 and the buttons
+    for action in (window.zoom_in_action, window.zoom_out_action, window.zoom_fit_action, window.zoom_actual_action):
+        assert action.isEnabled(), action.text()
+    window.zoom_actual_action.trigger()
+    assert window.viewer_model.zoom == 1.0 and window.zoom_label.text() == "100 %"

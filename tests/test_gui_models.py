@@ -180,3 +180,13 @@ def test_the_non_drawing_parts_import_no_qt():
             "sr_studio.gui.display_pyramid, sr_studio.gui.spill_store; print('PySide6' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_photo_not_read_yet_after_zooming_leaves_an_empty_view_not_a_crash():
+    model = ViewerModel()
+    model.set_image_size(400, 300)
+    model.set_zoom(1.0)
+    model.set_image_size(0, 0)  # the next photo is still being read
+    assert not model.has_image() and model.fit_mode
+    model.set_image_size(200, 500)
+    assert model.fit_mode and (model.center_x, model.center_y) == (100, 250)

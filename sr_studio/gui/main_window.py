@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self.queue.subscribe(self._queue_changed)
         self.viewer_model.subscribe(self._viewer_changed)
+        self._viewer_changed()
         self.refresh_models()
         self._show_current()
         self._update_actions()
@@ -803,8 +804,13 @@ class MainWindow(QMainWindow):
         self.viewer.set_titles(original_title, result_title)
 
     def _viewer_changed(self) -> None:
-        self.zoom_label.setText(self.viewer_model.zoom_label() if self.viewer_model.has_image() else "")
+        """Zooming follows the picture on screen (the wheel zooms any photo shown, so do the keys and buttons)."""
+        has_image = self.viewer_model.has_image()
+        self.zoom_label.setText(self.viewer_model.zoom_label() if has_image else "")
         self.compare_action.setChecked(self.viewer_model.mode == BEFORE_AFTER)
+        if hasattr(self, "zoom_in_action"):
+            for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action):
+                action.setEnabled(has_image)
 
     # Loading --------------------------------------------------------------------------------------
     def _request_load(self, item: QueueItem) -> None:
@@ -1249,9 +1255,6 @@ class MainWindow(QMainWindow):
         self.export_action.setEnabled(item is not None and item.has_result)
         self.export_all_action.setEnabled(bool(self.queue.finished()))
         self.remove_action.setEnabled(item is not None and item is not self.running_item)
-        has_image = self.viewer_model.has_image()
-        for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action):
-            action.setEnabled(has_image)
         for widget in (self.run_panel.model_combo, self.run_panel.scale_combo, self.run_panel.device_combo,
                        self.run_panel.precision_combo, self.run_panel.tile_spin):
             widget.setEnabled(not running and (widget is not self.run_panel.model_combo or has_model))

@@ -74,12 +74,13 @@ class ViewerModel:
 
     # Image ---------------------------------------------------------------------------------------
     def set_image_size(self, width: int, height: int) -> None:
-        """A new photo (or new output scale): keep the view when the size is the same, else fit later."""
+        """A new photo (or new output scale): keep the view when the size is the same, else fit later.
+        A zero size (the next photo still being read) is no image: the photo that follows is fitted."""
         if (width, height) == (self.image_width, self.image_height):
             return
         old_w, old_h = self.image_width, self.image_height
         self.image_width, self.image_height = int(width), int(height)
-        if old_w and old_h and not self.fit_mode:
+        if old_w and old_h and width and height and not self.fit_mode:
             # Same photo at another scale: keep the same detail under the centre and its apparent size.
             ratio = width / old_w
             self.center_x *= ratio
