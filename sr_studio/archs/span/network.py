@@ -3,6 +3,10 @@
 Every 3x3 convolution of SPAN is trained as a `Conv3XC` (a 1x1 -> 3x3 -> 1x1 chain plus a 1x1 skip) and
 run as one fused 3x3 `eval_conv`. Checkpoints saved during training carry stale `eval_conv` tensors, so
 the fused kernels are rebuilt from `sk` and `conv.*` by `fuse()`, once, after the weights are loaded.
+
+Re-fused exports (efficient-SR model zoos, converted files) keep only the `eval_conv` kernels: for them
+the network is built with `fused_only=True`, whose convolutions have no chain, so its state dict is exactly
+such a file's keys and `fuse()` has nothing to rebuild (the stored kernels are the trained ones).
 """
 
 from __future__ import annotations
@@ -49,14 +53,29 @@ class Conv3XC(nn.Module):
         return self.eval_conv(x)
 
 
+class FusedConv3XC(nn.Module):
+    """A Conv3XC as re-fused checkpoints store it: the 3x3 `eval_conv` alone, with nothing to rebuild it from.
+
+    Keeps the `eval_conv` name so that the keys are those of the official layout minus the chain. Its
+    kernel is the trained weight itself, so unlike Conv3XC's it trains too.
+    """
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.eval_conv = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.eval_conv(x)
+
+
 class SPAB(nn.Module):
     """Parameter-free attention block: features are gated by sigmoid(features) - 0.5."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, conv: type[nn.Module] = Conv3XC):
         super().__init__()
-        self.c1_r = Conv3XC(channels, channels)
-        self.c2_r = Conv3XC(channels, channels)
-        self.c3_r = Conv3XC(channels, channels)
+        self.c1_r = conv(channels, channels)
+        self.c2_r = conv(channels, channels)
+        self.c3_r = conv(channels, channels)
 
     def forward(self, x: torch.Tensor, keep_first: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(block output, first activation); keep_first=False returns None instead and frees it early.
@@ -79,7 +98,14 @@ class SPAB(nn.Module):
 
 
 class SPAN(nn.Module):
-    def __init__(self, feature_channels: int = 48, upscale: int = 4, norm: bool = True, img_range: float = 255.0):
+    def __init__(
+        self,
+        feature_channels: int = 48,
+        upscale: int = 4,
+        norm: bool = True,
+        img_range: float = 255.0,
+        fused_only: bool = False,
+    ):
         super().__init__()
         self.img_range = img_range
         self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -87,17 +113,20 @@ class SPAN(nn.Module):
             # Community checkpoints mark the variant without input normalisation with this entry.
             self.register_buffer("no_norm", torch.zeros(1))
         self.norm = norm
-        self.conv_1 = Conv3XC(3, feature_channels)
+        self.fused_only = fused_only
+        conv = FusedConv3XC if fused_only else Conv3XC
+        self.conv_1 = conv(3, feature_channels)
         for index in range(1, 7):
-            self.add_module(f"block_{index}", SPAB(feature_channels))
+            self.add_module(f"block_{index}", SPAB(feature_channels, conv))
         self.conv_cat = nn.Conv2d(feature_channels * 4, feature_channels, kernel_size=1)
-        self.conv_2 = Conv3XC(feature_channels, feature_channels)
+        self.conv_2 = conv(feature_channels, feature_channels)
         self.upsampler = nn.Sequential(
             nn.Conv2d(feature_channels, 3 * upscale * upscale, kernel_size=3, padding=1),
             nn.PixelShuffle(upscale),
         )
 
     def fuse(self) -> None:
+        """Rebuild every `eval_conv` from its chain; a fused-only network has no chain, so it keeps its own."""
         for module in self.modules():
             if isinstance(module, Conv3XC):
                 module.fuse()
