@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from test_gui_support import (  # noqa: F401 - fixtures
     drop_paths,
     gradient_photo,
@@ -66,3 +68,45 @@ def test_zoom_keys_and_buttons_work_as_soon_as_a_photo_is_shown(qtbot, window, g
         assert action.isEnabled(), action.text()
     window.zoom_actual_action.trigger()
     assert window.viewer_model.zoom == 1.0 and window.zoom_label.text() == "100 %"
+
+
+def enlarged(qtbot, window, path):
+    item = window.add_paths([path])[0]
+    wait_loaded(qtbot, item)
+    use_stand_in(window)
+    with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
+        window.run_current()
+    return item
+
+
+def test_quitting_with_unexported_results_asks_first(qtbot, make_window, gui_env):
+    window = make_window()
+    item = enlarged(qtbot, window, write_png(gui_env.photos / "keep.png", gradient_photo(12, 16)))
+    asked = []
+    window.ask_unsaved = lambda items: asked.append([i.name for i in items]) or "cancel"
+    window.quit_action.trigger()  # Ctrl+Q
+    assert asked == [["keep.png"]] and window.isVisible() and item.has_result
+
+    out = gui_env.root / "out"
+    window.export_panel.folder_edit.setText(str(out))
+    window.ask_unsaved = lambda items: "export"
+    window.quit_action.trigger()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=RUN_TIMEOUT_MS)  # closed once the file is written
+    assert (out / "keep_x2_bundled-span-x2.png").is_file()
+    assert not window.upscale_thread.isRunning()
+
+    other = make_window()
+    enlarged(qtbot, other, write_png(gui_env.photos / "drop.png", gradient_photo(12, 16)))
+    other.ask_unsaved = lambda items: "discard"
+    other.close()
+    assert not other.isVisible() and not list(gui_env.photos.glob("drop_x*"))
+
+
+def test_quitting_after_everything_is_exported_asks_nothing(qtbot, window, gui_env):
+    enlarged(qtbot, window, write_png(gui_env.photos / "done.png", gradient_photo(12, 16)))
+    window.export_panel.folder_edit.setText(str(gui_env.root / "out"))
+    with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS):
+        window.export_current()
+    window.ask_unsaved = lambda items: pytest.fail("asked although every result is exported")
+    window.close()
+    assert not window.isVisible()

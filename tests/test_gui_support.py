@@ -70,6 +70,7 @@ def make_window(qtbot, gui_env):
 
     def make(resize: bool = True):
         window = MainWindow()
+        window.ask_unsaved = lambda items: "discard"  # closing after a test never waits on a dialog
         qtbot.addWidget(window)
         if resize:
             window.resize(1100, 700)

@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         self.pending_exports: dict[int, QueueItem] = {}
         self._run_after_load: set[int] = set()
         self._closing = False
+        self._close_when_exported = False  # "Export All" chosen on quitting: close once every file is written
         self._batch_outcome = "done"
         self._export_counter = 0
         self._shown_item: QueueItem | None = None
@@ -1204,11 +1205,13 @@ class MainWindow(QMainWindow):
             self.show_info(f"{Path(path).name}: {notice}")
         self.statusBar().showMessage(f"Exported {path}", 10000)
         self.export_finished.emit(path)
+        self._close_if_exported(failed=False)
 
     def _export_failed(self, export_id: int, message: str) -> None:
         self.pending_exports.pop(export_id, None)
         self.show_error(f"Export failed: {message}")
         self.export_error.emit(message)
+        self._close_if_exported(failed=True)
 
     # Messages -------------------------------------------------------------------------------------
     def show_error(self, text: str) -> None:
@@ -1259,8 +1262,53 @@ class MainWindow(QMainWindow):
                        self.run_panel.precision_combo, self.run_panel.tile_spin):
             widget.setEnabled(not running and (widget is not self.run_panel.model_combo or has_model))
 
+    def unexported(self) -> list[QueueItem]:
+        """Enlarged results never written to a file: the work quitting would lose."""
+        return [item for item in self.queue.finished() if item.status != EXPORTED]
+
+    def ask_unsaved(self, items: list[QueueItem]) -> str:
+        """'export', 'discard' or 'cancel'; a dialog (tests replace this method)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Enlarged photos not exported")
+        if len(items) == 1:
+            box.setText(f"“{items[0].name}” is enlarged but not exported.")
+        else:
+            box.setText(f"{len(items)} enlarged photos are not exported.")
+        box.setInformativeText("Quitting now discards the enlarged results.")
+        export = box.addButton("Export All", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(export)
+        box.exec()
+        return {export: "export", discard: "discard"}.get(box.clickedButton(), "cancel")
+
+    def _may_close(self) -> bool:
+        """Results the user waited for are never dropped without a word: ask, and export first if wanted."""
+        waiting = [] if self._closing else self.unexported()
+        if not waiting:
+            return True
+        choice = self.ask_unsaved(waiting)
+        if choice == "discard":
+            return True
+        if choice == "export" and self.export_items(waiting):
+            self._close_when_exported = True
+        return False
+
+    def _close_if_exported(self, failed: bool) -> None:
+        if not self._close_when_exported:
+            return
+        if failed:  # stay open: the result is still here to export elsewhere
+            self._close_when_exported = False
+        elif not self.pending_exports:
+            self._close_when_exported = False
+            QTimer.singleShot(0, self.close)
+
     def closeEvent(self, event) -> None:
         """Stop cleanly: cancel a run, let the engine reach the end of its tile, then end every thread."""
+        if not self._may_close():
+            event.ignore()
+            return
         self.save_settings()
         self._closing = True
         if self.running_item is not None:
