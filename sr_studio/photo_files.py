@@ -27,6 +27,8 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, TiffTags, Unidentif
 from sr_studio.errors import ImageReadError, ImageWriteError
 from sr_studio.photo_io import exif_block, png16, tiff_writer
 from sr_studio.photo_io.atomic_file import check_destination, write_atomically
+from sr_studio.photo_formats import FORMAT_LABELS, HEIF_SUFFIXES, OUTPUT_EXTENSIONS, OUTPUT_FORMATS
+from sr_studio.photo_formats import INPUT_SUFFIXES as ALL_INPUT_SUFFIXES
 from sr_studio.photo_io.pillow_array import rgb_view, rgbx_view, to_array
 
 try:  # HEIC/HEIF (iPhone photos); decode-only build without GPL parts.
@@ -54,8 +56,7 @@ log = logging.getLogger(__name__)
 # 50000x50000 pixels (2.5 GP, 7.5 GB decoded) is refused before decoding.
 DEFAULT_MAX_PIXELS = 200_000_000
 
-OUTPUT_FORMATS = ("png", "jpg", "webp", "tiff")
-_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+_EXTENSIONS = OUTPUT_EXTENSIONS
 _FORMAT_ALIASES = {"jpeg": "jpg", "tif": "tiff"}
 _SUFFIX_FORMATS = {
     ".png": "png",
@@ -66,7 +67,7 @@ _SUFFIX_FORMATS = {
     ".tif": "tiff",
     ".tiff": "tiff",
 }
-_FORMAT_NAMES = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
+_FORMAT_NAMES = FORMAT_LABELS
 
 # Pillow plugins we accept input from (no EPS/PSD/ICO...: less attack surface, no Ghostscript).
 # Camera JPEGs with a preview picture open through "JPEG" as format "MPO".
@@ -76,9 +77,7 @@ _INPUT_FORMATS = [
     for name in ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "AVIF", "HEIF"]
     if name in Image.OPEN
 ]
-INPUT_SUFFIXES = (
-    ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif",
-) + ((".heic", ".heif", ".hif") if HEIF_SUPPORTED else ())  # fmt: skip
+INPUT_SUFFIXES = tuple(s for s in ALL_INPUT_SUFFIXES if HEIF_SUPPORTED or s not in HEIF_SUFFIXES)
 
 JPEG_QUALITY = 95
 WEBP_QUALITY = 95

@@ -110,3 +110,51 @@ def test_quitting_after_everything_is_exported_asks_nothing(qtbot, window, gui_e
     window.ask_unsaved = lambda items: pytest.fail("asked although every result is exported")
     window.close()
     assert not window.isVisible()
+
+
+def test_phone_photos_are_offered_by_file_open_and_taken_from_a_folder(qtbot, window, gui_env):
+    from sr_studio.gui.main_window import OPEN_FILTER
+
+    photos_filter = OPEN_FILTER.split(";;")[0]
+    for pattern in ("*.heic", "*.HEIC", "*.heif", "*.avif", "*.gif", "*.jpg", "*.png"):
+        assert pattern in photos_filter.split("(")[1].rstrip(")").split()
+    folder = gui_env.photos / "iphone"
+    folder.mkdir()
+    for name in ("IMG_0001.HEIC", "IMG_0002.heif", "IMG_0003.avif", "anim.gif"):
+        (folder / name).write_bytes(b"")  # names are what the scan looks at; reading comes later
+    window.add_paths([folder])
+    assert "no photos" not in window.message_bar.text()
+    assert sorted(item.name for item in window.queue.items) == ["IMG_0001.HEIC", "IMG_0002.heif", "IMG_0003.avif",
+                                                               "anim.gif"]
+
+
+def test_adding_a_folder_again_skips_the_results_exported_into_it(qtbot, window, gui_env):
+    folder = gui_env.photos / "shoot"
+    folder.mkdir()
+    write_png(folder / "a.png", gradient_photo(12, 16))
+    window.add_paths([folder])
+    item = window.queue.items[0]
+    wait_loaded(qtbot, item)
+    use_stand_in(window)
+    with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
+        window.run_current()
+    window.export_panel.pattern_edit.setText("{name} big")  # a name of the user's own: known by what was written
+    with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS):
+        window.export_current()
+    window.export_panel.pattern_edit.setText("{name}_x{scale}_{model}")
+    with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS):
+        window.export_current()
+    assert sorted(p.name for p in folder.iterdir()) == ["a big.png", "a.png", "a_x2_bundled-span-x2.png"]
+    window.queue.remove(item)
+    window.add_paths([folder])
+    assert [i.name for i in window.queue.items] == ["a.png"]
+
+
+def test_files_that_are_not_photos_are_refused_with_the_reason(qtbot, window, gui_env):
+    notes = gui_env.photos / "notes.txt"
+    notes.write_text("shopping list")
+    good = write_png(gui_env.photos / "good.png", gradient_photo(8, 8))
+    drop_paths(window, [notes, good])
+    assert [item.name for item in window.queue.items] == ["good.png"]
+    message = window.message_bar.text()
+    assert "notes.txt" in message and "not a photo" in message and "\n" not in message

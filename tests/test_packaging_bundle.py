@@ -125,7 +125,7 @@ def test_real_workflows_import_nothing_the_bundle_leaves_out(tmp_path):
 MIME_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".tif": "image/tiff",
     ".tiff": "image/tiff", ".bmp": "image/bmp", ".gif": "image/gif", ".heic": "image/heic", ".heif": "image/heif",
-    ".avif": "image/avif",
+    ".avif": "image/avif", ".jpe": "image/jpeg", ".hif": "image/heif",
 }
 
 

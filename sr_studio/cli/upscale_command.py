@@ -8,10 +8,8 @@ import time
 from pathlib import Path
 
 from sr_studio.errors import SRStudioError
-
-INPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif", ".avif"}
-FORMAT_FOR_SUFFIX = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp", ".tif": "tiff", ".tiff": "tiff"}
-FORMATS = ("png", "jpg", "webp", "tiff")
+from sr_studio.photo_formats import DEVICES, FORMAT_FOR_SUFFIX, INPUT_SUFFIXES, PRECISIONS, photos_in_folder  # noqa: F401
+from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
 
 
 def register(subparsers) -> None:
@@ -29,8 +27,8 @@ def register(subparsers) -> None:
                         "(default: the bundled model for the scale; see `sr-studio models list`)")
     parser.add_argument("--scale", type=float, metavar="S", help="enlargement factor (default: the model's)")
     parser.add_argument("--tile", type=int, metavar="N", help="tile size in input pixels (default: automatic)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: the input's, PNG for others)")
     parser.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -45,7 +43,7 @@ def collect_inputs(inputs: list[str]) -> list[Path]:
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
+            found = photos_in_folder(path)  # without the results of an earlier run into the same folder
             if not found:
                 raise SRStudioError("no images in this folder", path)
             files += found

@@ -12,13 +12,12 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from sr_studio.gui.export_plan import ExportOptions
+from sr_studio.photo_formats import DEVICES, PRECISIONS
 
 SETTINGS_DIR_ENV = "SR_STUDIO_SETTINGS_DIR"
 ORGANIZATION = "SR Studio"
 APPLICATION = "SR Studio"
 MAX_RECENT = 10
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "fp16")
 APPEARANCES = ("system", "light", "dark")
 
 

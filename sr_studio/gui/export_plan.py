@@ -7,11 +7,10 @@ import string
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-FORMATS = ("png", "jpg", "webp", "tiff")
-FORMAT_LABELS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
-EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
-LOSSY_FORMATS = frozenset({"jpg", "webp"})
-SIXTEEN_BIT_FORMATS = frozenset({"png", "tiff"})
+from sr_studio.photo_formats import FORMAT_LABELS, LOSSY_FORMATS, SIXTEEN_BIT_FORMATS  # noqa: F401 - for the panels
+from sr_studio.photo_formats import OUTPUT_EXTENSIONS as EXTENSIONS
+from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
+
 PATTERN_FIELDS = ("name", "scale", "model", "ext", "index")
 DEFAULT_PATTERN = "{name}_x{scale}_{model}"
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')

@@ -50,7 +50,6 @@ from sr_studio.gui.photo_queue import (
     FAILED,
     LOADING,
     PENDING,
-    PHOTO_EXTENSIONS,
     RUNNING,
     PhotoQueue,
     WIDEST_PROGRESS_TEXT,
@@ -74,6 +73,7 @@ from sr_studio.gui.workers import (
     start_thread,
     stop_thread,
 )
+from sr_studio.photo_formats import INPUT_FORMAT_NAMES, is_photo_path, open_dialog_filter, photos_in_folder
 
 STATUS_ICONS = {
     PENDING: ("fa5s.clock", None),
@@ -84,7 +84,7 @@ STATUS_ICONS = {
     CANCELLED: ("fa5s.ban", None),
     EXPORTED: ("fa5s.file-export", "#2ec27e"),
 }
-OPEN_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;All files (*)"
+OPEN_FILTER = open_dialog_filter()
 MODEL_FILTER = "Model weights (*.pth *.pt *.safetensors)"
 
 
@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         self._run_after_load: set[int] = set()
         self._closing = False
         self._close_when_exported = False  # "Export All" chosen on quitting: close once every file is written
+        self._written: set[Path] = set()  # files exported: never queued again from their folder, whatever their name
         self._batch_outcome = "done"
         self._export_counter = 0
         self._shown_item: QueueItem | None = None
@@ -566,15 +567,22 @@ class MainWindow(QMainWindow):
         for model in models:
             self.import_model_file(model)
         photos = [p for p in paths if p not in models]
-        missing = [p for p in photos if not p.exists()]
-        if missing:
-            self.show_error(f"{missing[0]}: no such file or folder" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        problems = []
+
+        def refuse(found: list[Path], why: str) -> None:
+            if found:
+                more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+                problems.append(f"{found[0]}: {why}{more}")
+
+        refuse([p for p in photos if not p.exists()], "no such file or folder")
         photos = [p for p in photos if p.exists()]
-        empty_folders = [p for p in photos if p.is_dir() and not any(
-            c.suffix.lower() in PHOTO_EXTENSIONS for c in p.iterdir() if c.is_file())]
-        if empty_folders:
-            self.show_error(f"{empty_folders[0]}: no photos in this folder")
-        added = self.queue.add(photos)
+        not_photos = [p for p in photos if not p.is_dir() and not is_photo_path(p)]
+        refuse(not_photos, f"not a photo (SR Studio opens {INPUT_FORMAT_NAMES})")
+        photos = [p for p in photos if p not in not_photos]
+        refuse([p for p in photos if p.is_dir() and not photos_in_folder(p)], "no photos in this folder")
+        if problems:
+            self.show_error("\n".join(problems))
+        added = self.queue.add(photos, skip=self._written)
         if added:
             self.settings.last_folder = str(added[-1].path.parent)
             self.queue.select(added[0])
@@ -1198,6 +1206,7 @@ class MainWindow(QMainWindow):
 
     def _exported(self, export_id: int, path: str, notices) -> None:
         item = self.pending_exports.pop(export_id, None)
+        self._written.add(Path(path))
         if item is not None:
             item.exported_to = Path(path)
             self.queue.set_status(item, EXPORTED, f"saved as {Path(path).name}")

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-PHOTO_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+from sr_studio.photo_formats import photos_in_folder
+
 MODEL_EXTENSIONS = frozenset({".pth", ".pt", ".safetensors"})
 
 PENDING = "pending"
@@ -93,11 +94,12 @@ class PhotoQueue:
         for callback in list(self._observers):
             callback()
 
-    def add(self, paths: Iterable[str | os.PathLike]) -> list[QueueItem]:
-        """Append photos (folders are searched one level deep); returns the new items, skipping duplicates."""
+    def add(self, paths: Iterable[str | os.PathLike], skip: Iterable[Path] = ()) -> list[QueueItem]:
+        """Append photos (folders are searched one level deep, without `skip`: files this session wrote);
+        returns the new items, skipping duplicates."""
         known = {item.path for item in self.items}
         added = []
-        for path in photo_paths(paths):
+        for path in photo_paths(paths, skip):
             if path in known:
                 continue
             known.add(path)
@@ -156,8 +158,10 @@ class PhotoQueue:
         return len(self.items)
 
 
-def photo_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given (whatever their extension: a wrong one gets a clear error later) and photos inside folders."""
+def photo_paths(paths: Iterable[str | os.PathLike], skip: Iterable[Path] = ()) -> list[Path]:
+    """Files as given (the window refuses other names first) and the photos inside folders, but for SR Studio's
+    own results and `skip` (files written this session, whatever their name)."""
+    skip = {Path(path).resolve() for path in skip}
     found: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
@@ -166,12 +170,7 @@ def photo_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
         except OSError:
             pass
         if path.is_dir():
-            found.extend(
-                sorted(
-                    (child for child in path.iterdir() if child.is_file() and child.suffix.lower() in PHOTO_EXTENSIONS),
-                    key=lambda child: child.name.lower(),
-                )
-            )
+            found.extend(child for child in photos_in_folder(path) if child.resolve() not in skip)
         else:
             found.append(path)
     return found

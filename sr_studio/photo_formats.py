@@ -1,0 +1,89 @@
+"""What SR Studio reads and writes, and on what it runs: one list for the CLI, the window, its dialogs and the
+folder scan, so they can no longer drift apart (the window once hid the HEIC photos the CLI took).
+
+Plain Python on purpose (no torch, no Qt, no Pillow): the CLI's argument parser and the window's file dialog
+import it before anything heavy is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+HEIF_SUFFIXES = (".heic", ".heif", ".hif")
+# Every suffix a photo may have; photo_files drops the HEIF ones where no HEIF decoder is installed.
+INPUT_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif") + HEIF_SUFFIXES
+INPUT_FORMAT_NAMES = "JPEG, PNG, WebP, TIFF, BMP, GIF, AVIF, HEIC"
+
+OUTPUT_FORMATS = ("png", "jpg", "webp", "tiff")
+FORMAT_LABELS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
+OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+LOSSY_FORMATS = frozenset({"jpg", "webp"})
+SIXTEEN_BIT_FORMATS = frozenset({"png", "tiff"})
+# "As the original": the output format a photo keeps; photos in other formats (GIF, HEIC, ...) become PNG.
+FORMAT_FOR_SUFFIX = {".jpg": "jpg", ".jpeg": "jpg", ".jpe": "jpg", ".png": "png", ".webp": "webp",
+                     ".tif": "tiff", ".tiff": "tiff"}
+FALLBACK_FORMAT = "png"
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def is_photo_path(path: str | os.PathLike) -> bool:
+    """A name a photo may have (its content is checked when it is read)."""
+    return Path(path).suffix.lower() in INPUT_SUFFIXES
+
+
+def format_for(source: str | os.PathLike) -> str:
+    """The output format that keeps a photo's own ("as the original")."""
+    return FORMAT_FOR_SUFFIX.get(Path(source).suffix.lower(), FALLBACK_FORMAT)
+
+
+def open_dialog_filter() -> str:
+    """A file dialog's filter: both cases, since GTK's dialog matches IMG_0001.HEIC case-sensitively."""
+    patterns = " ".join(f"*{suffix} *{suffix.upper()}" for suffix in INPUT_SUFFIXES)
+    return f"Photos ({patterns});;All files (*)"
+
+
+# The names SR Studio gives its results, after the photo's own name: NAME_x4.jpg (CLI), NAME_x4_MODEL.png
+# (window), with " (2)" or "-2" added when the name was taken.
+_RESULT_TAIL = re.compile(r"_x\d+(?:\.\d+)?(?:_.*)?(?: \(\d+\)|-\d+)?$")
+
+
+def is_own_result(path: str | os.PathLike, names_in_folder: set[str] | None = None) -> bool:
+    """Whether a file looks like a result SR Studio wrote from a photo beside it: NAME_x<scale>[...] where a
+    photo NAME.<suffix> is in the same folder. Adding the folder again must not queue its own results.
+
+    `names_in_folder` (lower-case file names) saves listing the folder again for each file of a scan."""
+    path = Path(path)
+    if not is_photo_path(path):
+        return False
+    if names_in_folder is None:
+        try:
+            names_in_folder = {child.name.lower() for child in path.parent.iterdir()}
+        except OSError:
+            return False
+    stem = path.stem
+    for source in _candidate_sources(stem):
+        if any(f"{source}{suffix}".lower() in names_in_folder for suffix in INPUT_SUFFIXES):
+            return True
+    return False
+
+
+def _candidate_sources(stem: str) -> list[str]:
+    """Every NAME that `stem` could have been made from (a photo's own name may contain "_x2" too)."""
+    return [stem[:match.start()] for match in re.finditer(r"_x\d", stem)
+            if match.start() > 0 and _RESULT_TAIL.match(stem, match.start())]
+
+
+def photos_in_folder(folder: str | os.PathLike, own_results: bool = False) -> list[Path]:
+    """The photos directly inside a folder, by name, without SR Studio's own results unless asked for."""
+    folder = Path(folder)
+    children = [child for child in folder.iterdir() if child.is_file()]
+    names = {child.name.lower() for child in children}
+    return sorted(
+        (child for child in children
+         if is_photo_path(child) and (own_results or not is_own_result(child, names))),
+        key=lambda child: child.name.lower(),
+    )
