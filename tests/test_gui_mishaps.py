@@ -158,3 +158,24 @@ def test_files_that_are_not_photos_are_refused_with_the_reason(qtbot, window, gu
     assert [item.name for item in window.queue.items] == ["good.png"]
     message = window.message_bar.text()
     assert "notes.txt" in message and "not a photo" in message and "\n" not in message
+
+
+def test_transparent_areas_are_drawn_on_a_checkerboard(qtbot, window, gui_env):
+    import numpy as np
+    from test_gui_viewer import grab_array
+
+    clear = np.zeros((60, 80, 4), np.uint8)  # fully transparent
+    item = window.add_paths([write_png(gui_env.photos / "clear.png", clear)])[0]
+    wait_loaded(qtbot, item)
+    qtbot.wait(20)
+    pane = window.viewer.original_view
+    seen = grab_array(pane)
+    rect = window.viewer_model.image_rect_in_view(*pane.viewport_size())
+    ratio = pane.devicePixelRatioF()
+    y0, y1 = int(rect.y / ratio) + 2, int((rect.y + rect.height) / ratio) - 2
+    x0, x1 = int(rect.x / ratio) + 2, int((rect.x + rect.width) / ratio) - 2
+    inside = seen[y0:y1, x0:x1].reshape(-1, 3)
+    shades = {tuple(int(v) for v in pixel) for pixel in inside}
+    assert len(shades) == 2, f"transparency shown as {len(shades)} colour(s), not a checkerboard"
+    light, dark = sorted(shades, key=sum)[::-1]
+    assert sum(light) - sum(dark) > 60  # told apart at a glance

@@ -11,7 +11,19 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPainterPath, QPalette, QPen, QRegion, QTransform
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QCursor,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+    QRegion,
+    QTransform,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from sr_studio.gui.display_pyramid import DisplayPyramid
@@ -23,6 +35,19 @@ COMPARE = "compare"
 SLIDER_GRAB_DISTANCE = 10  # logical pixels either side of the slider line that grab it
 REPAINT_INTERVAL_MS = 50  # tiles arriving faster than this are painted together
 _FORMATS = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888, 4: QImage.Format.Format_RGBA8888}
+CHECKER_CELL = 8  # logical pixels
+CHECKER_SHADES = (QColor(204, 204, 204), QColor(153, 153, 153))
+
+
+def checkerboard(cell: int) -> QBrush:
+    """The usual sign of transparency, so a clear area is not mistaken for a grey one."""
+    tile = QPixmap(2 * cell, 2 * cell)
+    tile.fill(CHECKER_SHADES[0])
+    painter = QPainter(tile)
+    painter.fillRect(cell, 0, cell, cell, CHECKER_SHADES[1])
+    painter.fillRect(0, cell, cell, cell, CHECKER_SHADES[1])
+    painter.end()
+    return QBrush(tile)
 
 
 def level_view(level: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> QImage:
@@ -228,7 +253,13 @@ class PhotoCanvas(QWidget):
         right, bottom = model.image_to_view(x1 / scale, y1 / scale, width, height)
         crisp = level_index == 0 and magnification > 1.0001
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not crisp)
-        painter.drawImage(QRectF(left, top, right - left, bottom - top), level_view(level, x0, y0, x1, y1))
+        target = QRectF(left, top, right - left, bottom - top)
+        if level.ndim == 3 and level.shape[2] == 4:
+            cell = max(1, round(CHECKER_CELL * self._ratio()))
+            if getattr(self, "_checker_cell", None) != cell:
+                self._checker, self._checker_cell = checkerboard(cell), cell
+            painter.fillRect(target, self._checker)
+        painter.drawImage(target, level_view(level, x0, y0, x1, y1))
 
     def _draw_slider(self, painter: QPainter) -> None:
         x = self.slider_x()
