@@ -145,3 +145,40 @@ def test_download_waits_while_another_process_downloads_the_same_model(qtbot, wi
             other.release()  # the other download ends: this one goes ahead
     assert model_server["requests"] == 1
     qtbot.waitUntil(lambda: cells(dialog, row_of(dialog, "tiny-span-x4"))[-1].startswith("Installed"), timeout=5000)
+
+
+def test_progress_says_connecting_then_real_amounts_never_unknown(qtbot, window, gui_env, model_server):
+    """Before the first byte the bar says where it is connecting; then bytes and speed as they are known."""
+    model_server["delay"] = 0.005
+    dialog = open_manager(qtbot, window)
+    dialog.select("tiny-span-x4")
+    from PySide6.QtCore import QObject, Slot
+
+    class Recorder(QObject):
+        """On the GUI thread, connected after the dialog: each entry is what the bar says after a report."""
+
+        @Slot(str, str, object, object, float, str)
+        def record(self, model_id, phase, *rest):
+            shown.append((phase, dialog.progress.format()))
+
+    shown = []
+    recorder = Recorder()
+    window.model_tasks.progress.connect(recorder.record)
+    with qtbot.waitSignal(window.model_tasks.downloaded, timeout=TIMEOUT_MS):
+        dialog.download_button.click()
+    assert shown[0] == ("connecting", "Connecting to 127.0.0.1…")
+    downloading = [text for phase, text in shown if phase == "downloading"]
+    assert downloading and all("unknown" not in text for text in downloading), downloading
+    assert downloading[0].startswith("0 B of ") and "/s" not in downloading[0]
+
+    # A large model, as the user saw it: amounts, speed and time left once there is a speed.
+    dialog.downloading = "big"
+    dialog._progress("big", "connecting", 0, 85_000_000, 0.0, "huggingface.co")
+    assert dialog.progress.format() == "Connecting to huggingface.co…"
+    dialog._progress("big", "downloading", 0, 85_000_000, 0.0, "huggingface.co")
+    assert dialog.progress.format() == "0 B of 85.0 MB"
+    dialog._progress("big", "downloading", 5_000_000, 85_000_000, 1_000_000.0, "huggingface.co")
+    assert dialog.progress.format() == "5.0 MB of 85.0 MB · 1.0 MB/s · 1 min 20 s left"
+    dialog._progress("big", "downloading", 5_000_000, None, 0.0, "huggingface.co")
+    assert dialog.progress.format() == "5.0 MB"
+    dialog.downloading = None

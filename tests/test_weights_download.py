@@ -47,6 +47,8 @@ class Served:
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.drop_after: dict[str, int] = {}  # path -> bytes sent before the connection is cut (once)
+        self.drop_always: dict[str, int] = {}  # path -> bytes sent before the connection is cut, every time
+        self.slow_headers: set[str] = set()  # paths whose headers come one byte at a time, never ending
         self.stall: set[str] = set()  # paths whose body never comes (until `release` is set)
         self.ignore_range: set[str] = set()
         self.requests: list[dict] = []
@@ -70,6 +72,9 @@ def handler_for(served: Served):
                     {"path": self.path, "range": self.headers.get("Range"), "if_range": self.headers.get("If-Range")}
                 )
             data = served.files.get(self.path)
+            if self.path in served.slow_headers:
+                self.trickle_headers()
+                return
             if data is None:
                 self.send_error(404, "Not Found")
                 return
@@ -98,6 +103,8 @@ def handler_for(served: Served):
                 cut = served.drop_after.pop(self.path, None)
             if cut is not None:
                 body = body[:cut]
+            if self.path in served.drop_always:
+                body = body[:served.drop_always[self.path]]
             piece, pause = served.trickle.get(self.path, (8192, served.seconds_per_piece))
             paused_at = served.pause_after.get(self.path)
             for offset in range(0, len(body), piece):
@@ -114,6 +121,19 @@ def handler_for(served: Served):
                     served.bytes_sent += len(body[offset:offset + piece])
                 if pause:
                     time.sleep(pause)
+
+        def trickle_headers(self):
+            """A status line and then one long header, a byte every 50 ms: never silent for long, never done."""
+            head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60000
+            for offset in range(len(head)):
+                if served.release.is_set():
+                    return
+                try:
+                    self.wfile.write(head[offset:offset + 1])
+                    self.wfile.flush()
+                except OSError:
+                    return  # the client gave up: what the test wants
+                time.sleep(0.05)
 
     return Handler
 
@@ -522,6 +542,135 @@ def test_a_kept_part_file_whose_mirror_is_gone_is_discarded(server, home, span_x
         download_model("test-span-x2", sleep=no_wait)
 
     assert "kept" not in str(raised.value)
+    assert_nothing_installed(home)
+
+
+# -- offline, unreachable and endless mirrors --------------------------------------------------------
+
+
+def refused_url() -> str:
+    """A port on 127.0.0.1 where nothing listens (bound, then closed again)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/span.pth"
+
+
+@pytest.fixture
+def no_such_host(monkeypatch):
+    """Name lookups of `mirror.invalid` fail as they do offline; everything else resolves as usual."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def lookup(host, *args, **kwargs):
+        if str(host).endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return "http://mirror.invalid/span.pth"
+
+
+def test_offline_every_mirror_fails_at_once_and_says_so(home, span_x2, no_such_host, capsys):
+    entry([no_such_host, refused_url()], span_x2)
+    waits = []
+    started = time.monotonic()
+
+    with pytest.raises(DownloadError) as raised:
+        download_model("test-span-x2", sleep=waits.append)
+
+    message = str(raised.value)
+    assert time.monotonic() - started < 5
+    assert waits == [], "a failed name lookup or a refused connection is not retried"
+    assert "this computer seems to be offline" in message and "\n" not in message
+    assert "mirror.invalid (mirror 1 of 2): the server's name could not be looked up" in message
+    assert "(mirror 2 of 2): the server refused the connection" in message
+    assert_nothing_installed(home)
+
+    assert main(["models", "download", "test-span-x2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("sr-studio: error: test-span-x2: download failed: this computer seems to be offline")
+    assert "test-span-x2: connecting to mirror.invalid..." in err, "the user sees what it is waiting for"
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_an_unreachable_mirror_is_skipped_at_once_for_the_next(server, home, span_x2, no_such_host):
+    server.files["/span.pth"] = span_x2
+    entry([no_such_host, server.base + "/span.pth"], span_x2)
+    waits = []
+
+    model = download_model("test-span-x2", sleep=waits.append)
+
+    assert waits == []
+    assert model.origin == server.base + "/span.pth" and model.path.read_bytes() == span_x2
+
+
+def test_a_mirror_that_ignores_range_and_breaks_off_at_the_same_place_runs_out_of_tries(server, home, span_x2):
+    """Each try restarts at 0 (200, the whole file) and is cut at 1000 bytes: it never gets further than the
+    first, so the tries run out instead of counting as progress forever."""
+    server.files["/span.pth"] = span_x2
+    server.drop_always["/span.pth"] = 1000
+    server.ignore_range.add("/span.pth")
+    entry(server.base + "/span.pth", span_x2)
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        assert len(waits) < 20, "the download retries forever"
+
+    with pytest.raises(DownloadError, match="closed after 1.0 kB of 323 kB") as raised:
+        download_model("test-span-x2", retries=2, backoff=0.5, sleep=sleep)
+
+    assert "\n" not in str(raised.value)
+    assert len(server.requests) == 3, "the first try (further than ever before), then 2 that were not"
+    assert waits == [0.5, 1.0]
+    assert ModelStore().get("test-span-x2") is None
+
+
+def test_a_retry_that_resumes_further_still_counts_as_progress(server, home, span_x2):
+    """The rule above does not stop a mirror that honours Range and breaks off often: each try adds bytes."""
+    server.files["/span.pth"] = span_x2
+    entry(server.base + "/span.pth", span_x2)
+    cuts = iter([3000, 3000, 3000, 3000])
+
+    class CutEachTime(dict):
+        def pop(self, key, default=None):
+            return next(cuts, default)
+
+    server.drop_after = CutEachTime()
+
+    model = download_model("test-span-x2", retries=1, sleep=no_wait)
+
+    assert [r["range"] for r in server.requests] == [None] + [f"bytes={3000 * k}-" for k in range(1, 5)]
+    assert model.path.read_bytes() == span_x2
+
+
+def test_headers_that_trickle_in_time_out_cleanly(server, home, span_x2):
+    """A byte every 50 ms keeps each read under the 0.5 s timeout; the headers as a whole must not take longer."""
+    server.files["/span.pth"] = span_x2
+    server.slow_headers.add("/span.pth")
+    entry(server.base + "/span.pth", span_x2)
+    outcome = []
+
+    def attempt():
+        try:
+            download_model("test-span-x2", timeout=0.5, retries=1, sleep=no_wait)
+        except BaseException as error:  # noqa: BLE001 - the test inspects it
+            outcome.append(error)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), "the download waits for the headers forever"
+    assert time.monotonic() - started < 10
+    assert len(outcome) == 1 and isinstance(outcome[0], DownloadError), outcome
+    message = str(outcome[0])
+    assert "no complete answer within 0.5 s" in message and "\n" not in message
+    assert len(server.requests) == 2
     assert_nothing_installed(home)
 
 

@@ -140,6 +140,8 @@ class DownloadPrinter:
                           "waiting for it to finish (Ctrl+C to stop waiting)")
             elif progress.phase == "verifying":
                 self.line(f"{self.label}: verifying (checksum, then loading the model once)")
+            elif progress.phase == "connecting":  # before the first byte, which may take the whole timeout
+                self.line(f"{self.label}: connecting to {host(progress.url)}...")
             elif progress.phase == "downloading" and not self.interactive:
                 size = human_size(progress.bytes_total) if progress.bytes_total else "size unknown"
                 resumed = f", resuming at {human_size(progress.bytes_done)}" if progress.bytes_done else ""

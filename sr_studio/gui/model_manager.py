@@ -37,7 +37,8 @@ COLUMNS = ("Model", "Architecture", "Scale", "Purpose", "Size", "License", "Stat
 class ModelTasks(QObject):
     """Downloads and imports, one at a time, on the model thread; answers with signals."""
 
-    progress = Signal(str, str, object, object, float)  # model id, phase, bytes done, bytes total (or None), bytes/s
+    # model id, phase, bytes done, bytes total (or None), bytes/s, the server's host name
+    progress = Signal(str, str, object, object, float, str)
     downloaded = Signal(str, str)  # model id, name
     imported = Signal(str, str)  # model id, name
     failed = Signal(str, str)  # "download" / "import", message
@@ -72,8 +73,10 @@ class ModelTasks(QObject):
         from sr_studio.weights import download_model
 
         def report(progress) -> None:
+            from urllib.parse import urlsplit
+
             self.progress.emit(model_id, progress.phase, progress.bytes_done, progress.bytes_total,
-                               float(progress.bytes_per_second))
+                               float(progress.bytes_per_second), urlsplit(progress.url).hostname or "")
 
         try:
             model = download_model(model_id, progress=report, cancel=self._cancel)
@@ -258,7 +261,7 @@ class ModelManagerDialog(QDialog):
         self.tasks.request_download(listing.id)
         self._selection_changed()
 
-    def _progress(self, model_id: str, phase: str, done, total, speed: float) -> None:
+    def _progress(self, model_id: str, phase: str, done, total, speed: float, host: str = "") -> None:
         if model_id != self.downloading:
             return
         if phase in ("waiting", "verifying"):
@@ -267,12 +270,20 @@ class ModelManagerDialog(QDialog):
                                     if phase == "waiting" else "Verifying…")
             return
         self.progress.setRange(0, 1000)
+        if phase == "connecting":  # nothing has arrived yet: no amounts to show, only where it is waiting
+            self.progress.setValue(int(1000 * done / total) if total else 0)
+            self.progress.setFormat(f"Connecting to {host}…" if host else "Connecting…")
+            return
+        from sr_studio.weights import human_size
+
+        # Bytes are counted from the first one (0 B is a size, not "unknown"); the speed and time left
+        # appear once there is a speed to tell.
+        amount = f"{human_size(done)} of {human_size(total)}" if total else human_size(done)
+        rate = f" · {human_size(int(speed))}/s" if speed > 0 else ""
+        left = f" · {format_duration((total - done) / speed)} left" if total and speed > 0 else ""
         if total:
             self.progress.setValue(int(1000 * done / total))
-            left = f" · {format_duration((total - done) / speed)} left" if speed > 0 else ""
-            self.progress.setFormat(f"{_size_text(done)} of {_size_text(total)} · {_size_text(int(speed))}/s{left}")
-        else:
-            self.progress.setFormat(f"{_size_text(done)} · {_size_text(int(speed))}/s")
+        self.progress.setFormat(amount + rate + left)
 
     def _download_over(self) -> None:
         self.downloading = None

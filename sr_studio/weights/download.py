@@ -18,7 +18,14 @@ the operating system's (`model_lock`), so a crashed downloader never blocks the 
 
 A mirror that trickles (fewer than `stall_bytes` bytes in `stall_seconds`, though enough to keep the
 socket timeout from firing) counts as a failed try: retried as often as a dropped connection, then the
-next mirror, then a one-line error (the bytes received so far are kept for resuming).
+next mirror, then a one-line error (the bytes received so far are kept for resuming). So does one whose
+headers do not arrive within `timeout` in all, however steadily they trickle in.
+A try after a failure counts as progress (and resets the mirror's tries) only when it left the partial
+file larger than it ever was: a mirror that ignores Range and breaks off at the same place every time
+runs out of tries instead of starting over forever.
+A mirror whose host name cannot be looked up, or that refuses the connection, fails at once (retrying
+would not help and only keep the user waiting); when every mirror fails that way the error says that
+the computer seems to be offline.
 Nothing here imports Qt; the GUI calls `download_model` from a worker thread with a progress callback
 and a cancel flag. torch is imported only for the trial load.
 """
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import http.client
 import json
 import os
@@ -148,24 +156,37 @@ def claimed(model_id: str):
 
 
 class RetryableFailure(Exception):
-    """A network failure worth trying again on the same mirror (resuming where it stopped)."""
+    """A network failure worth trying again on the same mirror (resuming where it stopped).
 
-    def __init__(self, reason: str, progressed: bool = False):
+    `stalled`: the mirror trickled; whatever it added does not count as progress.
+    """
+
+    def __init__(self, reason: str, stalled: bool = False):
         super().__init__(reason)
         self.reason = reason
-        self.progressed = progressed
+        self.stalled = stalled
 
 
 class MirrorFailure(Exception):
     """This mirror cannot deliver the model; the next one is tried.
 
     `resumable`: the network gave up, but the bytes received so far are good to resume from later.
+    `unreachable`: the host could not be found or refused to connect (offline, if every mirror says so).
     """
 
-    def __init__(self, reason: str, resumable: bool = False):
+    def __init__(self, reason: str, resumable: bool = False, unreachable: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.resumable = resumable
+        self.unreachable = unreachable
+
+
+# Failures that retrying cannot cure within a download: no route or no name for the host, or nothing
+# listening there. errno values, as a socket reports them (also inside a URLError).
+UNREACHABLE_ERRNOS = frozenset(
+    code for code in (errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, getattr(errno, "ENETDOWN", None))
+    if code is not None
+)
 
 
 class Download:
@@ -214,6 +235,7 @@ class Download:
 
     def run(self) -> InstalledModel:
         failures = []
+        unreachable = 0
         self.check_cancel()
         self.ensure_space(self.entry.size, self.resume_offset(self.mirror_order()[0]))
         try:
@@ -223,12 +245,15 @@ class Download:
                     return self.verify_and_install(url)
                 except MirrorFailure as failure:
                     failures.append(f"{mirror_label(url, self.entry.urls)}: {failure.reason}")
+                    unreachable += failure.unreachable
                     if not failure.resumable and self.read_state().get("url") == url:
                         self.discard_partial()  # what this mirror sent before is of no use now
         except BaseException:
             # Cancelled, Ctrl+C, disk full, or a bug: nothing of this attempt is worth keeping.
             self.discard_partial()
             raise
+        if failures and unreachable == len(failures):
+            failures.insert(0, "this computer seems to be offline (no download server could be reached)")
         if self.part_size() > 0 and self.state_path.exists():
             raise DownloadError(
                 "download failed: " + "; ".join(failures)
@@ -251,13 +276,19 @@ class Download:
 
     def fetch(self, url: str) -> None:
         failures_in_a_row = 0
+        most_held = self.resume_offset(url)
         while True:
             self.check_cancel()
             try:
                 self.transfer(url)
                 return
             except RetryableFailure as failure:
-                failures_in_a_row = 1 if failure.progressed else failures_in_a_row + 1
+                # Progress is a partial file larger than it ever was, not bytes received in this try: a
+                # mirror that ignores Range restarts at 0 and may break off at the same place every time.
+                held = self.resume_offset(url)
+                progressed = held > most_held and not failure.stalled
+                most_held = max(most_held, held)
+                failures_in_a_row = 1 if progressed else failures_in_a_row + 1
                 if failures_in_a_row > self.retries:
                     raise MirrorFailure(failure.reason, resumable=True) from None
                 self.wait(min(self.backoff * 2 ** (failures_in_a_row - 1), MAX_BACKOFF_SECONDS))
@@ -271,8 +302,10 @@ class Download:
             if validator:
                 request.add_header("If-Range", validator)
         self.report("connecting", offset, self.entry.size, url, force=True)
+        watchdog = HeaderDeadline(self.timeout)
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
+            with watchdog:
+                response = watchdog.opener.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as error:
             error.close()
             if error.code == 416 and offset:
@@ -283,6 +316,12 @@ class Download:
                 raise RetryableFailure(reason) from None
             raise MirrorFailure(reason) from None
         except (OSError, http.client.HTTPException) as error:
+            if watchdog.expired:
+                raise RetryableFailure(
+                    f"no complete answer within {self.timeout:g} s (the server sent its headers too slowly)"
+                ) from None
+            if is_unreachable(error):
+                raise MirrorFailure(self.describe(error), resumable=True, unreachable=True) from None
             raise RetryableFailure(self.describe(error)) from None
         with response:
             length = content_length(response)
@@ -308,8 +347,7 @@ class Download:
             received = self.stream(response, url, offset, total)
         if length is not None and received < length:
             raise RetryableFailure(
-                f"the connection closed after {human_size(offset + received)} of {human_size(total)}",
-                progressed=received > 0,
+                f"the connection closed after {human_size(offset + received)} of {human_size(total)}"
             )
 
     def stream(self, response, url: str, offset: int, total: int | None) -> int:
@@ -331,7 +369,7 @@ class Download:
                 try:
                     chunk = read(self.chunk_size)
                 except (OSError, http.client.HTTPException) as error:
-                    raise RetryableFailure(self.describe(error), progressed=done > offset) from None
+                    raise RetryableFailure(self.describe(error)) from None
                 if not chunk:
                     break
                 if done + len(chunk) > limit:
@@ -348,7 +386,8 @@ class Download:
                         # Not counted as progress (which resets the tries), or a trickle would go on forever.
                         raise RetryableFailure(
                             f"the server stalled (only {human_size(done - window_done)} in "
-                            f"{now - window_start:.0f} s)"
+                            f"{now - window_start:.0f} s)",
+                            stalled=True,
                         )
                     window_start, window_done = now, done
             file.flush()
@@ -489,6 +528,12 @@ class Download:
     def describe(self, error: BaseException) -> str:
         if isinstance(error, urllib.error.URLError) and not isinstance(error.reason, str):
             error = error.reason
+        if isinstance(error, socket.gaierror):
+            return "the server's name could not be looked up (no internet connection, or no name server)"
+        if isinstance(error, OSError) and error.errno in (errno.ENETUNREACH, getattr(errno, "ENETDOWN", None)):
+            return "no network to reach the server"
+        if isinstance(error, OSError) and error.errno == errno.EHOSTUNREACH:
+            return "the server cannot be reached from here"
         if isinstance(error, (TimeoutError, socket.timeout)):
             return f"no answer within {self.timeout:g} s (timed out)"
         if isinstance(error, http.client.RemoteDisconnected):
@@ -496,12 +541,107 @@ class Download:
         if isinstance(error, ConnectionResetError):
             return "the connection was reset"
         if isinstance(error, ConnectionRefusedError):
-            return "the connection was refused"
+            return "the server refused the connection"
         if isinstance(error, urllib.error.URLError):
             return f"cannot connect ({error.reason})"
         if isinstance(error, OSError) and error.strerror:
             return error.strerror
         return str(error) or type(error).__name__
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """No name for the host, no route to it, or nothing listening: a retry would meet the same."""
+    if isinstance(error, urllib.error.URLError) and not isinstance(error.reason, str):
+        error = error.reason
+    return isinstance(error, socket.gaierror) or (isinstance(error, OSError) and error.errno in UNREACHABLE_ERRNOS)
+
+
+class HeaderDeadline:
+    """Bounds the whole wait for a response's headers (redirects included), not just each read.
+
+    The socket timeout fires only after a silent `seconds`; a server that sends its headers a byte at a
+    time would hold a download at "connecting" forever. When the deadline passes first, every
+    connection this opener made is shut down, which ends the blocked read with an error; `expired`
+    then tells the caller why. Once the headers are in, the body has the stall rule instead.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._over = False
+        self.opener = urllib.request.build_opener(
+            _WatchedHTTPHandler(self._watch), _WatchedHTTPSHandler(self._watch)
+        )
+
+    def _watch(self, sock) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._over:
+                return
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            self._shut(sock)
+
+    @staticmethod
+    def _shut(sock) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> "HeaderDeadline":
+        self._timer = threading.Timer(self.seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._over = True  # the response now belongs to the caller: the body has the stall rule
+            self._sockets.clear()
+
+
+class _Watching:
+    """Mixed into urllib's HTTP(S) handlers: every connection they open reports its socket."""
+
+    def __init__(self, watch):
+        super().__init__()
+        self._watch = watch
+
+    def do_open(self, http_class, req, **kwargs):
+        watch = self._watch
+
+        class Watched(http_class):
+            # The plain TCP socket, as soon as it exists: a proxy tunnel and the TLS handshake are covered too.
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                create = self._create_connection
+
+                def create_and_watch(*args, **kwargs):
+                    sock = create(*args, **kwargs)
+                    watch(sock)
+                    return sock
+
+                self._create_connection = create_and_watch
+
+        return super().do_open(Watched, req, **kwargs)
+
+
+class _WatchedHTTPHandler(_Watching, urllib.request.HTTPHandler):
+    pass
+
+
+class _WatchedHTTPSHandler(_Watching, urllib.request.HTTPSHandler):
+    pass
 
 
 def as_cancel_check(cancel: CancelFlag) -> Callable[[], bool]:
