@@ -103,7 +103,7 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
     out = gui_env.root / "all"
     window.export_panel.folder_edit.setText(str(out))
     options = window.export_panel.options()
-    assert options.keep_metadata and options.format == "png"
+    assert options.keep_metadata and options.format == "original"  # PNGs stay PNGs
     written = []
     window.export_finished.connect(written.append)
     window.export_all_action.trigger()
@@ -113,8 +113,9 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
     direct.mkdir()
     for item in items:
         exported = out / f"{Path(item.name).stem}_x2_bundled-span-x2.png"
+        own = options.resolved(item.path)
         reference = write_photo(direct / exported.name, produced[item.id], like=read_photo(item.path), format="png",
-                                quality=options.write_quality(), bit_depth=options.write_bit_depth())
+                                quality=own.write_quality(), bit_depth=own.write_bit_depth())
         assert exported.read_bytes() == reference.read_bytes(), item.name
         assert item.status == "exported"
     again = read_photo(out / "p0_x2_bundled-span-x2.png")

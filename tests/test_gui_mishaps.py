@@ -179,3 +179,55 @@ def test_transparent_areas_are_drawn_on_a_checkerboard(qtbot, window, gui_env):
     assert len(shades) == 2, f"transparency shown as {len(shades)} colour(s), not a checkerboard"
     light, dark = sorted(shades, key=sum)[::-1]
     assert sum(light) - sum(dark) > 60  # told apart at a glance
+
+
+def test_first_run_defaults_follow_the_cli_x4_and_the_photos_own_format(qtbot, make_window, gui_env):
+    import json
+
+    from test_gui_support import save_tiny_span
+
+    save_tiny_span(gui_env.bundled / "span-x4.safetensors", scale=4)
+    (gui_env.bundled / "span-x4.json").write_text(json.dumps(
+        {"id": "bundled-span-x4", "name": "SPAN x4 (test)", "arch": "SPAN", "scale": 4, "license": "Apache-2.0"}))
+    window = make_window()
+    assert window.run_panel.current_model().id == "bundled-span-x4" and window.run_panel.effective_scale() == 4
+    assert window.export_panel.format_combo.currentText() == "As the original"
+    from PIL import Image
+
+    photo = gui_env.photos / "holiday.jpg"
+    Image.fromarray(gradient_photo(12, 16)).save(photo, quality=90)
+    item = window.add_paths([photo])[0]
+    wait_loaded(qtbot, item)
+    use_stand_in(window, scale=4)
+    with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
+        window.run_current()
+    with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS) as written:
+        window.export_current()
+    assert written.args[0].endswith("holiday_x4_bundled-span-x4.jpg")  # a JPEG stays a JPEG (not a 107 MB PNG)
+    with Image.open(written.args[0]) as result:
+        assert result.format == "JPEG" and result.size == (64, 48)
+
+
+def test_the_overwrite_question_speaks_of_one_file_when_there_is_one(window, tmp_path):
+    one = window.overwrite_box([tmp_path / "tree_x2.png"])
+    assert one.windowTitle() == "A file already exists"
+    assert "“tree_x2.png” already exists" in one.text() and "files" not in one.informativeText()
+    several = window.overwrite_box([tmp_path / "a.png", tmp_path / "b.png"])
+    assert several.windowTitle() == "Files already exist" and several.text().startswith("2 files already exist")
+
+
+def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
+    broken = gui_env.photos / "broken.jpg"
+    broken.write_bytes(b"this is not a JPEG")
+    good = write_png(gui_env.photos / "good.png", gradient_photo(8, 8))
+    window.add_paths([good, broken])
+    good_item, broken_item = window.queue.items
+    window.queue.select(broken_item)
+    qtbot.waitUntil(lambda: broken_item.status == "failed", timeout=RUN_TIMEOUT_MS)
+    assert "broken.jpg" in window.message_bar.text()
+    window.queue.select(good_item)
+    assert "broken.jpg" in window.message_bar.text()  # another photo shown: the problem is still there
+    window.queue.select(broken_item)
+    window.remove_action.trigger()
+    assert window.queue.items == [good_item]
+    assert window.message_bar.text() == ""

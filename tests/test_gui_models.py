@@ -155,10 +155,21 @@ def test_export_names_follow_the_pattern_and_are_safe():
     assert output_path(ExportOptions(), source, 2, "m").parent == Path("/photos")
 
 
+def test_as_the_original_keeps_each_photos_format_like_the_cli():
+    options = ExportOptions()  # the first-run default
+    assert options.format == "original"
+    assert output_path(options, Path("/p/a.JPG"), 4, "m").name == "a_x4_m.jpg"
+    assert output_path(options, Path("/p/b.tiff"), 4, "m").name == "b_x4_m.tif"
+    assert output_path(options, Path("/p/IMG_1.HEIC"), 4, "m").name == "IMG_1_x4_m.png"
+    jpeg = options.resolved(Path("/p/a.jpg"))
+    assert (jpeg.format, jpeg.write_quality(), jpeg.write_bit_depth()) == ("jpg", 95, 8)
+    assert options.resolved(Path("/p/deep.png")).write_bit_depth() is None  # 16-bit stays 16-bit
+
+
 def test_export_options_survive_bad_stored_values():
     options = ExportOptions.from_dict({"format": "gif", "quality": "abc", "bit_depth": "12", "pattern": "{oops}",
                                        "keep_metadata": "false", "unknown": 1})
-    assert (options.format, options.quality, options.bit_depth) == ("png", 95, 0)
+    assert (options.format, options.quality, options.bit_depth) == ("original", 95, 0)
     assert options.pattern == ExportOptions().pattern and options.keep_metadata is False
     assert ExportOptions(format="jpg", bit_depth=16).write_bit_depth() == 8
     assert ExportOptions(format="png", bit_depth=0).write_bit_depth() is None

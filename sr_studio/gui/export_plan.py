@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from sr_studio.photo_formats import FORMAT_LABELS, LOSSY_FORMATS, SIXTEEN_BIT_FORMATS  # noqa: F401 - for the panels
 from sr_studio.photo_formats import OUTPUT_EXTENSIONS as EXTENSIONS
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
+from sr_studio.photo_formats import format_for
 
+AS_ORIGINAL = "original"  # each photo keeps its own format (PNG for those SR Studio cannot write), like the CLI
+CHOICES = (AS_ORIGINAL,) + FORMATS
+CHOICE_LABELS = {AS_ORIGINAL: "As the original", **FORMAT_LABELS}
 PATTERN_FIELDS = ("name", "scale", "model", "ext", "index")
 DEFAULT_PATTERN = "{name}_x{scale}_{model}"
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
@@ -20,7 +24,7 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 class ExportOptions:
     """What "Export" writes; bit_depth 0 means "as the source photo" (16 only where the format holds it)."""
 
-    format: str = "png"
+    format: str = AS_ORIGINAL
     quality: int = 95
     bit_depth: int = 0
     pattern: str = DEFAULT_PATTERN
@@ -36,7 +40,7 @@ class ExportOptions:
         defaults = cls()
         known = {f.name for f in fields(cls)}
         options = cls(**{key: value for key, value in (values or {}).items() if key in known})
-        if options.format not in FORMATS:
+        if options.format not in CHOICES:
             options.format = defaults.format
         try:
             options.quality = max(1, min(100, int(options.quality)))
@@ -54,6 +58,10 @@ class ExportOptions:
             options.pattern = defaults.pattern
         options.folder = str(options.folder or "")
         return options
+
+    def resolved(self, source: Path) -> "ExportOptions":
+        """The options for one photo, with "as the original" replaced by its format."""
+        return replace(self, format=format_for(source)) if self.format == AS_ORIGINAL else self
 
     def write_bit_depth(self) -> int | None:
         """The bit_depth argument for write_photo: None keeps the source depth where the format allows."""
@@ -106,7 +114,7 @@ def output_name(pattern: str, source: Path, scale: float, model: str, format: st
 
 def output_path(options: ExportOptions, source: Path, scale: float, model: str, index: int = 1) -> Path:
     folder = Path(options.folder).expanduser() if options.folder else source.parent
-    return folder / output_name(options.pattern, source, scale, model, options.format, index)
+    return folder / output_name(options.pattern, source, scale, model, options.resolved(source).format, index)
 
 
 def unused_path(path: Path) -> Path:

@@ -123,6 +123,7 @@ class MessageBar(QFrame):
         layout.addWidget(self.text_label, 1)
         layout.addWidget(self.close_button)
         self.kind = ""
+        self.about: int | None = None  # the queue item an error concerns, if any
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.hide)
@@ -736,10 +737,17 @@ class MainWindow(QMainWindow):
             self.batch.remove(item)
         self.queue.remove(item)
         self._forget_result(item)
+        self._drop_messages_about([item])
 
     def clear_finished(self) -> None:
-        for item in self.queue.clear_finished():
+        removed = self.queue.clear_finished()
+        for item in removed:
             self._forget_result(item)
+        self._drop_messages_about(removed)
+
+    def _drop_messages_about(self, removed: list[QueueItem]) -> None:
+        if self.message_bar.about in {item.id for item in removed}:
+            self.message_bar.hide()
 
     # Showing a photo ------------------------------------------------------------------------------
     def _show_current(self, keep_view: bool = False) -> None:
@@ -852,7 +860,7 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         self.queue.set_status(item, FAILED, message)
-        self.show_error(f"Could not open {item.name}: {message}")
+        self.show_error(f"Could not open {item.name}: {message}", about=item)
         if item is self.queue.current:
             self._show_current()
         if job_id in self._run_after_load:
@@ -1017,7 +1025,7 @@ class MainWindow(QMainWindow):
         if item is self.queue.current:
             self.images.clear_partial()
             self._show_current(keep_view=True)
-        self.show_error(f"Could not enlarge {item.name}: {message}")
+        self.show_error(f"Could not enlarge {item.name}: {message}", about=item)
         self._batch_outcome = "failed"
         self._start_next()
 
@@ -1104,7 +1112,7 @@ class MainWindow(QMainWindow):
             return
         self._forget_result(item)
         self.queue.set_status(item, FAILED, message)
-        self.show_error(f"The result of {item.name} is lost ({message}); enlarge it again.")
+        self.show_error(f"The result of {item.name} is lost ({message}); enlarge it again.", about=item)
         if item is self.queue.current:
             self._show_current(keep_view=True)
 
@@ -1147,24 +1155,31 @@ class MainWindow(QMainWindow):
             destinations.append(path)
         return destinations
 
-    def ask_overwrite(self, existing: list[Path]) -> str:
-        """'replace', 'keep' (add a number), 'skip' or 'cancel'; a dialog (tests replace this method)."""
+    def overwrite_box(self, existing: list[Path]) -> QMessageBox:
+        """The question asked before replacing files, worded for one file or several."""
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Files already exist")
         if len(existing) == 1:
+            box.setWindowTitle("A file already exists")
             box.setText(f"“{existing[0].name}” already exists in {existing[0].parent}.")
+            box.setInformativeText("Replace it, or keep both by numbering the new one?")
         else:
+            box.setWindowTitle("Files already exist")
             box.setText(f"{len(existing)} files already exist, for example “{existing[0].name}”.")
-        box.setInformativeText("Replace the existing files, or keep both by numbering the new ones?")
-        replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep Both", QMessageBox.ButtonRole.AcceptRole)
-        skip = box.addButton("Skip", QMessageBox.ButtonRole.RejectRole) if len(existing) > 1 else None
+            box.setInformativeText("Replace the existing files, or keep both by numbering the new ones?")
+        box.replace_button = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+        box.keep_button = box.addButton("Keep Both", QMessageBox.ButtonRole.AcceptRole)
+        box.skip_button = box.addButton("Skip", QMessageBox.ButtonRole.RejectRole) if len(existing) > 1 else None
         box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(keep)
+        box.setDefaultButton(box.keep_button)
+        return box
+
+    def ask_overwrite(self, existing: list[Path]) -> str:
+        """'replace', 'keep' (add a number), 'skip' or 'cancel'; a dialog (tests replace this method)."""
+        box = self.overwrite_box(existing)
         box.exec()
-        clicked = box.clickedButton()
-        return {replace: "replace", keep: "keep", skip: "skip"}.get(clicked, "cancel")
+        answers = {box.replace_button: "replace", box.keep_button: "keep", box.skip_button: "skip"}
+        return answers.get(box.clickedButton(), "cancel")
 
     def export_items(self, items: list[QueueItem]) -> int:
         """Queue the exports; returns how many were queued."""
@@ -1193,9 +1208,10 @@ class MainWindow(QMainWindow):
             self._export_counter += 1
             self.pending_exports[self._export_counter] = item
             like = item.photo if options.keep_metadata else None
+            own = options.resolved(item.path)
             self.export_requested.emit(ExportRequest(
                 job_id=self._export_counter, destination=destination, pixels=item.result, like=like,
-                format=options.format, quality=options.write_quality(), bit_depth=options.write_bit_depth(),
+                format=own.format, quality=own.write_quality(), bit_depth=own.write_bit_depth(),
                 overwrite=overwrite, pixels_file=item.result_file if item.result is None else None,
             ))
             queued += 1
@@ -1223,12 +1239,15 @@ class MainWindow(QMainWindow):
         self._close_if_exported(failed=True)
 
     # Messages -------------------------------------------------------------------------------------
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, about: QueueItem | None = None) -> None:
+        """`about`: the photo the error concerns; removing it from the queue takes the error away."""
         self.message_bar.show_message(text, "error")
+        self.message_bar.about = about.id if about is not None else None
         self.statusBar().showMessage(text.splitlines()[0], 10000)
 
     def show_info(self, text: str) -> None:
         self.message_bar.show_message(text, "info")
+        self.message_bar.about = None
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td style='padding-right:16px'><b>{keys}</b></td><td>{what}</td></tr>"

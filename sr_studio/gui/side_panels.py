@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from sr_studio.gui.export_plan import (
+    AS_ORIGINAL,
+    CHOICE_LABELS,
+    CHOICES,
     FORMAT_LABELS,
-    FORMATS,
     LOSSY_FORMATS,
     PATTERN_FIELDS,
     SIXTEEN_BIT_FORMATS,
@@ -180,8 +182,9 @@ class RunPanel(QWidget):
         if not models:
             self.model_combo.addItem("No model installed: open the model manager", "")
         index = max(0, self.model_combo.findData(current)) if current else 0
-        if models and not current:  # the first fast bundled x2 is the friendliest default
-            index = next((i for i, m in enumerate(models) if m.status == "bundled" and m.scale == 2), 0)
+        if models and not current:  # the bundled x4, as the CLI's default; else the first bundled one
+            index = next((i for i, m in enumerate(models) if m.status == "bundled" and m.scale == 4),
+                         next((i for i, m in enumerate(models) if m.status == "bundled"), 0))
         self.model_combo.setCurrentIndex(index)
         self.model_combo.setEnabled(bool(models))
         self.model_combo.blockSignals(False)
@@ -286,8 +289,10 @@ class ExportPanel(QWidget):
         layout.addLayout(form)
 
         self.format_combo = QComboBox()
-        for name in FORMATS:
-            self.format_combo.addItem(FORMAT_LABELS[name], name)
+        for name in CHOICES:
+            self.format_combo.addItem(CHOICE_LABELS[name], name)
+        self.format_combo.setItemData(0, "JPEG stays JPEG, PNG stays PNG, …; other photos (HEIC, GIF, …) become PNG",
+                                      Qt.ItemDataRole.ToolTipRole)
         form.addRow("Format", self.format_combo)
 
         self.quality_spin = QSpinBox()
@@ -347,7 +352,8 @@ class ExportPanel(QWidget):
         return ExportOptions(
             format=self.format_combo.currentData(),
             quality=self.quality_spin.value(),
-            bit_depth=self.depth_combo.currentData() if self.format_combo.currentData() in SIXTEEN_BIT_FORMATS else 8,
+            bit_depth=(self.depth_combo.currentData()
+                       if self.format_combo.currentData() in SIXTEEN_BIT_FORMATS | {AS_ORIGINAL} else 8),
             pattern=self.pattern_edit.text(),
             folder=self.folder_edit.text().strip(),
             keep_metadata=self.metadata_check.isChecked(),
@@ -358,8 +364,8 @@ class ExportPanel(QWidget):
 
     def _format_changed(self) -> None:
         fmt = self.format_combo.currentData()
-        self.quality_spin.setEnabled(fmt in LOSSY_FORMATS)
-        sixteen = fmt in SIXTEEN_BIT_FORMATS
+        self.quality_spin.setEnabled(fmt in LOSSY_FORMATS or fmt == AS_ORIGINAL)  # for the JPEGs and WebPs
+        sixteen = fmt in SIXTEEN_BIT_FORMATS or fmt == AS_ORIGINAL
         self.depth_combo.setEnabled(sixteen)
         if not sixteen:
             self.depth_combo.setToolTip(f"{FORMAT_LABELS[fmt]} holds 8 bits per channel only")

@@ -282,6 +282,8 @@ class FileWorker(QObject):
 
             photo = read_photo(path)
             self.loaded.emit(LoadedPhoto(job_id, photo, DisplayPyramid(photo.pixels)))
+        except SRStudioError as error:  # the window names the photo already: the reason alone
+            self.load_failed.emit(job_id, error.reason if error.path == path else str(error))
         except BaseException as error:  # noqa: BLE001
             self.load_failed.emit(job_id, describe_error(error))
 
