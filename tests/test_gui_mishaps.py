@@ -231,3 +231,25 @@ def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
     window.remove_action.trigger()
     assert window.queue.items == [good_item]
     assert window.message_bar.text() == ""
+
+
+def test_a_narrow_window_keeps_its_headings_and_the_model_manager(qtbot, window, gui_env):
+    item = window.add_paths([write_png(gui_env.photos / "a-photo-with-a-long-name.png", gradient_photo(30, 40))])[0]
+    wait_loaded(qtbot, item)
+    window.resize(640, 560)
+    qtbot.waitUntil(lambda: window.width() == 640, timeout=5000)
+    qtbot.wait(50)
+    manager = window.toolbar.widgetForAction(window.models_action)
+    assert manager is not None and manager.isVisible()
+    assert window.toolbar.rect().contains(manager.geometry())  # on the toolbar, not in its overflow menu
+    titles = (window.viewer.original_title, window.viewer.result_title)
+    for title in titles:
+        assert title.heightForWidth(title.width()) <= title.height(), f"cut: {title.text()}"
+    assert titles[0].height() == titles[1].height()
+    assert window.viewer.original_view.size() == window.viewer.result_view.size()  # the panes stay in sync
+    window.resize(1100, 700)
+    qtbot.waitUntil(lambda: window.width() == 1100, timeout=5000)
+    from PySide6.QtCore import Qt
+
+    assert window.toolbar.widgetForAction(window.run_action).toolButtonStyle() == \
+        Qt.ToolButtonStyle.ToolButtonTextBesideIcon  # labelled again where there is room

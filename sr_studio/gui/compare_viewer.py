@@ -17,6 +17,7 @@ def _titled(canvas: PhotoCanvas, title: QLabel) -> QWidget:
     title.setContentsMargins(8, 4, 8, 4)
     title.setTextFormat(Qt.TextFormat.PlainText)
     title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long titles never skew the halves
+    title.setWordWrap(True)  # a narrow window wraps a heading rather than cutting it
     layout.addWidget(title)
     layout.addWidget(canvas, 1)
     return frame
@@ -59,6 +60,15 @@ class CompareViewer(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._equal_halves()
+        self._even_titles()
+
+    def _even_titles(self) -> None:
+        """Both headings as tall as the taller one, wrapped: the panes below stay the same size (and so in sync)."""
+        titles = (self.original_title, self.result_title)
+        height = max(title.heightForWidth(max(1, self.splitter.widget(0).width())) for title in titles)
+        for title in titles:
+            if title.minimumHeight() != height:
+                title.setMinimumHeight(height)
 
     def panes(self) -> list[PhotoCanvas]:
         return [self.original_view, self.result_view, self.compare_view]
@@ -86,6 +96,7 @@ class CompareViewer(QWidget):
     def set_titles(self, original: str, result: str) -> None:
         self.original_title.setText(original)
         self.result_title.setText(result)
+        self._even_titles()
 
 
 __all__ = ["CompareViewer", "SIDE_BY_SIDE", "BEFORE_AFTER"]

@@ -432,6 +432,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.models_action)
         self.addToolBar(toolbar)
         self.toolbar = toolbar
+        self._toolbar_wide = toolbar.sizeHint().width()  # what the labelled toolbar needs
 
         def button(action: QAction, primary: bool = False) -> QToolButton:
             widget = QToolButton()
@@ -451,7 +452,8 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.remove_action):
             widget = QToolButton()
             widget.setDefaultAction(action)
-            widget.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            widget.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if action is self.open_action
+                                      else Qt.ToolButtonStyle.ToolButtonIconOnly)  # the list stays narrow
             self.queue_buttons.addWidget(widget)
         self.queue_buttons.addStretch(1)
         self._refresh_icons()
@@ -465,6 +467,20 @@ class MainWindow(QMainWindow):
         self.run_panel.manage_button.setIcon(appearance.icon("fa5s.cubes", palette))
         self.cancel_button.setIcon(appearance.icon("fa5s.stop", palette))
         self._queue_changed(rebuild=True)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_toolbar()
+
+    def _fit_toolbar(self) -> None:
+        """Narrower than the labelled toolbar: icons only (tooltips name them), so that nothing, Model Manager
+        included, drops into the overflow menu."""
+        style = (Qt.ToolButtonStyle.ToolButtonTextBesideIcon if self.width() >= self._toolbar_wide
+                 else Qt.ToolButtonStyle.ToolButtonIconOnly)
+        if self.toolbar.toolButtonStyle() != style:
+            self.toolbar.setToolButtonStyle(style)
+            for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action):
+                self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):

@@ -145,7 +145,7 @@ class PhotoCanvas(QWidget):
         self.empty_text = ""
         self._drag_start: QPointF | None = None
         self._dragging_slider = False
-        self.setMinimumSize(160, 120)
+        self.setMinimumSize(100, 100)  # two panes and both docks fit a 640 px window
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
