@@ -1,4 +1,4 @@
-"""`sr-studio gui [FILES...]`: open the window (also what `sr-studio` alone does); `--self-test IMAGE` checks it."""
+"""`sr-studio gui [FILES...]`: open the window (also what `sr-studio` alone does); `--self-test PHOTO...` checks it."""
 
 from __future__ import annotations
 
@@ -14,14 +14,19 @@ def register(subparsers) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE", help="photos or folders to queue")
     parser.add_argument(
         "--self-test",
-        metavar="IMAGE",
-        help="open the real window (offscreen without a display), enlarge IMAGE x2 with the bundled model, "
-        "export it to a temporary folder, check the file and exit 0; non-zero with the reason on failure",
+        metavar="PHOTO",
+        nargs="+",
+        help="open the real window (offscreen without a display), Enlarge All of the photos x2 with the bundled "
+        "model, Export All to a temporary folder and read the files back; one line per photo, exit 1 if any failed",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.self_test:
+        from sr_studio.gui.self_test import self_test_main
+
+        return self_test_main(args.self_test)
     from sr_studio.gui.app import run_app
 
-    return run_app(args.files, self_test=args.self_test)
+    return run_app(args.files)
