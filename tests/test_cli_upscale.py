@@ -67,13 +67,18 @@ def test_folder_with_a_bad_file_still_does_the_good_ones(tmp_path, model_file, c
     assert len(errors) == 1 and "b.jpg" in errors[0]
 
 
-def test_existing_output_is_never_overwritten(tmp_path, model_file, capsys):
+def test_existing_output_is_skipped_not_overwritten_and_not_a_failure(tmp_path, model_file, capsys):
     source = photo(tmp_path / "x.png")
     existing = tmp_path / "x_x2.png"
     existing.write_bytes(b"precious")
-    assert run_cli(source, "--model", model_file) == 1
+    assert main(["upscale", str(source), "--model", str(model_file)]) == 0
     assert existing.read_bytes() == b"precious"
-    assert "already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"[1/1] x.png skipped: {existing} already exists (--overwrite replaces it)" in err
+    assert "sr-studio: 1 of 1 image(s) skipped: the output already exists (--overwrite replaces it)" in err
+    assert "error" not in err
+    assert run_cli(source, "--model", model_file) == 0  # --quiet: the summary line still says why
+    assert "1 of 1 image(s) skipped" in capsys.readouterr().err
     assert run_cli(source, "--model", model_file, "--overwrite") == 0
     with Image.open(existing) as result:
         assert result.size == (48, 32)
@@ -160,3 +165,125 @@ def test_jpeg_png_webp_output_is_the_engine_result_encoded(tmp_path, model_file,
     result = Upscaler(load_model(model_file), device="cpu").upscale(picture.pixels)
     write_photo(tmp_path / f"direct{suffix}", result, like=picture)
     assert (tmp_path / f"cli{suffix}").read_bytes() == (tmp_path / f"direct{suffix}").read_bytes()
+
+
+# -- output paths that do what a user means ------------------------------------------------------------
+
+
+def test_an_output_folder_that_does_not_exist_is_created(tmp_path, model_file):
+    """The README's own example: `sr-studio upscale ~/Pictures/trip -o ~/Pictures/trip-x4`."""
+    trip = tmp_path / "trip"
+    trip.mkdir()
+    photo(trip / "a.png")
+    photo(trip / "b.jpg")
+    assert run_cli(trip, "--model", model_file, "-o", tmp_path / "trip-x4") == 0
+    assert sorted(p.name for p in (tmp_path / "trip-x4").iterdir()) == ["a_x2.png", "b_x2.jpg"]
+
+    # Several files into a new nested folder; one file into a new folder named without a suffix.
+    assert run_cli(trip / "a.png", trip / "b.jpg", "--model", model_file, "-o", tmp_path / "new" / "deeper") == 0
+    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == ["a_x2.png", "b_x2.jpg"]
+    assert run_cli(trip / "a.png", "--model", model_file, "-o", tmp_path / "just-a") == 0
+    assert [p.name for p in (tmp_path / "just-a").iterdir()] == ["a_x2.png"]
+
+
+def test_an_output_file_name_for_one_photo_is_a_file_and_its_folder_is_created(tmp_path, model_file):
+    source = photo(tmp_path / "a.png")
+    assert run_cli(source, "--model", model_file, "-o", tmp_path / "out" / "big.jpg") == 0
+    with Image.open(tmp_path / "out" / "big.jpg") as result:
+        assert result.format == "JPEG" and result.size == (48, 32)
+
+
+@pytest.mark.parametrize("output, message", [
+    ("out.bmp", "out.bmp: SR Studio cannot write .bmp files; name the output .png, .jpg, .webp or .tif"),
+    ("a.png", "a.png: is the input itself; name another output (inputs are never overwritten)"),
+])
+def test_an_output_file_name_that_cannot_be_honoured_is_one_line(tmp_path, model_file, capsys, output, message):
+    source = photo(tmp_path / "a.png")
+    assert run_cli(source, "--model", model_file, "-o", tmp_path / output) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"sr-studio: error: {tmp_path / message}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_a_folder_of_photos_into_an_existing_file_is_refused(tmp_path, model_file, capsys):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo(folder / "a.png")
+    (tmp_path / "notes").write_text("a file, not a folder")
+    assert run_cli(folder, "--model", model_file, "-o", tmp_path / "notes") == 1
+    assert capsys.readouterr().err.strip() == f"sr-studio: error: {tmp_path / 'notes'}: is a file; the output must be a folder here"
+
+
+def test_running_twice_over_a_folder_does_not_enlarge_the_first_results(tmp_path, model_file, capsys):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo(folder / "a.png")
+    photo(folder / "b.jpg")
+    assert main(["upscale", str(folder), "--model", str(model_file)]) == 0
+    first = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert sorted(first) == ["a.png", "a_x2.png", "b.jpg", "b_x2.jpg"]
+    capsys.readouterr()
+
+    assert main(["upscale", str(folder), "--model", str(model_file)]) == 0
+
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == first, "no *_x2_x2, nothing rewritten"
+    err = capsys.readouterr().err
+    assert f"sr-studio: note: {folder}: 2 earlier SR Studio result(s) left out" in err
+    assert "2 image(s) to x2" in err and "2 of 2 image(s) skipped" in err and "error" not in err
+
+    # Named as a file, a result is enlarged again: the rule is for folder scans only.
+    assert run_cli(folder / "a_x2.png", "--model", model_file) == 0
+    assert (folder / "a_x2_x2.png").exists()
+
+
+@pytest.mark.parametrize("name, fmt, ok", [("out.png", "webp", False), ("out.jpg", "png", False),
+                                           ("out.webp", "webp", True), ("out.jpeg", "jpg", True),
+                                           ("out.tif", "tiff", True)])
+def test_a_format_that_contradicts_the_output_name_is_refused(tmp_path, model_file, capsys, name, fmt, ok):
+    source = photo(tmp_path / "a.png")
+    code = run_cli(source, "--model", model_file, "-o", tmp_path / name, "--format", fmt)
+    if ok:
+        assert code == 0 and (tmp_path / name).exists()
+        return
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"sr-studio: error: {tmp_path / name}: --format {fmt} contradicts the name's")
+    assert not (tmp_path / name).exists()
+
+
+# -- the small ones ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", ["0", "-2", "0.5", "17"])
+def test_scale_out_of_range_says_the_range(tmp_path, scale, capsys):
+    assert run_cli(tmp_path / "x.png", "--scale", scale) == 1
+    assert capsys.readouterr().err.strip() == f"sr-studio: error: --scale must be from 1 to 16, not {float(scale):g}"
+
+
+def test_every_option_is_explained_in_the_help():
+    from sr_studio.cli import build_parser
+
+    parser = build_parser()
+    upscale = parser._subparsers._group_actions[0].choices["upscale"]
+    unexplained = [action.dest for action in upscale._actions if not action.help]
+    assert unexplained == []
+    text = upscale.format_help()
+    assert "CUDA or Apple GPU" in text and "fp16: GPUs only" in text
+
+
+def test_the_model_is_named_by_the_id_models_list_shows(tmp_path, model_file, capsys, monkeypatch):
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / "span-x2.safetensors").write_bytes(model_file.read_bytes())
+    monkeypatch.setenv("SR_STUDIO_BUNDLED_DIR", str(bundled))
+    monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    source = photo(tmp_path / "a.png")
+    assert main(["upscale", str(source), "--scale", "2"]) == 0
+    header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
+    assert header.startswith("model: bundled-span-x2 (SPAN x2) on ")
+    assert main(["models", "list"]) == 0
+    assert any(line.startswith("bundled-span-x2 ") for line in capsys.readouterr().out.splitlines())
+    assert main(["upscale", str(source), "--model", str(model_file), "--overwrite"]) == 0
+    header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
+    assert header.startswith("model: tiny-span-x2.safetensors (SPAN x2)")  # a file of one's own: its name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,14 +22,20 @@ def register(subparsers) -> None:
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     parser.add_argument("-o", "--output", metavar="OUTPUT_FILE_OR_DIR",
-                        help="output file (one input) or folder; default: beside each input as NAME_x<scale>")
+                        help="output file (one input file, named .png, .jpg, .webp or .tif) or folder (created "
+                        "if missing); default: beside each input as NAME_x<scale>")
     parser.add_argument("--model", metavar="NAME_OR_PATH",
                         help="installed or bundled model id, or a .pth/.safetensors file "
                         "(default: the bundled model for the scale; see `sr-studio models list`)")
-    parser.add_argument("--scale", type=float, metavar="S", help="enlargement factor (default: the model's)")
+    parser.add_argument("--scale", type=float, metavar="S",
+                        help=f"enlargement factor, {MIN_SCALE:g} to {MAX_SCALE:g} (default: the model's)")
     parser.add_argument("--tile", type=int, metavar="N", help="tile size in input pixels (default: automatic)")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="where the model runs: a CUDA or Apple GPU when there is one, else the CPU (default "
+                        "auto)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32: exact (default); bf16: faster on GPUs and on CPUs with bf16 instructions (runs "
+                        "as fp32 on other CPUs, saying so); fp16: GPUs only, SPAN models only")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: the input's, PNG for others)")
     parser.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -38,14 +45,23 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def collect_inputs(inputs: list[str]) -> list[Path]:
+MIN_SCALE, MAX_SCALE = 1.0, 16.0
+
+
+def collect_inputs(inputs: list[str], notes: list[str] | None = None) -> list[Path]:
+    """The photos to enlarge: files as given, folders' photos without SR Studio's own results in them (a
+    second run must not enlarge the first run's output). `notes` collects a line per folder where some
+    were left out."""
     files: list[Path] = []
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            found = photos_in_folder(path)  # without the results of an earlier run into the same folder
+            found = photos_in_folder(path)
+            earlier = len(photos_in_folder(path, own_results=True)) - len(found)
             if not found:
                 raise SRStudioError("no images in this folder", path)
+            if earlier and notes is not None:
+                notes.append(f"{path}: {earlier} earlier SR Studio result(s) left out (NAME_x<scale>...)")
             files += found
         elif path.exists():
             files.append(path)
@@ -66,20 +82,66 @@ def output_format_for(source: Path, requested: str | None, output: Path | None) 
     return FORMAT_FOR_SUFFIX.get(source.suffix.lower(), "png")
 
 
-def plan_outputs(files: list[Path], output: str | None, requested_format: str | None, scale: float) -> list[tuple[Path, Path, str]]:
+def output_is_a_file(output: str | None, files: list[Path], folder_given: bool) -> bool:
+    """Whether `-o` names the output file (one input file, and a name with a suffix SR Studio writes) rather
+    than a folder; checked before the model is loaded, so a mistake costs no time.
+
+    A folder input or several inputs need a folder. `-o big.png` for one photo is a file, even where it
+    does not exist yet; `-o trip-x4` or `-o trip.2024/` is a folder, created when missing.
+    """
+    if not output:
+        return False
+    target = Path(output).expanduser()
+    suffix = target.suffix.lower()
+    names_a_file = (suffix in FORMAT_FOR_SUFFIX or suffix in INPUT_SUFFIXES) and not target.is_dir() \
+        and not output.endswith(("/", os.sep))
+    if not names_a_file:
+        if target.exists() and not target.is_dir():
+            raise SRStudioError("is a file; the output must be a folder here", target)
+        return False
+    if len(files) > 1 or folder_given:
+        raise SRStudioError("several inputs need an output folder, not a file name", target)
+    if suffix not in FORMAT_FOR_SUFFIX:
+        raise SRStudioError(f"SR Studio cannot write {suffix} files; name the output .png, .jpg, .webp or .tif",
+                            target)
+    return True
+
+
+def check_format_matches(output: str | None, as_file: bool, requested_format: str | None) -> None:
+    """`-o out.png --format webp` would put WebP bytes in a .png: refused, whichever was the slip."""
+    if not (as_file and requested_format):
+        return
+    target = Path(output).expanduser()
+    named = FORMAT_FOR_SUFFIX[target.suffix.lower()]
+    if named != requested_format:
+        from sr_studio.photo_files import output_extension
+
+        raise SRStudioError(
+            f"--format {requested_format} contradicts the name's {target.suffix}; name it "
+            f"{target.stem}{output_extension(requested_format)} or leave out --format", target)
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the output folder (and its parents) the user named, as one would expect of `-o NEW_FOLDER`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SRStudioError("is a file, not a folder", folder) from None
+    except OSError as error:
+        raise SRStudioError(f"cannot create this folder ({error.strerror or error})", folder) from None
+
+
+def plan_outputs(files: list[Path], output: str | None, requested_format: str | None, scale: float,
+                 as_file: bool | None = None) -> list[tuple[Path, Path, str]]:
     """(input, output, format) for each file; decided before any work so mistakes surface at once."""
     from sr_studio.photo_files import output_extension
 
-    target = Path(output) if output else None
-    single_file = (
-        target is not None and len(files) == 1 and not target.is_dir()
-        and not output.endswith(("/", "\\")) and target.suffix != ""
-    )
-    if target is not None and not single_file and target.suffix.lower() in FORMAT_FOR_SUFFIX and len(files) > 1:
-        raise SRStudioError("several inputs need an output folder, not a file name", target)
+    if as_file is None:
+        as_file = output_is_a_file(output, files, folder_given=False)
+    target = Path(output).expanduser() if output else None
     plan = []
     for source in files:
-        if single_file:
+        if as_file:
             fmt = output_format_for(source, requested_format, target)
             plan.append((source, target, fmt))
             continue
@@ -89,6 +151,9 @@ def plan_outputs(files: list[Path], output: str | None, requested_format: str | 
     seen: dict[Path, Path] = {}
     for source, destination, _ in plan:
         key = destination.resolve()
+        if key == source.resolve():
+            raise SRStudioError("is the input itself; name another output (inputs are never overwritten)",
+                                destination)
         if key in seen:
             raise SRStudioError(f"{seen[key]} and {source} would both be written to {destination}")
         seen[key] = source
@@ -100,6 +165,22 @@ def resolve_model_path(reference: str | None, scale: float | None) -> Path:
 
     wanted = None if scale is None else max(1, round(scale))
     return resolve_model(reference, wanted)
+
+
+def model_label(path: Path) -> str:
+    """The id `sr-studio models list` shows for a bundled or installed model; a file's name otherwise."""
+    from sr_studio.weights import ModelStore, bundled_models
+
+    def same(other) -> bool:
+        try:
+            return Path(other).resolve() == path.resolve()
+        except OSError:
+            return False
+
+    for model in [*bundled_models(), *ModelStore().installed()]:
+        if same(model.path):
+            return model.id
+    return path.name
 
 
 def result_canvas(upscaler, pixels, scale: float, fmt: str):
@@ -115,15 +196,18 @@ def result_canvas(upscaler, pixels, scale: float, fmt: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.scale is not None and not (0 < args.scale <= 16):
-        raise SRStudioError(f"--scale must be between 0 and 16, not {args.scale:g}")
+    if args.scale is not None and not (MIN_SCALE <= args.scale <= MAX_SCALE):
+        raise SRStudioError(f"--scale must be from {MIN_SCALE:g} to {MAX_SCALE:g}, not {args.scale:g}")
     if args.tile is not None and args.tile < 8:
         raise SRStudioError(f"--tile must be at least 8 pixels, not {args.tile}")
     if args.quality is not None and not (1 <= args.quality <= 100):
         raise SRStudioError(f"--quality must be between 1 and 100, not {args.quality}")
     if not args.max_megapixels > 0:
         raise SRStudioError(f"--max-megapixels must be positive, not {args.max_megapixels:g}")
-    files = collect_inputs(args.inputs)
+    notes: list[str] = []
+    files = collect_inputs(args.inputs, notes)
+    as_file = output_is_a_file(args.output, files, folder_given=any(Path(name).is_dir() for name in args.inputs))
+    check_format_matches(args.output, as_file, args.format)
 
     from sr_studio.cli.terminal_progress import ProgressBar
     from sr_studio.engine import Upscaler
@@ -133,21 +217,29 @@ def run(args: argparse.Namespace) -> int:
     model_path = resolve_model_path(args.model, args.scale)
     model = load_model(model_path)
     scale = args.scale if args.scale is not None else float(model.scale)
-    plan = plan_outputs(files, args.output, args.format, scale)
+    plan = plan_outputs(files, args.output, args.format, scale, as_file)
+    if args.output:
+        prepare_folder(Path(args.output).expanduser().parent if as_file else Path(args.output).expanduser())
     upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
     if upscaler.notice:  # shown even with --quiet: the run is not the one asked for
         print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
     if not args.quiet:
-        print(f"model: {model_path.name} ({model.arch} x{model.scale}) on {upscaler.device}, "
+        for note in notes:
+            print(f"sr-studio: note: {note}", file=sys.stderr)
+        print(f"model: {model_label(model_path)} ({model.arch} x{model.scale}) on {upscaler.device}, "
               f"{upscaler.precision}; {len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
 
-    failures = 0
+    failures = skipped = 0
     for index, (source, destination, fmt) in enumerate(plan, start=1):
         started = time.monotonic()
         label = f"[{index}/{len(plan)}] {source.name}"
+        if destination.exists() and not args.overwrite:
+            # Done before (a second run over the same photos): not a failure, and nothing is touched.
+            skipped += 1
+            if not args.quiet:
+                print(f"{label} skipped: {destination} already exists (--overwrite replaces it)", file=sys.stderr)
+            continue
         try:
-            if destination.exists() and not args.overwrite:
-                raise SRStudioError("already exists (use --overwrite to replace it)", destination)
             photo = read_photo(source, max_pixels=int(args.max_megapixels * 1_000_000))
             for warning in photo.warnings:
                 print(f"sr-studio: warning: {source}: {warning}", file=sys.stderr)
@@ -165,6 +257,9 @@ def run(args: argparse.Namespace) -> int:
         if args.quiet:
             continue
         bar.finish(message)
+    if skipped:
+        print(f"sr-studio: {skipped} of {len(plan)} image(s) skipped: the output already exists "
+              "(--overwrite replaces it)", file=sys.stderr)
     if failures:
         print(f"sr-studio: {failures} of {len(plan)} image(s) failed", file=sys.stderr)
         return 1
