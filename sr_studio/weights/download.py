@@ -235,7 +235,7 @@ class Download:
 
     def run(self) -> InstalledModel:
         failures = []
-        unreachable = 0
+        unreachable = []
         self.check_cancel()
         self.ensure_space(self.entry.size, self.resume_offset(self.mirror_order()[0]))
         try:
@@ -245,15 +245,16 @@ class Download:
                     return self.verify_and_install(url)
                 except MirrorFailure as failure:
                     failures.append(f"{mirror_label(url, self.entry.urls)}: {failure.reason}")
-                    unreachable += failure.unreachable
+                    if failure.unreachable:
+                        unreachable.append(f"{urllib.parse.urlsplit(url).hostname or url}: {failure.reason}")
                     if not failure.resumable and self.read_state().get("url") == url:
                         self.discard_partial()  # what this mirror sent before is of no use now
         except BaseException:
             # Cancelled, Ctrl+C, disk full, or a bug: nothing of this attempt is worth keeping.
             self.discard_partial()
             raise
-        if failures and unreachable == len(failures):
-            failures.insert(0, "this computer seems to be offline (no download server could be reached)")
+        if failures and len(unreachable) == len(failures):
+            failures = [f"this computer seems to be offline ({'; '.join(unreachable)})"]
         if self.part_size() > 0 and self.state_path.exists():
             raise DownloadError(
                 "download failed: " + "; ".join(failures)
@@ -529,7 +530,7 @@ class Download:
         if isinstance(error, urllib.error.URLError) and not isinstance(error.reason, str):
             error = error.reason
         if isinstance(error, socket.gaierror):
-            return "the server's name could not be looked up (no internet connection, or no name server)"
+            return "name lookup failed"
         if isinstance(error, OSError) and error.errno in (errno.ENETUNREACH, getattr(errno, "ENETDOWN", None)):
             return "no network to reach the server"
         if isinstance(error, OSError) and error.errno == errno.EHOSTUNREACH:
