@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from sr_studio.errors import Cancelled, SRStudioError
 from sr_studio.gui.display_pyramid import DisplayPyramid, display_pixels
+from sr_studio.gui.jobs import ExportRequest, LoadedPhoto, RestoredResult, RunRequest, RunResult  # noqa: F401
 from sr_studio.gui.spill_store import SpillStore
 
 
@@ -31,32 +31,6 @@ def describe_error(error: BaseException) -> str:
         return "not enough memory for this photo; try a smaller tile size or output scale"
     traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     return f"unexpected error: {type(error).__name__}: {error}"
-
-
-@dataclass
-class RunRequest:
-    job_id: int
-    pixels: np.ndarray
-    model_path: Path
-    scale: float | None  # None: the model's own
-    device: str = "auto"
-    precision: str = "fp32"
-    tile: int | None = None
-    result_size: tuple[int, int] | None = None  # (height, width) the viewer expects; tiles are mapped onto it
-    display: bool = True  # build the display copy; False for a photo off screen (it goes to the cache)
-
-
-@dataclass
-class RunResult:
-    job_id: int
-    pixels: np.ndarray
-    pyramid: DisplayPyramid | None  # None when the request asked for no display copy
-    model_arch: str
-    model_scale: int
-    scale: float
-    device: str
-    seconds: float
-    notice: str = ""  # the engine's one line when the run differs from the request (bf16 run as fp32)
 
 
 class UpscaleWorker(QObject):
@@ -198,34 +172,6 @@ def map_tile(canvas: np.ndarray, box, result_size: tuple[int, int]):
     return ry0, rx0, np.ascontiguousarray(tile[np.maximum(rows, 0)][:, np.maximum(cols, 0)])
 
 
-@dataclass
-class LoadedPhoto:
-    job_id: int
-    photo: Any
-    pyramid: DisplayPyramid
-
-
-@dataclass
-class ExportRequest:
-    job_id: int
-    destination: Path
-    pixels: np.ndarray | None  # the result in memory, or None: read from `pixels_file`
-    like: Any  # the source Photo (metadata) or None
-    format: str
-    quality: int | None
-    bit_depth: int | None
-    overwrite: bool
-    pixels_file: Path | None = None  # the result parked in the session cache
-
-
-@dataclass
-class RestoredResult:
-    job_id: int
-    token: int  # which result of the item (a re-run makes a new one)
-    pixels: np.ndarray
-    pyramid: DisplayPyramid
-
-
 class FileWorker(QObject):
     """Reads photos (and prepares their display copies), writes exports, parks results on disk and reads
     them back, off the GUI thread. Requests are handled in the order they were made, so a parked file
@@ -355,3 +301,148 @@ def stop_thread(thread: QThread) -> None:
     if thread.isRunning():
         thread.quit()
         thread.wait()
+
+
+class WorkerBridge(QObject):
+    """The session's `Workers` in the app: requests go to the engine and file threads as queued signals, their
+    answers come back here, on the GUI thread, and are handed to the session."""
+
+    run_requested = Signal(object)
+    probe_requested = Signal()
+    load_requested = Signal(int, str)
+    export_requested = Signal(object)
+    park_requested = Signal(int, int, object)  # job id, result token, pixels
+    restore_requested = Signal(int, int, object)  # job id, result token, parked file
+    view_requested = Signal(int, int, object)  # job id, result token, result pixels in memory
+    discard_requested = Signal(object)  # parked file no longer needed
+
+    def __init__(self) -> None:
+        super().__init__()
+        from sr_studio.gui.spill_store import open_spill_store
+
+        prewarm_imports()
+        self.session = None
+        self.upscale_worker = UpscaleWorker()
+        self.spill_store, self.spill_problem = open_spill_store()
+        self.file_worker = FileWorker(self.spill_store)
+        self.upscale_thread = start_thread(self.upscale_worker, "sr-studio-engine")
+        self.file_thread = start_thread(self.file_worker, "sr-studio-files")
+        up, files = self.upscale_worker, self.file_worker
+        self.run_requested.connect(up.run)
+        self.probe_requested.connect(up.probe_devices)
+        self.load_requested.connect(files.load)
+        self.export_requested.connect(files.export)
+        self.park_requested.connect(files.park)
+        self.restore_requested.connect(files.restore)
+        self.view_requested.connect(files.prepare_view)
+        self.discard_requested.connect(files.discard)
+        for signal, slot in ((up.status, self._run_status), (up.enlarging, self._run_enlarging),
+                             (up.progress, self._run_progress), (up.tile_ready, self._run_tile),
+                             (up.finished, self._run_finished), (up.failed, self._run_failed),
+                             (up.cancelled, self._run_cancelled), (files.loaded, self._loaded),
+                             (files.load_failed, self._load_failed), (files.exported, self._exported),
+                             (files.export_failed, self._export_failed), (files.parked, self._parked),
+                             (files.park_failed, self._park_failed), (files.restored, self._restored),
+                             (files.restore_failed, self._restore_failed)):
+            signal.connect(slot)
+
+    def attach(self, session) -> None:
+        self.session = session
+
+    # Requests (the Workers interface) --------------------------------------------------------------
+    @property
+    def can_park(self) -> bool:
+        return self.spill_store is not None
+
+    def load(self, job_id: int, path: str) -> None:
+        self.load_requested.emit(job_id, path)
+
+    def run(self, request: RunRequest) -> None:
+        self.run_requested.emit(request)
+
+    def cancel_run(self) -> None:
+        self.upscale_worker.cancel()
+
+    def export(self, request: ExportRequest) -> None:
+        self.export_requested.emit(request)
+
+    def park(self, job_id: int, token: int, pixels) -> None:
+        self.park_requested.emit(job_id, token, pixels)
+
+    def restore(self, job_id: int, token: int, path: Path) -> None:
+        self.restore_requested.emit(job_id, token, path)
+
+    def prepare_view(self, job_id: int, token: int, pixels) -> None:
+        self.view_requested.emit(job_id, token, pixels)
+
+    def discard(self, path: Path) -> None:
+        self.discard_requested.emit(path)
+
+    def stop(self) -> None:
+        """Let the current requests finish (the run was cancelled), then end the threads and the cache."""
+        self.session = None  # answers still queued are dropped
+        for thread in (self.upscale_thread, self.file_thread):
+            stop_thread(thread)
+        if self.spill_store is not None:
+            self.spill_store.close()
+
+    # Answers, on the GUI thread ---------------------------------------------------------------------
+    def _run_status(self, *args) -> None:
+        if self.session is not None:
+            self.session.run_status(*args)
+
+    def _run_enlarging(self, *args) -> None:
+        if self.session is not None:
+            self.session.run_enlarging(*args)
+
+    def _run_progress(self, *args) -> None:
+        if self.session is not None:
+            self.session.run_progress(*args)
+
+    def _run_tile(self, *args) -> None:
+        if self.session is not None:
+            self.session.run_tile(*args)
+
+    def _run_finished(self, *args) -> None:
+        if self.session is not None:
+            self.session.run_finished(*args)
+
+    def _run_failed(self, *args) -> None:
+        if self.session is not None:
+            self.session.run_failed(*args)
+
+    def _run_cancelled(self, *args) -> None:
+        if self.session is not None:
+            self.session.run_cancelled(*args)
+
+    def _loaded(self, *args) -> None:
+        if self.session is not None:
+            self.session.photo_loaded(*args)
+
+    def _load_failed(self, *args) -> None:
+        if self.session is not None:
+            self.session.photo_failed(*args)
+
+    def _exported(self, *args) -> None:
+        if self.session is not None:
+            self.session.exported(*args)
+
+    def _export_failed(self, *args) -> None:
+        if self.session is not None:
+            self.session.export_failed(*args)
+
+    def _parked(self, *args) -> None:
+        if self.session is not None:
+            self.session.parked(*args)
+
+    def _park_failed(self, *args) -> None:
+        if self.session is not None:
+            self.session.park_failed(*args)
+
+    def _restored(self, *args) -> None:
+        if self.session is not None:
+            self.session.restored(*args)
+
+    def _restore_failed(self, *args) -> None:
+        if self.session is not None:
+            self.session.restore_failed(*args)

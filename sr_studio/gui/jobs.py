@@ -1,0 +1,66 @@
+"""What the window asks of its workers and what they answer: plain records, free of Qt, so that the
+session (and its tests) use them without a QApplication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sr_studio.gui.display_pyramid import DisplayPyramid
+
+
+@dataclass
+class RunRequest:
+    job_id: int
+    pixels: np.ndarray
+    model_path: Path
+    scale: float | None  # None: the model's own
+    device: str = "auto"
+    precision: str = "fp32"
+    tile: int | None = None
+    result_size: tuple[int, int] | None = None  # (height, width) the viewer expects; tiles are mapped onto it
+    display: bool = True  # build the display copy; False for a photo off screen (it goes to the cache)
+
+
+@dataclass
+class RunResult:
+    job_id: int
+    pixels: np.ndarray
+    pyramid: DisplayPyramid | None  # None when the request asked for no display copy
+    model_arch: str
+    model_scale: int
+    scale: float
+    device: str
+    seconds: float
+    notice: str = ""  # the engine's one line when the run differs from the request (bf16 run as fp32)
+
+
+@dataclass
+class LoadedPhoto:
+    job_id: int
+    photo: Any
+    pyramid: DisplayPyramid
+
+
+@dataclass
+class ExportRequest:
+    job_id: int
+    destination: Path
+    pixels: np.ndarray | None  # the result in memory, or None: read from `pixels_file`
+    like: Any  # the source Photo (metadata) or None
+    format: str
+    quality: int | None
+    bit_depth: int | None
+    overwrite: bool
+    pixels_file: Path | None = None  # the result parked in the session cache
+
+
+@dataclass
+class RestoredResult:
+    job_id: int
+    token: int  # which result of the item (a re-run makes a new one)
+    pixels: np.ndarray
+    pyramid: DisplayPyramid

@@ -1,0 +1,648 @@
+"""The app's workflow, free of Qt: the queue, load → enlarge → park → export, the batch, cancel, remove,
+the overwrite policy and the work not yet exported.
+
+The window forwards what the user asks for to a `Session` and renders the events it announces; it
+decides nothing (the napari split: a model free of Qt, widgets that observe it). The work itself is
+done through `Workers`, an interface: in the app, threads behind Qt signals (`workers.WorkerBridge`);
+in the tests, fakes that answer at once, so that the whole workflow runs without a window.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+
+from sr_studio.gui.display_pyramid import DisplayPyramid
+from sr_studio.gui.export_plan import ExportOptions, output_path, pattern_problem, unused_path
+from sr_studio.gui.jobs import ExportRequest, LoadedPhoto, RestoredResult, RunRequest, RunResult
+from sr_studio.gui.photo_queue import (
+    CANCELLED,
+    DONE,
+    EXPORTED,
+    FAILED,
+    LOADING,
+    PENDING,
+    RUNNING,
+    PhotoQueue,
+    ProgressClock,
+    QueueItem,
+    progress_text,
+)
+from sr_studio.photo_formats import INPUT_FORMAT_NAMES, is_photo_path, photos_in_folder
+
+NO_MODEL = "No model is installed. Open the model manager (Ctrl+M) to download or import one."
+
+
+class Workers(Protocol):
+    """What the session has done elsewhere; each answer comes back later through the session's methods
+    named in brackets (in the app on the GUI thread, in tests at once)."""
+
+    can_park: bool  # whether results off screen can be parked on disk
+
+    def load(self, job_id: int, path: str) -> None: ...  # [photo_loaded, photo_failed]
+
+    def run(self, request: RunRequest) -> None: ...  # [run_status, run_enlarging, run_progress, run_tile,
+    #                                                     run_finished, run_failed, run_cancelled]
+
+    def cancel_run(self) -> None: ...
+
+    def export(self, request: ExportRequest) -> None: ...  # [exported, export_failed]
+
+    def park(self, job_id: int, token: int, pixels: Any) -> None: ...  # [parked, park_failed]
+
+    def restore(self, job_id: int, token: int, path: Path) -> None: ...  # [restored, restore_failed]
+
+    def prepare_view(self, job_id: int, token: int, pixels: Any) -> None: ...  # [restored, restore_failed]
+
+    def discard(self, path: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to enlarge, as chosen in the window when a run starts."""
+
+    model_id: str
+    model_name: str
+    model_path: Path | None  # None: no model installed
+    model_scale: int
+    scale: float | None = None  # None: the model's own
+    device: str = "auto"
+    precision: str = "fp32"
+    tile: int | None = None
+
+    @property
+    def effective_scale(self) -> float:
+        return self.scale or float(self.model_scale)
+
+
+# Events: what the window renders. ------------------------------------------------------------------
+@dataclass(frozen=True)
+class CurrentChanged:
+    """Another photo (or none) is the current one: show it afresh, fitted."""
+
+    item: QueueItem | None
+
+
+@dataclass(frozen=True)
+class ItemChanged:
+    """What the viewer shows of an item changed (read, enlarged, result back, lost); `fit`: a new picture."""
+
+    item: QueueItem
+    fit: bool = False
+
+
+@dataclass(frozen=True)
+class TileDone:
+    item: QueueItem
+    y0: int
+    x0: int
+    pixels: Any
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    item: QueueItem
+    text: str
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    item: QueueItem
+    fraction: float | None  # None: only the text changed ("Loading model…")
+    text: str
+
+
+@dataclass(frozen=True)
+class BatchEnded:
+    outcome: str  # "done", "failed" or "cancelled"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line for the user: 'error' and 'info' in the message bar, 'status' in the status bar."""
+
+    text: str
+    kind: str = "info"
+    about: QueueItem | None = None  # the photo an error concerns: removing it takes the error away
+    seconds: float = 0
+
+
+@dataclass(frozen=True)
+class Exported:
+    item: QueueItem | None
+    path: Path
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExportFailed:
+    message: str
+
+
+@dataclass(frozen=True)
+class ItemsRemoved:
+    items: tuple[QueueItem, ...]
+
+
+Event = (CurrentChanged | ItemChanged | TileDone | RunStarted | RunProgress | BatchEnded | Notice | Exported
+         | ExportFailed | ItemsRemoved)
+
+
+def expected_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """(height, width) of the result, as the engine rounds it."""
+    return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
+
+
+@dataclass
+class _Batch:
+    items: list[QueueItem] = field(default_factory=list)
+    options: RunOptions | None = None
+    outcome: str = "done"
+    waiting_for_load: set[int] = field(default_factory=set)  # items read before they run
+
+
+class Session:
+    """The queue and everything that happens to its photos; observers get one typed event per call."""
+
+    def __init__(self, workers: Workers, pictures: Path | None = None) -> None:
+        self.workers = workers
+        self.pictures = pictures or Path.home()  # where pasted images would be exported
+        self.queue = PhotoQueue()
+        self.running: QueueItem | None = None
+        self.clock: ProgressClock | None = None
+        self.pending_exports: dict[int, QueueItem] = {}
+        self.written: set[Path] = set()  # exported this session: never queued again from their folder
+        self._batch = _Batch()
+        self._export_ids = itertools.count(1)
+        self._result_tokens = itertools.count(1)
+        self._parking: set[int] = set()  # result tokens being written to the session cache
+        self._restoring: set[int] = set()  # result tokens being read back from it
+        self._shown: QueueItem | None = None
+        self._observers: list[Callable[[Event], None]] = []
+        self.queue.subscribe(self._queue_changed)
+
+    # Observers ------------------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[Event], None]) -> None:
+        self._observers.append(callback)
+
+    def _emit(self, event: Event) -> None:
+        for callback in list(self._observers):
+            callback(event)
+
+    def _notice(self, text: str, kind: str = "info", about: QueueItem | None = None, seconds: float = 0) -> None:
+        self._emit(Notice(text, kind, about, seconds))
+
+    # State ----------------------------------------------------------------------------------------
+    @property
+    def batch(self) -> list[QueueItem]:
+        return self._batch.items
+
+    def is_busy(self) -> bool:
+        """A run going on, or a photo being read for one."""
+        return self.running is not None or bool(self._batch.waiting_for_load)
+
+    def find(self, job_id: int) -> QueueItem | None:
+        return next((item for item in self.queue.items if item.id == job_id), None)
+
+    def unexported(self) -> list[QueueItem]:
+        """Enlarged results never written to a file: the work quitting would lose."""
+        return [item for item in self.queue.finished() if item.status != EXPORTED]
+
+    # Getting photos in ----------------------------------------------------------------------------
+    def add_paths(self, paths: Iterable[str | os.PathLike]) -> list[QueueItem]:
+        """Queue photos and the photos in folders; says in one notice what was refused and why."""
+        photos = [Path(p) for p in paths]
+        problems = []
+
+        def refuse(found: list[Path], why: str) -> None:
+            if found:
+                more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+                problems.append(f"{found[0]}: {why}{more}")
+
+        refuse([p for p in photos if not p.exists()], "no such file or folder")
+        photos = [p for p in photos if p.exists()]
+        not_photos = [p for p in photos if not p.is_dir() and not is_photo_path(p)]
+        refuse(not_photos, f"not a photo (SR Studio opens {INPUT_FORMAT_NAMES})")
+        photos = [p for p in photos if p not in not_photos]
+        refuse([p for p in photos if p.is_dir() and not photos_in_folder(p)], "no photos in this folder")
+        if problems:
+            self._notice("\n".join(problems), "error")
+        added = self.queue.add(photos, skip=self.written)
+        if added:
+            self.queue.select(added[0])
+        return added
+
+    def add_pixels(self, pixels, name: str) -> QueueItem:
+        """An image pasted or dropped as pixels (no file): queued and shown, ready to enlarge."""
+        from sr_studio.photo_files import Photo
+
+        item = QueueItem(self.pictures / name, clipboard_image=True)
+        item.photo = Photo(pixels=pixels, path=item.path, format="PNG")
+        item.original_view = DisplayPyramid(pixels)
+        self.queue.add_item(item)
+        return item
+
+    def pasted_name(self) -> str:
+        return f"Pasted image {sum(1 for item in self.queue.items if item.clipboard_image) + 1}.png"
+
+    def select(self, item: QueueItem | None) -> None:
+        self.queue.select(item)
+
+    def remove(self, item: QueueItem | None) -> None:
+        if item is None:
+            return
+        if item is self.running:
+            self._notice("This photo is being enlarged: cancel the run before removing it.")
+            return
+        if item in self._batch.items:
+            self._batch.items.remove(item)
+        self._batch.waiting_for_load.discard(item.id)
+        self.queue.remove(item)
+        self._forget_result(item)
+        self._emit(ItemsRemoved((item,)))
+
+    def clear_finished(self) -> None:
+        removed = self.queue.clear_finished()
+        for item in removed:
+            self._forget_result(item)
+        if removed:
+            self._emit(ItemsRemoved(tuple(removed)))
+
+    # The photo on screen --------------------------------------------------------------------------
+    def _queue_changed(self) -> None:
+        current = self.queue.current
+        if current is self._shown:
+            return
+        previous, self._shown = self._shown, current
+        if current is not None:
+            self._bring_on_screen(current)
+        self._emit(CurrentChanged(current))
+        if previous is not None:
+            self._park(previous)
+
+    def _bring_on_screen(self, item: QueueItem) -> None:
+        """What the viewer needs of the current photo: its pixels read, its result back from the cache."""
+        if item.original_view is None:
+            if item.status != FAILED:
+                self._request_load(item)
+        elif item.has_result and item.result_view is None:
+            self._restore(item)
+
+    def _request_load(self, item: QueueItem) -> None:
+        if item.status == LOADING or item.photo is not None:
+            return
+        self.queue.set_status(item, LOADING)
+        self.workers.load(item.id, str(item.path))
+
+    def photo_loaded(self, loaded: LoadedPhoto) -> None:
+        item = self.find(loaded.job_id)
+        if item is None:
+            return
+        item.photo = loaded.photo
+        item.original_view = loaded.pyramid
+        self.queue.set_status(item, PENDING)
+        for warning in getattr(loaded.photo, "warnings", []) or []:
+            self._notice(f"{item.name}: {warning}")
+        self._emit(ItemChanged(item, fit=True))
+        if item.id in self._batch.waiting_for_load:
+            self._batch.waiting_for_load.discard(item.id)
+            self._start_next()
+
+    def photo_failed(self, job_id: int, message: str) -> None:
+        item = self.find(job_id)
+        if item is None:
+            return
+        self.queue.set_status(item, FAILED, message)
+        self._notice(f"Could not open {item.name}: {message}", "error", item)
+        self._emit(ItemChanged(item, fit=True))
+        if job_id in self._batch.waiting_for_load:
+            self._batch.waiting_for_load.discard(job_id)
+            if item in self._batch.items:  # done with it: the batch goes on with the next photo, never retries it
+                self._batch.items.remove(item)
+            self._batch.outcome = "failed"
+            self._start_next()
+
+    # Enlarging ------------------------------------------------------------------------------------
+    def run_current(self, options: RunOptions) -> None:
+        item = self.queue.current
+        if item is None:
+            self._notice("Add a photo first: drop it on the window or press Ctrl+O.")
+            return
+        self.start_batch([item], options)
+
+    def run_all(self, options: RunOptions) -> None:
+        """Every photo not enlarged yet (failed ones are left out); if there is none, the failed and cancelled."""
+        items = [item for item in self.queue.items if not item.has_result and item.status != FAILED] or [
+            item for item in self.queue.items if item.status in (FAILED, CANCELLED)]
+        if not items:
+            self._notice("Every photo in the queue is already enlarged." if self.queue.items
+                         else "Add photos first: drop them on the window or press Ctrl+O.")
+            return
+        self.start_batch(items, options)
+
+    def start_batch(self, items: list[QueueItem], options: RunOptions) -> None:
+        if self.running is not None:
+            self._batch.items.extend(item for item in items if item not in self._batch.items and item is not self.running)
+            return
+        if options.model_path is None:
+            self._notice(NO_MODEL, "error")
+            return
+        self._batch = _Batch(items=list(items), options=options)
+        self._start_next()
+
+    def _start_next(self) -> None:
+        batch = self._batch
+        while batch.items:
+            item = batch.items[0]
+            if item not in self.queue.items:
+                batch.items.pop(0)
+                continue
+            if item.photo is None:
+                if item.id not in batch.waiting_for_load:
+                    if item.status == FAILED:
+                        self.queue.set_status(item, PENDING)  # read it again, once per batch: it may be fixed
+                    batch.waiting_for_load.add(item.id)
+                    self._request_load(item)
+                    self.queue.changed()  # busy now, even when the photo was already being read
+                return
+            batch.items.pop(0)
+            self._start_run(item, batch.options)
+            return
+        self._emit(BatchEnded(batch.outcome))
+
+    def _start_run(self, item: QueueItem, options: RunOptions) -> None:
+        pixels = item.photo.pixels
+        height, width = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
+        self._forget_result(item)
+        item.partial_view = DisplayPyramid.blank(height, width, 1 if pixels.ndim == 2 else
+                                                 (4 if pixels.shape[2] in (2, 4) else 3))
+        item.done_region = None
+        item.result_model = options.model_id
+        item.result_model_name = options.model_name
+        item.result_size = None
+        self.running = item
+        self.clock = ProgressClock()
+        item.progress = 0.0
+        self.queue.set_status(item, RUNNING)
+        self._emit(RunStarted(item, f"Enlarging {item.name} x{options.effective_scale:g} with {options.model_name}…"))
+        self._emit(ItemChanged(item))
+        self.workers.run(RunRequest(
+            job_id=item.id, pixels=pixels, model_path=options.model_path, scale=options.scale, device=options.device,
+            precision=options.precision, tile=options.tile, result_size=(height, width),
+            display=item is self.queue.current,  # a photo off screen goes to the cache without a display copy
+        ))
+
+    def expected_result_size(self, item: QueueItem, options: RunOptions | None) -> tuple[int, int] | None:
+        """(height, width) the viewer lays the photo out at: its result's, or what a run would make."""
+        if item.result_size is not None:
+            return item.result_size
+        if item.partial_view is not None:  # being enlarged: the size it is being made at
+            return item.partial_view.height, item.partial_view.width
+        if item.original_view is None:
+            return None
+        scale = options.effective_scale if options is not None else 2.0
+        return expected_size(item.original_view.width, item.original_view.height, scale)
+
+    def cancel(self) -> None:
+        if self.running is None and not self._batch.waiting_for_load:
+            return
+        self._batch.items.clear()
+        self._batch.waiting_for_load.clear()
+        if self.running is not None:
+            self.workers.cancel_run()
+            self._emit(RunProgress(self.running, None, "Stopping after this tile…"))
+        else:
+            self._start_next()
+
+    def _is_running(self, job_id: int) -> QueueItem | None:
+        return self.running if self.running is not None and self.running.id == job_id else None
+
+    def run_status(self, job_id: int, text: str) -> None:
+        item = self._is_running(job_id)
+        if item is not None:
+            self._emit(RunProgress(item, None, text))
+
+    def run_enlarging(self, job_id: int) -> None:
+        """Time left is estimated from the tiles alone: loading the model would make it seconds too long."""
+        if self._is_running(job_id) is not None:
+            self.clock = ProgressClock()
+
+    def run_progress(self, job_id: int, done: int, total: int, pass_index: int, passes: int) -> None:
+        item = self._is_running(job_id)
+        if item is None or self.clock is None:
+            return
+        fraction = self.clock.update(done, total, pass_index, passes)
+        item.progress = fraction
+        self._emit(RunProgress(item, fraction, progress_text(fraction, done, total, pass_index, passes,
+                                                             self.clock.eta_text())))
+        self.queue.changed()
+
+    def run_tile(self, job_id: int, y0: int, x0: int, pixels) -> None:
+        item = self._is_running(job_id)
+        if item is not None and item.partial_view is not None:
+            self._emit(TileDone(item, y0, x0, pixels))
+
+    def run_finished(self, result: RunResult) -> None:
+        item = self._is_running(result.job_id)
+        if item is None:
+            return
+        self.running = None
+        item.result = result.pixels
+        item.result_size = tuple(result.pixels.shape[:2])
+        item.result_token = next(self._result_tokens)
+        item.partial_view = None
+        item.done_region = None
+        item.result_scale = result.scale
+        item.result_view = result.pyramid
+        self.queue.set_status(item, DONE, f"x{result.scale:g} in {result.seconds:.1f} s on {result.device}")
+        notice = f"; {result.notice}" if result.notice else ""
+        height, width = item.result_size
+        self._notice(f"{item.name}: enlarged x{result.scale:g} to {width} × {height} in {result.seconds:.1f} s "
+                     f"on {result.device}{notice}", "status", seconds=10)
+        if item is self.queue.current:
+            if result.pyramid is None:  # selected during the run: its display copy is made now
+                self._restore(item)
+            self._emit(ItemChanged(item))
+        else:
+            self._park(item)
+        self._start_next()
+
+    def run_failed(self, job_id: int, message: str) -> None:
+        item = self._is_running(job_id)
+        if item is None:
+            return
+        self.running = None
+        item.partial_view = None
+        self.queue.set_status(item, FAILED, message)
+        self._emit(ItemChanged(item))
+        self._notice(f"Could not enlarge {item.name}: {message}", "error", item)
+        self._batch.outcome = "failed"
+        self._start_next()
+
+    def run_cancelled(self, job_id: int) -> None:
+        item = self._is_running(job_id)
+        if item is None:
+            return
+        self.running = None
+        item.partial_view = None
+        self.queue.set_status(item, CANCELLED)
+        self._batch.items.clear()
+        self._emit(ItemChanged(item))
+        self._notice(f"{item.name}: cancelled", "status", seconds=6)
+        self._batch.outcome = "cancelled"
+        self._start_next()
+
+    def shutdown(self) -> None:
+        """The window closes: stop the run at the end of its tile; late answers are ignored."""
+        if self.running is not None:
+            self.workers.cancel_run()
+        self._batch = _Batch()
+        self.running = None
+
+    # Results off screen ---------------------------------------------------------------------------
+    def _park(self, item: QueueItem) -> None:
+        """A result not on screen leaves memory: at once when a copy is parked on disk, else once it is."""
+        if item is self.queue.current or item.result is None or item not in self.queue.items:
+            return
+        if item.result_file is not None:
+            item.result = item.result_view = None
+        elif self.workers.can_park and item.result_token not in self._parking:
+            self._parking.add(item.result_token)
+            self.workers.park(item.id, item.result_token, item.result)
+
+    def parked(self, job_id: int, token: int, path) -> None:
+        self._parking.discard(token)
+        item = self.find(job_id)
+        if item is None or item.result_token != token:  # removed or enlarged again meanwhile
+            self.workers.discard(path)
+            return
+        item.result_file = Path(path)
+        self._park(item)
+
+    def park_failed(self, job_id: int, token: int, message: str) -> None:
+        self._parking.discard(token)
+        item = self.find(job_id)
+        if item is not None and item.result_token == token:
+            self._notice(f"{item.name}: the result stays in memory: {message}")
+
+    def _restore(self, item: QueueItem) -> None:
+        """The display copy of a result for the screen, off the GUI thread: from memory when the result is still
+        there (enlarged off screen), else read back from the cache (result and copy leave memory together)."""
+        if item.result_token not in self._restoring:
+            self._restoring.add(item.result_token)
+            if item.result is not None:
+                self.workers.prepare_view(item.id, item.result_token, item.result)
+            else:
+                self.workers.restore(item.id, item.result_token, item.result_file)
+
+    def restored(self, restored: RestoredResult) -> None:
+        self._restoring.discard(restored.token)
+        item = self.find(restored.job_id)
+        if (item is None or item.result_token != restored.token or item is not self.queue.current
+                or item.result_view is not None):
+            return  # no longer wanted on screen: let it go
+        item.result = restored.pixels
+        item.result_view = restored.pyramid
+        self._emit(ItemChanged(item))
+
+    def restore_failed(self, job_id: int, token: int, message: str) -> None:
+        self._restoring.discard(token)
+        item = self.find(job_id)
+        if item is None or item.result_token != token:
+            return
+        self._forget_result(item)
+        self.queue.set_status(item, FAILED, message)
+        self._notice(f"The result of {item.name} is lost ({message}); enlarge it again.", "error", item)
+        self._emit(ItemChanged(item))
+
+    def _forget_result(self, item: QueueItem) -> None:
+        """Drop a result (re-run, removal): from memory now, from disk after any export already asked for."""
+        if item.result_file is not None:
+            self.workers.discard(item.result_file)
+        item.result = item.result_view = item.result_file = item.result_size = None
+        item.result_token = 0
+
+    # Export ---------------------------------------------------------------------------------------
+    def export_current(self, options: ExportOptions, ask: Callable[[list[Path]], str]) -> int:
+        item = self.queue.current
+        if item is None or not item.has_result:
+            self._notice("Nothing to export yet: enlarge the photo first (Ctrl+R).")
+            return 0
+        return self.export(items=[item], options=options, ask=ask)
+
+    def export_all(self, options: ExportOptions, ask: Callable[[list[Path]], str]) -> int:
+        items = self.queue.finished()
+        if not items:
+            self._notice("Nothing to export yet: enlarge the photos first (Ctrl+Shift+R).")
+            return 0
+        return self.export(items, options, ask)
+
+    def destinations(self, items: list[QueueItem], options: ExportOptions) -> list[Path]:
+        destinations: list[Path] = []
+        for index, item in enumerate(items, start=1):
+            source = item.path
+            if item.clipboard_image and not options.folder:
+                source = self.pictures / item.path.name
+            path = output_path(options, source, item.result_scale or 1, item.result_model or "model", index)
+            counter = 2
+            base = path
+            while path in destinations:  # two photos with the same name in one batch
+                path = base.with_name(f"{base.stem}-{counter}{base.suffix}")
+                counter += 1
+            destinations.append(path)
+        return destinations
+
+    def export(self, items: list[QueueItem], options: ExportOptions, ask: Callable[[list[Path]], str]) -> int:
+        """Queue the exports; `ask` decides about existing files ('replace', 'keep', 'skip' or 'cancel').
+        Returns how many were queued."""
+        problem = pattern_problem(options.pattern)
+        if problem:
+            self._notice(f"Cannot export: {problem}.", "error")
+            return 0
+        destinations = self.destinations(items, options)
+        existing = [path for path in destinations if path.exists()]
+        choice = ask(existing) if existing else "replace"
+        if choice == "cancel":
+            return 0
+        queued = 0
+        for item, destination in zip(items, destinations):
+            overwrite = False
+            if destination.exists():
+                if choice == "skip":
+                    continue
+                if choice == "keep":
+                    destination = unused_path(destination)
+                else:
+                    overwrite = True
+            export_id = next(self._export_ids)
+            self.pending_exports[export_id] = item
+            own = options.resolved(item.path)
+            self.workers.export(ExportRequest(
+                job_id=export_id, destination=destination, pixels=item.result,
+                like=item.photo if options.keep_metadata else None, format=own.format,
+                quality=own.write_quality(), bit_depth=own.write_bit_depth(), overwrite=overwrite,
+                pixels_file=item.result_file if item.result is None else None,
+            ))
+            queued += 1
+        if queued:
+            self._notice(f"Exporting {queued} photo(s)…", "status")
+        return queued
+
+    def exported(self, export_id: int, path: str, notices) -> None:
+        item = self.pending_exports.pop(export_id, None)
+        self.written.add(Path(path))
+        if item is not None:
+            item.exported_to = Path(path)
+            self.queue.set_status(item, EXPORTED, f"saved as {Path(path).name}")
+        for notice in notices or []:
+            self._notice(f"{Path(path).name}: {notice}")
+        self._notice(f"Exported {path}", "status", seconds=10)
+        self._emit(Exported(item, Path(path), tuple(notices or ())))
+
+    def export_failed(self, export_id: int, message: str) -> None:
+        item = self.pending_exports.pop(export_id, None)
+        self._notice(f"Export failed: {message}", "error", item)
+        self._emit(ExportFailed(message))
