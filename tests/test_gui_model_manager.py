@@ -74,7 +74,7 @@ def test_catalog_download_with_progress_then_use_and_remove(qtbot, window, gui_e
     row = row_of(dialog, "tiny-span-x4")
     name, arch, scale, purpose, size, license_, status = cells(dialog, row)
     assert (name, arch, scale, purpose, license_, status) == (
-        "Tiny SPAN x4", "SPAN ch32", "x4", "real world", "CC-BY-4.0", "Available")
+        "Tiny SPAN x4", "SPAN ch32", "x4", "Photo", "CC-BY-4.0", "Available")
     assert size != "unknown"
     assert str(gui_env.root / "data") in dialog.location_label.text()
 

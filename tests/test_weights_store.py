@@ -100,6 +100,22 @@ def test_default_model_for_each_scale(home, scale, expected):
     assert resolve_model(None, scale).name == f"span-{expected}.safetensors"
 
 
+def test_the_card_marked_default_wins_among_models_of_one_scale(home):
+    """Two x4 models bundled (clean and photo): no --model runs the one whose card says default, and
+    each keeps its purpose, so the clean one stays reachable by its own id."""
+    write_span(home / "bundled" / "span-x4.safetensors", 4)
+    (home / "bundled" / "span-x4.json").write_text(json.dumps(
+        {"id": "bundled-span-x4", "scale": 4, "purpose": "bicubic"}))
+    write_span(home / "bundled" / "span-x4-photo.safetensors", 4)
+    (home / "bundled" / "span-x4-photo.json").write_text(json.dumps(
+        {"id": "bundled-span-x4-photo", "scale": 4, "purpose": "real-world", "default": True}))
+    assert default_model_path(4).name == "span-x4-photo.safetensors"
+    assert default_model_path(3).name == "span-x4-photo.safetensors"
+    assert resolve_model("bundled-span-x4").name == "span-x4.safetensors"
+    purposes = {m.id: m.purpose for m in list_models() if m.status == "bundled"}
+    assert purposes == {"bundled-span-x4": "bicubic", "bundled-span-x4-photo": "real-world"}
+
+
 def test_default_model_with_only_x2_bundled_falls_back_to_it(home):
     write_span(home / "bundled" / "span-x2.safetensors", 2)
     assert default_model_path(4).name == "span-x2.safetensors"

@@ -11,8 +11,6 @@ import time
 
 from sr_studio.cli.terminal_progress import format_duration
 
-PURPOSE_WORDS = {"bicubic": "clean", "real-world": "real photos", None: "-"}
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -49,7 +47,7 @@ def register(subparsers) -> None:
 
 
 def list_models_command(args) -> int:
-    from sr_studio.weights import PURPOSES, human_size, list_models, models_dir
+    from sr_studio.weights import PURPOSES, human_size, list_models, models_dir, purpose_name
 
     rows = [("ID", "NAME", "SCALE", "FOR", "SIZE", "LICENSE", "STATUS")]
     for item in list_models():
@@ -62,14 +60,14 @@ def list_models_command(args) -> int:
             item.id,
             item.name,
             f"x{item.scale}",
-            PURPOSE_WORDS.get(item.purpose, item.purpose),
+            purpose_name(item.purpose) or "-",
             human_size(item.size),
             item.license or "-",
             status,
         ))
     legend = [
-        ("FOR", "clean", PURPOSES["bicubic"]),
-        ("", "real photos", PURPOSES["real-world"]),
+        ("FOR", *PURPOSES["real-world"].split(": ", 1)),
+        ("", *PURPOSES["bicubic"].split(": ", 1)),
         ("STATUS", "bundled", "comes with SR Studio; nothing to download"),
         ("", "installed", "downloaded to this computer"),
         ("", "imported", "your own file, added with `sr-studio models import FILE`"),

@@ -188,7 +188,7 @@ class ModelManagerDialog(QDialog):
             button.setIcon(appearance.icon(name, self.palette()))
 
     def refresh(self) -> None:
-        from sr_studio.weights import PURPOSES, list_models, models_dir
+        from sr_studio.weights import PURPOSES, list_models, models_dir, purpose_name
 
         selected = self.selected()
         try:
@@ -199,7 +199,7 @@ class ModelManagerDialog(QDialog):
             problem = describe_error(error)
         self.table.setRowCount(len(self.listings))
         for row, listing in enumerate(self.listings):
-            purpose = (listing.purpose or "").replace("-", " ")
+            purpose = purpose_name(listing.purpose)
             values = (listing.name, listing.variant or listing.arch or "?", f"x{listing.scale}", purpose or "—",
                       _size_text(listing.size), listing.license or "unknown",
                       STATUS_LABELS.get(listing.status, listing.status)
@@ -241,7 +241,7 @@ class ModelManagerDialog(QDialog):
 
             text = listing.description or listing.name
             if listing.purpose in PURPOSES:
-                text += f"\nPurpose: {PURPOSES[listing.purpose]}."
+                text += f"\nFor: {PURPOSES[listing.purpose]}."
             if listing.path is not None:
                 text += f"\nFile: {listing.path}"
             self.details.setText(text)

@@ -7,7 +7,7 @@ only the trial load of a download and an import do.
 from __future__ import annotations
 
 from sr_studio.weights.bundled import BundledModel, bundled_dir, bundled_models, default_model_path
-from sr_studio.weights.catalog import PURPOSES, CatalogEntry, CatalogError, catalog_path, find_entry, load_catalog
+from sr_studio.weights.catalog import PURPOSES, CatalogEntry, purpose_name, CatalogError, catalog_path, find_entry, load_catalog
 from sr_studio.weights.download import DownloadError, DownloadProgress, download_model
 from sr_studio.weights.importing import import_model
 from sr_studio.weights.library import ModelListing, list_models, resolve_model
@@ -31,6 +31,7 @@ __all__ = [
     "ModelListing",
     "ModelStore",
     "PURPOSES",
+    "purpose_name",
     "StoreError",
     "VerifyResult",
     "bundled_dir",

@@ -1,7 +1,9 @@
 """Models shipped inside the application (`resources/models/`): always listed, never downloaded.
 
 Each `<stem>.safetensors` has a sidecar card, `<stem>.json` or `<stem>.md`, giving `id`, `name`,
-`arch`, `scale`, `license` and optionally `description` and `sha256`. A Markdown card carries them as
+`arch`, `scale`, `license` and optionally `description`, `sha256`, `purpose` (a catalog purpose:
+`bicubic` for clean sources, `real-world` for camera photos) and `default` (true for the model that runs
+when none is chosen, where several share a scale). A Markdown card carries them as
 `key: value` lines (in a `---` front-matter block or a bullet list such as `- **scale**: 2`); the rest
 of the card is free text for people. Missing fields fall back to the file name (`span-x2` gives id
 `bundled-span-x2` and scale 2). `SR_STUDIO_BUNDLED_DIR` replaces the folder (tests).
@@ -17,10 +19,10 @@ from pathlib import Path
 
 from sr_studio.errors import SRStudioError
 from sr_studio.resource_paths import resource_dir
-from sr_studio.weights.catalog import valid_model_id
+from sr_studio.weights.catalog import PURPOSES, valid_model_id
 
 BUNDLED_DIR_ENV = "SR_STUDIO_BUNDLED_DIR"
-CARD_FIELDS = ("id", "name", "arch", "scale", "license", "description", "sha256")
+CARD_FIELDS = ("id", "name", "arch", "scale", "license", "description", "sha256", "purpose", "default")
 CARD_LINE = re.compile(
     r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?(" + "|".join(CARD_FIELDS) + r")(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(.+?)\s*$",
     re.IGNORECASE,
@@ -38,6 +40,8 @@ class BundledModel:
     path: Path
     size: int
     sha256: str | None = None
+    purpose: str | None = None
+    default: bool = False
 
 
 def bundled_dir() -> Path:
@@ -86,6 +90,8 @@ def read_bundled(weights: Path) -> BundledModel | None:
         path=weights,
         size=weights.stat().st_size,
         sha256=str(card["sha256"]).lower() if card.get("sha256") else None,
+        purpose=str(card["purpose"]) if card.get("purpose") in PURPOSES else None,
+        default=str(card.get("default", "")).lower() in ("true", "yes", "1"),
     )
 
 
@@ -113,7 +119,8 @@ def read_card(weights: Path) -> dict:
 
 
 def default_model_path(scale: int, directory: str | os.PathLike | None = None) -> Path:
-    """The bundled model for `scale`: the same scale, else the next larger one, else the largest.
+    """The bundled model for `scale`: the same scale, else the next larger one, else the largest; among
+    models of one scale, the one whose card says `default`.
 
     A larger model is preferred to a smaller one because the engine reaches the asked-for size by
     downsampling, which keeps detail, whereas a smaller model would need a second, blurring upscale.
@@ -126,10 +133,10 @@ def default_model_path(scale: int, directory: str | os.PathLike | None = None) -
             "(ids in `sr-studio models list`) and choose it by its id",
             where,
         )
-    larger = sorted((m for m in models if m.scale >= scale), key=lambda m: (m.scale, m.id))
+    larger = sorted((m for m in models if m.scale >= scale), key=lambda m: (m.scale, not m.default, m.id))
     if larger:
         return larger[0].path
-    return min(models, key=lambda m: (-m.scale, m.id)).path
+    return min(models, key=lambda m: (-m.scale, not m.default, m.id)).path
 
 
 def find_bundled(model_id: str, directory: str | os.PathLike | None = None) -> BundledModel | None:

@@ -17,11 +17,17 @@ from sr_studio.resource_paths import resource_dir
 
 CATALOG_ENV = "SR_STUDIO_CATALOG"
 ARCHITECTURES = ("SPAN", "HAT")
-# What each purpose means to a photographer; the CLI legend and the GUI show these words.
+# What each purpose means to a photographer: a one-word name and what to use it for. The CLI, the
+# window's model list and the model manager all show these words, so a model reads the same everywhere.
 PURPOSES = {
-    "bicubic": "trained on clean, downscaled images: best for sharp, noise-free photos",
-    "real-world": "trained on camera-like noise, blur and JPEG: best for everyday photos",
+    "real-world": "Photo: camera JPEGs, phone photos, noise",
+    "bicubic": "Clean: sharp sources, renders, downscaled images",
 }
+
+
+def purpose_name(purpose: str | None) -> str:
+    """"Photo" or "Clean" (the word before the colon); "" for a model whose purpose nobody stated."""
+    return PURPOSES[purpose].split(":", 1)[0] if purpose in PURPOSES else ""
 MODEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 

@@ -39,7 +39,7 @@ def list_models(store: ModelStore | None = None, catalog: list[CatalogEntry] | N
     installed = {model.id: model for model in store.installed()}
     listings = [
         ModelListing(
-            id=m.id, name=m.name, arch=m.arch, variant=m.arch or "", scale=m.scale, purpose=None,
+            id=m.id, name=m.name, arch=m.arch, variant=m.arch or "", scale=m.scale, purpose=m.purpose,
             license=m.license, size=m.size, status="bundled", verified=None, description=m.description, path=m.path,
         )
         for m in bundled_models()

@@ -1,0 +1,121 @@
+"""The models shipped with the app: which one runs, that the clean ones are the published SPAN, and the
+quality a photographer gets from each, through the same CLI they use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sr_studio.cli import main
+from sr_studio.evaluation import benchmark_images, make_pair, measure, read_rgb
+from tests.conftest import SHARED
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO / "resources" / "models"
+DATASETS = SHARED / "datasets"
+PUBLISHED = SHARED / "weights" / "span-official"
+needs_datasets = pytest.mark.skipif(not (DATASETS / "benchmark" / "Set5").is_dir(),
+                                    reason=f"benchmark images not found at {DATASETS}")
+needs_published = pytest.mark.skipif(not PUBLISHED.is_dir(), reason=f"published SPAN weights not found at {PUBLISHED}")
+PHOTO_MODEL = MODELS / "span-x4-photo.safetensors"
+needs_photo_model = pytest.mark.skipif(not PHOTO_MODEL.is_file(), reason=f"{PHOTO_MODEL.name} is not bundled")
+
+
+@pytest.fixture(autouse=True)
+def own_data_dir(tmp_path, monkeypatch):
+    """Resolve model ids against the real bundle but an empty, private model store."""
+    monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SR_STUDIO_BUNDLED_DIR", raising=False)
+
+
+def cards() -> dict[str, dict]:
+    return {path.stem: json.loads(path.read_text()) for path in MODELS.glob("*.json")}
+
+
+def test_every_bundled_model_has_a_card_with_purpose_and_license():
+    for stem, card in cards().items():
+        assert (MODELS / f"{stem}.safetensors").is_file(), stem
+        assert (MODELS / f"{stem}.md").is_file(), f"{stem} has no Markdown model card"
+        assert card["purpose"] in ("bicubic", "real-world") and card["license"] == "Apache-2.0", stem
+
+
+def test_the_clean_ids_name_the_clean_models_and_x2_has_one_default():
+    from sr_studio.weights import resolve_model
+    from sr_studio.weights.bundled import find_bundled
+
+    assert resolve_model("bundled-span-x2").name == "span-x2.safetensors"
+    assert resolve_model("bundled-span-x4").name == "span-x4.safetensors"
+    assert find_bundled("bundled-span-x4").purpose == "bicubic"
+    assert resolve_model(None, 2).name == "span-x2.safetensors"
+
+
+@needs_photo_model
+def test_the_photo_model_is_the_default_for_x4_and_x3():
+    from sr_studio.weights import resolve_model
+    from sr_studio.weights.bundled import find_bundled
+
+    assert find_bundled("bundled-span-x4-photo").purpose == "real-world"
+    assert resolve_model(None, 4).name == PHOTO_MODEL.name
+    assert resolve_model(None, 3).name == PHOTO_MODEL.name
+
+
+@needs_published
+@pytest.mark.parametrize("scale", [2, 4])
+def test_the_clean_models_are_the_published_span_tensor_for_tensor(scale):
+    from safetensors.torch import load_file
+
+    from sr_studio.checkpoint import read_state_dict
+
+    bundled = load_file(str(MODELS / f"span-x{scale}.safetensors"))
+    published = read_state_dict(PUBLISHED / f"spanx{scale}_ch48.pth")
+    assert set(bundled) == set(published)
+    for key, value in published.items():
+        assert torch.equal(bundled[key], value.float()), key
+
+
+def cli_psnr(tmp_path: Path, set_name: str, scale: int, model_id: str | None, degraded: bool = False) -> float:
+    """Mean Y PSNR of `sr-studio upscale` (tiled, as users run it) over a benchmark set's LR images."""
+    from sr_studio.degradation import degrade_benchmark_image
+
+    inputs, outputs = tmp_path / f"lr-{set_name}", tmp_path / f"sr-{set_name}-{model_id}"
+    inputs.mkdir(exist_ok=True)
+    outputs.mkdir()
+    references = {}
+    for path in benchmark_images(DATASETS, set_name):
+        hr, lr = make_pair(read_rgb(path), scale)
+        if degraded:
+            lr = degrade_benchmark_image(hr, scale, path.name)
+        Image.fromarray(lr).save(inputs / f"{path.stem}.png")
+        references[path.stem] = hr
+    model_args = ["--model", model_id] if model_id else []
+    assert main(["upscale", "--quiet", str(inputs), "-o", str(outputs), "--scale", str(scale), "--format", "png",
+                 *model_args]) == 0
+    values = []
+    for stem, hr in references.items():
+        [result] = outputs.glob(f"{stem}*.png")
+        values.append(measure(np.asarray(Image.open(result).convert("RGB")), hr, scale)[0])
+    return float(np.mean(values))
+
+
+@needs_datasets
+@pytest.mark.parametrize("scale, published", [(2, 38.08), (4, 32.20)])
+def test_the_cli_with_the_clean_model_reproduces_the_published_set5_figure(tmp_path, scale, published):
+    assert cli_psnr(tmp_path, "Set5", scale, f"bundled-span-x{scale}") == pytest.approx(published, abs=0.1)
+
+
+@needs_datasets
+@needs_photo_model
+def test_the_photo_model_restores_camera_jpegs_and_keeps_clean_sources(tmp_path):
+    """The photo model's targets, on Set14 through the CLI: +1 dB over the published SPAN on camera-like
+    degraded input, at most 0.7 dB below it on clean bicubic input."""
+    clean_published = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4")
+    clean_photo = cli_psnr(tmp_path, "Set14", 4, None)  # the x4 default is the photo model
+    degraded_published = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4", degraded=True)
+    degraded_photo = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4-photo", degraded=True)
+    assert degraded_photo >= degraded_published + 1.0
+    assert clean_photo >= clean_published - 0.7
