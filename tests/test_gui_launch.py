@@ -219,3 +219,71 @@ def test_ctrl_c_in_the_terminal_closes_the_window_cleanly(tmp_path):
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     # Closed as by its close button: the window saved its settings on the way out.
     assert list((tmp_path / "settings").iterdir())
+
+
+# -- the README's set-up: system packages for the window, the truth about PyTorch -------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+# Debian's required packages (dpkg and apt depend on them): on every system, never worth listing.
+ALWAYS_THERE = {"libc6", "libstdc++6", "libgcc-s1", "zlib1g", "libzstd1"}
+
+
+def needed_libraries(library: Path) -> list[str]:
+    """DT_NEEDED entries of a 64-bit little-endian ELF shared library, read from its dynamic section."""
+    import struct
+
+    data = library.read_bytes()
+    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, f"{library}: not a 64-bit little-endian ELF"
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    names = []
+    for _, kind, _, _, offset, size, link, _, _, entsize in sections:
+        if kind != 6:  # SHT_DYNAMIC
+            continue
+        strings = sections[link][4]
+        for position in range(offset, offset + size, entsize):
+            tag, value = struct.unpack_from("<qQ", data, position)
+            if tag == 1:  # DT_NEEDED
+                end = data.index(b"\0", strings + value)
+                names.append(data[strings + value:end].decode())
+    return names
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux packages")
+def test_the_readme_lists_every_system_package_the_window_needs():
+    import PySide6
+
+    qt = Path(PySide6.__file__).parent / "Qt"
+    plugins = [qt / "plugins" / "platforms" / f"libq{name}.so" for name in ("xcb", "wayland")]
+    todo, seen, system = [p for p in plugins if p.is_file()], set(), set()
+    if not todo:
+        pytest.skip("PySide6 without the xcb and wayland plugins")
+    while todo:  # the plugins, then Qt's libraries they need, down to the system's
+        library = todo.pop()
+        for name in needed_libraries(library):
+            if (qt / "lib" / name).is_file():
+                if name not in seen:
+                    seen.add(name)
+                    todo.append(qt / "lib" / name)
+            elif not name.startswith("ld-linux"):
+                system.add(name)
+    packages = {platform_check.debian_package(name) for name in system} - ALWAYS_THERE
+    text = README.read_text(encoding="utf-8")
+    block = text.split("sudo apt install", 1)[1].split("```", 1)[0]
+    listed = set(block.replace("\\", " ").split())
+    assert packages - listed == set(), f"the README's apt line lacks {sorted(packages - listed)}"
+    assert {"libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1"} <= packages
+
+
+def test_the_readme_tells_the_truth_about_pytorch():
+    text = README.read_text(encoding="utf-8")
+    quick_start = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in quick_start
+    assert "CUDA build" in quick_start and "GB" in quick_start and "MB" in quick_start
+    assert "pinned because an unpinned `torch` pulls" not in text, "the pin does not avoid the CUDA build"
+    # What CI runs (.ci/run) is still the quick start's test command, unchanged.
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    command = ("python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]' && "
+               "QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest")
+    assert command in ci and command in quick_start

@@ -29,6 +29,9 @@ _DEBIAN_PACKAGE_EXCEPTIONS = {
     "libz.so.1": "zlib1g",
     "libc.so.6": "libc6",
     "libm.so.6": "libc6",
+    "libdl.so.2": "libc6",
+    "libpthread.so.0": "libc6",
+    "librt.so.1": "libc6",
 }
 
 
