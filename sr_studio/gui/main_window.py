@@ -14,61 +14,27 @@ from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence, QRegion
 from PySide6.QtWidgets import (
     QApplication,
-    QDockWidget,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QSizePolicy,
-    QToolBar,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
 )
 
-from sr_studio import __version__
-from sr_studio.gui import appearance
+from sr_studio.gui import appearance, dialogs
 from sr_studio.gui import session as events
 from sr_studio.gui.app_settings import AppSettings
 from sr_studio.gui.application import Application
-from sr_studio.gui.compare_viewer import CompareViewer
-from sr_studio.gui.message_bar import MessageBar, qimage_to_array
+from sr_studio.gui.message_bar import qimage_to_array
 from sr_studio.gui.photo_canvas import CompareImages
-from sr_studio.gui.photo_queue import (
-    CANCELLED,
-    DONE,
-    EXPORTED,
-    FAILED,
-    LOADING,
-    PENDING,
-    RUNNING,
-    WIDEST_PROGRESS_TEXT,
-    QueueItem,
-    is_model_file,
-)
+from sr_studio.gui.photo_queue import FAILED, QueueItem, is_model_file
 from sr_studio.gui.session import RunOptions, Session
-from sr_studio.gui.side_panels import ExportPanel, RunPanel, available_models
+from sr_studio.gui.side_panels import available_models
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel
+from sr_studio.gui.queue_list import render_queue
+from sr_studio.gui.window_parts import build_actions, build_layout
 from sr_studio.gui.workers import WorkerBridge
 from sr_studio.photo_formats import open_dialog_filter
 
-STATUS_ICONS = {
-    PENDING: ("fa5s.clock", None),
-    LOADING: ("fa5s.hourglass-half", None),
-    RUNNING: ("fa5s.cog", "#3584e4"),
-    DONE: ("fa5s.check-circle", "#2ec27e"),
-    FAILED: ("fa5s.exclamation-triangle", "#e5a50a"),
-    CANCELLED: ("fa5s.ban", None),
-    EXPORTED: ("fa5s.file-export", "#2ec27e"),
-}
 OPEN_FILTER = open_dialog_filter()
 MODEL_FILTER = "Model weights (*.pth *.pt *.safetensors)"
 
@@ -101,8 +67,8 @@ class MainWindow(QMainWindow):
         self.workers.attach(self.session)
         self.queue = self.session.queue
         self._build_models()
-        self._build_ui()
-        self._build_actions()
+        build_layout(self)
+        build_actions(self)
         self._restore_settings()
         self.queue.subscribe(self._queue_changed)
         self.session.subscribe(self._session_event)
@@ -145,374 +111,6 @@ class MainWindow(QMainWindow):
 
     def _devices_found(self, found) -> None:
         self.run_panel.set_available_devices(found)
-
-    def _build_ui(self) -> None:
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(6, 6, 6, 0)
-        layout.setSpacing(6)
-        self.message_bar = MessageBar()
-        layout.addWidget(self.message_bar)
-        self.viewer = CompareViewer(self.viewer_model, self.images)
-        layout.addWidget(self.viewer, 1)
-        self.setCentralWidget(central)
-
-        # Photos (left).
-        self.queue_list = QListWidget()
-        self.queue_list.setObjectName("queueList")
-        self.queue_list.setAlternatingRowColors(True)
-        self.queue_list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
-        self.queue_list.currentRowChanged.connect(self._queue_row_selected)
-        self.queue_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.queue_list.customContextMenuRequested.connect(self._queue_menu)
-        queue_panel = QWidget()
-        queue_layout = QVBoxLayout(queue_panel)
-        queue_layout.setContentsMargins(6, 6, 6, 6)
-        queue_layout.addWidget(self.queue_list, 1)
-        self.queue_buttons = QHBoxLayout()
-        queue_layout.addLayout(self.queue_buttons)
-        self.queue_dock = QDockWidget("Photos")
-        self.queue_dock.setObjectName("photosDock")
-        self.queue_dock.setWidget(queue_panel)
-        self.queue_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                    | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.queue_dock)
-
-        # Enlarge and export (right).
-        self.run_panel = RunPanel()
-        self.export_panel = ExportPanel()
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(self._section("Enlarge"))
-        side_layout.addWidget(self.run_panel)
-        self.run_buttons = QHBoxLayout()
-        self.run_buttons.setContentsMargins(8, 0, 8, 8)
-        side_layout.addLayout(self.run_buttons)
-        side_layout.addWidget(self._section("Export"))
-        side_layout.addWidget(self.export_panel)
-        self.export_buttons = QHBoxLayout()
-        self.export_buttons.setContentsMargins(8, 0, 8, 8)
-        side_layout.addLayout(self.export_buttons)
-        side_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(side)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(side.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
-        self.settings_dock = QDockWidget("Settings")
-        self.settings_dock.setObjectName("settingsDock")
-        self.settings_dock.setWidget(scroll)
-        self.settings_dock.setFeatures(self.queue_dock.features())
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
-        self.resizeDocks([self.queue_dock, self.settings_dock], [220, 320], Qt.Orientation.Horizontal)
-        self.run_panel.changed.connect(self._run_options_changed)
-        self.run_panel.manage_button.clicked.connect(lambda: self.open_model_manager())
-        self.export_panel.changed.connect(self._update_actions)
-
-        # Status bar: message, progress with ETA, cancel, zoom.
-        status = self.statusBar()
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("runProgress")
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setFixedWidth(max(260, self.progress_bar.fontMetrics().horizontalAdvance(WIDEST_PROGRESS_TEXT)
-                                            + 2 * self.progress_bar.fontMetrics().averageCharWidth() + 8))
-        self.progress_bar.setTextVisible(True)
-        self.progress_bar.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.hide()
-        self.zoom_label = QLabel()
-        self.zoom_label.setMinimumWidth(60)
-        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        status.addPermanentWidget(self.progress_bar)
-        status.addPermanentWidget(self.cancel_button)
-        status.addPermanentWidget(self.zoom_label)
-
-    @staticmethod
-    def _section(title: str) -> QLabel:
-        label = QLabel(title)
-        font = label.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.1)
-        label.setFont(font)
-        label.setContentsMargins(8, 10, 8, 0)
-        return label
-
-    def _action(self, text: str, icon_name: str | None, shortcut=None, slot=None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        action.setData(icon_name)
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        if slot is not None:
-            action.triggered.connect(lambda checked=False: slot())
-        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')}" + (f" ({keys})" if keys else ""))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        a = self._action
-        Std = QKeySequence.StandardKey
-        self.open_action = a("&Open…", "fa5s.folder-open", Std.Open, self.open_files, "Add photos")
-        self.open_folder_action = a("Open &Folder…", "fa5s.folder-plus", "Ctrl+Shift+O", self.open_folder)
-        self.paste_action = a("&Paste Image", "fa5s.paste", Std.Paste, self.paste_from_clipboard)
-        self.run_action = a("&Enlarge", "fa5s.play", ["Ctrl+R", "Ctrl+Return"], self.run_current, "Enlarge this photo")
-        self.run_all_action = a("Enlarge &All", "fa5s.forward", "Ctrl+Shift+R", self.run_all, "Enlarge every waiting photo")
-        self.cancel_action = a("&Cancel", "fa5s.stop", "Esc", self.cancel_run, "Stop the run")
-        self.export_action = a("&Export", "fa5s.file-export", "Ctrl+E", self.export_current, "Export this result")
-        self.export_all_action = a("Export A&ll", "fa5s.file-archive", "Ctrl+Shift+E", self.export_all,
-                                   "Export every finished result")
-        self.remove_action = a("&Remove from Queue", "fa5s.times", Std.Delete, self.remove_current)
-        self.clear_action = a("Clear &Finished", "fa5s.broom", None, self.clear_finished)
-        self.quit_action = a("&Quit", None, Std.Quit, self.close)
-        self.zoom_in_action = a("Zoom &In", "fa5s.search-plus", [Std.ZoomIn, "Ctrl+="], self.viewer_model.zoom_in)
-        self.zoom_out_action = a("Zoom &Out", "fa5s.search-minus", Std.ZoomOut, self.viewer_model.zoom_out)
-        self.zoom_fit_action = a("&Fit to Window", "fa5s.expand", "Ctrl+0", self.viewer.fit)
-        self.zoom_actual_action = a("&Actual Pixels (100 %)", "fa5s.search", "Ctrl+1", lambda: self.viewer_model.set_zoom(1.0))
-        self.compare_action = a("&Before/After Slider", "fa5s.columns", "Ctrl+B", self.viewer_model.toggle_mode,
-                                "Switch between side by side and the before/after slider")
-        self.compare_action.setCheckable(True)
-        self.models_action = a("&Model Manager…", "fa5s.cubes", "Ctrl+M", self.open_model_manager)
-        self.import_model_action = a("&Import Model…", "fa5s.file-import", None, self.import_model_dialog)
-        self.shortcuts_action = a("&Keyboard Shortcuts", "fa5s.keyboard", "F1", self.show_shortcuts)
-        self.about_action = a("&About SR Studio", "fa5s.info-circle", None, self.show_about)
-        self.cancel_button.clicked.connect(self.cancel_run)
-
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addActions([self.open_action, self.open_folder_action])
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addAction(self.paste_action)
-        file_menu.addSeparator()
-        file_menu.addActions([self.export_action, self.export_all_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = menu.addMenu("&Edit")
-        edit_menu.addActions([self.paste_action, self.remove_action, self.clear_action])
-        view_menu = menu.addMenu("&View")
-        view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action])
-        view_menu.addSeparator()
-        view_menu.addAction(self.compare_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.queue_dock.toggleViewAction())
-        view_menu.addAction(self.settings_dock.toggleViewAction())
-        appearance_menu = view_menu.addMenu("A&ppearance")
-        self.appearance_actions = {}
-        for key, label in (("system", "Follow the &System"), ("light", "&Light"), ("dark", "&Dark")):
-            action = appearance_menu.addAction(label)
-            action.setCheckable(True)
-            action.triggered.connect(lambda checked=False, key=key: self.set_appearance(key))
-            self.appearance_actions[key] = action
-        run_menu = menu.addMenu("&Run")
-        run_menu.addActions([self.run_action, self.run_all_action, self.cancel_action])
-        models_menu = menu.addMenu("&Models")
-        models_menu.addActions([self.models_action, self.import_model_action])
-        help_menu = menu.addMenu("&Help")
-        help_menu.addActions([self.shortcuts_action, self.about_action])
-
-        toolbar = QToolBar("Main toolbar")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.setMovable(False)
-        for action in (self.open_action, None, self.run_action, self.run_all_action, self.cancel_action, None,
-                       self.export_action, self.export_all_action, None):
-            toolbar.addSeparator() if action is None else toolbar.addAction(action)
-        for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action):
-            toolbar.addAction(action)
-            toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        toolbar.addAction(self.compare_action)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        toolbar.addWidget(spacer)
-        toolbar.addAction(self.models_action)
-        self.addToolBar(toolbar)
-        self.toolbar = toolbar
-        self._toolbar_wide = toolbar.sizeHint().width()  # what the labelled toolbar needs
-
-        def button(action: QAction, primary: bool = False) -> QToolButton:
-            widget = QToolButton()
-            widget.setDefaultAction(action)
-            widget.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            if primary:
-                font = widget.font()
-                font.setBold(True)
-                widget.setFont(font)
-            return widget
-
-        self.run_buttons.addWidget(button(self.run_action, True))
-        self.run_buttons.addWidget(button(self.run_all_action))
-        self.export_buttons.addWidget(button(self.export_action, True))
-        self.export_buttons.addWidget(button(self.export_all_action))
-        for action in (self.open_action, self.remove_action):
-            widget = QToolButton()
-            widget.setDefaultAction(action)
-            widget.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if action is self.open_action
-                                      else Qt.ToolButtonStyle.ToolButtonIconOnly)  # the list stays narrow
-            self.queue_buttons.addWidget(widget)
-        self.queue_buttons.addStretch(1)
-        self._refresh_icons()
-
-    def _refresh_icons(self) -> None:
-        palette = self.palette()
-        for action in self.findChildren(QAction):
-            name = action.data()
-            if isinstance(name, str) and name.startswith("fa"):
-                action.setIcon(appearance.icon(name, palette))
-        self.run_panel.manage_button.setIcon(appearance.icon("fa5s.cubes", palette))
-        self.cancel_button.setIcon(appearance.icon("fa5s.stop", palette))
-        self._queue_changed(rebuild=True)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit_toolbar()
-
-    def _fit_toolbar(self) -> None:
-        """Narrower than the labelled toolbar: icons only (tooltips name them), so that nothing, Model Manager
-        included, drops into the overflow menu."""
-        style = (Qt.ToolButtonStyle.ToolButtonTextBesideIcon if self.width() >= self._toolbar_wide
-                 else Qt.ToolButtonStyle.ToolButtonIconOnly)
-        if self.toolbar.toolButtonStyle() != style:
-            self.toolbar.setToolButtonStyle(style)
-            for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action):
-                self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-
-    def changeEvent(self, event) -> None:
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            QTimer.singleShot(0, self._refresh_icons)
-        super().changeEvent(event)
-
-    @staticmethod
-    def _section(title: str) -> QLabel:
-        label = QLabel(title)
-        font = label.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.1)
-        label.setFont(font)
-        label.setContentsMargins(8, 10, 8, 0)
-        return label
-
-    def _action(self, text: str, icon_name: str | None, shortcut=None, slot=None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        action.setData(icon_name)
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        if slot is not None:
-            action.triggered.connect(lambda checked=False: slot())
-        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')}" + (f" ({keys})" if keys else ""))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        a = self._action
-        Std = QKeySequence.StandardKey
-        self.open_action = a("&Open…", "fa5s.folder-open", Std.Open, self.open_files, "Add photos")
-        self.open_folder_action = a("Open &Folder…", "fa5s.folder-plus", "Ctrl+Shift+O", self.open_folder)
-        self.paste_action = a("&Paste Image", "fa5s.paste", Std.Paste, self.paste_from_clipboard)
-        self.run_action = a("&Enlarge", "fa5s.play", ["Ctrl+R", "Ctrl+Return"], self.run_current, "Enlarge this photo")
-        self.run_all_action = a("Enlarge &All", "fa5s.forward", "Ctrl+Shift+R", self.run_all, "Enlarge every waiting photo")
-        self.cancel_action = a("&Cancel", "fa5s.stop", "Esc", self.cancel_run, "Stop the run")
-        self.export_action = a("&Export", "fa5s.file-export", "Ctrl+E", self.export_current, "Export this result")
-        self.export_all_action = a("Export A&ll", "fa5s.file-archive", "Ctrl+Shift+E", self.export_all,
-                                   "Export every finished result")
-        self.remove_action = a("&Remove from Queue", "fa5s.times", Std.Delete, self.remove_current)
-        self.clear_action = a("Clear &Finished", "fa5s.broom", None, self.clear_finished)
-        self.quit_action = a("&Quit", None, Std.Quit, self.close)
-        self.zoom_in_action = a("Zoom &In", "fa5s.search-plus", [Std.ZoomIn, "Ctrl+="], self.viewer_model.zoom_in)
-        self.zoom_out_action = a("Zoom &Out", "fa5s.search-minus", Std.ZoomOut, self.viewer_model.zoom_out)
-        self.zoom_fit_action = a("&Fit to Window", "fa5s.expand", "Ctrl+0", self.viewer.fit)
-        self.zoom_actual_action = a("&Actual Pixels (100 %)", "fa5s.search", "Ctrl+1", lambda: self.viewer_model.set_zoom(1.0))
-        self.compare_action = a("&Before/After Slider", "fa5s.columns", "Ctrl+B", self.viewer_model.toggle_mode,
-                                "Switch between side by side and the before/after slider")
-        self.compare_action.setCheckable(True)
-        self.models_action = a("&Model Manager…", "fa5s.cubes", "Ctrl+M", self.open_model_manager)
-        self.import_model_action = a("&Import Model…", "fa5s.file-import", None, self.import_model_dialog)
-        self.shortcuts_action = a("&Keyboard Shortcuts", "fa5s.keyboard", "F1", self.show_shortcuts)
-        self.about_action = a("&About SR Studio", "fa5s.info-circle", None, self.show_about)
-        self.cancel_button.clicked.connect(self.cancel_run)
-
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addActions([self.open_action, self.open_folder_action])
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addAction(self.paste_action)
-        file_menu.addSeparator()
-        file_menu.addActions([self.export_action, self.export_all_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = menu.addMenu("&Edit")
-        edit_menu.addActions([self.paste_action, self.remove_action, self.clear_action])
-        view_menu = menu.addMenu("&View")
-        view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action])
-        view_menu.addSeparator()
-        view_menu.addAction(self.compare_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.queue_dock.toggleViewAction())
-        view_menu.addAction(self.settings_dock.toggleViewAction())
-        appearance_menu = view_menu.addMenu("A&ppearance")
-        self.appearance_actions = {}
-        for key, label in (("system", "Follow the &System"), ("light", "&Light"), ("dark", "&Dark")):
-            action = appearance_menu.addAction(label)
-            action.setCheckable(True)
-            action.triggered.connect(lambda checked=False, key=key: self.set_appearance(key))
-            self.appearance_actions[key] = action
-        run_menu = menu.addMenu("&Run")
-        run_menu.addActions([self.run_action, self.run_all_action, self.cancel_action])
-        models_menu = menu.addMenu("&Models")
-        models_menu.addActions([self.models_action, self.import_model_action])
-        help_menu = menu.addMenu("&Help")
-        help_menu.addActions([self.shortcuts_action, self.about_action])
-
-        toolbar = QToolBar("Main toolbar")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.setMovable(False)
-        for action in (self.open_action, None, self.run_action, self.run_all_action, self.cancel_action, None,
-                       self.export_action, self.export_all_action, None):
-            toolbar.addSeparator() if action is None else toolbar.addAction(action)
-        for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action):
-            toolbar.addAction(action)
-            toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        toolbar.addAction(self.compare_action)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        toolbar.addWidget(spacer)
-        toolbar.addAction(self.models_action)
-        self.addToolBar(toolbar)
-        self.toolbar = toolbar
-        self._toolbar_wide = toolbar.sizeHint().width()  # what the labelled toolbar needs
-
-        def button(action: QAction, primary: bool = False) -> QToolButton:
-            widget = QToolButton()
-            widget.setDefaultAction(action)
-            widget.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            if primary:
-                font = widget.font()
-                font.setBold(True)
-                widget.setFont(font)
-            return widget
-
-        self.run_buttons.addWidget(button(self.run_action, True))
-        self.run_buttons.addWidget(button(self.run_all_action))
-        self.export_buttons.addWidget(button(self.export_action, True))
-        self.export_buttons.addWidget(button(self.export_all_action))
-        for action in (self.open_action, self.remove_action):
-            widget = QToolButton()
-            widget.setDefaultAction(action)
-            widget.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if action is self.open_action
-                                      else Qt.ToolButtonStyle.ToolButtonIconOnly)  # the list stays narrow
-            self.queue_buttons.addWidget(widget)
-        self.queue_buttons.addStretch(1)
-        self._refresh_icons()
 
     def _refresh_icons(self) -> None:
         palette = self.palette()
@@ -727,35 +325,7 @@ class MainWindow(QMainWindow):
 
     # Queue list -----------------------------------------------------------------------------------
     def _queue_changed(self, rebuild: bool = False) -> None:
-        items = self.queue.items
-        if rebuild or self.queue_list.count() != len(items) or any(
-            self.queue_list.item(row).data(Qt.ItemDataRole.UserRole) != item.id for row, item in enumerate(items)
-        ):
-            self.queue_list.blockSignals(True)
-            self.queue_list.clear()
-            for item in items:
-                row = QListWidgetItem()
-                row.setData(Qt.ItemDataRole.UserRole, item.id)
-                self.queue_list.addItem(row)
-            self.queue_list.blockSignals(False)
-        palette = self.palette()
-        for row, item in enumerate(items):
-            widget_item = self.queue_list.item(row)
-            status = item.status_label + (f": {item.message}" if item.message and item.status == FAILED else "")
-            text = f"{item.name}\n{status}"
-            if widget_item.text() != text:
-                widget_item.setText(text)
-                widget_item.setToolTip(f"{item.path}\n{item.status_label}" + (f"\n{item.message}" if item.message else ""))
-            key = (item.status, palette.color(palette.ColorRole.ButtonText).name())
-            if widget_item.data(Qt.ItemDataRole.UserRole + 1) != key:
-                name, colour = STATUS_ICONS.get(item.status, STATUS_ICONS[PENDING])
-                widget_item.setIcon(appearance.qtawesome_icon(name, colour) if colour else appearance.icon(name, palette))
-                widget_item.setData(Qt.ItemDataRole.UserRole + 1, key)
-        current_row = items.index(self.queue.current) if self.queue.current in items else -1
-        if self.queue_list.currentRow() != current_row:
-            self.queue_list.blockSignals(True)
-            self.queue_list.setCurrentRow(current_row)
-            self.queue_list.blockSignals(False)
+        render_queue(self.queue_list, self.queue, self.palette(), rebuild)
         self._update_actions()
 
     def _queue_row_selected(self, row: int) -> None:
@@ -932,23 +502,7 @@ class MainWindow(QMainWindow):
         return self.session.export(items, self.export_panel.options(), self.ask_overwrite)
 
     def overwrite_box(self, existing: list[Path]) -> QMessageBox:
-        """The question asked before replacing files, worded for one file or several."""
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        if len(existing) == 1:
-            box.setWindowTitle("A file already exists")
-            box.setText(f"“{existing[0].name}” already exists in {existing[0].parent}.")
-            box.setInformativeText("Replace it, or keep both by numbering the new one?")
-        else:
-            box.setWindowTitle("Files already exist")
-            box.setText(f"{len(existing)} files already exist, for example “{existing[0].name}”.")
-            box.setInformativeText("Replace the existing files, or keep both by numbering the new ones?")
-        box.replace_button = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
-        box.keep_button = box.addButton("Keep Both", QMessageBox.ButtonRole.AcceptRole)
-        box.skip_button = box.addButton("Skip", QMessageBox.ButtonRole.RejectRole) if len(existing) > 1 else None
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(box.keep_button)
-        return box
+        return dialogs.overwrite_box(self, existing)
 
     def ask_overwrite(self, existing: list[Path]) -> str:
         """'replace', 'keep' (add a number), 'skip' or 'cancel'; a dialog (tests replace this method)."""
@@ -969,11 +523,10 @@ class MainWindow(QMainWindow):
         self.message_bar.about = None
 
     def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td style='padding-right:16px'><b>{keys}</b></td><td>{what}</td></tr>"
-                       for what, keys in self.shortcut_rows())
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>"
-                                "<p>Wheel: zoom about the pointer. Drag: pan. Double-click: 100 % / fit."
-                                " In the before/after view, drag the line (or Shift+arrows) to move it.</p>")
+        dialogs.show_shortcuts(self, self.shortcut_rows())
+
+    def show_about(self) -> None:
+        dialogs.show_about(self)
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """(what, keys) for every action with a shortcut, in menu order."""
@@ -986,11 +539,6 @@ class MainWindow(QMainWindow):
             if keys:
                 rows.append((action.text().replace("&", "").rstrip("…"), keys))
         return rows
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About SR Studio",
-                          f"<h3>SR Studio {__version__}</h3><p>Enlarge photographs with HAT and SPAN super-resolution "
-                          "networks, offline, keeping colours and metadata.</p>")
 
     # State ----------------------------------------------------------------------------------------
     def _update_actions(self) -> None:
@@ -1014,20 +562,7 @@ class MainWindow(QMainWindow):
 
     def ask_unsaved(self, items: list[QueueItem]) -> str:
         """'export', 'discard' or 'cancel'; a dialog (tests replace this method)."""
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Enlarged photos not exported")
-        if len(items) == 1:
-            box.setText(f"“{items[0].name}” is enlarged but not exported.")
-        else:
-            box.setText(f"{len(items)} enlarged photos are not exported.")
-        box.setInformativeText("Quitting now discards the enlarged results.")
-        export = box.addButton("Export All", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(export)
-        box.exec()
-        return {export: "export", discard: "discard"}.get(box.clickedButton(), "cancel")
+        return dialogs.ask_unsaved(self, items)
 
     def _may_close(self) -> bool:
         """Results the user waited for are never dropped without a word: ask, and export first if wanted."""
