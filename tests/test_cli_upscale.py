@@ -211,7 +211,8 @@ def test_a_folder_of_photos_into_an_existing_file_is_refused(tmp_path, model_fil
     photo(folder / "a.png")
     (tmp_path / "notes").write_text("a file, not a folder")
     assert run_cli(folder, "--model", model_file, "-o", tmp_path / "notes") == 1
-    assert capsys.readouterr().err.strip() == f"sr-studio: error: {tmp_path / 'notes'}: is a file; the output must be a folder here"
+    err = capsys.readouterr().err.strip()
+    assert err == f"sr-studio: error: {tmp_path / 'notes'}: is a file; the output must be a folder here"
 
 
 def test_running_twice_over_a_folder_does_not_enlarge_the_first_results(tmp_path, model_file, capsys):
