@@ -167,6 +167,19 @@ def test_a_missing_system_library_is_named_in_one_line_before_qt_aborts(tmp_path
 
 
 @linux_only
+def test_qt_libraries_ldd_cannot_reach_from_a_moved_plugin_do_not_count(tmp_path):
+    """A bundle may lay Qt's libraries out its own way: they are loaded before the plugin, so only the
+    system's gaps are reported."""
+    folder, library = plugin_with_a_missing_library(tmp_path)
+    (tmp_path / "qt" / "lib").unlink()  # ldd now finds none of Qt's libraries from the plugin
+
+    missing = platform_check.missing_libraries(folder / "libqxcb.so")
+
+    assert library in missing
+    assert not [name for name in missing if name.startswith("libQt6")]
+
+
+@linux_only
 def test_a_platform_qt_cannot_start_is_one_line_not_an_abort(tmp_path):
     result, _ = run_sr_studio(tmp_path, QT_QPA_PLATFORM="nosuchplatform")
 

@@ -78,9 +78,25 @@ def find_plugin(name: str, folders: list[Path]) -> Path | None:
     return None
 
 
+def shipped_libraries(library: Path) -> set[str]:
+    """Library files that come with the app rather than the system: Qt's (beside the plugin's folder) and,
+    in a frozen bundle, everything in it. ldd may not find them from the plugin alone (a bundle lays them
+    out its own way), but they are loaded already when Qt loads the plugin."""
+    folders = [library.parent.parent.parent / "lib"]
+    if getattr(sys, "frozen", False) and getattr(sys, "_MEIPASS", None):
+        folders.append(Path(sys._MEIPASS))
+    names: set[str] = set()
+    for folder in folders:
+        try:
+            names.update(child.name for child in folder.iterdir())
+        except OSError:
+            pass
+    return names
+
+
 def missing_libraries(library: Path) -> list[str] | None:
     """The shared libraries `library` needs, directly or through its dependencies, that the system lacks,
-    as `ldd` finds them (Qt's own libraries come with PySide6 and are found through its run path).
+    as `ldd` finds them; Qt's own and those the app ships do not count.
     None when this cannot be told (no ldd: not glibc, or the file is not a shared library)."""
     ldd = shutil.which("ldd")
     if ldd is None:
@@ -91,7 +107,8 @@ def missing_libraries(library: Path) -> list[str] | None:
         return None
     if result.returncode != 0 and "not found" not in result.stdout:
         return None
-    return parse_ldd(result.stdout)
+    shipped = shipped_libraries(library)
+    return [name for name in parse_ldd(result.stdout) if name not in shipped and not name.startswith("libQt6")]
 
 
 def parse_ldd(output: str) -> list[str]:
