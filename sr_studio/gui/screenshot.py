@@ -1,7 +1,8 @@
-"""`python -m sr_studio.gui.screenshot PHOTO OUT.png`: the real window with PHOTO enlarged, saved as a PNG.
+"""`python -m sr_studio.gui.screenshot PHOTO... OUT.png`: the real window with the first PHOTO enlarged (the
+others queued, or all enlarged with --enlarge-all), saved as a PNG.
 
-Used to make the README's screenshot (run it under `xvfb-run` on a machine without a display). The
-photo is enlarged with the bundled model for the chosen scale, as a user would see it.
+Used to make the README's screenshots (run it under `xvfb-run` on a machine without a display). The
+photos are enlarged with the bundled model for the chosen scale, as a user would see them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photo")
+    parser.add_argument("photos", nargs="+", metavar="PHOTO")
     parser.add_argument("output")
+    parser.add_argument("--enlarge-all", action="store_true", help="enlarge every photo, not only the first")
     parser.add_argument("--size", default="1440x860", help="window size, WIDTHxHEIGHT")
     parser.add_argument("--appearance", choices=("light", "dark", "system"), default="dark")
     parser.add_argument("--zoom", type=float, default=0.0, help="zoom after the run (0: fit)")
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_application()
     apply_appearance(app, args.appearance)
     window = MainWindow(AppSettings())
+    window.ask_unsaved = lambda items: "discard"  # a picture is all it makes
     width, height = (int(v) for v in args.size.lower().split("x"))
     window.resize(width, height)
     window.show()
@@ -48,17 +51,23 @@ def main(argv: list[str] | None = None) -> int:
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
             time.sleep(0.01)
 
-    item = window.add_paths([args.photo])[0]
+    item = window.add_paths(args.photos)[0]
     settle(lambda: item.photo is not None or item.status == "failed")
     if item.photo is None:
         print(f"screenshot: {item.message}", file=sys.stderr)
         return 1
-    window.run_current()
-    settle(lambda: window.running_item is None)
+    ended = []
+    window.run_ended.connect(ended.append)
+    window.run_all() if args.enlarge_all else window.run_current()
+    settle(lambda: bool(ended))
+    window.queue.select(item)
+    settle(lambda: item.result_view is not None and window.images.result is item.result_view, 60)
     if item.result is None:
         print(f"screenshot: the run failed: {item.message}", file=sys.stderr)
         return 1
     window.viewer_model.set_mode(args.mode)
+    settle(lambda: False, 0.3)
+    window.viewer.fit()
     settle(lambda: False, 0.3)
     if args.zoom:
         window.viewer_model.set_zoom(args.zoom)

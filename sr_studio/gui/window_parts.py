@@ -46,6 +46,8 @@ def build_layout(window) -> None:
     window.queue_list.setObjectName("queueList")
     window.queue_list.setAlternatingRowColors(True)
     window.queue_list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
+    window.queue_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # long reasons: "…",
+    window.queue_list.setTextElideMode(Qt.TextElideMode.ElideRight)  # the whole of them in the tooltip
     window.queue_list.currentRowChanged.connect(window._queue_row_selected)
     window.queue_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     window.queue_list.customContextMenuRequested.connect(window._queue_menu)
