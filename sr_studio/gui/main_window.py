@@ -350,7 +350,6 @@ class MainWindow(QMainWindow):
     # Showing a photo ------------------------------------------------------------------------------
     def _show_current(self, keep_view: bool = False) -> None:
         item = self.queue.current
-        self._shown_item = item
         if item is None:
             self.images.set_original(None)
             self.viewer_model.set_image_size(0, 0)
