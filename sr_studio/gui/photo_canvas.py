@@ -302,13 +302,15 @@ class PhotoCanvas(QWidget):
     def _draw_caption(self, painter: QPainter, text: str) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         metrics = painter.fontMetrics()
-        box = QRectF(0, 0, metrics.horizontalAdvance(text) + 28, metrics.height() + 16)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap  # a narrow pane wraps it, never cuts it
+        text_size = metrics.boundingRect(QRect(0, 0, max(20, self.width() - 52), 10000), flags, text).size()
+        box = QRectF(0, 0, text_size.width() + 28, text_size.height() + 16)
         box.moveCenter(QPointF(self.width() / 2, self.height() / 2))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 150))
         painter.drawRoundedRect(box, 6, 6)
         painter.setPen(QColor(255, 255, 255))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.drawText(box, flags, text)
 
     def _draw_empty(self, painter: QPainter) -> None:
         if not self.empty_text:
