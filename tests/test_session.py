@@ -142,6 +142,17 @@ def test_a_photo_that_cannot_be_read_fails_mid_batch_and_the_batch_goes_on(setup
     assert not session.is_busy()
 
 
+def test_a_batch_with_several_failures_names_them_all_at_the_end(setup):
+    session, workers, seen, photo, run_to_the_end = setup
+    items = session.add_paths([photo("a.jpg", broken=True), photo("b.png"), photo("c.jpg", broken=True)])
+    session.run_all(OPTIONS)
+    run_to_the_end()
+    last = [n for n in of(events.Notice, seen) if n.kind == "error"][-1]
+    assert last.text.startswith("2 photos failed: a.jpg, c.jpg") and last.about is None
+    assert seen.index(last) < seen.index(of(events.BatchEnded, seen)[-1])
+    assert [item.status for item in items] == ["failed", "done", "failed"]
+
+
 def test_cancel_mid_batch_stops_the_run_and_the_photos_after_it(setup):
     session, workers, seen, photo, run_to_the_end = setup
     items = session.add_paths([photo("a.png"), photo("b.png"), photo("c.png")])

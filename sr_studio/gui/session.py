@@ -161,6 +161,7 @@ class _Batch:
     items: list[QueueItem] = field(default_factory=list)
     options: RunOptions | None = None
     outcome: str = "done"
+    failed: list[QueueItem] = field(default_factory=list)
     waiting_for_load: set[int] = field(default_factory=set)  # items read before they run
 
 
@@ -323,6 +324,7 @@ class Session:
             if item in self._batch.items:  # done with it: the batch goes on with the next photo, never retries it
                 self._batch.items.remove(item)
             self._batch.outcome = "failed"
+            self._batch.failed.append(item)
             self._start_next()
 
     # Enlarging ------------------------------------------------------------------------------------
@@ -371,6 +373,9 @@ class Session:
             batch.items.pop(0)
             self._start_run(item, batch.options)
             return
+        if len(batch.failed) > 1:  # the message bar holds one error: say how many, the list says why
+            names = ", ".join(item.name for item in batch.failed)
+            self._notice(f"{len(batch.failed)} photos failed: {names} (their reasons are in the Photos list)", "error")
         self._emit(BatchEnded(batch.outcome))
 
     def _start_run(self, item: QueueItem, options: RunOptions) -> None:
@@ -480,6 +485,7 @@ class Session:
         self._emit(ItemChanged(item))
         self._notice(f"Could not enlarge {item.name}: {message}", "error", item)
         self._batch.outcome = "failed"
+        self._batch.failed.append(item)
         self._start_next()
 
     def run_cancelled(self, job_id: int) -> None:
