@@ -119,3 +119,19 @@ def test_the_photo_model_restores_camera_jpegs_and_keeps_clean_sources(tmp_path)
     degraded_photo = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4-photo", degraded=True)
     assert degraded_photo >= degraded_published + 1.0
     assert clean_photo >= clean_published - 0.7
+
+
+def test_the_window_offers_the_clis_default_and_describes_each_model_in_the_same_words(qtbot):
+    from sr_studio.gui.side_panels import RunPanel, available_models
+    from sr_studio.weights import PURPOSES, resolve_model
+
+    panel = RunPanel()
+    qtbot.addWidget(panel)
+    models, problem = available_models()
+    assert not problem
+    panel.set_models(models)
+    chosen = panel.current_model()
+    assert chosen.path == resolve_model(None, 4)
+    assert panel.model_info.text().startswith(PURPOSES[chosen.purpose] + "\n")
+    clean = next(m for m in models if m.id == "bundled-span-x4")
+    assert clean.summary.startswith("Clean: sharp sources, renders, downscaled images\nSPAN · x4 · fast")

@@ -57,6 +57,7 @@ class ModelChoice:
     status: str  # bundled, installed, imported
     path: Path
     description: str = ""
+    purpose: str | None = None  # a catalog purpose: "real-world" (Photo) or "bicubic" (Clean)
 
     @property
     def speed(self) -> str:
@@ -77,8 +78,12 @@ class ModelChoice:
 
     @property
     def summary(self) -> str:
+        from sr_studio.weights.catalog import PURPOSES
+
         source = {"bundled": "bundled", "installed": "downloaded", "imported": "imported"}.get(self.status, self.status)
-        return f"{self.variant or self.arch} · x{self.scale} · {self.speed} · {self.license or 'license unknown'} · {source}"
+        facts = f"{self.variant or self.arch} · x{self.scale} · {self.speed} · {self.license or 'license unknown'} · {source}"
+        # The same words as `sr-studio models list` and the Model Manager.
+        return f"{PURPOSES[self.purpose]}\n{facts}" if self.purpose in PURPOSES else facts
 
 
 def available_models() -> tuple[list[ModelChoice], str]:
@@ -93,17 +98,29 @@ def available_models() -> tuple[list[ModelChoice], str]:
             from sr_studio.weights import bundled_models
 
             return [
-                ModelChoice(m.id, m.name, m.arch or "", m.arch or "", m.scale, m.license, "bundled", m.path, m.description)
+                ModelChoice(m.id, m.name, m.arch or "", m.arch or "", m.scale, m.license, "bundled", m.path, m.description,
+                            m.purpose)
                 for m in bundled_models()
             ], problem
         except Exception:  # noqa: BLE001
             return [], problem
     return [
         ModelChoice(m.id, m.name, m.arch or "", m.variant or (m.arch or ""), m.scale, m.license or "", m.status,
-                    m.path, m.description)
+                    m.path, m.description, m.purpose)
         for m in listings
         if m.on_disk
     ], ""
+
+
+def _default_model_path() -> Path | None:
+    """What `sr-studio upscale` runs without --model; None when nothing is bundled."""
+    from sr_studio.errors import SRStudioError
+    from sr_studio.weights import default_model_path
+
+    try:
+        return default_model_path(4)
+    except SRStudioError:
+        return None
 
 
 class RunPanel(QWidget):
@@ -182,8 +199,9 @@ class RunPanel(QWidget):
         if not models:
             self.model_combo.addItem("No model installed: open the model manager", "")
         index = max(0, self.model_combo.findData(current)) if current else 0
-        if models and not current:  # the bundled x4, as the CLI's default; else the first bundled one
-            index = next((i for i, m in enumerate(models) if m.status == "bundled" and m.scale == 4),
+        if models and not current:  # the CLI's default (the bundled x4 its card names), else the first bundled one
+            default = _default_model_path()
+            index = next((i for i, m in enumerate(models) if m.status == "bundled" and m.path == default),
                          next((i for i, m in enumerate(models) if m.status == "bundled"), 0))
         self.model_combo.setCurrentIndex(index)
         self.model_combo.setEnabled(bool(models))
