@@ -135,3 +135,13 @@ def test_the_window_offers_the_clis_default_and_describes_each_model_in_the_same
     assert panel.model_info.text().startswith(PURPOSES[chosen.purpose] + "\n")
     clean = next(m for m in models if m.id == "bundled-span-x4")
     assert clean.summary.startswith("Clean: sharp sources, renders, downscaled images\nSPAN · x4 · fast")
+
+
+def test_help_about_carries_the_third_party_notices(qtbot):
+    from sr_studio.gui.dialogs import about_box
+
+    box = about_box(None)
+    notices = box.detailedText()
+    assert "Swift Parameter-free Attention Network" in notices and "hongyuanyu/SPAN" in notices
+    assert "Apache-2.0" in notices and "LGPL-3.0" in notices  # the models' and Qt's licenses
+    assert "float16 ncnn export" in notices  # what was done to the authors' weights

@@ -55,7 +55,28 @@ def show_shortcuts(parent, shortcut_rows: list[tuple[str, str]]) -> None:
                             " In the before/after view, drag the line (or Shift+arrows) to move it.</p>")
 
 
+def about_box(parent) -> QMessageBox:
+    """About SR Studio, with the third-party notices (the bundled SPAN weights' authors and license, the
+    libraries) one click away under Show Details, as their licenses ask."""
+    box = QMessageBox(parent)
+    box.setWindowTitle("About SR Studio")
+    box.setIconPixmap(parent.windowIcon().pixmap(64, 64) if parent is not None else box.iconPixmap())
+    box.setText(f"<h3>SR Studio {__version__}</h3><p>Enlarge photographs with HAT and SPAN super-resolution "
+                "networks, offline, keeping colours and metadata.</p><p>Licensed under the Apache License 2.0. "
+                "The bundled models are the SPAN networks of Wan et al. (Apache-2.0); see the notices.</p>")
+    box.setDetailedText(third_party_notices())
+    box.addButton(QMessageBox.StandardButton.Close)
+    return box
+
+
+def third_party_notices() -> str:
+    from sr_studio.resource_paths import resource_path
+
+    try:
+        return resource_path("NOTICE.md").read_text(encoding="utf-8")
+    except (OSError, FileNotFoundError):
+        return "The third-party notices (NOTICE.md) are missing from this installation."
+
+
 def show_about(parent) -> None:
-    QMessageBox.about(parent, "About SR Studio",
-                      f"<h3>SR Studio {__version__}</h3><p>Enlarge photographs with HAT and SPAN super-resolution "
-                      "networks, offline, keeping colours and metadata.</p>")
+    about_box(parent).exec()
