@@ -10,7 +10,6 @@ to open at start-up). The output must give exactly the source's pictures: the sc
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -24,14 +23,6 @@ SOURCES = {  # bundled stem: (published file, its sha256)
 }
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="the folder with spanx2_ch48.pth and spanx4_ch48.pth")
@@ -43,6 +34,7 @@ def main(argv=None) -> int:
 
     from sr_studio.checkpoint import read_state_dict
     from sr_studio.model_loading import load_model
+    from sr_studio.weights.store import sha256_of
 
     for stem, (name, expected) in SOURCES.items():
         source = args.source / name

@@ -76,6 +76,19 @@ def load_pairs(folder: Path, scale: int) -> tuple[list, list, list[str]]:
     return train, validation, names
 
 
+def flipped_and_turned(rng: np.random.Generator, *crops: np.ndarray) -> list[np.ndarray]:
+    """The same random flips and quarter turns applied to aligned crops (HWC), as contiguous arrays."""
+    horizontal, vertical, turns = rng.random() < 0.5, rng.random() < 0.5, int(rng.integers(4))
+    out = []
+    for crop in crops:
+        if horizontal:
+            crop = crop[:, ::-1]
+        if vertical:
+            crop = crop[::-1]
+        out.append(np.ascontiguousarray(np.rot90(crop, turns)))
+    return out
+
+
 def to_tensor(arrays) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
 
@@ -95,12 +108,7 @@ def camera_batch(pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Ge
         hr, _ = pairs[rng.integers(len(pairs))]
         y = int(rng.integers(hr.shape[0] - hr_patch + 1))
         x = int(rng.integers(hr.shape[1] - hr_patch + 1))
-        crop = hr[y : y + hr_patch, x : x + hr_patch]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        if rng.random() < 0.5:
-            crop = crop[::-1]
-        crop = np.ascontiguousarray(np.rot90(crop, int(rng.integers(4))))
+        (crop,) = flipped_and_turned(rng, hr[y : y + hr_patch, x : x + hr_patch])
         hr_tensor = to_tensor([crop])
         recipe = camera_recipe(hr_patch, hr_patch, scale, rng, clean_share=clean_share)
         lrs.append(apply(hr_tensor, recipe, seed=int(rng.integers(2**31)))[0])
@@ -118,12 +126,7 @@ def random_batch(pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Ge
         x = int(rng.integers(lr.shape[1] - lr_patch + 1))
         lr_crop = lr[y : y + lr_patch, x : x + lr_patch]
         hr_crop = hr[y * scale : (y + lr_patch) * scale, x * scale : (x + lr_patch) * scale]
-        if rng.random() < 0.5:
-            lr_crop, hr_crop = lr_crop[:, ::-1], hr_crop[:, ::-1]
-        if rng.random() < 0.5:
-            lr_crop, hr_crop = lr_crop[::-1], hr_crop[::-1]
-        turns = int(rng.integers(4))
-        lr_crop, hr_crop = np.rot90(lr_crop, turns), np.rot90(hr_crop, turns)
+        lr_crop, hr_crop = flipped_and_turned(rng, lr_crop, hr_crop)
         lrs.append(np.ascontiguousarray(lr_crop))
         hrs.append(np.ascontiguousarray(hr_crop))
     return to_tensor(lrs), to_tensor(hrs)
@@ -301,6 +304,7 @@ def write_photo_card(args, state: dict, model) -> None:
     import json
 
     from sr_studio.degradation import BENCHMARK_RECIPE_TEXT
+    from sr_studio.weights.store import sha256_of
     from sr_studio.evaluation import BENCHMARK_SETS, bicubic_upscaler, evaluate_set, markdown_table, model_upscaler
     from sr_studio.model_loading import load_model
 
@@ -406,16 +410,6 @@ The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the REA
     args.card.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
     print(markdown_table(tables[True]))
     print(markdown_table(tables[False]))
-
-
-def sha256_of(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def machine_description() -> str:
