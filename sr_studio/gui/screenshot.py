@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--appearance", choices=("light", "dark", "system"), default="dark")
     parser.add_argument("--zoom", type=float, default=0.0, help="zoom after the run (0: fit)")
     parser.add_argument("--mode", choices=("side_by_side", "before_after"), default="side_by_side")
+    parser.add_argument("--model", default="", help="a model id from the window's list (default: the first-run choice)")
     args = parser.parse_args(argv)
 
     import os
@@ -44,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     window.resize(width, height)
     window.show()
+    if args.model:
+        index = window.run_panel.model_combo.findData(args.model)
+        if index < 0:
+            print(f"screenshot: no model '{args.model}' in the window's list", file=sys.stderr)
+            return 1
+        window.run_panel.model_combo.setCurrentIndex(index)
 
     def settle(condition, seconds: float = 600) -> None:
         deadline = time.monotonic() + seconds
