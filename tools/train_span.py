@@ -272,24 +272,26 @@ PUBLISHED_SPAN = {2: (38.08, 33.71, 32.24), 4: (32.20, 28.66, 26.18)}  # Wan et 
 TARGETS = {2: (37.3, 32.9, 30.3), 4: (31.3, 28.0, 25.0)}
 
 
-def curve_table(log_path: Path, rows: int = 14) -> str:
+def validation_rows(log_path: Path, rows: int = 14) -> list[dict]:
+    """The logged validations, thinned to about `rows` evenly spread ones (first and last kept)."""
     with open(log_path, newline="") as file:
         entries = [r for r in csv.DictReader(file) if r["val_psnr"]]
     if len(entries) > rows:
         picks = sorted({round(i * (len(entries) - 1) / (rows - 1)) for i in range(rows)})
         entries = [entries[i] for i in picks]
+    return entries
+
+
+def curve_table(log_path: Path) -> str:
+    entries = validation_rows(log_path)
     lines = ["| step | training minutes | learning rate | training loss (L1, or MSE in an MSE stage) | held-out PSNR (dB) |", "| --- | --- | --- | --- | --- |"]
     for r in entries:
         lines.append(f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | {r['val_psnr']} |")
     return "\n".join(lines)
 
 
-def photo_curve_table(log_path: Path, rows: int = 14) -> str:
-    with open(log_path, newline="") as file:
-        entries = [r for r in csv.DictReader(file) if r["val_psnr"]]
-    if len(entries) > rows:
-        picks = sorted({round(i * (len(entries) - 1) / (rows - 1)) for i in range(rows)})
-        entries = [entries[i] for i in picks]
+def photo_curve_table(log_path: Path) -> str:
+    entries = validation_rows(log_path)
     lines = ["| step | training minutes | learning rate | L1 loss | held-out PSNR, clean (dB) | held-out PSNR, degraded (dB) |",
              "| --- | --- | --- | --- | --- | --- |"]
     for r in entries:
