@@ -403,7 +403,7 @@ Targets: at least +1.0 dB over the published SPAN x{scale} on degraded input (Se
   EMA of the weights (0.999; the EMA is exported). bfloat16 autocast on the CPU (native AVX-512 BF16), last
   conv in float32. The 3x3 convolutions train in their fused form (`--conv-mode fused`).
 {notes}
-- **Steps: {state['step']}**, **{minutes:.0f} minutes** of training on one core of a 2-core CPU, no GPU.
+- **Steps: {state['step']}**, **{minutes:.0f} minutes** of training on a 2-core CPU (one torch thread, then two), no GPU.
 
 ## Learning curve (EMA weights; 128x128 LR centre crops of the 4 held-out photos, clean and degraded)
 
