@@ -185,3 +185,14 @@ def test_list_does_not_import_torch(home):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "span-x4-official" in result.stdout
+
+
+def test_a_listing_piped_into_head_ends_quietly(home):
+    """`sr-studio models list | head -1`: the reader closes the pipe early; no traceback, exit 0."""
+    reader = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    result = subprocess.run([sys.executable, "-m", "sr_studio", "models", "list"], cwd=ROOT, env=dict(os.environ),
+                            stdout=reader.stdin, stderr=subprocess.PIPE, text=True, timeout=60)
+    reader.stdin.close()
+    reader.wait(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr == ""
