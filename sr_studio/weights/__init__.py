@@ -7,7 +7,15 @@ only the trial load of a download and an import do.
 from __future__ import annotations
 
 from sr_studio.weights.bundled import BundledModel, bundled_dir, bundled_models, default_model_path
-from sr_studio.weights.catalog import PURPOSES, CatalogEntry, purpose_name, CatalogError, catalog_path, find_entry, load_catalog
+from sr_studio.weights.catalog import (
+    PURPOSES,
+    CatalogEntry,
+    CatalogError,
+    catalog_path,
+    find_entry,
+    load_catalog,
+    purpose_name,
+)
 from sr_studio.weights.download import DownloadError, DownloadProgress, download_model
 from sr_studio.weights.importing import import_model
 from sr_studio.weights.library import ModelListing, list_models, resolve_model
