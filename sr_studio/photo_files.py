@@ -27,7 +27,7 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, TiffTags, Unidentif
 from sr_studio.errors import ImageReadError, ImageWriteError
 from sr_studio.photo_io import exif_block, png16, tiff_writer
 from sr_studio.photo_io.atomic_file import check_destination, write_atomically
-from sr_studio.photo_formats import FORMAT_LABELS, HEIF_SUFFIXES, OUTPUT_EXTENSIONS, OUTPUT_FORMATS
+from sr_studio.photo_formats import FORMAT_FOR_SUFFIX, FORMAT_LABELS, HEIF_SUFFIXES, OUTPUT_EXTENSIONS, OUTPUT_FORMATS
 from sr_studio.photo_formats import INPUT_SUFFIXES as ALL_INPUT_SUFFIXES
 from sr_studio.photo_io.pillow_array import rgb_view, rgbx_view, to_array
 
@@ -58,15 +58,6 @@ DEFAULT_MAX_PIXELS = 200_000_000
 
 _EXTENSIONS = OUTPUT_EXTENSIONS
 _FORMAT_ALIASES = {"jpeg": "jpg", "tif": "tiff"}
-_SUFFIX_FORMATS = {
-    ".png": "png",
-    ".jpg": "jpg",
-    ".jpeg": "jpg",
-    ".jpe": "jpg",
-    ".webp": "webp",
-    ".tif": "tiff",
-    ".tiff": "tiff",
-}
 _FORMAT_NAMES = FORMAT_LABELS
 
 # Pillow plugins we accept input from (no EPS/PSD/ICO...: less attack surface, no Ghostscript).
@@ -666,7 +657,7 @@ def _output_format(dest: Path, format: str | None) -> str:
             return _normalise_format(format)
         except ValueError as exc:
             raise ImageWriteError(str(exc), dest) from None
-    fmt = _SUFFIX_FORMATS.get(dest.suffix.lower())
+    fmt = FORMAT_FOR_SUFFIX.get(dest.suffix.lower())
     if fmt is None:
         raise ImageWriteError(
             f"cannot tell the format from the suffix {dest.suffix or '(none)'!r}; "

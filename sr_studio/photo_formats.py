@@ -77,13 +77,19 @@ def _candidate_sources(stem: str) -> list[str]:
             if match.start() > 0 and _RESULT_TAIL.match(stem, match.start())]
 
 
+def scan_folder(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """(photos, SR Studio's own results) directly inside a folder, each sorted by name; one listing."""
+    entries = list(Path(folder).iterdir())
+    names = {entry.name.lower() for entry in entries}
+    children = sorted((entry for entry in entries if is_photo_path(entry) and entry.is_file()),
+                      key=lambda child: child.name.lower())
+    photos, results = [], []
+    for child in children:
+        (results if is_own_result(child, names) else photos).append(child)
+    return photos, results
+
+
 def photos_in_folder(folder: str | os.PathLike, own_results: bool = False) -> list[Path]:
     """The photos directly inside a folder, by name, without SR Studio's own results unless asked for."""
-    folder = Path(folder)
-    children = [child for child in folder.iterdir() if child.is_file()]
-    names = {child.name.lower() for child in children}
-    return sorted(
-        (child for child in children
-         if is_photo_path(child) and (own_results or not is_own_result(child, names))),
-        key=lambda child: child.name.lower(),
-    )
+    photos, results = scan_folder(folder)
+    return sorted(photos + results, key=lambda child: child.name.lower()) if own_results else photos

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from sr_studio.errors import SRStudioError
-from sr_studio.photo_formats import DEVICES, FORMAT_FOR_SUFFIX, INPUT_SUFFIXES, PRECISIONS, photos_in_folder  # noqa: F401
+from sr_studio.photo_formats import DEVICES, FORMAT_FOR_SUFFIX, INPUT_SUFFIXES, PRECISIONS, format_for, scan_folder
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
 
 
@@ -56,12 +56,11 @@ def collect_inputs(inputs: list[str], notes: list[str] | None = None) -> list[Pa
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            found = photos_in_folder(path)
-            earlier = len(photos_in_folder(path, own_results=True)) - len(found)
+            found, earlier = scan_folder(path)
             if not found:
                 raise SRStudioError("no images in this folder", path)
             if earlier and notes is not None:
-                notes.append(f"{path}: {earlier} earlier SR Studio result(s) left out (NAME_x<scale>...)")
+                notes.append(f"{path}: {len(earlier)} earlier SR Studio result(s) left out (NAME_x<scale>...)")
             files += found
         elif path.exists():
             files.append(path)
@@ -79,7 +78,7 @@ def output_format_for(source: Path, requested: str | None, output: Path | None) 
         return requested
     if output is not None and output.suffix.lower() in FORMAT_FOR_SUFFIX:
         return FORMAT_FOR_SUFFIX[output.suffix.lower()]
-    return FORMAT_FOR_SUFFIX.get(source.suffix.lower(), "png")
+    return format_for(source)
 
 
 def output_is_a_file(output: str | None, files: list[Path], folder_given: bool) -> bool:

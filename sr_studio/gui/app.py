@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 APP_ID = "sr-studio"
 
@@ -139,15 +138,9 @@ def close_on_interrupt(app):
     return lambda: bool(interrupted)
 
 
-def run_app(files: list[str] | None = None, self_test: str | None = None) -> int:
+def run_app(files: list[str] | None = None) -> int:
     from sr_studio.gui.platform_check import display_problem, plugin_problem
 
-    if self_test is not None:
-        if needs_offscreen():
-            os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        from sr_studio.gui.self_test import run_self_test
-
-        return run_self_test(Path(self_test))
     # Without a display there is nothing to show: say so and stop, rather than keep an invisible window.
     problem = display_problem() or plugin_problem()
     if problem:
