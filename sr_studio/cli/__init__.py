@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(handler(args) or 0)
+        code = int(handler(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return code
     except SRStudioError as error:
         print(f"sr-studio: error: {error}", file=sys.stderr)
         return 1
