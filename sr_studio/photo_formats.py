@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 HEIF_SUFFIXES = (".heic", ".heif", ".hif")
-# Every suffix a photo may have; photo_files drops the HEIF ones where no HEIF decoder is installed.
+# Every suffix a photo may have; photo_io drops the HEIF ones where no HEIF decoder is installed.
 INPUT_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif") + HEIF_SUFFIXES
 INPUT_FORMAT_NAMES = "JPEG, PNG, WebP, TIFF, BMP, GIF, AVIF, HEIC"
 

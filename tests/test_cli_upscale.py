@@ -157,13 +157,13 @@ def test_jpeg_png_webp_output_is_the_engine_result_encoded(tmp_path, model_file,
     encoding the engine's own result."""
     from sr_studio.engine import Upscaler
     from sr_studio.model_loading import load_model
-    from sr_studio.photo_files import read_photo, write_photo
+    from sr_studio.photo_io import read_photo, write_photo
 
     source = photo(tmp_path / "dune.png", size=(40, 30))
     assert run_cli(source, "--model", model_file, "-o", tmp_path / f"cli{suffix}") == 0
     picture = read_photo(source)
     result = Upscaler(load_model(model_file), device="cpu").upscale(picture.pixels)
-    write_photo(tmp_path / f"direct{suffix}", result, like=picture)
+    write_photo(tmp_path / f"direct{suffix}", result, metadata_from=picture)
     assert (tmp_path / f"cli{suffix}").read_bytes() == (tmp_path / f"direct{suffix}").read_bytes()
 
 

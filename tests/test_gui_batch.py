@@ -25,7 +25,7 @@ def write_batch(folder: Path) -> list[Path]:
     """Three photos: 8-bit with EXIF, colour profile and DPI; 16-bit; 8-bit with transparency."""
     from PIL import Image, ImageCms
 
-    from sr_studio.photo_files import write_photo
+    from sr_studio.photo_io import write_photo
 
     folder.mkdir()
     exif = Image.Exif()
@@ -68,7 +68,7 @@ def parked(item) -> bool:
 
 def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, gui_env):
     from sr_studio.gui.display_pyramid import display_pixels
-    from sr_studio.photo_files import read_photo, write_photo
+    from sr_studio.photo_io import read_photo, write_photo
 
     items, produced, alive = run_batch(qtbot, window, write_batch(gui_env.photos / "batch")[0].parent)
     first, second, third = items
@@ -114,7 +114,7 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
     for item in items:
         exported = out / f"{Path(item.name).stem}_x2_bundled-span-x2.png"
         own = options.resolved(item.path)
-        reference = write_photo(direct / exported.name, produced[item.id], like=read_photo(item.path), format="png",
+        reference = write_photo(direct / exported.name, produced[item.id], metadata_from=read_photo(item.path), format="png",
                                 quality=own.write_quality(), bit_depth=own.write_bit_depth())
         assert exported.read_bytes() == reference.read_bytes(), item.name
         assert item.status == "exported"

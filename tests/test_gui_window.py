@@ -28,7 +28,7 @@ def queue_photo(qtbot, window, path):
 
 
 def test_drop_run_live_tiles_and_export(qtbot, window, gui_env):
-    from sr_studio.photo_files import read_photo
+    from sr_studio.photo_io import read_photo
 
     photo = write_png(gui_env.photos / "harbour.png", gradient_photo(90, 120))
     item = queue_photo(qtbot, window, photo)

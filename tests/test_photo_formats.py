@@ -17,12 +17,12 @@ def test_phone_and_web_formats_are_photos_everywhere():
 
 
 def test_the_cli_the_window_and_the_files_use_the_one_list():
-    from sr_studio import photo_files
+    from sr_studio import photo_io
     from sr_studio.cli import upscale_command
 
     assert upscale_command.INPUT_SUFFIXES is INPUT_SUFFIXES
-    assert set(upscale_command.FORMATS) == set(photo_files.OUTPUT_FORMATS) == set(photo_formats.OUTPUT_FORMATS)
-    assert set(photo_files.INPUT_SUFFIXES) <= set(INPUT_SUFFIXES)
+    assert set(upscale_command.FORMATS) == set(photo_io.OUTPUT_FORMATS) == set(photo_formats.OUTPUT_FORMATS)
+    assert set(photo_io.INPUT_SUFFIXES) <= set(INPUT_SUFFIXES)
     parser = __import__("sr_studio.cli", fromlist=["build_parser"]).build_parser()
     args = parser.parse_args(["upscale", "x.jpg", "--device", "mps", "--precision", "fp16"])
     assert (args.device, args.precision) == ("mps", "fp16")

@@ -60,7 +60,7 @@ class FakeWorkers:
     # What the threads would answer ----------------------------------------------------------------
     def finish_loads(self) -> None:
         """Read every photo asked for: real files, decoded; a broken one fails with the reader's reason."""
-        from sr_studio.photo_files import read_photo
+        from sr_studio.photo_io import read_photo
 
         while self.loads:
             job_id, path = self.loads.pop(0)

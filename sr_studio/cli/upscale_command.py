@@ -113,7 +113,7 @@ def check_format_matches(output: str | None, as_file: bool, requested_format: st
     target = Path(output).expanduser()
     named = FORMAT_FOR_SUFFIX[target.suffix.lower()]
     if named != requested_format:
-        from sr_studio.photo_files import output_extension
+        from sr_studio.photo_io import output_extension
 
         raise SRStudioError(
             f"--format {requested_format} contradicts the name's {target.suffix}; name it "
@@ -133,7 +133,7 @@ def prepare_folder(folder: Path) -> None:
 def plan_outputs(files: list[Path], output: str | None, requested_format: str | None, scale: float,
                  as_file: bool | None = None) -> list[tuple[Path, Path, str]]:
     """(input, output, format) for each file; decided before any work so mistakes surface at once."""
-    from sr_studio.photo_files import output_extension
+    from sr_studio.photo_io import output_extension
 
     if as_file is None:
         as_file = output_is_a_file(output, files, folder_given=False)
@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     from sr_studio.cli.terminal_progress import ProgressBar
     from sr_studio.engine import Upscaler
     from sr_studio.model_loading import load_model
-    from sr_studio.photo_files import read_photo, write_photo
+    from sr_studio.photo_io import read_photo, write_photo
 
     model_path = resolve_model_path(args.model, args.scale)
     model = load_model(model_path)
@@ -245,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
             bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
             result = upscaler.upscale(photo.pixels, scale=scale, on_progress=lambda p: bar.update(p.done, p.total),
                                       out=result_canvas(upscaler, photo.pixels, scale, fmt))
-            written = write_photo(destination, result, like=photo, format=fmt, quality=args.quality,
+            written = write_photo(destination, result, metadata_from=photo, format=fmt, quality=args.quality,
                                   overwrite=args.overwrite)
         except SRStudioError as error:
             failures += 1

@@ -50,7 +50,7 @@ class ExportRequest:
     job_id: int
     destination: Path
     pixels: np.ndarray | None  # the result in memory, or None: read from `pixels_file`
-    like: Any  # the source Photo (metadata) or None
+    metadata_from: Any  # the source Photo whose metadata the output keeps, or None
     format: str
     quality: int | None
     bit_depth: int | None

@@ -45,7 +45,7 @@ class QueueItem:
     status: str = PENDING
     message: str = ""
     progress: float = 0.0
-    photo: Any = None  # sr_studio.photo_files.Photo once read
+    photo: Any = None  # sr_studio.photo_io.Photo once read
     result: Any = None  # numpy array, in memory only while on screen (or not parked yet)
     result_file: Path | None = None  # the result parked in the session cache
     result_size: tuple[int, int] | None = None  # (height, width) of the result, wherever it is

@@ -94,7 +94,7 @@ def _self_test(photos: list[Path], export_folder: Path, timeout: float) -> tuple
     from sr_studio.gui.app_settings import AppSettings
     from sr_studio.gui.appearance import apply_appearance
     from sr_studio.gui.main_window import MainWindow
-    from sr_studio.photo_files import read_photo
+    from sr_studio.photo_io import read_photo
 
     if not photos:
         raise SelfTestFailure("no photo given")

@@ -238,7 +238,7 @@ class Session:
 
     def add_pixels(self, pixels, name: str) -> QueueItem:
         """An image pasted or dropped as pixels (no file): queued and shown, ready to enlarge."""
-        from sr_studio.photo_files import Photo
+        from sr_studio.photo_io import Photo
 
         item = QueueItem(self.pictures / name, clipboard_image=True)
         item.photo = Photo(pixels=pixels, path=item.path, format="PNG")
@@ -628,7 +628,7 @@ class Session:
             own = options.resolved(item.path)
             self.workers.export(ExportRequest(
                 job_id=export_id, destination=destination, pixels=item.result,
-                like=item.photo if options.keep_metadata else None, format=own.format,
+                metadata_from=item.photo if options.keep_metadata else None, format=own.format,
                 quality=own.write_quality(), bit_depth=own.write_bit_depth(), overwrite=overwrite,
                 pixels_file=item.result_file if item.result is None else None,
             ))

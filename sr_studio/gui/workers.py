@@ -224,7 +224,7 @@ class FileWorker(QObject):
     @Slot(int, str)
     def load(self, job_id: int, path: str) -> None:
         try:
-            from sr_studio.photo_files import read_photo
+            from sr_studio.photo_io import read_photo
 
             photo = read_photo(path)
             self.loaded.emit(LoadedPhoto(job_id, photo, DisplayPyramid(photo.pixels)))
@@ -237,14 +237,14 @@ class FileWorker(QObject):
     def export(self, request: ExportRequest) -> None:
         notices: list[str] = []
         try:
-            from sr_studio.photo_files import write_photo
+            from sr_studio.photo_io import write_photo
 
             try:
                 request.destination.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise SRStudioError(f"cannot create the folder ({error.strerror})", request.destination.parent) from None
             pixels = request.pixels if request.pixels is not None else self.store.load(request.pixels_file)
-            written = write_photo(request.destination, pixels, like=request.like, format=request.format,
+            written = write_photo(request.destination, pixels, metadata_from=request.metadata_from, format=request.format,
                                   quality=request.quality, bit_depth=request.bit_depth, overwrite=request.overwrite,
                                   on_warning=notices.append)
             self.exported.emit(request.job_id, str(written), notices)
@@ -262,7 +262,7 @@ WORKER_MODULES = (
     "sr_studio.checkpoint",
     "sr_studio.model_loading",
     "sr_studio.engine",
-    "sr_studio.photo_files",
+    "sr_studio.photo_io",
     "sr_studio.weights",
     "sr_studio.weights.download",
     "sr_studio.weights.importing",

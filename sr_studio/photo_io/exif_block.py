@@ -12,6 +12,8 @@ import struct
 from dataclasses import dataclass
 
 EXIF_PREFIX = b"Exif\x00\x00"
+# The most a JPEG APP1 segment holds (65535 less its length field); PNG, TIFF, WebP take more.
+JPEG_MAX_EXIF_BYTES = 65_533
 
 TAG_ORIENTATION = 0x0112
 TAG_X_RESOLUTION = 0x011A

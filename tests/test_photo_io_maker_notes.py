@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from sr_studio.photo_files import OUTPUT_FORMATS, output_extension, read_photo, write_photo
+from sr_studio.photo_io import OUTPUT_FORMATS, output_extension, read_photo, write_photo
 
 IFD = ExifTags.IFD
 LENS = b"RF24-70mm F2.8 L IS USM\x00"
@@ -106,7 +106,7 @@ def test_maker_note_survives_byte_for_byte_and_its_offsets_still_lead_to_the_len
     photo = read_photo(source)
 
     out = write_photo(tmp_path / f"out{output_extension(fmt)}", np.repeat(np.repeat(photo.pixels, 2, 0), 2, 1),
-                      like=photo)
+                      metadata_from=photo)
 
     assert read_lens(output_tiff_structure(out)) == (note, LENS, SETTINGS)
     with Image.open(out) as written:
@@ -125,11 +125,11 @@ def test_maker_note_survives_a_tiff_and_back_to_jpeg(tmp_path, depth):
     blob, note = canon_style_exif("<")
     source = tmp_path / "IMG_0002.JPG"
     Image.fromarray(np.full((24, 40, 3), 90, np.uint8)).save(source, quality=95, exif=blob)
-    tiff = write_photo(tmp_path / "step.tif", read_photo(source).pixels, like=read_photo(source), bit_depth=depth)
+    tiff = write_photo(tmp_path / "step.tif", read_photo(source).pixels, metadata_from=read_photo(source), bit_depth=depth)
     assert read_lens(tiff.read_bytes()) == (note, LENS, SETTINGS)
     again = read_photo(tiff)
     assert again.bit_depth == depth
 
-    out = write_photo(tmp_path / "final.jpg", again.pixels, like=again)
+    out = write_photo(tmp_path / "final.jpg", again.pixels, metadata_from=again)
 
     assert read_lens(output_tiff_structure(out)) == (note, LENS, SETTINGS)

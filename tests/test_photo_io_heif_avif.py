@@ -13,7 +13,7 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, features
 
 from sr_studio.cli import main
-from sr_studio.photo_files import read_photo
+from sr_studio.photo_io import read_photo
 
 IFD = ExifTags.IFD
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

@@ -1,6 +1,6 @@
 """How long writing big outputs takes, per format and PNG compress level; and what reading costs.
 
-Usage: .venv/bin/python benchmarks/photo_files_speed.py [--megapixels 20] [--read-megapixels 50]
+Usage: .venv/bin/python benchmarks/photo_io_speed.py [--megapixels 20] [--read-megapixels 50]
 
 The test picture is a mosaic of photographs from ../shared/datasets/train/photos enlarged with
 Lanczos to the requested size (smooth like an upscaled photo, with real texture); without the
@@ -27,8 +27,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sr_studio import photo_files  # noqa: E402
-from sr_studio.photo_files import read_photo, write_photo  # noqa: E402
+from sr_studio.photo_io import writing  # noqa: E402
+from sr_studio.photo_io import read_photo, write_photo  # noqa: E402
 from sr_studio.photo_io import png16  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "datasets" / "train" / "photos"
@@ -117,7 +117,7 @@ def measure_reads(folder: Path, megapixels: float) -> None:
         [
             sys.executable,
             "-c",
-            "import re, sr_studio.photo_files;"
+            "import re, sr_studio.photo_io;"
             "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1000)",
         ],
         capture_output=True,
@@ -127,7 +127,7 @@ def measure_reads(folder: Path, megapixels: float) -> None:
     ).stdout.strip()
     print(
         json.dumps(
-            {"what": "peak RSS of importing sr_studio.photo_files alone", "MB": int(baseline)}
+            {"what": "peak RSS of importing sr_studio.photo_io alone", "MB": int(baseline)}
         )
     )
 
@@ -190,7 +190,7 @@ def main() -> None:
         if not args.skip_read:
             measure_reads(folder, args.read_megapixels)
     print(
-        f"# chosen: PNG_COMPRESS_LEVEL={photo_files.PNG_COMPRESS_LEVEL}, TIFF_COMPRESS_LEVEL={photo_files.TIFF_COMPRESS_LEVEL}"
+        f"# chosen: PNG_COMPRESS_LEVEL={writing.PNG_COMPRESS_LEVEL}, TIFF_COMPRESS_LEVEL={writing.TIFF_COMPRESS_LEVEL}"
     )
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-import sr_studio.photo_files as photo_files
+import sr_studio.photo_io.writing as writing
 from sr_studio.errors import ImageWriteError
-from sr_studio.photo_files import (
+from sr_studio.photo_io import (
     OUTPUT_FORMATS,
     Photo,
     output_extension,
@@ -147,7 +147,7 @@ def test_profile_of_the_wrong_colour_space_is_left_out(tmp_path):
     photo = read_photo(source)
     notes = []
     out = write_photo(
-        tmp_path / "grey.png", pixels(channels=1), like=photo, on_warning=notes.append
+        tmp_path / "grey.png", pixels(channels=1), metadata_from=photo, on_warning=notes.append
     )
     with Image.open(out) as image:
         assert "icc_profile" not in image.info
@@ -168,10 +168,10 @@ def test_never_overwrites_the_input_even_when_allowed(photo, tmp_path):
     before = photo.path.read_bytes()
     for target in (photo.path, tmp_path / "." / "input.png"):
         with pytest.raises(ImageWriteError, match="input"):
-            write_photo(target, pixels(24, 32), like=photo, overwrite=True)
+            write_photo(target, pixels(24, 32), metadata_from=photo, overwrite=True)
     os.link(photo.path, tmp_path / "hardlink.png")
     with pytest.raises(ImageWriteError, match="input"):
-        write_photo(tmp_path / "hardlink.png", pixels(24, 32), like=photo, overwrite=True)
+        write_photo(tmp_path / "hardlink.png", pixels(24, 32), metadata_from=photo, overwrite=True)
     assert photo.path.read_bytes() == before
     assert names(tmp_path) == ["hardlink.png", "input.png"]
 
@@ -189,13 +189,13 @@ def test_existing_file_needs_overwrite(tmp_path):
 
 def test_file_appearing_during_the_write_is_not_clobbered(tmp_path, monkeypatch):
     target = tmp_path / "race.png"
-    original_save = photo_files._save_with_pillow
+    original_save = writing._save_with_pillow
 
     def save_and_race(handle, *args, **kwargs):
         original_save(handle, *args, **kwargs)
         target.write_bytes(b"someone else's")
 
-    monkeypatch.setattr(photo_files, "_save_with_pillow", save_and_race)
+    monkeypatch.setattr(writing, "_save_with_pillow", save_and_race)
     with pytest.raises(ImageWriteError, match="already exists"):
         write_photo(target, pixels())
     assert target.read_bytes() == b"someone else's"
@@ -221,7 +221,7 @@ def test_encoder_failure_mid_write_leaves_no_file(tmp_path, monkeypatch, target,
     suffix = ".tif" if target == "tiff_writer" else ".png"
     broken = _failing_encoder(OSError("encoder exploded"))
     if target == "_save_with_pillow":
-        monkeypatch.setattr(photo_files, target, broken)
+        monkeypatch.setattr(writing, target, broken)
     else:
         monkeypatch.setattr({"png16": png16, "tiff_writer": tiff_writer}[target], "encode", broken)
     dest = tmp_path / f"out{suffix}"
@@ -233,7 +233,7 @@ def test_encoder_failure_mid_write_leaves_no_file(tmp_path, monkeypatch, target,
 
 
 def test_ctrl_c_mid_write_leaves_no_file_and_still_stops(tmp_path, monkeypatch):
-    monkeypatch.setattr(photo_files, "_save_with_pillow", _failing_encoder(KeyboardInterrupt()))
+    monkeypatch.setattr(writing, "_save_with_pillow", _failing_encoder(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         write_photo(tmp_path / "out.png", pixels())
     assert names(tmp_path) == []
@@ -252,7 +252,7 @@ def test_disk_full_is_reported_and_leaves_no_file(tmp_path, monkeypatch):
 def test_existing_output_survives_a_failed_overwrite(tmp_path, monkeypatch):
     existing = tmp_path / "out.png"
     existing.write_bytes(b"previous result")
-    monkeypatch.setattr(photo_files, "_save_with_pillow", _failing_encoder(ValueError("bad")))
+    monkeypatch.setattr(writing, "_save_with_pillow", _failing_encoder(ValueError("bad")))
     with pytest.raises(ImageWriteError):
         write_photo(existing, pixels(), overwrite=True)
     assert existing.read_bytes() == b"previous result"
@@ -311,16 +311,16 @@ def test_every_format_writes_through_the_atomic_path(tmp_path, monkeypatch, fmt)
 
 
 def test_damaged_exif_is_dropped_with_a_notice_not_a_failed_write(tmp_path):
-    from sr_studio.photo_files import Photo
+    from sr_studio.photo_io import Photo
 
-    like = Photo(
+    source = Photo(
         pixels=pixels(), path=tmp_path / "elsewhere.jpg", format="JPEG",
         exif=b"Exif\x00\x00II*\x00\xff\xff\x00\x00",  # IFD0 offset points outside the block
     )  # fmt: skip
     for fmt in OUTPUT_FORMATS:
         notes = []
         out = write_photo(
-            tmp_path / f"out{output_extension(fmt)}", pixels(), like=like, on_warning=notes.append
+            tmp_path / f"out{output_extension(fmt)}", pixels(), metadata_from=source, on_warning=notes.append
         )
         assert read_photo(out).pixels.shape == (12, 16, 3)
         assert any("EXIF" in note for note in notes), fmt
@@ -363,9 +363,9 @@ def peak_growth_mb(work) -> float:
 _WRITE_IN_A_FRESH_PROCESS = """
 import sys
 import numpy as np
-from sr_studio.photo_files import write_photo
+from sr_studio.photo_io import write_photo
 sys.path.insert(0, sys.argv[3])
-from test_photo_files_write import peak_growth_mb, rgb_in_4_byte_buffer
+from test_photo_io_write import peak_growth_mb, rgb_in_4_byte_buffer
 
 result = rgb_in_4_byte_buffer()
 if sys.argv[2] == "plain":
@@ -394,12 +394,12 @@ def test_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(tmp_p
     exif = Image.Exif()
     exif[271], exif[272] = "Canon", "EOS R5"
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    like = Photo(np.zeros((8, 8, 3), np.uint8), tmp_path / "in.jpg", "JPEG", exif.tobytes(), srgb, (300.0, 300.0))
+    source = Photo(np.zeros((8, 8, 3), np.uint8), tmp_path / "in.jpg", "JPEG", exif.tobytes(), srgb, (300.0, 300.0))
     with monkeypatch.context() as patch:  # no whole-result copy into Pillow
         patch.setattr(Image, "fromarray", lambda *args, **kwargs: pytest.fail("the result was copied into Pillow"))
-        write_photo(tmp_path / f"padded{suffix}", result, like=like, quality=90)
+        write_photo(tmp_path / f"padded{suffix}", result, metadata_from=source, quality=90)
     plain = np.ascontiguousarray(result)
-    write_photo(tmp_path / f"plain{suffix}", plain, like=like, quality=90)
+    write_photo(tmp_path / f"plain{suffix}", plain, metadata_from=source, quality=90)
     assert (tmp_path / f"padded{suffix}").read_bytes() == (tmp_path / f"plain{suffix}").read_bytes()
     back = read_photo(tmp_path / f"padded{suffix}")
     assert back.icc_profile == srgb and back.exif and b"EOS R5" in back.exif

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sr_studio.errors import ImageReadError, ImageWriteError
-from sr_studio.photo_files import Photo, read_photo, write_photo
+from sr_studio.photo_io import Photo, read_photo, write_photo
 
 # Small limit: a mutated header may declare a huge size; refusing it is the behaviour under test,
 # decoding 200 MP per example is not.
@@ -54,10 +54,10 @@ def deep_seeds(tmp_path_factory):
     exif[0x0112] = 6
     exif.get_ifd(0x8769)[0xA002] = 10
     Image.fromarray(np.zeros((12, 10, 3), np.uint8)).save(source, exif=exif)
-    like = read_photo(source)
+    camera = read_photo(source)
     deep = np.random.default_rng(3).integers(0, 65536, (10, 12, 3)).astype(np.uint16)
     return {
-        suffix: write_photo(folder / f"deep{suffix}", deep, like=like).read_bytes()
+        suffix: write_photo(folder / f"deep{suffix}", deep, metadata_from=camera).read_bytes()
         for suffix in (".png", ".tif")
     } | {".jpg": source.read_bytes()}
 
@@ -77,7 +77,7 @@ def _check(path, write_too: bool = False) -> None:
             out = path.with_name(f"written{suffix}")
             try:
                 write_photo(
-                    out, photo.pixels, like=photo, overwrite=True, on_warning=lambda m: None
+                    out, photo.pixels, metadata_from=photo, overwrite=True, on_warning=lambda m: None
                 )
             except ImageWriteError as error:
                 assert str(error).startswith(str(out) + ": ")

@@ -1,15 +1,12 @@
-"""Photos in and out: numpy pixels plus the metadata a photographer expects to keep.
+"""Photos in: a file decoded into upright numpy pixels plus its EXIF, ICC profile and DPI.
 
-`read_photo` decodes a file into an upright (EXIF orientation applied) uint8/uint16 array with its
-EXIF, ICC profile and DPI; every failure is an ImageReadError naming the file. `write_photo`
-writes pixels with that metadata (orientation reset, new pixel size) atomically: the output
-appears complete or not at all, and the input photo is never overwritten.
+`read_photo` applies the EXIF orientation, refuses decompression bombs before decoding, and turns
+every failure into an ImageReadError naming the file.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import os
 import struct
 import sys
@@ -17,48 +14,32 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, TiffTags, UnidentifiedImageError
 
-from sr_studio.errors import ImageReadError, ImageWriteError
-from sr_studio.photo_io import exif_block, png16, tiff_writer
-from sr_studio.photo_io.atomic_file import check_destination, write_atomically
-from sr_studio.photo_formats import FORMAT_FOR_SUFFIX, FORMAT_LABELS, HEIF_SUFFIXES, OUTPUT_EXTENSIONS, OUTPUT_FORMATS
+from sr_studio.errors import ImageReadError
+from sr_studio.photo_formats import HEIF_SUFFIXES
 from sr_studio.photo_formats import INPUT_SUFFIXES as ALL_INPUT_SUFFIXES
-from sr_studio.photo_io.pillow_array import rgb_view, rgbx_view, to_array
+from sr_studio.photo_io import exif_block, png16
+from sr_studio.photo_io.photo import Photo, Pixels
+from sr_studio.photo_io.pillow_array import to_array
 
 try:  # HEIC/HEIF (iPhone photos); decode-only build without GPL parts.
-    import pi_heif
+    import pi_heif  # type: ignore[import-untyped]  # (no type information published)
 
     pi_heif.register_heif_opener()
     HEIF_SUPPORTED = True
 except ImportError:  # pragma: no cover - depends on the installation
     HEIF_SUPPORTED = False
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "HEIF_SUPPORTED",
-    "INPUT_SUFFIXES",
-    "OUTPUT_FORMATS",
-    "Photo",
-    "output_extension",
-    "read_photo",
-    "write_photo",
-]
-
-log = logging.getLogger(__name__)
+__all__ = ["DEFAULT_MAX_PIXELS", "HEIF_SUPPORTED", "INPUT_SUFFIXES", "read_photo"]
 
 # 200 MP: a 100 MP medium-format file passes with room to spare; a few-kB "bomb" declaring
 # 50000x50000 pixels (2.5 GP, 7.5 GB decoded) is refused before decoding.
 DEFAULT_MAX_PIXELS = 200_000_000
-
-_EXTENSIONS = OUTPUT_EXTENSIONS
-_FORMAT_ALIASES = {"jpeg": "jpg", "tif": "tiff"}
-_FORMAT_NAMES = FORMAT_LABELS
 
 # Pillow plugins we accept input from (no EPS/PSD/ICO...: less attack surface, no Ghostscript).
 # Camera JPEGs with a preview picture open through "JPEG" as format "MPO".
@@ -70,65 +51,10 @@ _INPUT_FORMATS = [
 ]
 INPUT_SUFFIXES = tuple(s for s in ALL_INPUT_SUFFIXES if HEIF_SUPPORTED or s not in HEIF_SUFFIXES)
 
-JPEG_QUALITY = 95
-WEBP_QUALITY = 95
-# zlib level for PNG and TIFF. On a 20 MP photo mosaic Pillow's PNG took 2.4 s CPU at level 1
-# against 3.5 s at 3 and 9.9 s at 6, for files only 5 % and 12 % larger; speed wins for 100 MP
-# outputs. See benchmarks/photo_files_speed.py.
-PNG_COMPRESS_LEVEL = 1
-TIFF_COMPRESS_LEVEL = 1
-_JPEG_MAX_SIDE = 65_500
-_WEBP_MAX_SIDE = 16_383
-_JPEG_MAX_EXIF = 65_533
-
 _PILLOW_GLOBALS = threading.Lock()
 
 
-@dataclass
-class Photo:
-    """A decoded photo: upright pixels plus the metadata to carry into the output."""
-
-    pixels: np.ndarray  # (H, W), (H, W, 3) or (H, W, 4); uint8 or uint16
-    path: Path
-    format: str  # Pillow's name: "JPEG", "PNG", "TIFF", ...
-    exif: bytes | None = None  # as stored (b"Exif\0\0" + TIFF structure); orientation not reset
-    icc_profile: bytes | None = None
-    dpi: tuple[float, float] | None = None
-    bit_depth: int = 8
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
-
-    @property
-    def has_alpha(self) -> bool:
-        return self.pixels.ndim == 3 and self.pixels.shape[2] == 4
-
-
-def output_extension(format: str) -> str:
-    """File suffix for an output format name ("jpg" -> ".jpg", "tiff" -> ".tif")."""
-    return _EXTENSIONS[_normalise_format(format)]
-
-
-def _normalise_format(format: str) -> str:
-    name = format.lower().lstrip(".")
-    name = _FORMAT_ALIASES.get(name, name)
-    if name not in _EXTENSIONS:
-        raise ValueError(
-            f"unknown output format {format!r}; choose one of {', '.join(OUTPUT_FORMATS)}"
-        )
-    return name
-
-
-# ---------------------------------------------------------------------------------------- reading
-
-
-def read_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+def read_photo(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Decode `path` into an upright Photo; any problem is an ImageReadError naming the file."""
     path = Path(path)
     try:
@@ -172,7 +98,7 @@ def _pillow_open_guard(notes: list[str]) -> Iterator[None]:
             notes.append(text)
 
 
-def _open(path: Path, formats: list[str], notes: list[str]) -> Image.Image:
+def _open(path: Path, formats: list[str], notes: list[str]) -> ImageFile.ImageFile:
     with _pillow_open_guard(notes):
         return Image.open(path, formats=formats)
 
@@ -300,8 +226,8 @@ def _tiff_exif(image: Image.Image) -> bytes | None:
         as_stored = None
     if as_stored is not None:
         return as_stored
-    # Re-serialised: every value is kept, but a maker note that addresses its values from the start of
-    # the file (Canon, Sony, ...) then points at the wrong bytes.
+    # Re-serialised: every value is kept, but a maker note that addresses its values from the
+    # start of the file (Canon, Sony, ...) then points at the wrong bytes.
     exif = Image.Exif()
     for tag in _TIFF_DESCRIPTIVE_TAGS:
         if tag in source:
@@ -318,12 +244,13 @@ def _tiff_exif(image: Image.Image) -> bytes | None:
 
 
 def _tiff_exif_as_stored(image: Image.Image, source: Image.Exif) -> bytes | None:
-    """The TIFF's EXIF with every offset intact (maker notes!), when it lies in the file's first 64 kB.
+    """The TIFF's EXIF with every offset intact (maker notes!), when in the file's first 64 kB.
 
-    A TIFF's EXIF directories address their values, and many maker notes theirs, from the start of the
-    file; so the file's beginning up to the end of that data is an EXIF block as it stands, once given a
-    first directory of its own (the descriptive tags and the two pointers), appended after it. SR Studio
-    writes its TIFFs that way (see tiff_writer); EXIF stored after the pixels gives None.
+    A TIFF's EXIF directories address their values, and many maker notes theirs, from the start of
+    the file; so the file's beginning up to the end of that data is an EXIF block as it stands, once
+    given a first directory of its own (the descriptive tags and the two pointers), appended after
+    it. SR Studio writes its TIFFs that way (see tiff_writer); EXIF stored after the pixels gives
+    None.
     """
     pointers = {
         tag: source[tag]
@@ -334,7 +261,7 @@ def _tiff_exif_as_stored(image: Image.Image, source: Image.Exif) -> bytes | None
     if exif_block.TAG_EXIF_IFD not in pointers or not filename:
         return None
     with open(filename, "rb") as handle:
-        head = handle.read(_JPEG_MAX_EXIF - len(exif_block.EXIF_PREFIX))
+        head = handle.read(exif_block.JPEG_MAX_EXIF_BYTES - len(exif_block.EXIF_PREFIX))
     if head[:4] not in (b"II*\x00", b"MM\x00*"):
         return None  # BigTIFF: its offsets do not fit an EXIF block
     try:
@@ -352,7 +279,7 @@ def _tiff_exif_as_stored(image: Image.Image, source: Image.Exif) -> bytes | None
     block = bytearray(head[:end]) + bytes(start - end) + directory.tobytes(start)
     struct.pack_into("<I" if head[:2] == b"II" else ">I", block, 4, start)
     blob = exif_block.EXIF_PREFIX + bytes(block)
-    if len(blob) > _JPEG_MAX_EXIF:
+    if len(blob) > exif_block.JPEG_MAX_EXIF_BYTES:
         return None
     exif_block.check(blob)
     return blob
@@ -385,7 +312,7 @@ def _srgb_profile() -> bytes:
 
 def _decode(
     image: Image.Image, path: Path, icc: bytes | None, notes: list[str]
-) -> tuple[np.ndarray, int, bytes | None, bool]:
+) -> tuple[Pixels, int, bytes | None, bool]:
     """Pixels as uint8/uint16 (grey, RGB or RGBA), bit depth, ICC profile to keep, and whether
     the decoder already applied the orientation (Pillow does so for TIFF)."""
     if image.format == "PNG" and png16.is_16bit_colour(image):
@@ -399,7 +326,7 @@ def _decode(
 
 def _decode_with_pillow(
     image: Image.Image, path: Path, icc: bytes | None, notes: list[str]
-) -> tuple[np.ndarray, int, bytes | None]:
+) -> tuple[Pixels, int, bytes | None]:
     """Every mode Pillow can produce, brought to grey, RGB or RGBA (or refused with a reason)."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # Someone switched truncation tolerance on process-wide; we would silently accept damage.
@@ -435,13 +362,13 @@ def _decode_with_pillow(
     return _array(image.convert(target)), 8, icc
 
 
-def _array(image: Image.Image) -> np.ndarray:
+def _array(image: Image.Image) -> Pixels:
     return to_array(image)
 
 
 def _cmyk_to_rgb(
     image: Image.Image, icc: bytes | None, notes: list[str]
-) -> tuple[np.ndarray, int, bytes | None]:
+) -> tuple[Pixels, int, bytes | None]:
     if icc:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -453,6 +380,7 @@ def _cmyk_to_rgb(
                 outputMode="RGB",
                 flags=ImageCms.Flags.BLACKPOINTCOMPENSATION,
             )
+            assert rgb is not None  # a new image unless inPlace=True
             notes.append("CMYK converted to sRGB with the embedded colour profile")
             return _array(rgb), 8, _srgb_profile()
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
@@ -473,7 +401,7 @@ def _read_with_tifffile(image: Image.Image) -> bool:
     return bits == 16 and isinstance(samples, int) and samples > 1
 
 
-def _decode_tiff_16bit(path: Path, notes: list[str]) -> tuple[np.ndarray, int, bool]:
+def _decode_tiff_16bit(path: Path, notes: list[str]) -> tuple[Pixels, int, bool]:
     """(pixels, 16, upright) for a 16-bit multi-sample TIFF."""
     import tifffile
 
@@ -492,8 +420,13 @@ def _decode_tiff_16bit(path: Path, notes: list[str]) -> tuple[np.ndarray, int, b
 
 
 def _tiff_samples(
-    pixels: np.ndarray, axes: str, extra: tuple, photometric: int, path: Path, notes: list[str]
-) -> np.ndarray:
+    pixels: Pixels,
+    axes: str,
+    extra: tuple[int, ...],
+    photometric: int,
+    path: Path,
+    notes: list[str],
+) -> Pixels:
     if pixels.dtype != np.uint16:
         raise ImageReadError(f"unsupported TIFF sample type {pixels.dtype}", path)
     if "S" in axes and axes.index("S") != len(axes) - 1:
@@ -514,8 +447,8 @@ def _tiff_samples(
     raise ImageReadError("unsupported 16-bit TIFF colour layout", path)
 
 
-def _decode_tiff_16bit_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
-    """Compressions tifffile cannot decode alone (LZW, ...): let libtiff decode twice, as for PNG."""
+def _decode_tiff_16bit_with_pillow(path: Path, notes: list[str]) -> Pixels:
+    """Compressions tifffile cannot decode alone (LZW, ...): libtiff decodes twice, as for PNG."""
     low_of = {
         "RGB;16B": "RGB;16L",
         "RGB;16L": "RGB;16B",
@@ -524,7 +457,7 @@ def _decode_tiff_16bit_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
     }
     native = "L" if sys.byteorder == "little" else "B"
 
-    def decode(low: bool) -> np.ndarray:
+    def decode(low: bool) -> Pixels:
         image = _open(path, ["TIFF"], notes)
         with image:
             tiles = []
@@ -544,9 +477,9 @@ def _decode_tiff_16bit_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
     return pixels
 
 
-def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Make the pixels upright (EXIF orientation 1..8); always returns a writable contiguous array."""
-    views = {
+def _apply_orientation(pixels: Pixels, orientation: int) -> Pixels:
+    """Make the pixels upright (EXIF orientation 1..8); always a writable contiguous array."""
+    views: dict[int, Callable[[Pixels], Pixels]] = {
         1: lambda a: a,
         2: lambda a: a[:, ::-1],
         3: lambda a: a[::-1, ::-1],
@@ -561,234 +494,3 @@ def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
         return pixels
     return np.array(upright, order="C", copy=True)
 
-
-# ---------------------------------------------------------------------------------------- writing
-
-
-def write_photo(
-    path: str | os.PathLike,
-    pixels: np.ndarray,
-    like: Photo | None = None,
-    format: str | None = None,
-    quality: int | None = None,
-    bit_depth: int | None = None,
-    overwrite: bool = False,
-    on_warning: Callable[[str], None] | None = None,
-) -> Path:
-    """Write `pixels` to `path` atomically, carrying `like`'s EXIF, ICC profile and DPI.
-
-    pixels: (H, W), (H, W, 1|2|3|4); uint8, uint16, or float in 0..1 (quantised with rounding).
-    format: "png", "jpg", "webp" or "tiff"; None takes it from the suffix.
-    bit_depth: None keeps 16 bits where the data has them and PNG/TIFF can store them.
-    Notices (alpha flattened for JPEG, metadata dropped) go to `on_warning` or the log.
-    Raises ImageWriteError (naming the file) for anything that prevents a complete output; the
-    input file of `like` is never overwritten, an existing file only with overwrite=True.
-    """
-    dest = Path(path)
-    warn = on_warning or (lambda message: log.warning("%s: %s", dest, message))
-    fmt = _output_format(dest, format)
-    name = _FORMAT_NAMES[fmt]
-    protected = like.path if like is not None else None
-    check_destination(dest, overwrite=overwrite, protected=protected)
-
-    pixels = _standard_layout(np.asarray(pixels))
-    height, width = pixels.shape[:2]
-    depth = _output_depth(pixels, like, fmt, bit_depth, dest)
-    pixels = _quantise(pixels, depth)
-    channels = pixels.shape[2] if pixels.ndim == 3 else 1
-
-    limit = {"jpg": _JPEG_MAX_SIDE, "webp": _WEBP_MAX_SIDE}.get(fmt)
-    if limit and max(width, height) > limit:
-        raise ImageWriteError(
-            f"{width}x{height} is too large for {name} (at most {limit} pixels a side); use PNG or TIFF",
-            dest,
-        )
-    if fmt == "jpg" and channels in (2, 4):
-        warn("JPEG has no transparency: transparent areas were filled with white")
-        pixels = _flatten_on_white(pixels)
-        channels -= 1
-    if (fmt == "webp" and channels in (1, 2)) or (fmt == "tiff" and depth == 16 and channels == 2):
-        # WebP has no grey; 16-bit grey+alpha TIFF is a layout many readers (Pillow) refuse.
-        pixels = _grey_to_rgb(pixels)
-        channels += 2
-
-    icc = like.icc_profile if like is not None else None
-    if icc and not _profile_matches(icc, channels):
-        warn("the colour profile does not match the output's colours and was left out")
-        icc = None
-    exif = _output_exif(like, width, height, warn)
-    if fmt == "jpg" and exif and len(exif) > _JPEG_MAX_EXIF:
-        warn("EXIF is too large for JPEG and was left out")
-        exif = None
-    dpi = like.dpi if like is not None else None
-
-    if quality is not None and not (1 <= int(quality) <= 100):
-        raise ValueError(f"quality must be 1..100, got {quality}")
-
-    def produce(handle: BinaryIO) -> None:
-        if fmt == "png" and depth == 16:
-            png16.encode(
-                handle,
-                pixels,
-                compress_level=PNG_COMPRESS_LEVEL,
-                icc_profile=icc,
-                exif=exif,
-                dpi=dpi,
-            )
-        elif fmt == "tiff":
-            tiff_writer.encode(
-                handle,
-                pixels,
-                compress_level=TIFF_COMPRESS_LEVEL,
-                icc_profile=icc,
-                exif=exif,
-                dpi=dpi,
-                warn=warn,
-            )
-        else:
-            _save_with_pillow(handle, pixels, fmt, quality, icc, exif, dpi)
-
-    return write_atomically(dest, produce, overwrite=overwrite, protected=protected)
-
-
-def _output_format(dest: Path, format: str | None) -> str:
-    if format is not None:
-        try:
-            return _normalise_format(format)
-        except ValueError as exc:
-            raise ImageWriteError(str(exc), dest) from None
-    fmt = FORMAT_FOR_SUFFIX.get(dest.suffix.lower())
-    if fmt is None:
-        raise ImageWriteError(
-            f"cannot tell the format from the suffix {dest.suffix or '(none)'!r}; "
-            "use .png, .jpg, .webp or .tif",
-            dest,
-        )
-    return fmt
-
-
-def _standard_layout(pixels: np.ndarray) -> np.ndarray:
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[..., 0]
-    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (2, 3, 4)):
-        raise ValueError(f"pixels must be (H, W) or (H, W, 1..4), got shape {pixels.shape}")
-    if pixels.shape[0] < 1 or pixels.shape[1] < 1:
-        raise ValueError(f"cannot write an empty image of shape {pixels.shape}")
-    if pixels.dtype not in (np.uint8, np.uint16) and pixels.dtype.kind != "f":
-        raise ValueError(f"pixels must be uint8, uint16 or float, got {pixels.dtype}")
-    return pixels
-
-
-def _output_depth(
-    pixels: np.ndarray, like: Photo | None, fmt: str, bit_depth: int | None, dest: Path
-) -> int:
-    if bit_depth is not None:
-        if bit_depth not in (8, 16):
-            raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
-        if bit_depth == 16 and fmt not in ("png", "tiff"):
-            raise ImageWriteError(
-                f"{_FORMAT_NAMES[fmt]} stores 8 bits per channel; use PNG or TIFF for 16-bit", dest
-            )
-        return bit_depth
-    if fmt not in ("png", "tiff"):
-        return 8
-    if pixels.dtype == np.uint16:
-        return 16
-    if pixels.dtype.kind == "f" and like is not None and like.bit_depth == 16:
-        return 16
-    return 8
-
-
-_BAND_ROWS = 256
-
-
-def _quantise(pixels: np.ndarray, depth: int) -> np.ndarray:
-    """Convert to uint8/uint16 in bands of rows, so no full-size float temporary is made."""
-    target = np.uint8 if depth == 8 else np.uint16
-    if pixels.dtype == target:
-        return pixels
-    out = np.empty(pixels.shape, target)
-    top_value = 255 if depth == 8 else 65535
-    for top in range(0, pixels.shape[0], _BAND_ROWS):
-        band = pixels[top : top + _BAND_ROWS]
-        if band.dtype == np.uint8:  # 8 -> 16 bits: 255 maps to 65535
-            out[top : top + _BAND_ROWS] = band.astype(np.uint16) * 257
-        elif band.dtype == np.uint16:  # 16 -> 8 bits, rounded
-            out[top : top + _BAND_ROWS] = (band.astype(np.uint32) * 255 + 32767) // 65535
-        else:
-            scaled = np.nan_to_num(band.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-            np.clip(scaled, 0.0, 1.0, out=scaled)
-            scaled *= top_value
-            scaled += 0.5
-            out[top : top + _BAND_ROWS] = scaled.astype(target)
-    return out
-
-
-def _flatten_on_white(pixels: np.ndarray) -> np.ndarray:
-    out = np.empty(pixels.shape[:2] + (pixels.shape[2] - 1,), np.uint8)
-    for top in range(0, pixels.shape[0], _BAND_ROWS):
-        band = pixels[top : top + _BAND_ROWS].astype(np.float32)
-        alpha = band[..., -1:] / 255.0
-        mixed = band[..., :-1] * alpha + 255.0 * (1.0 - alpha)
-        out[top : top + _BAND_ROWS] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-    return out[..., 0] if out.shape[2] == 1 else out
-
-
-def _grey_to_rgb(pixels: np.ndarray) -> np.ndarray:
-    if pixels.ndim == 2:
-        return np.repeat(pixels[..., None], 3, axis=2)
-    return np.concatenate([np.repeat(pixels[..., :1], 3, axis=2), pixels[..., 1:]], axis=2)
-
-
-def _profile_matches(icc: bytes, channels: int) -> bool:
-    """An RGB profile on grey pixels (or the reverse) would be misread by every viewer."""
-    space = icc[16:20] if len(icc) >= 20 else b""
-    if space == b"GRAY":
-        return channels in (1, 2)
-    if space == b"RGB ":
-        return channels in (3, 4)
-    return False
-
-
-def _output_exif(
-    like: Photo | None, width: int, height: int, warn: Callable[[str], None]
-) -> bytes | None:
-    if like is None or not like.exif:
-        return None
-    try:
-        return exif_block.patch_for_output(like.exif, width, height)
-    except exif_block.ExifFormatError:
-        warn("the photo's EXIF could not be updated and was left out")
-        return None
-
-
-def _save_with_pillow(
-    handle: BinaryIO,
-    pixels: np.ndarray,
-    fmt: str,
-    quality: int | None,
-    icc: bytes | None,
-    exif: bytes | None,
-    dpi: tuple[float, float] | None,
-) -> None:
-    # An RGB result kept inside a 4-byte-per-pixel buffer is encoded in place; a plain RGB array is copied
-    # whole into Pillow's 4-byte layout first (768 MB for 16000x12000).
-    image = (rgb_view(pixels) if fmt == "png" else rgbx_view(pixels)) or Image.fromarray(pixels)
-    options: dict = {}
-    if icc:
-        options["icc_profile"] = icc
-    if exif:
-        options["exif"] = exif
-    if fmt == "jpg":
-        options.update(quality=quality or JPEG_QUALITY, subsampling=0)  # 4:4:4: no chroma blur
-        if dpi:
-            options["dpi"] = dpi
-        image.save(handle, format="JPEG", **options)
-    elif fmt == "webp":
-        image.save(handle, format="WEBP", quality=quality or WEBP_QUALITY, method=4, **options)
-    elif fmt == "png":
-        if dpi:
-            options["dpi"] = dpi
-        image.save(handle, format="PNG", compress_level=PNG_COMPRESS_LEVEL, **options)
-    else:  # pragma: no cover - TIFF is written by tiff_writer
-        raise ValueError(fmt)

@@ -14,7 +14,7 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from sr_studio.errors import ImageReadError
-from sr_studio.photo_files import (
+from sr_studio.photo_io import (
     DEFAULT_MAX_PIXELS,
     OUTPUT_FORMATS,
     Photo,
@@ -109,7 +109,7 @@ def test_camera_jpeg_is_read_upright_with_its_metadata(camera_jpeg):
 def test_output_carries_exif_gps_icc_dpi_with_new_size_and_upright(camera_jpeg, tmp_path, fmt):
     photo = read_photo(camera_jpeg)
     upscaled = np.repeat(np.repeat(photo.pixels, 2, axis=0), 2, axis=1)  # 48 wide, 80 high
-    out = write_photo(tmp_path / f"out{output_extension(fmt)}", upscaled, like=photo)
+    out = write_photo(tmp_path / f"out{output_extension(fmt)}", upscaled, metadata_from=photo)
 
     with Image.open(out) as written:
         assert written.size == (48, 80)
@@ -131,7 +131,7 @@ def test_output_carries_exif_gps_icc_dpi_with_new_size_and_upright(camera_jpeg, 
 def test_16bit_output_carries_the_metadata_too(camera_jpeg, tmp_path, fmt):
     photo = read_photo(camera_jpeg)
     deep = photo.pixels.astype(np.uint16) * 257 + 3
-    out = write_photo(tmp_path / f"deep{output_extension(fmt)}", deep, like=photo)
+    out = write_photo(tmp_path / f"deep{output_extension(fmt)}", deep, metadata_from=photo)
     again = read_photo(out)
     assert again.bit_depth == 16
     np.testing.assert_array_equal(again.pixels, deep)
@@ -177,7 +177,7 @@ def test_all_eight_orientations_match_pillows_transpose(tmp_path, orientation):
 def test_lossless_output_keeps_pixels_exactly(camera_jpeg, tmp_path):
     photo = read_photo(camera_jpeg)
     for fmt in ("png", "tiff"):
-        out = write_photo(tmp_path / f"same{output_extension(fmt)}", photo.pixels, like=photo)
+        out = write_photo(tmp_path / f"same{output_extension(fmt)}", photo.pixels, metadata_from=photo)
         np.testing.assert_array_equal(read_photo(out).pixels, photo.pixels)
 
 
@@ -188,7 +188,7 @@ def test_tiff_input_orientation_and_tags_reach_a_jpeg(tmp_path):
     )
     photo = read_photo(source)
     np.testing.assert_array_equal(photo.pixels, pattern(6, 9)[::-1, ::-1])  # orientation 3
-    out = write_photo(tmp_path / "scan.jpg", photo.pixels, like=photo)
+    out = write_photo(tmp_path / "scan.jpg", photo.pixels, metadata_from=photo)
     with Image.open(out) as written:
         exif = written.getexif()
         assert (exif[ExifTags.Base.Make], exif[ExifTags.Base.Model]) == ("Canon", "EOS R5")
@@ -199,10 +199,10 @@ def test_tiff_input_orientation_and_tags_reach_a_jpeg(tmp_path):
 
 def test_exif_survives_jpeg_to_tiff_to_jpeg(camera_jpeg, tmp_path):
     tiff = write_photo(
-        tmp_path / "step.tif", read_photo(camera_jpeg).pixels, like=read_photo(camera_jpeg)
+        tmp_path / "step.tif", read_photo(camera_jpeg).pixels, metadata_from=read_photo(camera_jpeg)
     )
     photo = read_photo(tiff)
-    out = write_photo(tmp_path / "final.jpg", photo.pixels, like=photo)
+    out = write_photo(tmp_path / "final.jpg", photo.pixels, metadata_from=photo)
     with Image.open(out) as written:
         assert exif_summary(written.getexif()) == exif_summary(camera_exif())
         assert written.info["icc_profile"] == SRGB_ICC
@@ -351,7 +351,7 @@ def test_rgba_png_keeps_alpha(tmp_path):
     Image.fromarray(pixels, "RGBA").save(path)
     photo = read_photo(path)
     np.testing.assert_array_equal(photo.pixels, pixels)
-    out = write_photo(tmp_path / "alpha-out.webp", photo.pixels, like=photo, quality=100)
+    out = write_photo(tmp_path / "alpha-out.webp", photo.pixels, metadata_from=photo, quality=100)
     assert read_photo(out).pixels.shape == (6, 5, 4)
 
 
@@ -412,7 +412,7 @@ def test_camera_mpo_jpeg_reads_its_main_picture_without_a_warning(tmp_path):
     assert photo.format == "MPO"
     assert photo.pixels.shape == (16, 16, 3) and abs(int(photo.pixels[8, 8, 0]) - 200) <= 2
     assert photo.warnings == []
-    with Image.open(write_photo(tmp_path / "out.jpg", photo.pixels, like=photo)) as written:
+    with Image.open(write_photo(tmp_path / "out.jpg", photo.pixels, metadata_from=photo)) as written:
         assert written.getexif()[ExifTags.Base.Model] == "EOS R5"
 
 
@@ -507,7 +507,7 @@ def test_one_pixel_image_works(tmp_path):
     Image.fromarray(np.array([[[1, 2, 3]]], np.uint8)).save(path)
     photo = read_photo(path)
     np.testing.assert_array_equal(photo.pixels, [[[1, 2, 3]]])
-    out = write_photo(tmp_path / "dot-out.jpg", photo.pixels, like=photo)
+    out = write_photo(tmp_path / "dot-out.jpg", photo.pixels, metadata_from=photo)
     assert read_photo(out).pixels.shape == (1, 1, 3)
 
 
