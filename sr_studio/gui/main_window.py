@@ -32,7 +32,7 @@ from sr_studio.gui.side_panels import available_models
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel
 from sr_studio.gui.queue_list import render_queue
 from sr_studio.gui.window_parts import build_actions, build_layout
-from sr_studio.gui.workers import WorkerBridge
+from sr_studio.gui.worker_bridge import WorkerBridge
 from sr_studio.photo_formats import open_dialog_filter
 
 OPEN_FILTER = open_dialog_filter()
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
     # Construction ---------------------------------------------------------------------------------
     def _build_models(self) -> None:
         from sr_studio.gui.model_manager import ModelTasks
-        from sr_studio.gui.workers import start_thread
+        from sr_studio.gui.worker_threads import start_thread
 
         self.model_tasks = ModelTasks()
         self.model_thread = start_thread(self.model_tasks, "sr-studio-models")
@@ -598,7 +598,7 @@ class MainWindow(QMainWindow):
             manager.close()
         self.hide()
         self.workers.stop()
-        from sr_studio.gui.workers import stop_thread
+        from sr_studio.gui.worker_threads import stop_thread
 
         stop_thread(self.model_thread)
         event.accept()

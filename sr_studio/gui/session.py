@@ -3,8 +3,8 @@ the overwrite policy and the work not yet exported.
 
 The window forwards what the user asks for to a `Session` and renders the events it announces; it
 decides nothing (the napari split: a model free of Qt, widgets that observe it). The work itself is
-done through `Workers`, an interface: in the app, threads behind Qt signals (`workers.WorkerBridge`);
-in the tests, fakes that answer at once, so that the whole workflow runs without a window.
+done through `Workers`, an interface: in the app, threads behind Qt signals
+(`worker_bridge.WorkerBridge`); in the tests, fakes that answer at once, so that the whole workflow runs without a window.
 """
 
 from __future__ import annotations
