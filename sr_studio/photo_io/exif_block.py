@@ -9,6 +9,7 @@ size, and the thumbnail directory (IFD1) is unlinked because it shows the old, u
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 EXIF_PREFIX = b"Exif\x00\x00"
@@ -71,13 +72,13 @@ class _Tiff:
 
     def u16(self, pos: int) -> int:
         self._need(pos, 2)
-        return struct.unpack_from(self.endian + "H", self.data, pos)[0]
+        return int(struct.unpack_from(self.endian + "H", self.data, pos)[0])
 
     def u32(self, pos: int) -> int:
         self._need(pos, 4)
-        return struct.unpack_from(self.endian + "I", self.data, pos)[0]
+        return int(struct.unpack_from(self.endian + "I", self.data, pos)[0])
 
-    def put(self, fmt: str, pos: int, *values) -> None:
+    def put(self, fmt: str, pos: int, *values: int) -> None:
         self._need(pos, struct.calcsize(fmt))
         struct.pack_into(self.endian + fmt, self.data, pos, *values)
 
@@ -162,7 +163,7 @@ def read_resolution(blob: bytes | None) -> tuple[float, float] | None:
     return (x, y)
 
 
-def data_end(data: bytes, directories) -> int:
+def data_end(data: bytes, directories: Iterable[int]) -> int:
     """Where the directories at `directories` (offsets into the TIFF structure `data`) end, with every
     value they hold out of line and the Interoperability directory they point to: the bytes that must
     stay where they are for their offsets to stay true. ExifFormatError if any of it is outside `data`.

@@ -66,6 +66,8 @@ def rgb_view(pixels: np.ndarray) -> Image.Image | None:
     if buffer is None:
         return None
     height, width = pixels.shape[:2]
-    image = Image.new("RGB", (0, 0))._new(Image.core.map_buffer(buffer, (width, height), "raw", 0, ("RGB", 0, 1)))
+    core = Image.core  # type: ignore[attr-defined]  # (Pillow's C module, not re-exported)
+    mapped = core.map_buffer(buffer, (width, height), "raw", 0, ("RGB", 0, 1))
+    image = Image.new("RGB", (0, 0))._new(mapped)
     image.readonly = 1
     return image

@@ -17,11 +17,11 @@ import struct
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image
+from PIL import ImageFile
 
 from sr_studio.photo_io.pillow_array import to_array
 
@@ -35,19 +35,19 @@ _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 _IDAT_PIECE = 4 << 20  # bytes of filtered rows deflated per task
 
 
-def raw_mode(image: Image.Image) -> str | None:
+def raw_mode(image: ImageFile.ImageFile) -> str | None:
     if image.format != "PNG" or len(image.tile) != 1:
         return None
     args = image.tile[0].args
     return args if isinstance(args, str) else None
 
 
-def is_16bit_colour(image: Image.Image) -> bool:
+def is_16bit_colour(image: ImageFile.ImageFile) -> bool:
     """True for a PNG that Pillow would decode with only 8 of its 16 bits per sample."""
     return raw_mode(image) in (*_HIGH_TO_LOW, _GREY_ALPHA_16)
 
 
-def _decode(open_image: Callable[[], Image.Image], raw: str | None) -> np.ndarray:
+def _decode(open_image: Callable[[], ImageFile.ImageFile], raw: str | None) -> np.ndarray:
     """Decode with Pillow, optionally unpacking the inflated rows with another raw mode."""
     image = open_image()
     try:
@@ -59,7 +59,7 @@ def _decode(open_image: Callable[[], Image.Image], raw: str | None) -> np.ndarra
         image.close()
 
 
-def decode_16bit_colour(open_image: Callable[[], Image.Image]) -> np.ndarray:
+def decode_16bit_colour(open_image: Callable[[], ImageFile.ImageFile]) -> np.ndarray:
     """All 16 bits of a colour PNG: (H, W, 3) or (H, W, 4) uint16; grey+alpha becomes RGBA.
 
     `open_image` must return a freshly opened, not yet loaded, PNG image each time it is called.
@@ -122,7 +122,7 @@ def _zlib_stream(pieces: Iterator[bytes], level: int, workers: int) -> Iterator[
     """One zlib stream made of independently deflated pieces (each ends byte-aligned)."""
     yield b"\x78\x01" if level <= 1 else b"\x78\x5e" if level <= 5 else b"\x78\x9c"
     checksum = 1
-    pending: deque = deque()
+    pending: deque[Future[bytes]] = deque()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         iterator = iter(pieces)
         current = next(iterator, None)

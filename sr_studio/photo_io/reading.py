@@ -311,7 +311,7 @@ def _srgb_profile() -> bytes:
 
 
 def _decode(
-    image: Image.Image, path: Path, icc: bytes | None, notes: list[str]
+    image: ImageFile.ImageFile, path: Path, icc: bytes | None, notes: list[str]
 ) -> tuple[Pixels, int, bytes | None, bool]:
     """Pixels as uint8/uint16 (grey, RGB or RGBA), bit depth, ICC profile to keep, and whether
     the decoder already applied the orientation (Pillow does so for TIFF)."""

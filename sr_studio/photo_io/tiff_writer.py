@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import tifffile
@@ -44,7 +44,7 @@ class _ExifParts:
 
     def __init__(self, blob: bytes):
         self.block = blob[6:] if blob.startswith(exif_block.EXIF_PREFIX) else blob
-        self.byte_order = "<" if self.block[:2] == b"II" else ">"
+        self.byte_order: Literal["<", ">"] = "<" if self.block[:2] == b"II" else ">"
         directory = TiffImagePlugin.ImageFileDirectory_v2(self.block[:8])
         stream = io.BytesIO(self.block)
         stream.seek(struct.unpack_from(self.byte_order + "I", self.block, 4)[0])
@@ -83,27 +83,27 @@ def encode(
             parts = _ExifParts(exif)
         except Exception:
             warn("the photo's EXIF could not be stored in TIFF form and was left out")
-    extratags: list[tuple] = [(274, "H", 1, 1, True)]  # Orientation: pixels are stored upright
+    extratags: list[tuple[Any, ...]] = [(274, "H", 1, 1, True)]  # Orientation: pixels are stored upright
     if parts is not None:
         for tag, text in parts.text_tags:
             extratags.append((tag, "s", 0, text, True))
         for pointer in parts.pointers:
             extratags.append((_PLACEHOLDERS[pointer], "I", 1, 0, True))  # patched below
-    options: dict = {}
+    options: dict[str, Any] = {}
     if channels in (2, 4):
         options["extrasamples"] = ("unassalpha",)
     if dpi:
         options["resolution"] = (float(dpi[0]), float(dpi[1]))
         options["resolutionunit"] = "INCH"
     start = handle.tell()
-    with_block = parts is not None and bool(parts.pointers)
-    if with_block:
-        handle.write(parts.block)
-        handle.write(bytes(-len(parts.block) % _BLOCK_ALIGNMENT))
+    block = parts if parts is not None and parts.pointers else None
+    if block is not None:
+        handle.write(block.block)
+        handle.write(bytes(-len(block.block) % _BLOCK_ALIGNMENT))
     tifffile.imwrite(
         handle,
         pixels,
-        byteorder=parts.byte_order if with_block else "<",
+        byteorder=block.byte_order if block is not None else "<",
         photometric="rgb" if channels >= 3 else "minisblack",
         planarconfig="contig" if channels > 1 else None,
         compression="zlib",
@@ -117,8 +117,8 @@ def encode(
         maxworkers=workers,
         **options,
     )
-    if with_block:
-        _link_to_block(handle, start, parts)
+    if block is not None:
+        _link_to_block(handle, start, block)
 
 
 def _link_to_block(handle: BinaryIO, start: int, parts: _ExifParts) -> None:
