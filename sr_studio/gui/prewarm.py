@@ -28,6 +28,7 @@ WORKER_MODULES = (
     "sr_studio.gui.model_manager",
 )
 OWN_PACKAGE = "sr_studio"
+_IMPORT_NAME = dis.opmap["IMPORT_NAME"]
 # Imports that libraries make on first use, invisible in our code; tests/test_gui_prewarm.py finds
 # new ones by running every worker path.
 LIBRARY_LAZY_IMPORTS = (
@@ -111,7 +112,9 @@ def _is_module(name: str) -> bool:
 
 def _import_statements(code: CodeType) -> Iterator[tuple[str, tuple[str, ...], int]]:
     """(module, fromlist, level) of every import in `code` and the functions and classes in it."""
-    instructions = list(dis.get_instructions(code))
+    # Code units are (opcode, argument) byte pairs: most functions import nothing, skip them fast.
+    has_imports = _IMPORT_NAME in code.co_code[::2]
+    instructions = list(dis.get_instructions(code)) if has_imports else []
     for index, instruction in enumerate(instructions):
         if instruction.opname != "IMPORT_NAME":
             continue
