@@ -13,13 +13,15 @@ from sr_studio.engine.resampling import BICUBIC, LANCZOS, resize_into
 from sr_studio.errors import Cancelled
 
 
-def reference(source: np.ndarray, height: int, width: int, resample: Image.Resampling) -> np.ndarray:
+def reference(
+    source: np.ndarray, height: int, width: int, resample: Image.Resampling
+) -> np.ndarray:
     """Each channel resized whole by Pillow in float, rounded once."""
     top = np.iinfo(source.dtype).max
     planes = source[..., None] if source.ndim == 2 else source
     out = np.stack([
-        np.asarray(Image.fromarray(planes[..., c].astype(np.float32)).resize((width, height), resample))
-        for c in range(planes.shape[2])
+        np.asarray(Image.fromarray(plane.astype(np.float32)).resize((width, height), resample))
+        for plane in np.moveaxis(planes, 2, 0)
     ], axis=2)
     out = np.rint(np.clip(out, 0, top)).astype(source.dtype)
     return out[..., 0] if source.ndim == 2 else out
@@ -38,7 +40,9 @@ def photo(height: int, width: int, channels: int, dtype: type) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-@pytest.mark.parametrize("size, out", [((37, 53), (111, 159)), ((120, 90), (47, 35)), ((40, 40), (57, 23))])
+@pytest.mark.parametrize(
+    "size, out", [((37, 53), (111, 159)), ((120, 90), (47, 35)), ((40, 40), (57, 23))]
+)
 @pytest.mark.parametrize("resample", [LANCZOS, BICUBIC])
 def test_bands_give_the_whole_picture_resize(monkeypatch, dtype, size, out, resample):
     # Bands of a few rows, so every case crosses many band edges.

@@ -84,7 +84,8 @@ def test_an_empty_box_places_nothing():
 
 @settings(max_examples=200, deadline=None)
 @given(start=st.integers(0, 200), length=st.integers(1, 1500), tile=st.integers(1, 400),
-       align=st.sampled_from([1, 8, 16]), feather=st.integers(0, 16), scale=st.sampled_from([1, 2, 4]))
+       align=st.sampled_from([1, 8, 16]), feather=st.integers(0, 16),
+       scale=st.sampled_from([1, 2, 4]))
 def test_engine_tiles_cover_the_axis_once_on_the_grid_and_fade_to_exactly_one(
         start, length, tile, align, feather, scale):
     stop = start + length

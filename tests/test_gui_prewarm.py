@@ -93,19 +93,24 @@ def run_worker_paths(tmp_path: Path, mode: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not MODEL.is_file(), reason="the bundled SPAN x2 model is not in resources/models")
+NO_MODEL = "the bundled SPAN x2 model is not in resources/models"
+
+
+@pytest.mark.skipif(not MODEL.is_file(), reason=NO_MODEL)
 def test_no_worker_path_imports_a_module_the_prewarm_did_not(tmp_path):
     outcome = run_worker_paths(tmp_path, "prewarm")
     kinds = [entry[0] for entry in outcome["seen"]]
     # Every path really ran to its answer (a path that failed early would prove nothing).
     assert kinds.count("RunResult") == 2 and kinds.count("LoadedPhoto") == 2, outcome["seen"]
     assert kinds.count("RestoredResult") == 1 and kinds.count(6) + kinds.count(7) >= 2
-    assert ["download"] == [entry[0] for entry in outcome["seen"] if entry[0] in ("import", "download")]
+    failures = [entry[0] for entry in outcome["seen"] if entry[0] in ("import", "download")]
+    assert failures == ["download"]  # the import worked; the unknown model's download did not
     assert outcome["new"] == [], f"imported on a worker thread, not prewarmed: {outcome['new']}"
 
 
-@pytest.mark.skipif(not MODEL.is_file(), reason="the bundled SPAN x2 model is not in resources/models")
+@pytest.mark.skipif(not MODEL.is_file(), reason=NO_MODEL)
 def test_without_the_prewarm_the_worker_paths_do_import_new_modules(tmp_path):
     """The check above can fail: the same paths, not prewarmed, import the model loader and more."""
     outcome = run_worker_paths(tmp_path, "none")
-    assert "sr_studio.model_loading" in outcome["new"] and "sr_studio.weights.importing" in outcome["new"]
+    assert "sr_studio.model_loading" in outcome["new"]
+    assert "sr_studio.weights.importing" in outcome["new"]

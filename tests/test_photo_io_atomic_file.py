@@ -50,7 +50,8 @@ def test_the_file_appears_whole_with_the_permissions_of_any_new_file(tmp_path):
     (OSError("encoder exploded"), "could not be written (encoder exploded); nothing was written"),
     (OSError(errno.ENOSPC, "No space left on device"), "disk full; nothing was written"),
     (ValueError("bad pixels"), "could not be written (bad pixels); nothing was written"),
-    (OSError("multi\n  line\tfailure"), "could not be written (multi line failure); nothing was written"),
+    (OSError("multi\n  line\tfailure"),
+     "could not be written (multi line failure); nothing was written"),
 ])
 def test_a_failure_mid_write_leaves_no_file_and_names_it(tmp_path, error, reason):
     dest = tmp_path / "out.png"
@@ -98,7 +99,7 @@ def test_a_file_that_appears_during_the_write_is_not_clobbered(tmp_path):
     assert dest.read_bytes() == b"someone else's" and names(tmp_path) == ["out.png"]
 
 
-def test_without_hard_links_the_file_is_still_written_and_still_not_clobbered(tmp_path, monkeypatch):
+def test_without_hard_links_the_file_is_still_written_and_not_clobbered(tmp_path, monkeypatch):
     """FAT and some network shares have no hard links: the move falls back to check-then-rename."""
 
     def no_links(source: object, target: object) -> None:

@@ -32,7 +32,7 @@ _IMPORT_NAME = dis.opmap["IMPORT_NAME"]
 # Imports that libraries make on first use, invisible in our code; tests/test_gui_prewarm.py finds
 # new ones by running every worker path.
 LIBRARY_LAZY_IMPORTS = (
-    "encodings.ascii",  # the first file opened with encoding="ascii" (engine.devices, /proc/meminfo)
+    "encodings.ascii",  # the first file opened with encoding="ascii" (engine.devices)
     "numpy.ctypeslib",  # safetensors' save_file (importing a model)
 )
 
