@@ -6,22 +6,26 @@ import os
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from sr_studio.archs import detect_architecture
+from sr_studio.archs import Architecture, LoadedModel, detect_architecture
 from sr_studio.checkpoint import read_state_dict
 from sr_studio.errors import CheckpointError
 
 
-def load_model(path: str | os.PathLike) -> nn.Module:
-    """The model on the CPU in float32, with `arch`, `scale` and `hyperparameters` attributes."""
+def load_model(path: str | os.PathLike[str]) -> LoadedModel:
+    """The network on the CPU in float32, with its descriptor (architecture, scale, tiling needs)."""
     path = Path(path)
     return model_from_state_dict(read_state_dict(path), source=path)
 
 
-def model_from_state_dict(state_dict: dict[str, torch.Tensor], source: str | os.PathLike = "<weights>") -> nn.Module:
+def model_from_state_dict(
+    state_dict: dict[str, torch.Tensor],
+    source: str | os.PathLike[str] = "<weights>",
+    architectures: tuple[Architecture, ...] | None = None,
+) -> LoadedModel:
+    """`architectures` replaces the registry (a test's own network); None tries every known one."""
     try:
-        detected = detect_architecture(state_dict)
+        detected = detect_architecture(state_dict, architectures)
     except CheckpointError as error:
         raise CheckpointError(error.reason, source) from None
     model = detected.build()
@@ -33,7 +37,7 @@ def model_from_state_dict(state_dict: dict[str, torch.Tensor], source: str | os.
         for k, v in expected.items()
         if k in state_dict and state_dict[k].shape != v.shape
     ]
-    description = f"{detected.arch} x{detected.scale}"
+    description = f"{detected.descriptor.arch} x{detected.descriptor.scale}"
     if missing or unexpected or mismatched:
         problems = []
         if missing:
@@ -42,13 +46,13 @@ def model_from_state_dict(state_dict: dict[str, torch.Tensor], source: str | os.
             problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
         if mismatched:
             problems.append(f"{len(mismatched)} of the wrong shape (e.g. {mismatched[0]})")
-        raise CheckpointError(f"weights do not fit {description}: entries " + "; ".join(problems), source)
+        raise CheckpointError(
+            f"weights do not fit {description}: entries " + "; ".join(problems), source
+        )
     model.load_state_dict(state_dict, strict=False)
-    if hasattr(model, "fuse"):
-        model.fuse()
+    fuse = getattr(model, "fuse", None)
+    if callable(fuse):  # SPAN folds its training-time branches into one kernel per convolution
+        fuse()
     model.eval()
     model.requires_grad_(False)
-    model.arch = detected.arch
-    model.scale = detected.scale
-    model.hyperparameters = detected.hyperparameters
-    return model
+    return LoadedModel(network=model, descriptor=detected.descriptor)

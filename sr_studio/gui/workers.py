@@ -89,7 +89,7 @@ class UpscaleWorker(QObject):
             upscaler = self._upscaler_for(model, request)
             self.status.emit(request.job_id, "Enlarging…")
             self.enlarging.emit(request.job_id)
-            scale = request.scale if request.scale is not None else float(model.scale)
+            scale = request.scale if request.scale is not None else float(model.descriptor.scale)
 
             def on_progress(progress) -> None:
                 self.progress.emit(request.job_id, int(progress.done), int(progress.total),
@@ -110,8 +110,8 @@ class UpscaleWorker(QObject):
                 self.status.emit(request.job_id, "Preparing the view…")
                 pyramid = DisplayPyramid(pixels)
             self.finished.emit(RunResult(
-                job_id=request.job_id, pixels=pixels, pyramid=pyramid, model_arch=str(getattr(model, "arch", "")),
-                model_scale=int(getattr(model, "scale", 0) or 0), scale=scale,
+                job_id=request.job_id, pixels=pixels, pyramid=pyramid, model_arch=model.descriptor.arch,
+                model_scale=model.descriptor.scale, scale=scale,
                 device=str(getattr(upscaler, "device", request.device)), seconds=time.monotonic() - started,
                 notice=str(getattr(upscaler, "notice", None) or ""),
             ))

@@ -447,7 +447,8 @@ class Download:
             model = load_model(self.part)
         except CheckpointError as error:
             raise MirrorFailure(f"not a usable model ({error.reason})") from None
-        arch, scale, hyperparameters = model.arch, int(model.scale), dict(model.hyperparameters)
+        described = model.descriptor
+        arch, scale, hyperparameters = described.arch, described.scale, dict(described.hyperparameters)
         del model
         if (arch, scale) != (entry.arch, entry.scale):
             raise MirrorFailure(f"the file is a {arch} x{scale} model, the catalog says {entry.arch} x{entry.scale}")
