@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from sr_studio.archs import Architecture, LoadedModel, detect_architecture
+from sr_studio.archs import LoadedModel, detect_architecture
 from sr_studio.checkpoint import read_state_dict
 from sr_studio.errors import CheckpointError
 
@@ -19,13 +19,10 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
 
 
 def model_from_state_dict(
-    state_dict: dict[str, torch.Tensor],
-    source: str | os.PathLike[str] = "<weights>",
-    architectures: tuple[Architecture, ...] | None = None,
+    state_dict: dict[str, torch.Tensor], source: str | os.PathLike[str] = "<weights>"
 ) -> LoadedModel:
-    """`architectures` replaces the registry (a test's own network); None tries every known one."""
     try:
-        detected = detect_architecture(state_dict, architectures)
+        detected = detect_architecture(state_dict)
     except CheckpointError as error:
         raise CheckpointError(error.reason, source) from None
     model = detected.build()

@@ -35,11 +35,9 @@ def supported_forms() -> str:
     return ", ".join(forms[:-1]) + " or " + forms[-1] if len(forms) > 1 else forms[0]
 
 
-def detect_architecture(
-    state_dict: StateDict, architectures: tuple[Architecture, ...] | None = None
-) -> DetectedArchitecture:
+def detect_architecture(state_dict: StateDict) -> DetectedArchitecture:
     """Raises CheckpointError (without a path; the caller knows the file) when nothing matches."""
-    for architecture in ARCHITECTURES if architectures is None else architectures:
+    for architecture in ARCHITECTURES:
         try:
             return architecture.detect(state_dict)
         except NotThisArchitecture:
