@@ -1,4 +1,4 @@
-"""Turn a weights file into a ready network: detected, built, strictly loaded, fused, in eval mode."""
+"""Turn a weights file into a ready network: detected, built, strictly loaded, fused, eval mode."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sr_studio.errors import CheckpointError
 
 
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:
-    """The network on the CPU in float32, with its descriptor (architecture, scale, tiling needs)."""
+    """The network on the CPU in float32, with its descriptor (architecture, scale, tiling)."""
     path = Path(path)
     return model_from_state_dict(read_state_dict(path), source=path)
 

@@ -18,7 +18,8 @@ SPAN_X2 = describe_span({"feature_channels": 8, "upscale": 2})
 
 
 def hat_x2(window: int = 8) -> ModelDescriptor:
-    return describe_hat({"embed_dim": 12, "depths": [1], "num_heads": [2], "window_size": window, "upscale": 2})
+    hyperparameters = {"embed_dim": 12, "depths": [1], "num_heads": [2], "upscale": 2}
+    return describe_hat({**hyperparameters, "window_size": window})
 
 
 def Doubler(descriptor: ModelDescriptor = SPAN_X2) -> LoadedModel:

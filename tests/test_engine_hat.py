@@ -47,7 +47,8 @@ def small_hat():
     with torch.no_grad():  # keep outputs inside 0..1 so clamping hides nothing
         model.conv_last.weight *= 0.2
         model.conv_last.bias *= 0.2
-    hyperparameters = {"embed_dim": 16, "depths": [2], "num_heads": [2], "window_size": 8, "upscale": 2}
+    hyperparameters = {"embed_dim": 16, "depths": [2], "num_heads": [2], "window_size": 8,
+                       "upscale": 2}
     return LoadedModel(model, describe_hat(hyperparameters))
 
 

@@ -173,7 +173,8 @@ class Counting(torch.nn.Module):
 
     def __init__(self, inner: LoadedModel, oom_above: int | None = None, error=None):
         super().__init__()
-        self.inner, self.oom_above, self.calls, self.failures, self.sizes = inner.network, oom_above, 0, 0, []
+        self.inner, self.oom_above = inner.network, oom_above
+        self.calls, self.failures, self.sizes = 0, 0, []
         self.error = error or (lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
         self.loaded = LoadedModel(self, inner.descriptor)
 

@@ -172,7 +172,8 @@ def test_transparent_areas_are_drawn_on_a_checkerboard(qtbot, window, gui_env):
     seen = grab_array(pane)
     model = window.viewer_model  # where the whole image lands in the pane, in screen pixels
     left, top = model.image_to_view(0, 0, *pane.viewport_size())
-    right, bottom = model.image_to_view(model.image_width, model.image_height, *pane.viewport_size())
+    size = pane.viewport_size()
+    right, bottom = model.image_to_view(model.image_width, model.image_height, *size)
     ratio = pane.devicePixelRatioF()
     y0, y1 = int(top / ratio) + 2, int(bottom / ratio) - 2
     x0, x1 = int(left / ratio) + 2, int(right / ratio) - 2

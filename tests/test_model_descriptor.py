@@ -1,5 +1,5 @@
-"""The model descriptor: what each form of weights the loaders accept says about tiling, precisions and
-speed, and that a network the engine has never heard of runs through it from its descriptor alone."""
+"""The model descriptor: what each form of weights the loaders accept says about tiling, precisions
+and speed, and that a network the engine has never heard of runs from its descriptor alone."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from sr_studio.model_loading import load_model, model_from_state_dict
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Official layouts, built on the meta device (shapes only, no memory): HAT-S, HAT and HAT-L as published.
+# Official layouts, built on the meta device (shapes only, no memory): HAT-S, HAT, HAT-L.
 HAT_FORMS = {
     "HAT-S x4": dict(embed_dim=144, compress_ratio=24, squeeze_factor=24, upscale=4),
     "HAT x3": dict(upscale=3),
@@ -69,9 +69,18 @@ def test_official_hat_layouts_are_described(label, options):
 
 
 def test_a_custom_hat_window_sets_its_context_and_multiple():
-    described = detect_architecture(meta_state_dict(
-        HAT, embed_dim=12, depths=(1,), num_heads=(2,), window_size=8, compress_ratio=3, squeeze_factor=4,
-        upscale=2)).descriptor
+    described = detect_architecture(
+        meta_state_dict(
+            HAT,
+            embed_dim=12,
+            depths=(1,),
+            num_heads=(2,),
+            window_size=8,
+            compress_ratio=3,
+            squeeze_factor=4,
+            upscale=2,
+        )
+    ).descriptor
     assert (described.variant, described.scale) == ("HAT 12x1", 2)
     assert (described.context, described.size_multiple, described.cross_fade) == (16, 8, 4)
     policy = policy_for(described)
@@ -92,14 +101,21 @@ def test_span_in_both_forms_is_described(scale, fused_only):
     assert (described.context, described.size_multiple, described.cross_fade) == (21, 1, 0)
     assert described.speed == "fast"
     assert described.allowed_precisions("cpu") == ("fp32", "bf16")
-    assert described.allowed_precisions("cuda") == described.allowed_precisions("mps") == ("fp32", "bf16", "fp16")
+    assert (
+        described.allowed_precisions("cuda")
+        == described.allowed_precisions("mps")
+        == ("fp32", "bf16", "fp16")
+    )
 
 
 def test_refused_precisions_say_why_and_what_to_use():
     span = detect_architecture(meta_state_dict(SPAN, feature_channels=16, upscale=2)).descriptor
     hat = detect_architecture(meta_state_dict(HAT, **HAT_FORMS["HAT-S x4"])).descriptor
     assert span.precision_refusal("fp16", "cuda") is None
-    assert span.precision_refusal("fp16", "cpu") == "precision fp16 is not supported on the CPU: use fp32 or bf16"
+    assert (
+        span.precision_refusal("fp16", "cpu")
+        == "precision fp16 is not supported on the CPU: use fp32 or bf16"
+    )
     assert hat.precision_refusal("fp16", "cuda") == (
         "precision fp16 is not supported for HAT (its attention overflows): use fp32 or bf16"
     )
@@ -107,15 +123,22 @@ def test_refused_precisions_say_why_and_what_to_use():
         choose_dtype("fp16", torch.device("cuda"), hat)
 
 
-@pytest.mark.parametrize("state_dict", [
-    meta_state_dict(HAT, **HAT_FORMS["HAT-L x4"]),
-    meta_state_dict(SPAN, feature_channels=32, upscale=3, norm=False),
-], ids=["HAT-L", "SPAN ch32 no-norm"])
+@pytest.mark.parametrize(
+    "state_dict",
+    [
+        meta_state_dict(HAT, **HAT_FORMS["HAT-L x4"]),
+        meta_state_dict(SPAN, feature_channels=32, upscale=3, norm=False),
+    ],
+    ids=["HAT-L", "SPAN ch32 no-norm"],
+)
 def test_the_store_record_gives_back_the_same_descriptor(state_dict):
-    """Installed models are listed from their record (arch and hyperparameters), not by loading them."""
+    """Installed models are listed from their record (arch, hyperparameters), not by loading."""
     described = detect_architecture(state_dict).descriptor
     assert describe_recorded(described.arch, dict(described.hyperparameters)) == described
-    assert describe_recorded("HAT", {}) is None and describe_recorded("UNKNOWN", {"upscale": 2}) is None
+    assert (
+        describe_recorded("HAT", {}) is None
+        and describe_recorded("UNKNOWN", {"upscale": 2}) is None
+    )
     assert describe_recorded("HAT", {"upscale": 4}) is None  # a record too thin to describe
 
 
@@ -129,7 +152,7 @@ def test_bundled_models_are_described_from_their_header_as_when_loaded():
         assert model.descriptor == load_model(model.path).descriptor, model.id
 
 
-# ------------------------------------------------------------------ a third architecture, registered here
+# ---------------------------------------------------------- a third architecture, registered here
 
 
 class Nearest3x(torch.nn.Module):
@@ -145,10 +168,17 @@ class Nearest3x(torch.nn.Module):
 
 def describe_nearest(hyperparameters: Mapping[str, Any]) -> ModelDescriptor:
     return ModelDescriptor(
-        arch="NEAREST", variant="Nearest", scale=int(hyperparameters["upscale"]),
-        hyperparameters=hyperparameters, precisions={"cpu": ("fp32",)},
-        context=1, size_multiple=4, cross_fade=2, bytes_per_pixel=1_000,
-        tile_sizes=TileSizes(cpu=64, gpu=128, smallest=4), speed="fast",
+        arch="NEAREST",
+        variant="Nearest",
+        scale=int(hyperparameters["upscale"]),
+        hyperparameters=hyperparameters,
+        precisions={"cpu": ("fp32",)},
+        context=1,
+        size_multiple=4,
+        cross_fade=2,
+        bytes_per_pixel=1_000,
+        tile_sizes=TileSizes(cpu=64, gpu=128, smallest=4),
+        speed="fast",
     )
 
 
@@ -159,7 +189,9 @@ def detect_nearest(state_dict: Mapping[str, Any]) -> DetectedArchitecture:
     return DetectedArchitecture(descriptor=describe_nearest({"upscale": 3}), build=Nearest3x)
 
 
-NEAREST = Architecture(name="NEAREST", forms="Nearest", detect=detect_nearest, describe=describe_nearest)
+NEAREST = Architecture(
+    name="NEAREST", forms="Nearest", detect=detect_nearest, describe=describe_nearest
+)
 
 
 def test_a_new_architecture_runs_from_its_registry_line_alone(tmp_path, monkeypatch):

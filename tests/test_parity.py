@@ -81,7 +81,8 @@ def test_hat_in_bfloat16_stays_within_one_percent_rms_of_the_reference(parity_di
     RMS error <= 1e-2. Cast whole to bf16, hat_s_like_x2 gives 1.17e-2."""
     from sr_studio.engine.devices import cast_model
 
-    model = cast_model(load_model(parity_dir / case["weights"]).network, torch.device("cpu"), torch.bfloat16)
+    network = load_model(parity_dir / case["weights"]).network
+    model = cast_model(network, torch.device("cpu"), torch.bfloat16)
     assert model.layers[0].residual_group.blocks[0].attn.qkv.weight.dtype == torch.bfloat16
     assert model.conv_first.weight.dtype == model.conv_last.weight.dtype == torch.float32
     io = load_file(parity_dir / case["io"])

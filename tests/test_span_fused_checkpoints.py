@@ -198,7 +198,8 @@ def test_published_span_re_fused_gives_the_official_output(shared_dir, tmp_path,
 
     re_fused = load_model(path)
 
-    assert re_fused.descriptor.hyperparameters == {"feature_channels": 48, "upscale": scale, "fused_only": True}
+    detected = {"feature_channels": 48, "upscale": scale, "fused_only": True}
+    assert re_fused.descriptor.hyperparameters == detected
     x = set5_crop(shared_dir)
     with torch.no_grad():
         expected, output = official(x), re_fused(x)

@@ -77,7 +77,9 @@ def main(argv=None) -> int:
                     rows.append(("bicubic (Pillow)", scale, results))
             else:
                 scale = model.descriptor.scale
-                results = [evaluate_set(model_upscaler(model), scale, args.datasets, s, args.degraded) for s in args.sets]
+                run = model_upscaler(model)
+                results = [evaluate_set(run, scale, args.datasets, s, args.degraded)
+                           for s in args.sets]
                 rows.append((f"{spec} ({model.descriptor.arch})", scale, results))
     except SRStudioError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -30,7 +30,7 @@ def architecture_names() -> tuple[str, ...]:
 
 
 def supported_forms() -> str:
-    """"HAT (HAT-S, HAT, HAT-L) or SPAN": what a weights file must be, for error messages."""
+    """ "HAT (HAT-S, HAT, HAT-L) or SPAN": what a weights file must be, for error messages."""
     forms = [architecture.forms for architecture in ARCHITECTURES]
     return ", ".join(forms[:-1]) + " or " + forms[-1] if len(forms) > 1 else forms[0]
 
@@ -50,7 +50,9 @@ def detect_architecture(state_dict: StateDict) -> DetectedArchitecture:
     )
 
 
-def describe_recorded(arch: str | None, hyperparameters: Mapping[str, Any]) -> ModelDescriptor | None:
+def describe_recorded(
+    arch: str | None, hyperparameters: Mapping[str, Any]
+) -> ModelDescriptor | None:
     """The descriptor of a model known from a record (the store's, a bundled model's card), without
     loading it; None when the record names no known architecture or lacks what describing needs."""
     architecture = next((a for a in ARCHITECTURES if a.name == arch), None)

@@ -64,7 +64,7 @@ class ModelDescriptor:
 
     @property
     def display_name(self) -> str:
-        """"HAT-S x4", "SPAN ch48 x2": how the CLI and the window name the model."""
+        """ "HAT-S x4", "SPAN ch48 x2": how the CLI and the window name the model."""
         return f"{self.variant} x{self.scale}"
 
     def allowed_precisions(self, device_kind: str) -> tuple[Precision, ...]:

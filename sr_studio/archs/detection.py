@@ -10,7 +10,7 @@ class NotThisArchitecture(Exception):
 
 
 class InconsistentStateDict(Exception):
-    """Raised by a detector that recognises its architecture but finds shapes that cannot belong to it."""
+    """Raised by a detector that recognises its architecture but finds shapes it cannot have."""
 
 
 def shape_of(state_dict: StateDict, key: str) -> tuple[int, ...]:

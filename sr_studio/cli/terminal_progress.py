@@ -30,7 +30,11 @@ class ProgressBar:
         fraction = done / total if total else 1.0
         filled = int(self.WIDTH * fraction)
         elapsed = now - self.started
-        eta = f"ETA {format_clock(elapsed / done * (total - done))}" if 0 < done < total else format_clock(elapsed)
+        eta = (
+            f"ETA {format_clock(elapsed / done * (total - done))}"
+            if 0 < done < total
+            else format_clock(elapsed)
+        )
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self.unit} {eta}  ")
         self.stream.flush()

@@ -225,7 +225,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for note in notes:
             print(f"sr-studio: note: {note}", file=sys.stderr)
-        print(f"model: {model_label(model_path)} ({model.descriptor.arch} x{model.descriptor.scale}) on {upscaler.device}, "
+        described = model.descriptor
+        print(f"model: {model_label(model_path)} ({described.arch} x{described.scale}) "
+              f"on {upscaler.device}, "
               f"{upscaler.precision}; {len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
 
     failures = skipped = 0

@@ -4,8 +4,8 @@ A tile has a *core* (cores partition the image) and is written a little beyond i
 into each neighbour, where its weight ramps linearly so that the weights of all tiles sum to one.
 Each tile is computed from a larger *patch*: the written area plus `context` pixels of real image
 on every side (stopping at the image border), so that the network sees what it would see in a
-whole-image run. For an exact-context network (no cross-fade, no size multiple) the edge tiles are longer by the context they need
-not have, and every patch then has one shape (`split_axis_exact`).
+whole-image run. For an exact-context network (no cross-fade, no size multiple) the edge tiles are
+longer by the context they need not have, and every patch then has one shape (`split_axis_exact`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import torch
 from sr_studio.archs.descriptor import ModelDescriptor
 from sr_studio.engine.devices import free_memory_bytes
 
-# A descriptor's bytes_per_pixel is the peak memory per patch pixel (input resolution) of one forward
-# pass, measured on the CPU in float32: growth of the process's peak RSS (VmHWM, reset through
-# /proc/self/clear_refs) over one inference on random square inputs of 64..768 px, after a warm-up
-# run, torch 2.13, one thread, rounded up (each network's figures are beside its detector). It does
-# not depend on depth (layers run one after another) nor much on the scale. Reduced precision is not
-# credited: the fallback on out-of-memory covers GPUs whose allocators behave differently.
+# A descriptor's bytes_per_pixel is the peak memory per patch pixel (input resolution) of one
+# forward pass, measured on the CPU in float32: growth of the process's peak RSS (VmHWM, reset
+# through /proc/self/clear_refs) over one inference on random square inputs of 64..768 px, after a
+# warm-up run, torch 2.13, one thread, rounded up (each network's figures are beside its
+# detector). It does not depend on depth (layers run one after another) nor much on the scale.
+# Reduced precision is not credited: the fallback on out-of-memory covers GPUs whose allocators
+# behave differently.
 
 # Share of the free memory a tile may take: on the CPU the rest of the machine (and the output
 # array being written) needs room; on a GPU the model is already resident and little else competes.

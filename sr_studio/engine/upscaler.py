@@ -48,15 +48,21 @@ class TileProgress:
 class Upscaler:
     """A model on its device and precision, ready for a batch of images.
 
-    The network is moved and cast in place (not copied: a large HAT is hundreds of MB), so it belongs
-    to this Upscaler afterwards; its descriptor says how to tile it and which precisions it allows. `tile` is the core size in input pixels; None picks it from free memory.
+    The network is moved and cast in place (not copied: a large HAT is hundreds of MB), so it
+    belongs to this Upscaler afterwards; its descriptor says how to tile it and which precisions
+    it allows.
+    `tile` is the core size in input pixels; None picks it from free memory.
     `precision` is the one the run uses (bf16 asked for on a CPU without it in hardware runs as fp32) and
     `notice` then says why, in one line, for the caller to show; otherwise it is None.
     """
 
     def __init__(
-        self, model: LoadedModel, device: str = "auto", precision: str = "fp32", tile: int | None = None
-    ):
+        self,
+        model: LoadedModel,
+        device: str = "auto",
+        precision: str = "fp32",
+        tile: int | None = None,
+    ) -> None:
         self.device = choose_device(device)
         self.descriptor = model.descriptor
         self.precision, self.notice = effective_precision(precision, self.device)
@@ -270,7 +276,10 @@ class Upscaler:
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
             y = self.model(x.to(self.input_dtype).contiguous())
             if tuple(y.shape) != expected:
-                raise EngineError(f"the {self.descriptor.arch} returned shape {tuple(y.shape)}, expected {expected}")
+                raise EngineError(
+                    f"the {self.descriptor.arch} returned shape {tuple(y.shape)}, "
+                    f"expected {expected}"
+                )
             # Cast to float32 before clamping: bf16/fp16 cannot tell 1.0 from values just below it.
             y = y[0, :, (y0 - py0) * s : (y1 - py0) * s, (x0 - px0) * s : (x1 - px0) * s].float().clamp_(0.0, 1.0)
             if source.shape[2] == 1:

@@ -110,7 +110,8 @@ class UpscaleWorker(QObject):
                 self.status.emit(request.job_id, "Preparing the view…")
                 pyramid = DisplayPyramid(pixels)
             self.finished.emit(RunResult(
-                job_id=request.job_id, pixels=pixels, pyramid=pyramid, model_arch=model.descriptor.arch,
+                job_id=request.job_id, pixels=pixels, pyramid=pyramid,
+                model_arch=model.descriptor.arch,
                 model_scale=model.descriptor.scale, scale=scale,
                 device=str(getattr(upscaler, "device", request.device)), seconds=time.monotonic() - started,
                 notice=str(getattr(upscaler, "notice", None) or ""),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sr_studio.archs import ModelDescriptor, detect_architecture
-from sr_studio.errors import SRStudioError
+from sr_studio.errors import CheckpointError, SRStudioError
 from sr_studio.resource_paths import resource_dir
 from sr_studio.weights.catalog import PURPOSES, valid_model_id
 
@@ -55,13 +55,12 @@ class TensorShape:
 
 
 MAX_HEADER_BYTES = 16 * 1024**2
+UNREADABLE_HEADER = (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error)
 
 
 def describe_safetensors(weights: Path) -> ModelDescriptor | None:
     """The descriptor from the file's safetensors header alone (names and shapes), so listing the
     bundled models reads a few kilobytes and needs no PyTorch; None when it is not a known model."""
-    from sr_studio.errors import CheckpointError
-
     try:
         with open(weights, "rb") as file:
             (length,) = struct.unpack("<Q", file.read(8))
@@ -74,7 +73,9 @@ def describe_safetensors(weights: Path) -> ModelDescriptor | None:
             if name != "__metadata__"
         }
         return detect_architecture(shapes).descriptor
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error, CheckpointError):
+    except UNREADABLE_HEADER:
+        return None
+    except CheckpointError:  # no known architecture has this layout
         return None
 
 

@@ -121,8 +121,10 @@ def download_model(
     before = store.get(entry.id)
     if before is not None and not force:
         return before
-    transfer = TransferOptions(timeout=timeout, retries=max(0, retries), backoff=backoff, sleep=sleep,
-                               chunk_size=chunk_size, stall_bytes=stall_bytes, stall_seconds=stall_seconds)
+    transfer = TransferOptions(
+        timeout=timeout, retries=max(0, retries), backoff=backoff, sleep=sleep,
+        chunk_size=chunk_size, stall_bytes=stall_bytes, stall_seconds=stall_seconds,
+    )
     download = Download(entry, store, options=transfer, progress=progress, cancel=cancel)
     with claimed(entry.id), download.locked() as waited:
         if waited:
@@ -308,7 +310,8 @@ class Download:
                 failures_in_a_row = 1 if progressed else failures_in_a_row + 1
                 if failures_in_a_row > self.options.retries:
                     raise MirrorFailure(failure.reason, resumable=True) from None
-                self.wait(min(self.options.backoff * 2 ** (failures_in_a_row - 1), MAX_BACKOFF_SECONDS))
+                delay = self.options.backoff * 2 ** (failures_in_a_row - 1)
+                self.wait(min(delay, MAX_BACKOFF_SECONDS))
 
     def transfer(self, url: str) -> None:
         offset = self.resume_offset(url)
@@ -335,7 +338,8 @@ class Download:
         except (OSError, http.client.HTTPException) as error:
             if watchdog.expired:
                 raise RetryableFailure(
-                    f"no complete answer within {self.options.timeout:g} s (the server sent its headers too slowly)"
+                    f"no complete answer within {self.options.timeout:g} s "
+                    "(the server sent its headers too slowly)"
                 ) from None
             if is_unreachable(error):
                 raise MirrorFailure(self.describe(error), resumable=True, unreachable=True) from None
@@ -464,7 +468,8 @@ class Download:
         except CheckpointError as error:
             raise MirrorFailure(f"not a usable model ({error.reason})") from None
         described = model.descriptor
-        arch, scale, hyperparameters = described.arch, described.scale, dict(described.hyperparameters)
+        arch, scale = described.arch, described.scale
+        hyperparameters = dict(described.hyperparameters)
         del model
         if (arch, scale) != (entry.arch, entry.scale):
             raise MirrorFailure(f"the file is a {arch} x{scale} model, the catalog says {entry.arch} x{entry.scale}")

@@ -47,7 +47,8 @@ def import_model(
     source_sha256 = sha256_of(path)
     model = model_from_state_dict(state_dict, source=path)
     described = model.descriptor
-    arch, scale, hyperparameters = described.arch, described.scale, dict(described.hyperparameters)
+    arch, scale = described.arch, described.scale
+    hyperparameters = dict(described.hyperparameters)
     del model
     tensors = {key: value.detach().contiguous().clone() for key, value in state_dict.items()}
     del state_dict

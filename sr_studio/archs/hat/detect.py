@@ -33,15 +33,17 @@ VARIANTS = {(144, 6): "HAT-S", (180, 6): "HAT", (180, 12): "HAT-L"}
 HAT_S_COST = 144 * 144 * 36
 
 # Peak memory per patch pixel (input resolution), measured as engine/tiling.py describes: HAT-S x4
-# 11.6-11.7 KB/px at 256-384 px; HAT (and HAT-L: same width) x4: 15.0 KB/px at 256 px, 17.6 at 128 px
+# 11.6-11.7 KB/px at 256-384 px; HAT (and HAT-L: same width) x4: 15.0 KB/px at 256 px, 17.6 at
+# 128 px
 # (43-50 KB/px before the shifted windows stopped building a (windows, heads, n, n) mask and the
 # overlapping cross-attention stopped going through im2col). With the heap kept between tiles
 # (engine/heap.py) it settles higher: HAT x4 at 256 px, patch shapes alternating as at the image's
 # edges, 29.5 KB/px from the third tile on (2 threads). Rounded up; bf16 peaks measured the same.
 BYTES_PER_PIXEL = 32_000
-# CPU tiles of 320 (384 px patches) where memory allows: the context is then 44% extra pixels instead
-# of 78% at 192, and a patch pixel costs about the same (HAT-S x4, 2 threads, AVX2, held heap: 445 /
-# 461 / 468 us at 224 / 256 / 384 px), so a written pixel costs 18% less (819 -> 675 us).
+# CPU tiles of 320 (384 px patches) where memory allows: the context is then 44% extra pixels
+# instead of 78% at 192, and a patch pixel costs about the same (HAT-S x4, 2 threads, AVX2, held
+# heap: 445 / 461 / 468 us at 224 / 256 / 384 px), so a written pixel costs 18% less
+# (819 -> 675 us).
 CPU_TILE, GPU_TILE = 320, 512
 # float16 overflows in the attention; bfloat16 (float32's range) runs the body, float32 the rest.
 PRECISIONS: dict[str, tuple[Precision, ...]] = {
@@ -62,7 +64,9 @@ def detect_hat(state_dict: StateDict) -> DetectedArchitecture:
     if SIGNATURE not in state_dict or "conv_first.weight" not in state_dict:
         raise NotThisArchitecture
     unsupported = [
-        k for k in ("absolute_pos_embed", "conv_up1.weight", "layers.0.conv.0.weight") if k in state_dict
+        k
+        for k in ("absolute_pos_embed", "conv_up1.weight", "layers.0.conv.0.weight")
+        if k in state_dict
     ]
     if unsupported:
         raise InconsistentStateDict(f"HAT variant with {unsupported[0]!r} is not supported")
@@ -83,20 +87,20 @@ def detect_hat(state_dict: StateDict) -> DetectedArchitecture:
     if layers == 0 or sorted(blocks_per_layer) != list(range(layers)):
         raise InconsistentStateDict("HAT residual groups are not numbered 0..n-1")
     depths = [blocks_per_layer[i] for i in range(layers)]
-    num_heads = [
-        shape_of(state_dict, f"layers.{i}.{BIAS_TABLE}")[1] for i in range(layers)
-    ]
+    num_heads = [shape_of(state_dict, f"layers.{i}.{BIAS_TABLE}")[1] for i in range(layers)]
 
     table = shape_of(state_dict, f"layers.0.{BIAS_TABLE}")[0]
     window_size = (square_root(table, "the window attention bias table") + 1) // 2
     overlap_table = shape_of(state_dict, SIGNATURE)[0]
-    overlap_window = square_root(overlap_table, "the overlapping attention bias table") - window_size + 1
+    overlap_window = (
+        square_root(overlap_table, "the overlapping attention bias table") - window_size + 1
+    )
     overlap_ratio = (overlap_window - window_size) / window_size
 
-    block = "layers.0.residual_group.blocks.0"
-    compressed = shape_of(state_dict, f"{block}.conv_block.cab.0.weight")[0]
-    squeezed = shape_of(state_dict, f"{block}.conv_block.cab.3.attention.1.weight")[0]
-    hidden = shape_of(state_dict, f"{block}.mlp.fc1.weight")[0]
+    first_block = "layers.0.residual_group.blocks.0"
+    compressed = shape_of(state_dict, f"{first_block}.conv_block.cab.0.weight")[0]
+    squeezed = shape_of(state_dict, f"{first_block}.conv_block.cab.3.attention.1.weight")[0]
+    hidden = shape_of(state_dict, f"{first_block}.mlp.fc1.weight")[0]
     num_feat = shape_of(state_dict, "conv_before_upsample.0.weight")[0]
 
     upsample_convs = sorted(
@@ -125,7 +129,7 @@ def detect_hat(state_dict: StateDict) -> DetectedArchitecture:
     # Values that the official checkpoints share are listed only when a file departs from them.
     found = {
         "overlap_ratio": overlap_ratio,
-        "qkv_bias": f"{block}.attn.qkv.bias" in state_dict,
+        "qkv_bias": f"{first_block}.attn.qkv.bias" in state_dict,
         "patch_norm": "patch_embed.norm.weight" in state_dict,
         "num_feat": num_feat,
     }
