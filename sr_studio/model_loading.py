@@ -7,9 +7,11 @@ from pathlib import Path
 
 import torch
 
-from sr_studio.archs import LoadedModel, detect_architecture
+from sr_studio.archs import LoadedModel, detect_architecture, import_networks
 from sr_studio.checkpoint import read_state_dict
 from sr_studio.errors import CheckpointError
+
+import_networks()  # the networks come with this module, not on a worker thread at the first load
 
 
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:

@@ -190,7 +190,11 @@ def detect_nearest(state_dict: Mapping[str, Any]) -> DetectedArchitecture:
 
 
 NEAREST = Architecture(
-    name="NEAREST", forms="Nearest", detect=detect_nearest, describe=describe_nearest
+    name="NEAREST",
+    forms="Nearest",
+    network_module=__name__,
+    detect=detect_nearest,
+    describe=describe_nearest,
 )
 
 
@@ -219,3 +223,28 @@ def test_a_new_architecture_runs_from_its_registry_line_alone(tmp_path, monkeypa
     assert np.abs(out.astype(int) - whole.astype(int)).max() <= 1
     with pytest.raises(EngineError, match="bf16 is not supported for NEAREST"):
         choose_dtype("bf16", torch.device("cpu"), loaded.descriptor)
+
+
+def test_loading_a_model_imports_nothing_new_after_model_loading():
+    """The window imports model_loading on its GUI thread; its workers must import nothing new
+    (gui/workers.py: PySide6's import hook on a worker thread crashed the app), so every network
+    module comes with model_loading rather than at the first build."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import sr_studio.model_loading as loading\n"
+        "SPAN = sys.modules['sr_studio.archs.span.network'].SPAN\n"
+        "HAT = sys.modules['sr_studio.archs.hat.network'].HAT\n"
+        "span = SPAN(feature_channels=8, upscale=2).state_dict()\n"
+        "hat = HAT(embed_dim=12, depths=(1,), num_heads=(2,), window_size=8, squeeze_factor=4)\n"
+        "before = set(sys.modules)\n"
+        "loading.model_from_state_dict(span), loading.model_from_state_dict(hat.state_dict())\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -6,6 +6,7 @@ Torch-free: networks are imported only when a detected model is built.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,13 @@ from sr_studio.archs.span.detect import SPAN_ARCHITECTURE
 from sr_studio.errors import CheckpointError
 
 ARCHITECTURES: tuple[Architecture, ...] = (HAT_ARCHITECTURE, SPAN_ARCHITECTURE)
+
+
+def import_networks() -> None:
+    """Import every network module now. model_loading does, so that building a detected model
+    imports nothing new: the window's workers must not import on their threads (gui/workers.py)."""
+    for architecture in ARCHITECTURES:
+        importlib.import_module(architecture.network_module)
 
 
 def architecture_names() -> tuple[str, ...]:
@@ -73,5 +81,6 @@ __all__ = [
     "architecture_names",
     "describe_recorded",
     "detect_architecture",
+    "import_networks",
     "supported_forms",
 ]

@@ -104,6 +104,7 @@ class Architecture:
 
     name: str
     forms: str  # for the "unknown architecture" error: "HAT (HAT-S, HAT, HAT-L)"
+    network_module: str  # the torch side, imported with model_loading (see import_networks)
     detect: Callable[[StateDict], DetectedArchitecture]
     describe: Callable[[Mapping[str, Any]], ModelDescriptor]
 

@@ -175,5 +175,9 @@ def describe_hat(hyperparameters: Mapping[str, Any]) -> ModelDescriptor:
 
 
 HAT_ARCHITECTURE = Architecture(
-    name=NAME, forms="HAT (HAT-S, HAT, HAT-L)", detect=detect_hat, describe=describe_hat
+    name=NAME,
+    forms="HAT (HAT-S, HAT, HAT-L)",
+    network_module="sr_studio.archs.hat.network",
+    detect=detect_hat,
+    describe=describe_hat,
 )

@@ -85,7 +85,11 @@ def describe_span(hyperparameters: Mapping[str, Any]) -> ModelDescriptor:
 
 
 SPAN_ARCHITECTURE = Architecture(
-    name=NAME, forms="SPAN", detect=detect_span, describe=describe_span
+    name=NAME,
+    forms="SPAN",
+    network_module="sr_studio.archs.span.network",
+    detect=detect_span,
+    describe=describe_span,
 )
 
 
