@@ -144,7 +144,7 @@ def main() -> int:
         return 1
     from sr_studio.model_loading import load_model
 
-    scale = load_model(args.model).scale
+    scale = load_model(args.model).descriptor.scale
 
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "photo.jpg"

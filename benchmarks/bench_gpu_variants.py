@@ -43,7 +43,7 @@ def measure(name: str, precision: str, variant: str, device: str, side: int) -> 
 
     torch.backends.cudnn.benchmark = "cudnn-benchmark" in variant
     hat_network.PAD_HEADS_ON_GPU = variant != "no-head-pad"
-    model, _ = build(name)
+    model = build(name)[0].network
     mixed = hasattr(model, "cast_for_inference")
     model = cast_model(model.eval(), torch.device(device), PRECISIONS[precision])
     x = torch.rand(1, 3, side, side, device=device)
@@ -77,7 +77,7 @@ def kernel_profile(device: str, side: int, rows: int = 12) -> str:
     from bench_models import build
     from sr_studio.engine.devices import cast_model
 
-    model, _ = build("hat-x4")
+    model = build("hat-x4")[0].network
     model = cast_model(model.eval(), torch.device(device), torch.bfloat16)
     x = torch.rand(1, 3, side, side, device=device)
     activities = [ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * (device != "cpu")

@@ -20,7 +20,6 @@ from sr_studio.errors import CheckpointError
 
 MAX_CHECKPOINT_BYTES = 2 * 1024**3  # HAT-L, the largest known model, is 166 MB
 WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
-PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:

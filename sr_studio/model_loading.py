@@ -1,4 +1,4 @@
-"""Turn a weights file into a ready network: detected, built, strictly loaded, fused, in eval mode."""
+"""Turn a weights file into a ready network: detected, built, strictly loaded, fused, eval mode."""
 
 from __future__ import annotations
 
@@ -6,20 +6,23 @@ import os
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from sr_studio.archs import detect_architecture
+from sr_studio.archs import LoadedModel, detect_architecture, import_networks
 from sr_studio.checkpoint import read_state_dict
 from sr_studio.errors import CheckpointError
 
+import_networks()  # the networks come with this module, not on a worker thread at the first load
 
-def load_model(path: str | os.PathLike) -> nn.Module:
-    """The model on the CPU in float32, with `arch`, `scale` and `hyperparameters` attributes."""
+
+def load_model(path: str | os.PathLike[str]) -> LoadedModel:
+    """The network on the CPU in float32, with its descriptor (architecture, scale, tiling)."""
     path = Path(path)
     return model_from_state_dict(read_state_dict(path), source=path)
 
 
-def model_from_state_dict(state_dict: dict[str, torch.Tensor], source: str | os.PathLike = "<weights>") -> nn.Module:
+def model_from_state_dict(
+    state_dict: dict[str, torch.Tensor], source: str | os.PathLike[str] = "<weights>"
+) -> LoadedModel:
     try:
         detected = detect_architecture(state_dict)
     except CheckpointError as error:
@@ -33,7 +36,7 @@ def model_from_state_dict(state_dict: dict[str, torch.Tensor], source: str | os.
         for k, v in expected.items()
         if k in state_dict and state_dict[k].shape != v.shape
     ]
-    description = f"{detected.arch} x{detected.scale}"
+    description = f"{detected.descriptor.arch} x{detected.descriptor.scale}"
     if missing or unexpected or mismatched:
         problems = []
         if missing:
@@ -42,13 +45,13 @@ def model_from_state_dict(state_dict: dict[str, torch.Tensor], source: str | os.
             problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
         if mismatched:
             problems.append(f"{len(mismatched)} of the wrong shape (e.g. {mismatched[0]})")
-        raise CheckpointError(f"weights do not fit {description}: entries " + "; ".join(problems), source)
+        raise CheckpointError(
+            f"weights do not fit {description}: entries " + "; ".join(problems), source
+        )
     model.load_state_dict(state_dict, strict=False)
-    if hasattr(model, "fuse"):
-        model.fuse()
+    fuse = getattr(model, "fuse", None)
+    if callable(fuse):  # SPAN folds its training-time branches into one kernel per convolution
+        fuse()
     model.eval()
     model.requires_grad_(False)
-    model.arch = detected.arch
-    model.scale = detected.scale
-    model.hyperparameters = detected.hyperparameters
-    return model
+    return LoadedModel(network=model, descriptor=detected.descriptor)

@@ -46,7 +46,7 @@ def test_every_wrapper_unwraps(tmp_path, span_weights, wrapper):
     path = tmp_path / "model.ckpt"
     torch.save({wrapper: span_weights} if wrapper else span_weights, path)
     model = load_model(path)
-    assert (model.arch, model.scale) == ("SPAN", 2)
+    assert (model.descriptor.arch, model.descriptor.scale) == ("SPAN", 2)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -54,7 +54,7 @@ def test_half_precision_files_become_float32(tmp_path, span_weights, dtype):
     path = tmp_path / "half.safetensors"
     save_file({k: v.to(dtype) for k, v in span_weights.items()}, path)
     model = load_model(path)
-    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(p.dtype == torch.float32 for p in model.network.parameters())
     with torch.no_grad():
         assert model(torch.rand(1, 3, 4, 4)).dtype == torch.float32
 

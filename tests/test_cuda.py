@@ -54,7 +54,7 @@ def agreement(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c["name"])
 def test_float32_on_the_gpu_reproduces_the_reference(parity_dir, case):
     strict_float32()
-    model = load_model(parity_dir / case["weights"]).to(CUDA)
+    model = load_model(parity_dir / case["weights"]).network.to(CUDA)
     io = load_file(parity_dir / case["io"])
     with torch.inference_mode():
         output = model(io["input"].to(CUDA)).cpu()
@@ -64,7 +64,7 @@ def test_float32_on_the_gpu_reproduces_the_reference(parity_dir, case):
 
 @pytest.mark.parametrize("case", cases("HAT"), ids=lambda c: c["name"])
 def test_hat_in_bfloat16_on_the_gpu_stays_within_one_percent_rms(parity_dir, case):
-    model = cast_model(load_model(parity_dir / case["weights"]), CUDA, torch.bfloat16)
+    model = cast_model(load_model(parity_dir / case["weights"]).network, CUDA, torch.bfloat16)
     io = load_file(parity_dir / case["io"])
     with torch.inference_mode():
         output = model(io["input"].to(CUDA)).float().cpu()

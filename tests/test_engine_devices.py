@@ -6,15 +6,30 @@ import numpy as np
 import pytest
 import torch
 
+from sr_studio.archs import LoadedModel, ModelDescriptor
+from sr_studio.archs.hat.detect import describe_hat
+from sr_studio.archs.span.detect import describe_span
 from sr_studio.engine import Upscaler, choose_device
 from sr_studio.engine import devices, tiling
 from sr_studio.errors import EngineError
 
 
-class Doubler(torch.nn.Module):
+SPAN_X2 = describe_span({"feature_channels": 8, "upscale": 2})
+
+
+def hat_x2(window: int = 8) -> ModelDescriptor:
+    hyperparameters = {"embed_dim": 12, "depths": [1], "num_heads": [2], "upscale": 2}
+    return describe_hat({**hyperparameters, "window_size": window})
+
+
+def Doubler(descriptor: ModelDescriptor = SPAN_X2) -> LoadedModel:
+    return LoadedModel(DoublerNetwork(), descriptor)
+
+
+class DoublerNetwork(torch.nn.Module):
     """A stand-in 2x model: a smooth 3x3 filter and nearest-neighbour enlargement."""
 
-    def __init__(self, arch="SPAN"):
+    def __init__(self):
         super().__init__()
         self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
         with torch.no_grad():
@@ -22,7 +37,6 @@ class Doubler(torch.nn.Module):
             for c in range(3):
                 self.conv.weight[c, c] = 1 / 9
             self.conv.bias.fill_(0.0)
-        self.arch, self.scale, self.hyperparameters = arch, 2, {"window_size": 8} if arch == "HAT" else {}
 
     def forward(self, x):
         return torch.nn.functional.interpolate(self.conv(x), scale_factor=2, mode="nearest")
@@ -54,14 +68,14 @@ def test_fp16_is_refused_on_the_cpu():
 
 def test_fp16_is_refused_for_hat_even_on_a_gpu():
     with pytest.raises(EngineError, match="fp16 is not supported for HAT"):
-        devices.choose_dtype("fp16", torch.device("cuda"), "HAT")
-    assert devices.choose_dtype("fp16", torch.device("cuda"), "SPAN") == torch.float16
+        devices.choose_dtype("fp16", torch.device("cuda"), hat_x2())
+    assert devices.choose_dtype("fp16", torch.device("cuda"), SPAN_X2) == torch.float16
 
 
 def test_bf16_is_refused_where_the_gpu_lacks_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     with pytest.raises(EngineError, match="bf16 is not supported on cuda"):
-        devices.choose_dtype("bf16", torch.device("cuda"), "SPAN")
+        devices.choose_dtype("bf16", torch.device("cuda"), SPAN_X2)
 
 
 def test_unknown_precision_is_refused():
@@ -99,7 +113,7 @@ def test_bf16_on_a_cpu_with_it_and_on_gpus_is_kept(native_bf16, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert devices.effective_precision("bf16", torch.device("cuda")) == ("bf16", None)
     assert devices.effective_precision("bf16", torch.device("mps")) == ("bf16", None)
-    assert devices.choose_dtype("bf16", torch.device("cuda"), "HAT") == torch.bfloat16
+    assert devices.choose_dtype("bf16", torch.device("cuda"), hat_x2()) == torch.bfloat16
 
 
 def test_native_bf16_is_read_from_the_cpu_features(monkeypatch):
@@ -149,12 +163,9 @@ def test_available_ram_is_read():
     assert devices.available_ram_bytes() > 64 * 1024**2
 
 
-@pytest.mark.parametrize("arch, window", [("SPAN", None), ("HAT", 16), ("HAT", 8)])
-def test_auto_tile_follows_free_memory_within_caps(monkeypatch, arch, window):
-    model = Doubler(arch)
-    if window:
-        model.hyperparameters = {"window_size": window}
-    policy = tiling.policy_for(model)
+@pytest.mark.parametrize("window", [None, 16, 8])
+def test_auto_tile_follows_free_memory_within_caps(monkeypatch, window):
+    policy = tiling.policy_for(hat_x2(window) if window else SPAN_X2)
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
 
     monkeypatch.setattr(tiling, "free_memory_bytes", lambda device: 1 << 40)
@@ -172,7 +183,7 @@ def test_auto_tile_follows_free_memory_within_caps(monkeypatch, arch, window):
         assert patch * patch * policy.bytes_per_pixel <= 3 << 30
     if window:
         assert policy.align == window and policy.context >= 2 * window
-        assert policy.max_tile < tiling.policy_for(Doubler("SPAN")).max_tile
+        assert policy.max_tile < tiling.policy_for(SPAN_X2).max_tile
 
 
 def test_hat_in_bf16_runs_mixed_and_takes_float32_pixels(native_bf16):
@@ -184,8 +195,7 @@ def test_hat_in_bf16_runs_mixed_and_takes_float32_pixels(native_bf16):
         torch.manual_seed(0)
         hat = HAT(embed_dim=12, depths=(1,), num_heads=(2,), window_size=8, compress_ratio=3, squeeze_factor=4,
                   upscale=2)
-        hat.arch, hat.scale = "HAT", 2
-        return hat
+        return LoadedModel(hat, hat_x2())
 
     hat, reference = tiny_hat(), Upscaler(tiny_hat(), device="cpu", precision="fp32")
     up = Upscaler(hat, device="cpu", precision="bf16")

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from sr_studio.archs import LoadedModel
+from sr_studio.archs.hat.detect import describe_hat
 from sr_studio.archs.hat.network import HAT
 from sr_studio.engine import Upscaler
 from sr_studio.model_loading import load_model
@@ -45,8 +47,9 @@ def small_hat():
     with torch.no_grad():  # keep outputs inside 0..1 so clamping hides nothing
         model.conv_last.weight *= 0.2
         model.conv_last.bias *= 0.2
-    model.arch, model.scale, model.hyperparameters = "HAT", 2, {"window_size": 8}
-    return model
+    hyperparameters = {"embed_dim": 16, "depths": [2], "num_heads": [2], "window_size": 8,
+                       "upscale": 2}
+    return LoadedModel(model, describe_hat(hyperparameters))
 
 
 def test_small_hat_tiles_match_the_whole_image(small_hat):
@@ -59,11 +62,9 @@ def test_small_hat_tiles_match_the_whole_image(small_hat):
 
 def test_small_hat_after_running_out_of_memory(small_hat):
     class OutOfMemoryAbove(torch.nn.Module):
-        arch, scale, hyperparameters = "HAT", 2, {"window_size": 8}
-
         def __init__(self):
             super().__init__()
-            self.inner, self.failures = small_hat, 0
+            self.inner, self.failures = small_hat.network, 0
 
         def forward(self, x):
             if max(x.shape[-2:]) > 56:
@@ -74,7 +75,7 @@ def test_small_hat_after_running_out_of_memory(small_hat):
 
     model = OutOfMemoryAbove()
     pixels = photo(56, 72)
-    tiled = Upscaler(model, tile=32).upscale(pixels)
+    tiled = Upscaler(LoadedModel(model, small_hat.descriptor), tile=32).upscale(pixels)
     assert model.failures >= 1
     assert psnr(tiled, whole_image(small_hat, pixels)) >= 45
 

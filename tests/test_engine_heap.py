@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from sr_studio.archs import LoadedModel
 from sr_studio.archs.span import SPAN
+from sr_studio.archs.span.detect import describe_span
 from sr_studio.engine import Upscaler, heap
 
 pytestmark = pytest.mark.skipif(heap._glibc() is None, reason="only glibc's allocator is tuned")
@@ -26,8 +28,8 @@ def test_four_tiles_fault_in_about_the_memory_of_one():
     torch.manual_seed(0)
     model = SPAN(feature_channels=8, upscale=2)
     model.fuse()
-    model.arch, model.scale = "SPAN", 2
-    upscaler = Upscaler(model, device="cpu", tile=1000)
+    loaded = LoadedModel(model, describe_span({"feature_channels": 8, "upscale": 2}))
+    upscaler = Upscaler(loaded, device="cpu", tile=1000)
     one_tile = np.zeros((1000, 1000, 3), np.uint8)
     four_tiles = np.zeros((2000, 2000, 3), np.uint8)
     upscaler.upscale(one_tile)  # warm-up: kernels, thread pools

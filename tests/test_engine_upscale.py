@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 import torch
 from PIL import Image
 
+from sr_studio.archs import LoadedModel
+from sr_studio.archs.span.detect import describe_span
 from sr_studio.archs.span.network import SPAN
 from sr_studio.engine import TileProgress, Upscaler
 from sr_studio.errors import Cancelled, EngineError
 
 
-def make_span(scale: int = 2, seed: int = 0) -> torch.nn.Module:
+def make_span(scale: int = 2, seed: int = 0) -> LoadedModel:
     """SPAN(8 channels) with its last conv dimmed and offset, so outputs fall inside 0..1 (not clamped)."""
     torch.manual_seed(seed)
     model = SPAN(feature_channels=8, upscale=scale)
@@ -28,8 +30,7 @@ def make_span(scale: int = 2, seed: int = 0) -> torch.nn.Module:
         gain = 0.15 / float(model(probe).std())
         conv.weight *= gain
         conv.bias.mul_(gain).add_(0.5)
-    model.arch, model.scale, model.hyperparameters = "SPAN", scale, {"feature_channels": 8, "upscale": scale}
-    return model
+    return LoadedModel(model, describe_span({"feature_channels": 8, "upscale": scale}))
 
 
 def photo(h: int, w: int, seed: int = 1, dtype=np.uint8) -> np.ndarray:
@@ -75,13 +76,14 @@ def test_span_tiles_see_exactly_its_receptive_field():
     """Context below SPAN's reach would change tiles near their edges; above it, it is work for nothing."""
     from sr_studio.engine.tiling import policy_for
 
-    model = make_span(2).double()
+    span = make_span(2)
+    model = span.network.double()
     x = torch.rand(1, 3, 64, 64, dtype=torch.float64, requires_grad=True)
     with torch.enable_grad():
         model(x)[0, :, 64, 64].sum().backward()  # output pixel (64, 64) sits on input pixel (32, 32)
     rows, cols = np.nonzero(x.grad.abs().amax(dim=(0, 1)).numpy())  # every input it depends on, however weakly
     reach = max(np.abs(rows - 32).max(), np.abs(cols - 32).max())
-    assert policy_for(model).context == reach == 21
+    assert policy_for(span.descriptor).context == reach == 21
 
 
 def test_patches_hold_their_tiles_with_context_and_all_have_one_shape(span_x2, monkeypatch):
@@ -169,11 +171,12 @@ def test_progress_counts_tiles_of_every_pass(span_x2):
 class Counting(torch.nn.Module):
     """Wraps a model, counting calls and optionally running out of memory above an input size."""
 
-    def __init__(self, inner, oom_above: int | None = None, error=None):
+    def __init__(self, inner: LoadedModel, oom_above: int | None = None, error=None):
         super().__init__()
-        self.inner, self.oom_above, self.calls, self.failures, self.sizes = inner, oom_above, 0, 0, []
+        self.inner, self.oom_above = inner.network, oom_above
+        self.calls, self.failures, self.sizes = 0, 0, []
         self.error = error or (lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-        self.arch, self.scale, self.hyperparameters = inner.arch, inner.scale, inner.hyperparameters
+        self.loaded = LoadedModel(self, inner.descriptor)
 
     def forward(self, x):
         self.calls += 1
@@ -188,7 +191,7 @@ def test_cancel_stops_between_tiles(span_x2):
     model = Counting(span_x2)
     events = []
     with pytest.raises(Cancelled):
-        Upscaler(model, tile=16).upscale(photo(64, 64), on_progress=events.append,
+        Upscaler(model.loaded, tile=16).upscale(photo(64, 64), on_progress=events.append,
                                           should_cancel=lambda: len(events) >= 3)
     assert len(events) == 3 and model.calls == 3
 
@@ -196,7 +199,7 @@ def test_cancel_stops_between_tiles(span_x2):
 def test_cancel_before_start_runs_nothing(span_x2):
     model = Counting(span_x2)
     with pytest.raises(Cancelled):
-        Upscaler(model, tile=16).upscale(photo(20, 20), should_cancel=lambda: True)
+        Upscaler(model.loaded, tile=16).upscale(photo(20, 20), should_cancel=lambda: True)
     assert model.calls == 0
 
 
@@ -209,7 +212,7 @@ def test_out_of_memory_halves_the_tile_and_gives_the_same_result(span_x2, error)
     pixels = photo(150, 170)
     model = Counting(span_x2, oom_above=80, error=error)
     events = []
-    out = Upscaler(model, tile=64).upscale(pixels, on_progress=events.append)
+    out = Upscaler(model.loaded, tile=64).upscale(pixels, on_progress=events.append)
     assert model.failures >= 1 and max(max(s) for s in model.sizes) <= 80
     assert [e.done for e in events] == list(range(1, events[0].total + 1))
     assert max_diff(out, whole_image(span_x2, pixels)) <= 1
@@ -218,14 +221,14 @@ def test_out_of_memory_halves_the_tile_and_gives_the_same_result(span_x2, error)
 def test_out_of_memory_at_the_smallest_tile_is_a_clear_error(span_x2):
     model = Counting(span_x2, oom_above=0)
     with pytest.raises(EngineError, match="out of memory") as caught:
-        Upscaler(model, tile=64).upscale(photo(40, 40))
+        Upscaler(model.loaded, tile=64).upscale(photo(40, 40))
     assert "\n" not in str(caught.value)
 
 
 def test_other_runtime_errors_are_not_mistaken_for_out_of_memory(span_x2):
     model = Counting(span_x2, oom_above=0, error=lambda: RuntimeError("shape mismatch"))
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        Upscaler(model, tile=64).upscale(photo(10, 10))
+        Upscaler(model.loaded, tile=64).upscale(photo(10, 10))
     assert model.calls == 1
 
 
@@ -291,7 +294,7 @@ def test_a_batch_reuses_the_model(span_x2):
     first = up.upscale(photo(20, 20))
     second = up.upscale(photo(20, 20))
     np.testing.assert_array_equal(first, second)
-    assert up.model is span_x2
+    assert up.model is span_x2.network
 
 
 def test_a_given_output_array_is_filled_and_returned(span_x2):

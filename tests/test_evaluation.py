@@ -124,7 +124,7 @@ def test_bundled_span_is_far_better_than_bicubic_on_set5(scale):
     from sr_studio.model_loading import load_model
 
     model = load_model(weights)
-    assert model.arch == "SPAN" and model.scale == scale
+    assert model.descriptor.arch == "SPAN" and model.descriptor.scale == scale
     trained = evaluate_set(model_upscaler(model), scale, DATASETS, "Set5")
     bicubic = evaluate_set(bicubic_upscaler(scale), scale, DATASETS, "Set5")
     assert trained.psnr > bicubic.psnr + 2.0

@@ -130,7 +130,7 @@ def test_time_left_counts_the_tiles_only_and_stays_readable(qtbot, window, gui_e
     """A slow model load (large HAT, first run) must not inflate the estimate; the text must fit the bar."""
     import time
 
-    from test_gui_support import StandInModel
+    from test_gui_support import stand_in
 
     from sr_studio.gui.photo_queue import WIDEST_PROGRESS_TEXT
 
@@ -140,7 +140,7 @@ def test_time_left_counts_the_tiles_only_and_stays_readable(qtbot, window, gui_e
 
     def slow_load(path):
         time.sleep(1.5)
-        return StandInModel(delay=0.1)
+        return stand_in(delay=0.1)
 
     window.upscale_worker.load_model = slow_load
     window.run_panel.set_tile(16)  # 16 tiles of 0.1 s

@@ -170,10 +170,13 @@ def test_transparent_areas_are_drawn_on_a_checkerboard(qtbot, window, gui_env):
     qtbot.wait(20)
     pane = window.viewer.original_view
     seen = grab_array(pane)
-    rect = window.viewer_model.image_rect_in_view(*pane.viewport_size())
+    model = window.viewer_model  # where the whole image lands in the pane, in screen pixels
+    left, top = model.image_to_view(0, 0, *pane.viewport_size())
+    size = pane.viewport_size()
+    right, bottom = model.image_to_view(model.image_width, model.image_height, *size)
     ratio = pane.devicePixelRatioF()
-    y0, y1 = int(rect.y / ratio) + 2, int((rect.y + rect.height) / ratio) - 2
-    x0, x1 = int(rect.x / ratio) + 2, int((rect.x + rect.width) / ratio) - 2
+    y0, y1 = int(top / ratio) + 2, int(bottom / ratio) - 2
+    x0, x1 = int(left / ratio) + 2, int(right / ratio) - 2
     inside = seen[y0:y1, x0:x1].reshape(-1, 3)
     shades = {tuple(int(v) for v in pixel) for pixel in inside}
     assert len(shades) == 2, f"transparency shown as {len(shades)} colour(s), not a checkerboard"

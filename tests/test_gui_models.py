@@ -9,7 +9,8 @@ import pytest
 
 from sr_studio.gui.display_pyramid import DisplayPyramid, display_pixels, half_size
 from sr_studio.gui.export_plan import ExportOptions, output_name, output_path, pattern_problem, unused_path
-from sr_studio.gui.photo_queue import FAILED, PhotoQueue, ProgressClock, format_duration, is_model_file
+from sr_studio.durations import format_duration
+from sr_studio.gui.photo_queue import FAILED, PhotoQueue, ProgressClock, is_model_file
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel, pyramid_level_for
 
 

@@ -19,6 +19,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("PySide6")
 
+from sr_studio.archs import LoadedModel  # noqa: E402
+from sr_studio.archs.span.detect import describe_span  # noqa: E402
+
 
 def save_tiny_span(path: Path, scale: int = 2, seed: int = 0, channels: int = 8) -> Path:
     from safetensors.torch import save_file
@@ -115,9 +118,7 @@ class StandInModel(torch.nn.Module):
 
     def __init__(self, scale: int = 2, invert: bool = False, delay: float = 0.0):
         super().__init__()
-        self.arch = "SPAN"
         self.scale = scale
-        self.hyperparameters = {}
         self.invert = invert
         self.delay = delay
         self.anchor = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
@@ -130,7 +131,13 @@ class StandInModel(torch.nn.Module):
 
 
 def use_stand_in(window, **kwargs) -> None:
-    window.upscale_worker.load_model = lambda path: StandInModel(**kwargs)
+    window.upscale_worker.load_model = lambda path: stand_in(**kwargs)
+
+
+def stand_in(scale: int = 2, invert: bool = False, delay: float = 0.0) -> LoadedModel:
+    """The stand-in network, tiled as a SPAN of its scale would be."""
+    descriptor = describe_span({"feature_channels": 48, "upscale": scale})
+    return LoadedModel(StandInModel(scale, invert, delay), descriptor)
 
 
 def wait_loaded(qtbot, item, timeout=20000) -> None:

@@ -158,12 +158,12 @@ def test_a_failing_run_is_reported_and_the_next_photo_still_runs(qtbot, window, 
     calls = []
 
     def flaky_load(path):
-        from test_gui_support import StandInModel
+        from test_gui_support import stand_in
 
         calls.append(path)
         if len(calls) == 1:
             raise MemoryError()
-        return StandInModel()
+        return stand_in()
 
     window.upscale_worker.load_model = flaky_load
     with qtbot.waitSignal(window.run_ended, timeout=RUN_TIMEOUT_MS) as ended:

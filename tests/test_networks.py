@@ -49,7 +49,7 @@ def test_hat_custom_hyperparameters_round_trip(overrides):
     loaded = model_from_state_dict(original.state_dict())
     for key, value in overrides.items():
         expected = list(value) if isinstance(value, tuple) else value
-        assert loaded.hyperparameters[key] == expected
+        assert loaded.descriptor.hyperparameters[key] == expected
     x = torch.rand(1, 3, 9, 6)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), original.eval()(x))
@@ -61,7 +61,7 @@ def test_span_any_width_scale_and_variant(channels, scale, norm):
     trained = SPAN(feature_channels=channels, upscale=scale, norm=norm)
     loaded = model_from_state_dict(trained.state_dict())
     expected = {"feature_channels": channels, "upscale": scale, **({} if norm else {"norm": False})}
-    assert loaded.hyperparameters == expected
+    assert loaded.descriptor.hyperparameters == expected
     x = torch.rand(1, 3, 7, 5)
     trained.train()
     with torch.no_grad():
@@ -87,7 +87,7 @@ def test_span_inference_on_the_cpu_makes_no_tensor_wider_than_its_output_layer()
             return result
 
     torch.manual_seed(2)
-    model = model_from_state_dict(SPAN(feature_channels=48, upscale=4).state_dict())
+    model = model_from_state_dict(SPAN(feature_channels=48, upscale=4).state_dict()).network
     x = torch.rand(1, 3, 20, 24)
     with torch.inference_mode(), LargestOutput() as watch:
         out = model(x)

@@ -26,10 +26,10 @@ def layouts():
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c["name"])
 def test_reference_output_is_reproduced(parity_dir, case):
     model = load_model(parity_dir / case["weights"])
-    assert model.arch == case["arch"]
-    assert model.hyperparameters == case["hyperparameters"]
-    assert model.scale == case["hyperparameters"]["upscale"]
-    assert not model.training
+    assert model.descriptor.arch == case["arch"]
+    assert model.descriptor.hyperparameters == case["hyperparameters"]
+    assert model.descriptor.scale == case["hyperparameters"]["upscale"]
+    assert not model.network.training
     io = load_file(parity_dir / case["io"])
     with torch.no_grad():
         output = model(io["input"])
@@ -45,9 +45,9 @@ def test_official_layout_is_detected_and_rebuilt_exactly(parity_dir, name, layou
         for key, shape in layout["keys"].items()
     }
     detected = detect_architecture(state_dict)
-    assert detected.arch == layout["arch"]
-    assert detected.scale == layout["hyperparameters"]["upscale"]
-    assert detected.hyperparameters == layout["hyperparameters"]
+    assert detected.descriptor.arch == layout["arch"]
+    assert detected.descriptor.scale == layout["hyperparameters"]["upscale"]
+    assert detected.descriptor.hyperparameters == layout["hyperparameters"]
     with torch.device("meta"):
         model = detected.build()
     assert {key: list(t.shape) for key, t in model.state_dict().items()} == layout["keys"]
@@ -58,7 +58,7 @@ def test_official_layout_is_detected_and_rebuilt_exactly(parity_dir, name, layou
 def test_stale_fused_kernels_are_rebuilt_at_load_time(parity_dir):
     """span_ch48_x4 stores stale eval_conv tensors; the loaded model must not use them."""
     raw = torch.load(parity_dir / "span_ch48_x4.pth", weights_only=True)["params"]
-    model = load_model(parity_dir / "span_ch48_x4.pth")
+    model = load_model(parity_dir / "span_ch48_x4.pth").network
     stored = raw["conv_1.eval_conv.weight"]
     assert not torch.allclose(model.conv_1.eval_conv.weight, stored, atol=1e-6)
 
@@ -66,7 +66,7 @@ def test_stale_fused_kernels_are_rebuilt_at_load_time(parity_dir):
 def test_fusion_happens_once_not_per_call(parity_dir, monkeypatch):
     from sr_studio.archs.span.network import Conv3XC
 
-    model = load_model(parity_dir / "span_ch48_x4.pth")
+    model = load_model(parity_dir / "span_ch48_x4.pth").network
     calls = []
     monkeypatch.setattr(Conv3XC, "fuse", lambda self: calls.append(self))
     with torch.no_grad():
@@ -81,7 +81,8 @@ def test_hat_in_bfloat16_stays_within_one_percent_rms_of_the_reference(parity_di
     RMS error <= 1e-2. Cast whole to bf16, hat_s_like_x2 gives 1.17e-2."""
     from sr_studio.engine.devices import cast_model
 
-    model = cast_model(load_model(parity_dir / case["weights"]), torch.device("cpu"), torch.bfloat16)
+    network = load_model(parity_dir / case["weights"]).network
+    model = cast_model(network, torch.device("cpu"), torch.bfloat16)
     assert model.layers[0].residual_group.blocks[0].attn.qkv.weight.dtype == torch.bfloat16
     assert model.conv_first.weight.dtype == model.conv_last.weight.dtype == torch.float32
     io = load_file(parity_dir / case["io"])

@@ -117,10 +117,12 @@ def test_re_fused_file_loads_and_matches_the_network_it_was_fused_from(
     path = tmp_path / f"span{suffix}"
     write_checkpoint(entries, path, container)
 
-    model = load_model(path)
+    loaded = load_model(path)
+    model, described = loaded.network, loaded.descriptor
 
     expected = {"feature_channels": channels, "upscale": scale, **({} if norm else {"norm": False}), "fused_only": True}
-    assert (model.arch, model.scale, model.hyperparameters) == ("SPAN", scale, expected)
+    assert (described.arch, described.scale, described.hyperparameters) == ("SPAN", scale, expected)
+    assert (described.context, described.size_multiple, described.cross_fade) == (21, 1, 0)
     assert not model.training
     # One network per file: the loaded model holds exactly the file's entries, the kernels as stored.
     assert set(model.state_dict()) == expected_fused_keys(norm)
@@ -148,8 +150,8 @@ def test_params_ema_is_preferred_over_params_in_a_re_fused_file(tmp_path):
 
 def test_a_fused_only_model_state_dict_loads_back_as_the_same_network():
     trained = random_span(28, 4, False, seed=3)
-    model = model_from_state_dict(fused_entries(trained))
-    again = model_from_state_dict(model.state_dict())
+    model = model_from_state_dict(fused_entries(trained)).network
+    again = model_from_state_dict(model.state_dict()).network
     x = torch.rand(1, 3, 8, 10)
     with torch.no_grad():
         torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)
@@ -161,8 +163,9 @@ def test_the_official_form_still_rebuilds_its_kernels_from_the_chains():
     """An official file keeps the chain network (and stale eval_conv tensors are replaced, not trusted)."""
     trained = random_span(16, 2, True, seed=4)
     official = {k: v.clone() for k, v in trained.state_dict().items()}  # eval_conv still the random init
-    model = model_from_state_dict(official)
-    assert "fused_only" not in model.hyperparameters
+    loaded = model_from_state_dict(official)
+    model = loaded.network
+    assert "fused_only" not in loaded.descriptor.hyperparameters
     assert "conv_1.sk.weight" in model.state_dict()
     assert not torch.equal(model.conv_1.eval_conv.weight, official["conv_1.eval_conv.weight"])
     x = torch.rand(1, 3, 10, 7)
@@ -187,7 +190,7 @@ def test_published_span_re_fused_gives_the_official_output(shared_dir, tmp_path,
     official_path = shared_dir / "weights" / "span-official" / f"spanx{scale}_ch48.pth"
     if not official_path.is_file():
         pytest.skip(f"{official_path} is absent")
-    official = load_model(official_path)
+    official = load_model(official_path).network
     entries = {k: v.clone() for k, v in official.state_dict().items() if not CHAIN_ENTRY.search(k)}
     assert set(entries) == expected_fused_keys(norm=True)
     path = tmp_path / f"spanx{scale}_ch48_fused.safetensors"
@@ -195,7 +198,8 @@ def test_published_span_re_fused_gives_the_official_output(shared_dir, tmp_path,
 
     re_fused = load_model(path)
 
-    assert re_fused.hyperparameters == {"feature_channels": 48, "upscale": scale, "fused_only": True}
+    detected = {"feature_channels": 48, "upscale": scale, "fused_only": True}
+    assert re_fused.descriptor.hyperparameters == detected
     x = set5_crop(shared_dir)
     with torch.no_grad():
         expected, output = official(x), re_fused(x)

@@ -110,7 +110,7 @@ GOOD = {
         ({"models": [{**GOOD, "sha256": "ABC"}]}, "'sha256' must be 64"),
         ({"models": [{**GOOD, "urls": []}]}, "'urls' must be"),
         ({"models": [{**GOOD, "urls": ["file:///etc/passwd"]}]}, "'urls' must be"),
-        ({"models": [{**GOOD, "arch": "ESRGAN"}]}, "'arch' must be one of SPAN, HAT"),
+        ({"models": [{**GOOD, "arch": "ESRGAN"}]}, "'arch' must be one of HAT, SPAN"),
         ({"models": [{**GOOD, "scale": "4"}]}, "'scale' must be"),
         ({"models": [{**GOOD, "purpose": "anime"}]}, "'purpose' must be one of " + ", ".join(PURPOSES)),
         ({"models": [{**GOOD, "size": -1}]}, "'size' must be"),

@@ -54,7 +54,7 @@ def test_pth_wrapped_in_params_ema_is_stored_as_the_ema_state_dict_in_safetensor
     stored = load_file(model.path)  # a safetensors file: nothing in it is ever unpickled
     assert set(stored) == set(ema)
     assert all(torch.equal(stored[k], ema[k].float()) for k in ema)
-    assert load_model(model.path).scale == 4
+    assert load_model(model.path).descriptor.scale == 4
     listed = [m for m in list_models() if m.id == model.id]
     assert [(m.status, m.scale, m.path) for m in listed] == [("imported", 4, model.path)]
     assert stored_files(store) == ["my-model-4x.json", "my-model-4x.safetensors"]

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         loaded = [(spec, None) if spec.lower() == "bicubic" else load(spec) for spec in args.models]
-        model_scales = sorted({m.scale for _, m in loaded if m is not None})
+        model_scales = sorted({m.descriptor.scale for _, m in loaded if m is not None})
         rows = []
         started = time.perf_counter()
         for spec, model in loaded:
@@ -76,8 +76,11 @@ def main(argv=None) -> int:
                     results = [evaluate_set(bicubic_upscaler(scale), scale, args.datasets, s, args.degraded) for s in args.sets]
                     rows.append(("bicubic (Pillow)", scale, results))
             else:
-                results = [evaluate_set(model_upscaler(model), model.scale, args.datasets, s, args.degraded) for s in args.sets]
-                rows.append((f"{spec} ({model.arch})", model.scale, results))
+                scale = model.descriptor.scale
+                run = model_upscaler(model)
+                results = [evaluate_set(run, scale, args.datasets, s, args.degraded)
+                           for s in args.sets]
+                rows.append((f"{spec} ({model.descriptor.arch})", scale, results))
     except SRStudioError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,21 +1,8 @@
-"""What a state dict is: the architecture, its scale and the hyperparameters needed to rebuild it."""
+"""How a detector answers: its architecture is absent (try the next) or present but inconsistent."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
-from torch import nn
-
-
-@dataclass(frozen=True)
-class DetectedArchitecture:
-    arch: str
-    scale: int
-    hyperparameters: dict
-    build: Callable[[], nn.Module] = field(repr=False, compare=False)
-    # State-dict entries a file may lack because the network recomputes them (derived buffers).
-    optional_keys: frozenset = field(default=frozenset(), repr=False, compare=False)
+from sr_studio.archs.descriptor import StateDict
 
 
 class NotThisArchitecture(Exception):
@@ -23,10 +10,10 @@ class NotThisArchitecture(Exception):
 
 
 class InconsistentStateDict(Exception):
-    """Raised by a detector that recognises its architecture but finds shapes that cannot belong to it."""
+    """Raised by a detector that recognises its architecture but finds shapes it cannot have."""
 
 
-def shape_of(state_dict: dict, key: str) -> tuple[int, ...]:
+def shape_of(state_dict: StateDict, key: str) -> tuple[int, ...]:
     try:
         return tuple(state_dict[key].shape)
     except KeyError:

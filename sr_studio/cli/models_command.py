@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from sr_studio.cli.terminal_progress import format_duration
+from sr_studio.durations import format_clock
 
 
 def register(subparsers) -> None:
@@ -159,7 +159,7 @@ class DownloadPrinter:
             speed = progress.bytes_per_second
             eta = ""
             if total and speed > 0 and done < total:
-                eta = f" ETA {format_duration((total - done) / speed)}"
+                eta = f" ETA {format_clock((total - done) / speed)}"
             percent = f"{fraction:4.0%} " if total else ""
             self.stream.write(f"\r{self.label} [{bar}] {percent}{amount} {human_size(int(speed))}/s{eta}  ")
             self.stream.flush()

@@ -5,12 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+from sr_studio.durations import format_clock
 
 
 class ProgressBar:
@@ -35,7 +30,11 @@ class ProgressBar:
         fraction = done / total if total else 1.0
         filled = int(self.WIDTH * fraction)
         elapsed = now - self.started
-        eta = f"ETA {format_duration(elapsed / done * (total - done))}" if 0 < done < total else format_duration(elapsed)
+        eta = (
+            f"ETA {format_clock(elapsed / done * (total - done))}"
+            if 0 < done < total
+            else format_clock(elapsed)
+        )
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self.unit} {eta}  ")
         self.stream.flush()

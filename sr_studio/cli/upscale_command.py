@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
 
     model_path = resolve_model_path(args.model, args.scale)
     model = load_model(model_path)
-    scale = args.scale if args.scale is not None else float(model.scale)
+    scale = args.scale if args.scale is not None else float(model.descriptor.scale)
     plan = plan_outputs(files, args.output, args.format, scale, as_file)
     if args.output:
         prepare_folder(Path(args.output).expanduser().parent if as_file else Path(args.output).expanduser())
@@ -225,7 +225,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for note in notes:
             print(f"sr-studio: note: {note}", file=sys.stderr)
-        print(f"model: {model_label(model_path)} ({model.arch} x{model.scale}) on {upscaler.device}, "
+        described = model.descriptor
+        print(f"model: {model_label(model_path)} ({described.arch} x{described.scale}) "
+              f"on {upscaler.device}, "
               f"{upscaler.precision}; {len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
 
     failures = skipped = 0

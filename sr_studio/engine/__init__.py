@@ -1,4 +1,4 @@
-"""Tiled, bounded-memory upscaling of numpy images with a loaded HAT or SPAN model (no Qt here)."""
+"""Tiled, bounded-memory upscaling of numpy images with a loaded model and its descriptor."""
 
 from sr_studio.engine.devices import choose_device
 from sr_studio.engine.upscaler import TileProgress, Upscaler

@@ -9,6 +9,7 @@ import platform
 
 import torch
 
+from sr_studio.archs.descriptor import ModelDescriptor
 from sr_studio.errors import EngineError
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -78,15 +79,14 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
-def choose_dtype(precision: str, device: torch.device, arch: str) -> torch.dtype:
-    """float32 anywhere; bfloat16 where the device computes it; float16 only on a GPU and only for SPAN."""
+def choose_dtype(precision: str, device: torch.device, descriptor: ModelDescriptor) -> torch.dtype:
+    """What the model's descriptor allows on this kind of device, and bfloat16 only where the device
+    computes it."""
     if precision not in PRECISIONS:
         raise EngineError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    if precision == "fp16":
-        if device.type == "cpu":
-            raise EngineError("precision fp16 is not supported on the CPU: use fp32 or bf16")
-        if arch == "HAT":
-            raise EngineError("precision fp16 is not supported for HAT (its attention overflows): use bf16 or fp32")
+    refusal = descriptor.precision_refusal(precision, device.type)
+    if refusal is not None:
+        raise EngineError(refusal)
     if precision == "bf16" and not _bf16_supported(device):
         raise EngineError(f"precision bf16 is not supported on {device}: use fp32")
     return PRECISIONS[precision]

@@ -4,8 +4,8 @@ A tile has a *core* (cores partition the image) and is written a little beyond i
 into each neighbour, where its weight ramps linearly so that the weights of all tiles sum to one.
 Each tile is computed from a larger *patch*: the written area plus `context` pixels of real image
 on every side (stopping at the image border), so that the network sees what it would see in a
-whole-image run. For an exact-context network (SPAN) the edge tiles are longer by the context they need
-not have, and every patch then has one shape (`split_axis_exact`).
+whole-image run. For an exact-context network (no cross-fade, no size multiple) the edge tiles are
+longer by the context they need not have, and every patch then has one shape (`split_axis_exact`).
 """
 
 from __future__ import annotations
@@ -16,24 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sr_studio.archs.descriptor import ModelDescriptor
 from sr_studio.engine.devices import free_memory_bytes
 
-# Peak memory per patch pixel (input resolution) of one forward pass, measured on the CPU in float32:
-# growth of the process's peak RSS (VmHWM, reset through /proc/self/clear_refs) over one inference on
-# random square inputs of 64..768 px, after a warm-up run, torch 2.13, one thread. It does not depend
-# on depth (layers run one after another) nor much on the scale (the upsampler is small next to the body).
-#   SPAN ch48 x2/x4: 2.0-3.3 KB/px (bf16: 2.0 KB/px)
-#   HAT-S x4: 11.6-11.7 KB/px at 256-384 px; HAT (and HAT-L: same width) x4: 15.0 KB/px at 256 px, 17.6 at
-#   128 px. (43-50 KB/px before the shifted windows stopped building a (windows, heads, n, n) mask and the
-#   overlapping cross-attention stopped going through im2col.)
-# The engine keeps the heap between tiles (engine/heap.py), which settles higher: HAT x4 at 256 px, patch
-# shapes alternating as at the image's edges, 29.5 KB/px from the third tile on (2 threads). It pays for
-# itself: the same four passes took 40% longer with the heap trimmed and re-faulted every pass.
-# The constants round the worst case up. Reduced precision is not credited: HAT's bf16 peak measured
-# the same as fp32, and the fallback on out-of-memory covers GPUs whose allocators behave differently.
-SPAN_BYTES_PER_PIXEL = 3_500
-HAT_BYTES_PER_PIXEL = 32_000
-UNKNOWN_BYTES_PER_PIXEL = 52_000
+# A descriptor's bytes_per_pixel is the peak memory per patch pixel (input resolution) of one
+# forward pass, measured on the CPU in float32: growth of the process's peak RSS (VmHWM, reset
+# through /proc/self/clear_refs) over one inference on random square inputs of 64..768 px, after a
+# warm-up run, torch 2.13, one thread, rounded up (each network's figures are beside its
+# detector). It does not depend on depth (layers run one after another) nor much on the scale.
+# Reduced precision is not credited: the fallback on out-of-memory covers GPUs whose allocators
+# behave differently.
 
 # Share of the free memory a tile may take: on the CPU the rest of the machine (and the output
 # array being written) needs room; on a GPU the model is already resident and little else competes.
@@ -53,28 +45,19 @@ class TilingPolicy:
     min_tile: int  # below this, running out of memory is final
 
 
-def policy_for(model: torch.nn.Module) -> TilingPolicy:
-    """SPAN is exact with context beyond its receptive field; HAT needs generous, window-aligned context."""
-    arch = getattr(model, "arch", "")
-    if arch == "SPAN":
-        # 21 stacked 3x3 convolutions (conv_1, 6 blocks x 3, conv_2, the upsampler's): receptive radius
-        # 21 LR px, everything else is pointwise. Tiles computed with exactly that much context equal the
-        # whole-image result, so no cross-fade is needed. (The influence of the patch border fades long
-        # before: float-rounding level from 6-8 px on for the bundled and randomly initialised models.)
-        return TilingPolicy(context=21, feather=0, align=1, bytes_per_pixel=SPAN_BYTES_PER_PIXEL,
-                            max_tile=384, gpu_max_tile=1024, min_tile=16)
-    if arch == "HAT":
-        window = int(getattr(model, "hyperparameters", {}).get("window_size", 16))
-        # Two windows of context cover a shifted window plus the overlapping cross-attention's reach;
-        # the channel attention's global average pooling is what remains, so tiles also cross-fade.
-        # CPU tiles of 320 (384 px patches) where memory allows: the context is then 44% extra pixels instead
-        # of 78% at 192, and a patch pixel costs about the same (HAT-S x4, 2 threads, AVX2, held heap: 445 /
-        # 461 / 468 us at 224 / 256 / 384 px), so a written pixel costs 18% less (819 -> 675 us).
-        return TilingPolicy(context=2 * window, feather=window // 2, align=window,
-                            bytes_per_pixel=HAT_BYTES_PER_PIXEL,
-                            max_tile=_multiple(320, window), gpu_max_tile=_multiple(512, window), min_tile=window)
-    return TilingPolicy(context=32, feather=8, align=1, bytes_per_pixel=UNKNOWN_BYTES_PER_PIXEL,
-                        max_tile=256, gpu_max_tile=512, min_tile=16)
+def policy_for(descriptor: ModelDescriptor) -> TilingPolicy:
+    """The tiling a model needs, from what its descriptor says about its reach and its memory."""
+    align = descriptor.size_multiple
+    sizes = descriptor.tile_sizes
+    return TilingPolicy(
+        context=descriptor.context,
+        feather=descriptor.cross_fade,
+        align=align,
+        bytes_per_pixel=descriptor.bytes_per_pixel,
+        max_tile=_multiple(sizes.cpu, align),
+        gpu_max_tile=_multiple(sizes.gpu, align),
+        min_tile=sizes.smallest,
+    )
 
 
 def _multiple(value: int, align: int) -> int:

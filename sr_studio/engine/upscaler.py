@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sr_studio.archs.descriptor import LoadedModel
 from sr_studio.engine import heap
 from sr_studio.engine.devices import (
     available_ram_bytes,
@@ -47,26 +48,34 @@ class TileProgress:
 class Upscaler:
     """A model on its device and precision, ready for a batch of images.
 
-    The model is moved and cast in place (not copied: a large HAT is hundreds of MB), so it belongs
-    to this Upscaler afterwards. `tile` is the core size in input pixels; None picks it from free memory.
+    The network is moved and cast in place (not copied: a large HAT is hundreds of MB), so it
+    belongs to this Upscaler afterwards; its descriptor says how to tile it and which precisions
+    it allows.
+    `tile` is the core size in input pixels; None picks it from free memory.
     `precision` is the one the run uses (bf16 asked for on a CPU without it in hardware runs as fp32) and
     `notice` then says why, in one line, for the caller to show; otherwise it is None.
     """
 
-    def __init__(self, model: torch.nn.Module, device: str = "auto", precision: str = "fp32", tile: int | None = None):
+    def __init__(
+        self,
+        model: LoadedModel,
+        device: str = "auto",
+        precision: str = "fp32",
+        tile: int | None = None,
+    ) -> None:
         self.device = choose_device(device)
-        self.arch = getattr(model, "arch", "")
+        self.descriptor = model.descriptor
         self.precision, self.notice = effective_precision(precision, self.device)
-        self.dtype = choose_dtype(self.precision, self.device, self.arch)
-        self.scale = int(model.scale)
-        self.policy = policy_for(model)
+        self.dtype = choose_dtype(self.precision, self.device, self.descriptor)
+        self.scale = self.descriptor.scale
+        self.policy = policy_for(self.descriptor)
         if tile is not None and (not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 1):
             raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
         self.tile = None if tile is None else int(tile)
-        mixed = hasattr(model, "cast_for_inference")
+        mixed = hasattr(model.network, "cast_for_inference")
         if self.device.type == "cuda":
             strict_float32()
-        self.model = cast_model(model, self.device, self.dtype).eval()
+        self.model = cast_model(model.network, self.device, self.dtype).eval()
         # A mixed-precision network (HAT) takes float32 input; its float32 head casts for the body itself.
         self.input_dtype = torch.float32 if mixed else self.dtype
         self._limit: int | None = None  # largest tile side known to fit, once memory ran out
@@ -267,7 +276,10 @@ class Upscaler:
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
             y = self.model(x.to(self.input_dtype).contiguous())
             if tuple(y.shape) != expected:
-                raise EngineError(f"the {self.arch or 'model'} returned shape {tuple(y.shape)}, expected {expected}")
+                raise EngineError(
+                    f"the {self.descriptor.arch} returned shape {tuple(y.shape)}, "
+                    f"expected {expected}"
+                )
             # Cast to float32 before clamping: bf16/fp16 cannot tell 1.0 from values just below it.
             y = y[0, :, (y0 - py0) * s : (y1 - py0) * s, (x0 - px0) * s : (x1 - px0) * s].float().clamp_(0.0, 1.0)
             if source.shape[2] == 1:

@@ -95,9 +95,6 @@ class MainWindow(QMainWindow):
     running_item = property(lambda self: self.session.running)
     pending_exports = property(lambda self: self.session.pending_exports)
 
-    def is_running(self) -> bool:
-        return self.session.running is not None
-
     # Construction ---------------------------------------------------------------------------------
     def _build_models(self) -> None:
         from sr_studio.gui.model_manager import ModelTasks

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from sr_studio.errors import Cancelled
 from sr_studio.gui import appearance
-from sr_studio.gui.photo_queue import format_duration
+from sr_studio.durations import format_duration
 from sr_studio.gui.error_wording import describe_error
 
 STATUS_LABELS = {"bundled": "Bundled", "installed": "Installed", "imported": "Imported", "available": "Available"}

@@ -27,7 +27,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from sr_studio.gui.display_pyramid import DisplayPyramid
-from sr_studio.gui.viewer_model import BEFORE_AFTER, ViewerModel, ZOOM_STEP, pyramid_level_for
+from sr_studio.gui.viewer_model import ViewerModel, ZOOM_STEP, pyramid_level_for
 
 ORIGINAL = "original"
 RESULT = "result"
@@ -85,20 +85,6 @@ class CompareImages(QObject):
         self.done_region = QRegion()
         self.result_width = result_width or (pyramid.width if pyramid else 0)
         self.result_height = result_height or (pyramid.height if pyramid else 0)
-        self.changed.emit()
-
-    def set_result_size(self, width: int, height: int) -> None:
-        """The output scale changed before a run: the original is shown at the new result size."""
-        if self.result is None:
-            self.result_width, self.result_height = width, height
-            self.changed.emit()
-
-    def start_result(self, width: int, height: int) -> None:
-        channels = self.original.channels if self.original else 3
-        self.result = DisplayPyramid.blank(height, width, channels)
-        self.result_complete = False
-        self.done_region = QRegion()
-        self.result_width, self.result_height = width, height
         self.changed.emit()
 
     def add_tile(self, y0: int, x0: int, pixels: np.ndarray) -> None:
@@ -402,7 +388,3 @@ class PhotoCanvas(QWidget):
     def closeEvent(self, event) -> None:
         self.model.unsubscribe(self.update)
         super().closeEvent(event)
-
-
-def is_before_after(model: ViewerModel) -> bool:
-    return model.mode == BEFORE_AFTER

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from sr_studio.durations import format_duration
 from sr_studio.photo_formats import photos_in_folder
 
 MODEL_EXTENSIONS = frozenset({".pth", ".pt", ".safetensors"})
@@ -216,14 +217,3 @@ def progress_text(fraction: float, done: int, total: int, pass_index: int, passe
 
 # The widest text a long run shows; the progress bar is made wide enough for it in the user's font.
 WIDEST_PROGRESS_TEXT = progress_text(1.0, 88888, 88888, 1, 2, "88 h 88 min left")
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

@@ -132,7 +132,8 @@ def _self_test(photos: list[Path], export_folder: Path, timeout: float) -> tuple
             window.run_ended.connect(ended.append)
             window.queue.select(next(iter(items.values())))
             window.run_all_action.trigger()  # Enlarge All
-            wait_until(lambda: bool(ended) or not window.is_running() and not window.cancel_action.isEnabled(),
+            wait_until(lambda: bool(ended) or window.running_item is None
+                       and not window.cancel_action.isEnabled(),
                        "Enlarge All")
             wait_until(lambda: all(item.status != "loading" for item in items.values()), "the photos to load")
         enlarged = {photo: item for photo, item in items.items() if item.has_result}

@@ -58,19 +58,7 @@ class ModelChoice:
     path: Path
     description: str = ""
     purpose: str | None = None  # a catalog purpose: "real-world" (Photo) or "bicubic" (Clean)
-
-    @property
-    def speed(self) -> str:
-        variant = (self.variant or self.arch or "").upper()
-        if variant.startswith("SPAN"):
-            return "fast"
-        if variant.startswith("HAT-S"):
-            return "slow"
-        if variant.startswith("HAT-L"):
-            return "very slow"
-        if variant.startswith("HAT"):
-            return "very slow" if "GAN" not in variant else "slow"
-        return "unknown speed"
+    speed: str = "unknown speed"  # the model descriptor's speed class
 
     @property
     def label(self) -> str:
@@ -99,14 +87,14 @@ def available_models() -> tuple[list[ModelChoice], str]:
 
             return [
                 ModelChoice(m.id, m.name, m.arch or "", m.arch or "", m.scale, m.license, "bundled", m.path, m.description,
-                            m.purpose)
+                            m.purpose, m.descriptor.speed if m.descriptor else "unknown speed")
                 for m in bundled_models()
             ], problem
         except Exception:  # noqa: BLE001
             return [], problem
     return [
         ModelChoice(m.id, m.name, m.arch or "", m.variant or (m.arch or ""), m.scale, m.license or "", m.status,
-                    m.path, m.description, m.purpose)
+                    m.path, m.description, m.purpose, m.speed or "unknown speed")
         for m in listings
         if m.on_disk
     ], ""

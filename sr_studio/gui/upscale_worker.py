@@ -82,7 +82,7 @@ class UpscaleWorker(QObject):
             upscaler = self._upscaler_for(model, request)
             self.status.emit(request.job_id, "Enlarging…")
             self.enlarging.emit(request.job_id)
-            scale = request.scale if request.scale is not None else float(model.scale)
+            scale = request.scale if request.scale is not None else float(model.descriptor.scale)
 
             def on_progress(progress: Any) -> None:
                 self.progress.emit(request.job_id, int(progress.done), int(progress.total),
@@ -101,8 +101,8 @@ class UpscaleWorker(QObject):
                 pyramid = DisplayPyramid(pixels)
             self.finished.emit(RunResult(
                 job_id=request.job_id, pixels=pixels, pyramid=pyramid,
-                model_arch=str(getattr(model, "arch", "")),
-                model_scale=int(getattr(model, "scale", 0) or 0), scale=scale,
+                model_arch=model.descriptor.arch,
+                model_scale=model.descriptor.scale, scale=scale,
                 device=str(getattr(upscaler, "device", request.device)),
                 seconds=time.monotonic() - started,
                 notice=str(getattr(upscaler, "notice", None) or ""),

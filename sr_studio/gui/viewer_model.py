@@ -160,11 +160,6 @@ class ViewerModel:
         full = Rect(x0, y0, viewport_width / self.zoom, viewport_height / self.zoom)
         return full.intersected(Rect(0, 0, self.image_width, self.image_height))
 
-    def image_rect_in_view(self, viewport_width: float, viewport_height: float) -> Rect:
-        """Where the whole image lands in a pane, in screen pixels."""
-        x0, y0 = self.image_to_view(0, 0, viewport_width, viewport_height)
-        return Rect(x0, y0, self.image_width * self.zoom, self.image_height * self.zoom)
-
     # Compare mode --------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
         if mode not in COMPARE_MODES:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from sr_studio.errors import SRStudioError
+from sr_studio.archs import ModelDescriptor, detect_architecture
+from sr_studio.errors import CheckpointError, SRStudioError
 from sr_studio.resource_paths import resource_dir
 from sr_studio.weights.catalog import PURPOSES, valid_model_id
 
@@ -42,6 +44,39 @@ class BundledModel:
     sha256: str | None = None
     purpose: str | None = None
     default: bool = False
+    descriptor: ModelDescriptor | None = None  # None when the file's layout is not recognised
+
+
+@dataclass(frozen=True)
+class TensorShape:
+    """A state-dict entry known only by its shape: enough for the detectors."""
+
+    shape: tuple[int, ...]
+
+
+MAX_HEADER_BYTES = 16 * 1024**2
+UNREADABLE_HEADER = (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error)
+
+
+def describe_safetensors(weights: Path) -> ModelDescriptor | None:
+    """The descriptor from the file's safetensors header alone (names and shapes), so listing the
+    bundled models reads a few kilobytes and needs no PyTorch; None when it is not a known model."""
+    try:
+        with open(weights, "rb") as file:
+            (length,) = struct.unpack("<Q", file.read(8))
+            if length > MAX_HEADER_BYTES:
+                return None
+            header = json.loads(file.read(length))
+        shapes = {
+            name: TensorShape(tuple(int(side) for side in entry["shape"]))
+            for name, entry in header.items()
+            if name != "__metadata__"
+        }
+        return detect_architecture(shapes).descriptor
+    except UNREADABLE_HEADER:
+        return None
+    except CheckpointError:  # no known architecture has this layout
+        return None
 
 
 def bundled_dir() -> Path:
@@ -92,6 +127,7 @@ def read_bundled(weights: Path) -> BundledModel | None:
         sha256=str(card["sha256"]).lower() if card.get("sha256") else None,
         purpose=str(card["purpose"]) if card.get("purpose") in PURPOSES else None,
         default=str(card.get("default", "")).lower() in ("true", "yes", "1"),
+        descriptor=describe_safetensors(weights),
     )
 
 

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sr_studio.archs import architecture_names
 from sr_studio.errors import SRStudioError
 from sr_studio.resource_paths import resource_dir
 
 CATALOG_ENV = "SR_STUDIO_CATALOG"
-ARCHITECTURES = ("SPAN", "HAT")
 # What each purpose means to a photographer: a one-word name and what to use it for. The CLI, the
 # window's model list and the model manager all show these words, so a model reads the same everywhere.
 PURPOSES = {
@@ -40,7 +40,7 @@ class CatalogError(SRStudioError):
 class CatalogEntry:
     id: str
     name: str
-    arch: str  # as detect_architecture names it: "SPAN" or "HAT"
+    arch: str  # an architecture's registry name (sr_studio.archs.ARCHITECTURES)
     variant: str  # what a user recognises: "HAT-S", "HAT-L", "SPAN ch48"
     scale: int
     purpose: str  # a key of PURPOSES
@@ -125,8 +125,8 @@ def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
     if not valid_model_id(model_id):
         fail("'id' may hold only lower-case letters, digits, '.', '_' and '-'")
     arch = text("arch")
-    if arch not in ARCHITECTURES:
-        fail(f"'arch' must be one of {', '.join(ARCHITECTURES)}")
+    if arch not in architecture_names():
+        fail(f"'arch' must be one of {', '.join(architecture_names())}")
     scale = raw.get("scale")
     if not isinstance(scale, int) or isinstance(scale, bool) or not 1 <= scale <= 8:
         fail("'scale' must be a whole number from 1 to 8")

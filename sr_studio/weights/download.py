@@ -50,7 +50,7 @@ from typing import Callable
 
 from sr_studio import __version__
 from sr_studio.errors import Cancelled, CheckpointError, SRStudioError
-from sr_studio.weights.catalog import CatalogEntry, load_catalog
+from sr_studio.weights.catalog import CatalogEntry, find_entry
 from sr_studio.weights.model_lock import ModelLock
 from sr_studio.weights.store import InstalledModel, ModelStore, ensure_free_space, human_size, sha256_of
 
@@ -121,8 +121,11 @@ def download_model(
     before = store.get(entry.id)
     if before is not None and not force:
         return before
-    download = Download(entry, store, progress, cancel, timeout, retries, backoff, sleep, chunk_size,
-                        stall_bytes, stall_seconds)
+    transfer = TransferOptions(
+        timeout=timeout, retries=max(0, retries), backoff=backoff, sleep=sleep,
+        chunk_size=chunk_size, stall_bytes=stall_bytes, stall_seconds=stall_seconds,
+    )
+    download = Download(entry, store, options=transfer, progress=progress, cancel=cancel)
     with claimed(entry.id), download.locked() as waited:
         if waited:
             now = store.get(entry.id)
@@ -132,9 +135,10 @@ def download_model(
 
 
 def catalog_entry(model_id: str) -> CatalogEntry:
-    for entry in load_catalog():
-        if entry.id == model_id:
-            return entry
+    """The entry to download, or a DownloadError saying why there is none (bundled, or unknown)."""
+    entry = find_entry(model_id)
+    if entry is not None:
+        return entry
     from sr_studio.weights.bundled import find_bundled
 
     if find_bundled(model_id) is not None:
@@ -189,20 +193,34 @@ UNREACHABLE_ERRNOS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class TransferOptions:
+    """How the bytes are fetched: download_model's arguments, described there."""
+
+    timeout: float = 30.0
+    retries: int = 4
+    backoff: float = 1.0
+    sleep: Callable[[float], None] | None = None  # tests replace the waits between tries
+    chunk_size: int = CHUNK_BYTES
+    stall_bytes: int = STALL_BYTES
+    stall_seconds: float = STALL_SECONDS
+
+
 class Download:
-    def __init__(self, entry, store, progress, cancel, timeout, retries, backoff, sleep, chunk_size,
-                 stall_bytes=STALL_BYTES, stall_seconds=STALL_SECONDS):
-        self.entry: CatalogEntry = entry
-        self.store: ModelStore = store
+    def __init__(
+        self,
+        entry: CatalogEntry,
+        store: ModelStore,
+        *,
+        options: TransferOptions,
+        progress: Callable[[DownloadProgress], None] | None = None,
+        cancel: CancelFlag = None,
+    ) -> None:
+        self.entry = entry
+        self.store = store
+        self.options = options
         self.progress = progress
         self.cancelled = as_cancel_check(cancel)
-        self.timeout = timeout
-        self.retries = max(0, retries)
-        self.backoff = backoff
-        self.sleep = sleep
-        self.chunk_size = chunk_size
-        self.stall_bytes = stall_bytes
-        self.stall_seconds = stall_seconds
         self.part = store.partial_dir / f"{entry.id}.part"
         self.state_path = store.partial_dir / f"{entry.id}.part.json"
         self.last_report = 0.0
@@ -290,9 +308,10 @@ class Download:
                 progressed = held > most_held and not failure.stalled
                 most_held = max(most_held, held)
                 failures_in_a_row = 1 if progressed else failures_in_a_row + 1
-                if failures_in_a_row > self.retries:
+                if failures_in_a_row > self.options.retries:
                     raise MirrorFailure(failure.reason, resumable=True) from None
-                self.wait(min(self.backoff * 2 ** (failures_in_a_row - 1), MAX_BACKOFF_SECONDS))
+                delay = self.options.backoff * 2 ** (failures_in_a_row - 1)
+                self.wait(min(delay, MAX_BACKOFF_SECONDS))
 
     def transfer(self, url: str) -> None:
         offset = self.resume_offset(url)
@@ -303,10 +322,10 @@ class Download:
             if validator:
                 request.add_header("If-Range", validator)
         self.report("connecting", offset, self.entry.size, url, force=True)
-        watchdog = HeaderDeadline(self.timeout)
+        watchdog = HeaderDeadline(self.options.timeout)
         try:
             with watchdog:
-                response = watchdog.opener.open(request, timeout=self.timeout)
+                response = watchdog.opener.open(request, timeout=self.options.timeout)
         except urllib.error.HTTPError as error:
             error.close()
             if error.code == 416 and offset:
@@ -319,7 +338,8 @@ class Download:
         except (OSError, http.client.HTTPException) as error:
             if watchdog.expired:
                 raise RetryableFailure(
-                    f"no complete answer within {self.timeout:g} s (the server sent its headers too slowly)"
+                    f"no complete answer within {self.options.timeout:g} s "
+                    "(the server sent its headers too slowly)"
                 ) from None
             if is_unreachable(error):
                 raise MirrorFailure(self.describe(error), resumable=True, unreachable=True) from None
@@ -368,7 +388,7 @@ class Download:
             while True:
                 self.check_cancel()
                 try:
-                    chunk = read(self.chunk_size)
+                    chunk = read(self.options.chunk_size)
                 except (OSError, http.client.HTTPException) as error:
                     raise RetryableFailure(self.describe(error)) from None
                 if not chunk:
@@ -382,8 +402,8 @@ class Download:
                 done += len(chunk)
                 self.report("downloading", done, total, url)
                 now = time.monotonic()
-                if now - window_start >= self.stall_seconds:
-                    if done - window_done < self.stall_bytes:
+                if now - window_start >= self.options.stall_seconds:
+                    if done - window_done < self.options.stall_bytes:
                         # Not counted as progress (which resets the tries), or a trickle would go on forever.
                         raise RetryableFailure(
                             f"the server stalled (only {human_size(done - window_done)} in "
@@ -447,7 +467,9 @@ class Download:
             model = load_model(self.part)
         except CheckpointError as error:
             raise MirrorFailure(f"not a usable model ({error.reason})") from None
-        arch, scale, hyperparameters = model.arch, int(model.scale), dict(model.hyperparameters)
+        described = model.descriptor
+        arch, scale = described.arch, described.scale
+        hyperparameters = dict(described.hyperparameters)
         del model
         if (arch, scale) != (entry.arch, entry.scale):
             raise MirrorFailure(f"the file is a {arch} x{scale} model, the catalog says {entry.arch} x{entry.scale}")
@@ -517,8 +539,8 @@ class Download:
             raise Cancelled("download cancelled", self.entry.id)
 
     def wait(self, seconds: float) -> None:
-        if self.sleep is not None:
-            self.sleep(seconds)
+        if self.options.sleep is not None:
+            self.options.sleep(seconds)
         else:
             deadline = time.monotonic() + seconds
             while (left := deadline - time.monotonic()) > 0:
@@ -536,7 +558,7 @@ class Download:
         if isinstance(error, OSError) and error.errno == errno.EHOSTUNREACH:
             return "the server cannot be reached from here"
         if isinstance(error, (TimeoutError, socket.timeout)):
-            return f"no answer within {self.timeout:g} s (timed out)"
+            return f"no answer within {self.options.timeout:g} s (timed out)"
         if isinstance(error, http.client.RemoteDisconnected):
             return "the server closed the connection"
         if isinstance(error, ConnectionResetError):

@@ -46,7 +46,9 @@ def import_model(
     state_dict = read_state_dict(path)  # refuses what is not a checkpoint, or not plain weights
     source_sha256 = sha256_of(path)
     model = model_from_state_dict(state_dict, source=path)
-    arch, scale, hyperparameters = model.arch, int(model.scale), dict(model.hyperparameters)
+    described = model.descriptor
+    arch, scale = described.arch, described.scale
+    hyperparameters = dict(described.hyperparameters)
     del model
     tensors = {key: value.detach().contiguous().clone() for key, value in state_dict.items()}
     del state_dict

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sr_studio.archs import describe_recorded
 from sr_studio.errors import SRStudioError
 from sr_studio.weights.bundled import bundled_models, default_model_path
 from sr_studio.weights.catalog import CatalogEntry, load_catalog
@@ -26,6 +27,7 @@ class ModelListing:
     verified: bool | None  # installed: matched a published sha256; available: has one to match; else None
     description: str
     path: Path | None  # where the weights are, when they are on this computer
+    speed: str | None = None  # the descriptor's speed class, where the model can be described
 
     @property
     def on_disk(self) -> bool:
@@ -41,6 +43,7 @@ def list_models(store: ModelStore | None = None, catalog: list[CatalogEntry] | N
         ModelListing(
             id=m.id, name=m.name, arch=m.arch, variant=m.arch or "", scale=m.scale, purpose=m.purpose,
             license=m.license, size=m.size, status="bundled", verified=None, description=m.description, path=m.path,
+            speed=m.descriptor.speed if m.descriptor else None,
         )
         for m in bundled_models()
     ]
@@ -61,6 +64,7 @@ def list_models(store: ModelStore | None = None, catalog: list[CatalogEntry] | N
 
 def from_installed(model: InstalledModel, entry: CatalogEntry | None) -> ModelListing:
     imported = model.source == "import"
+    described = describe_recorded(model.arch, model.hyperparameters)
     return ModelListing(
         id=model.id,
         name=model.name,
@@ -74,6 +78,7 @@ def from_installed(model: InstalledModel, entry: CatalogEntry | None) -> ModelLi
         verified=None if imported else model.verified,
         description=entry.description if entry else f"imported from {model.origin}",
         path=model.path,
+        speed=described.speed if described else None,
     )
 
 

@@ -10,6 +10,7 @@ mask) as an additive mask; masks are cached per feature-map size.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -338,9 +339,22 @@ class PatchEmbed(nn.Module):
 
 
 class HAT(nn.Module):
-    def __init__(self, embed_dim=180, depths=(6, 6, 6, 6, 6, 6), num_heads=(6, 6, 6, 6, 6, 6), window_size=16,
-                 compress_ratio=3, squeeze_factor=30, mlp_ratio=2.0, upscale=4, overlap_ratio=0.5,
-                 qkv_bias=True, patch_norm=True, num_feat=64, img_range=1.0):
+    def __init__(
+        self,
+        embed_dim: int = 180,
+        depths: Sequence[int] = (6, 6, 6, 6, 6, 6),
+        num_heads: Sequence[int] = (6, 6, 6, 6, 6, 6),
+        window_size: int = 16,
+        compress_ratio: int = 3,
+        squeeze_factor: int = 30,
+        mlp_ratio: float = 2.0,
+        upscale: int = 4,
+        overlap_ratio: float = 0.5,
+        qkv_bias: bool = True,
+        patch_norm: bool = True,
+        num_feat: int = 64,
+        img_range: float = 1.0,
+    ) -> None:
         super().__init__()
         if upscale not in (1, 2, 3, 4, 8):
             raise ValueError(f"HAT supports scales 1, 2, 3, 4 and 8, not {upscale}")
