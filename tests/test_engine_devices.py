@@ -204,3 +204,34 @@ def test_hat_in_bf16_runs_mixed_and_takes_float32_pixels(native_bf16):
     pixels = (np.random.default_rng(1).random((20, 24, 3)) * 65535).astype(np.uint16)
     ours, exact = up.upscale(pixels).astype(np.float64), reference.upscale(pixels).astype(np.float64)
     assert np.sqrt(np.mean((ours - exact) ** 2)) / np.sqrt(np.mean(exact**2)) <= 1e-2
+
+
+def test_automatic_precision_takes_bf16_only_where_the_cpu_computes_it(native_bf16, monkeypatch):
+    up = Upscaler(Doubler(), device="cpu", precision="auto")
+    assert (up.precision, up.dtype, up.notice) == ("bf16", torch.bfloat16, None)
+    assert "bfloat16 in hardware" in up.precision_reason
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    up = Upscaler(Doubler(), device="cpu", precision="auto")
+    # fp32 without the emulation notice: nobody asked for bf16.
+    assert (up.precision, up.dtype, up.notice) == ("fp32", torch.float32, None)
+    assert "no bfloat16 instructions" in up.precision_reason
+    named = Upscaler(Doubler(), device="cpu", precision="fp32")
+    assert named.precision_reason is None
+
+
+def test_automatic_precision_on_gpus_follows_each_networks_rule(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(devices, "_bf16_supported", lambda device: True)
+    assert devices.automatic_precision(SPAN_X2, cuda)[0] == "fp16"
+    precision, reason = devices.automatic_precision(hat_x2(), cuda)
+    assert precision == "bf16" and "fp16" in reason  # HAT's attention overflows in fp16
+    assert devices.automatic_precision(hat_x2(), torch.device("mps"))[0] == "bf16"
+    monkeypatch.setattr(devices, "_bf16_supported", lambda device: False)
+    assert devices.automatic_precision(hat_x2(), cuda)[0] == "fp32"
+    assert devices.automatic_precision(SPAN_X2, cuda)[0] == "fp16"
+
+
+def test_a_network_allowed_only_fp32_stays_there_whatever_the_cpu(native_bf16):
+    strict = ModelDescriptor(**{**SPAN_X2.__dict__, "precisions": {"cpu": ("fp32",)}})
+    precision, reason = devices.automatic_precision(strict, torch.device("cpu"))
+    assert precision == "fp32" and "only in fp32" in reason

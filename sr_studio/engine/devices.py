@@ -61,6 +61,33 @@ def effective_precision(precision: str, device: torch.device) -> tuple[str, str 
     return precision, None
 
 
+AUTOMATIC = "auto"
+PRECISION_CHOICES = (AUTOMATIC, *PRECISIONS)
+
+
+def automatic_precision(descriptor: ModelDescriptor, device: torch.device) -> tuple[str, str]:
+    """The fastest precision that keeps this model's quality on this device, and why, in a few words.
+
+    The descriptor says which precisions keep the network faithful (SPAN: bf16 >= 45 dB from fp32;
+    HAT: bf16 within 1e-2 relative RMS, never fp16); the device says which of them it computes fast.
+    A GPU takes fp16 where allowed (bf16's speed with three more mantissa bits), else bf16; a CPU
+    takes bf16 only with bfloat16 instructions (emulated bf16 is ~10x slower than fp32).
+    """
+    kind = device.type
+    allowed = descriptor.allowed_precisions(kind)
+    if kind == "cpu":
+        if "bf16" in allowed and cpu_has_native_bf16():
+            return "bf16", "automatic: this CPU computes bfloat16 in hardware"
+        if "bf16" in allowed:
+            return "fp32", "automatic: this CPU has no bfloat16 instructions"
+        return "fp32", f"automatic: {descriptor.variant} keeps its quality only in fp32 here"
+    if "fp16" in allowed:
+        return "fp16", "automatic: half precision on the GPU"
+    if "bf16" in allowed and _bf16_supported(device):
+        return "bf16", f"automatic: bfloat16 on the GPU ({descriptor.variant} overflows in fp16)"
+    return "fp32", f"automatic: this GPU has no bfloat16 for {descriptor.variant}"
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """AVX512-BF16 or AMX on x86, the BF16 extension on Arm: where oneDNN computes bf16 in hardware.

@@ -18,6 +18,8 @@ import torch
 from sr_studio.archs.descriptor import LoadedModel
 from sr_studio.engine import heap
 from sr_studio.engine.devices import (
+    AUTOMATIC,
+    automatic_precision,
     available_ram_bytes,
     cast_model,
     choose_device,
@@ -52,8 +54,9 @@ class Upscaler:
     belongs to this Upscaler afterwards; its descriptor says how to tile it and which precisions
     it allows.
     `tile` is the core size in input pixels; None picks it from free memory.
-    `precision` is the one the run uses (bf16 asked for on a CPU without it in hardware runs as fp32) and
-    `notice` then says why, in one line, for the caller to show; otherwise it is None.
+    `precision` is the one the run uses: "auto" picks the fastest that keeps the model's quality on the
+    device (`precision_reason` says why); bf16 asked for on a CPU without it in hardware runs as fp32
+    and `notice` then says why, in one line, for the caller to show; otherwise it is None.
     """
 
     def __init__(
@@ -65,6 +68,11 @@ class Upscaler:
     ) -> None:
         self.device = choose_device(device)
         self.descriptor = model.descriptor
+        # Why this precision runs, for the CLI's header and the window: set when it was chosen for the
+        # user ("auto"), None when the caller named it.
+        self.precision_reason: str | None = None
+        if precision == AUTOMATIC:
+            precision, self.precision_reason = automatic_precision(self.descriptor, self.device)
         self.precision, self.notice = effective_precision(precision, self.device)
         self.dtype = choose_dtype(self.precision, self.device, self.descriptor)
         self.scale = self.descriptor.scale
