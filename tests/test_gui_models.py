@@ -184,16 +184,6 @@ def test_unused_path_numbers_new_files(tmp_path):
     assert unused_path(tmp_path / "b.png") == tmp_path / "b.png"
 
 
-def test_the_non_drawing_parts_import_no_qt():
-    import subprocess
-    import sys
-
-    code = ("import sys; import sr_studio.gui.viewer_model, sr_studio.gui.photo_queue, sr_studio.gui.export_plan, "
-            "sr_studio.gui.display_pyramid, sr_studio.gui.spill_store; print('PySide6' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
-
-
 def test_a_photo_not_read_yet_after_zooming_leaves_an_empty_view_not_a_crash():
     model = ViewerModel()
     model.set_image_size(400, 300)
