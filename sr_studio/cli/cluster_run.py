@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import glob
 import os
 import socket
 import sys
@@ -185,11 +186,26 @@ def _connect(ray: Any, address: str) -> None:
         return
     import logging
 
+    _check_reachable(address)
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SRStudioError(f"cannot join the Ray cluster at {address}: {reason}") from None
+
+
+def _check_reachable(address: str) -> None:
+    """A head that is down or misnamed is reported in seconds: Ray itself retries for many minutes."""
+    if address == "auto":
+        return  # Ray looks for a cluster started on this machine and says at once when there is none
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise SRStudioError(f"--cluster: {address!r} is not auto, ray://HOST:PORT or HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as error:
+        raise SRStudioError(f"cannot join the Ray cluster at {address}: nothing answers there "
+                            f"({error.strerror or error}); is the head started (ray start --head)?") from None
 
 
 def _start_workers(ray: Any, weights: Any, settings: WorkerSettings, device: str,
@@ -283,8 +299,8 @@ class _Dispatcher:
         worker.running.remove(job)
         try:
             outcome = self.ray.get(ref)
-        except self.ray.exceptions.RayActorError as error:
-            self._worker_died(worker, job, error)
+        except self.ray.exceptions.RayActorError:
+            self._worker_died(worker, job)
             return
         except self.ray.exceptions.RayTaskError as error:  # a bug or an unexpected library error
             self.report.failed(job, _reason(error))
@@ -298,11 +314,13 @@ class _Dispatcher:
         else:
             self.report.failed(job, outcome["reason"])
 
-    def _worker_died(self, worker: Worker, job: PhotoJob, error: Exception) -> None:
+    def _worker_died(self, worker: Worker, job: PhotoJob) -> None:
         if worker in self.live:
             self.live.remove(worker)
-            self.report.line(f"sr-studio: note: {worker.label} died ({_reason(error)}); its photos go to "
-                             f"the other workers ({len(self.live)} left)")
+            # Ray's own account of the death is a paragraph; its logs on the node have the details.
+            self.report.line(f"sr-studio: note: {worker.label} died (killed, out of memory or crashed); "
+                             f"its photos go to the other workers ({len(self.live)} left)")
+        _remove_partial_output(job.destination)
         self.attempts[job.number] += 1
         if self.attempts[job.number] >= MAX_ATTEMPTS:
             self.report.failed(job, f"its worker died {MAX_ATTEMPTS} times while enlarging it "
@@ -311,6 +329,16 @@ class _Dispatcher:
         self.report.line(f"sr-studio: note: {job.source.name} is tried again on another worker",
                          always=False)
         self.queue.appendleft(job)
+
+
+def _remove_partial_output(destination: Path) -> None:
+    """A worker killed while writing leaves its hidden temporary file (`.NAME.*.part`, see
+    photo_io.atomic_file) beside the output; removed before the photo is tried again."""
+    for leftover in destination.parent.glob(f".{glob.escape(destination.name)}.*.part"):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass  # hidden and never taken for an output; not worth failing the batch over
 
 
 def _reason(error: BaseException) -> str:
