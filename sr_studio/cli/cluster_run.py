@@ -137,7 +137,9 @@ def run_on_cluster(args: argparse.Namespace, files: list[Path], as_file: bool, n
     try:
         import ray
     except ModuleNotFoundError:
-        raise SRStudioError(f"--cluster needs Ray, which is not installed: {INSTALL_HINT}") from None
+        where = "which the app bundle leaves out; install SR Studio with pip for it" \
+            if getattr(sys, "frozen", False) else "which is not installed"
+        raise SRStudioError(f"--cluster needs Ray, {where}: {INSTALL_HINT}") from None
     if args.worker_cpus is not None and args.worker_cpus < 1:
         raise SRStudioError(f"--worker-cpus must be at least 1, not {args.worker_cpus}")
 
