@@ -1,15 +1,16 @@
-"""Throughput of `sr-studio upscale --cluster` on a local 2-worker Ray cluster against the plain CLI.
+"""Throughput of `sr-studio upscale --cluster` on a local 2-worker Ray cluster vs the plain CLI.
 
 Both enlarge the same batch (x4, bundled SPAN x4 Clean, photos made at run time: crops of the
-training photos in ../shared, or a procedural scene when that is absent). The plain CLI runs one photo
-at a time with PyTorch's threads on every core; the cluster runs one worker per core, one thread each.
+training photos in ../shared, or a procedural scene when that is absent). The plain CLI runs one
+photo at a time with PyTorch's threads on every core; the cluster runs one worker per core, one
+thread each.
 Each CLI's stderr is read as it arrives, so the start-up (model loaded, or cluster joined and every
 worker ready) is told apart from the batch itself. Reported per run:
 - start-up: from the command's start to its first photo started;
 - batch: from then to the last photo written, and photos per second over it;
 - overhead per photo: the batch's CPU-worker time (batch x workers) minus the time the workers said
-  each photo took (read, enlarge, encode, write), over the photos: what queueing, Ray's calls and the
-  driver add to each photo.
+  each photo took (read, enlarge, encode, write), over the photos: what queueing, Ray's calls
+  and the driver add to each photo.
 
     .venv/bin/python benchmarks/bench_cluster.py [--photos 16] [--size 320x240] [--repeat 1]
 """
@@ -42,8 +43,9 @@ def make_photos(folder: Path, count: int, width: int, height: int) -> str:
                 photo = photo.convert("RGB")
                 left = (index * 97) % max(1, photo.width - width)
                 top = (index * 53) % max(1, photo.height - height)
-                photo.crop((left, top, left + width, top + height)).save(folder / f"p{index:03d}.jpg",
-                                                                       quality=92)
+                photo.crop((left, top, left + width, top + height)).save(
+                    folder / f"p{index:03d}.jpg", quality=92
+                )
         else:
             y, x = np.mgrid[0:height, 0:width]
             pixels = np.stack([(x * 7 + index) % 256, (y * 5) % 256, ((x + y) * 3) % 256], -1)
@@ -70,8 +72,12 @@ def timed_run(command: list[str], env: dict[str, str], first_marker: str) -> dic
     if process.wait() != 0:
         raise SystemExit(f"{' '.join(command)} failed")
     assert batch_start is not None
-    return {"startup": batch_start - started, "batch": last - batch_start, "photos": len(photo_seconds),
-            "photo_seconds": sum(photo_seconds)}
+    return {
+        "startup": batch_start - started,
+        "batch": last - batch_start,
+        "photos": len(photo_seconds),
+        "photo_seconds": sum(photo_seconds),
+    }
 
 
 def main() -> None:
@@ -86,28 +92,56 @@ def main() -> None:
 
     import ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024**2,
-             log_to_driver=False, logging_level=logging.ERROR)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=100 * 1024**2,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
     address = ray.get_runtime_context().gcs_address
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     cli = [sys.executable, "-m", "sr_studio", "upscale", "--model", "bundled-span-x4"]
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as work:
         inputs = Path(work) / "in"
         origin = make_photos(inputs, args.photos, width, height)
-        print(f"{args.photos} photos {width}x{height} ({origin}), x4 bundled SPAN, {os.cpu_count()} CPUs")
+        print(
+            f"{args.photos} photos {width}x{height} ({origin}), x4 bundled SPAN, "
+            f"{os.cpu_count()} CPUs"
+        )
         for attempt in range(args.repeat):
             runs = {
                 "plain CLI (1 process, 2 threads)": (
-                    timed_run([*cli, str(inputs), "-o", f"{work}/local{attempt}"], env, "model: "), 1),
+                    timed_run([*cli, str(inputs), "-o", f"{work}/local{attempt}"], env, "model: "),
+                    1,
+                ),
                 "cluster (2 workers x 1 thread)": (
-                    timed_run([*cli, str(inputs), "-o", f"{work}/cluster{attempt}", "--cluster", address,
-                               "--worker-cpus", "1"], env, " ready: "), 2),
+                    timed_run(
+                        [
+                            *cli,
+                            str(inputs),
+                            "-o",
+                            f"{work}/cluster{attempt}",
+                            "--cluster",
+                            address,
+                            "--worker-cpus",
+                            "1",
+                        ],
+                        env,
+                        " ready: ",
+                    ),
+                    2,
+                ),
             }
             for name, (run, workers) in runs.items():
                 per_photo = (run["batch"] * workers - run["photo_seconds"]) / run["photos"]
-                print(f"{name}: start-up {run['startup']:.1f} s, batch {run['batch']:.1f} s = "
-                      f"{run['photos'] / run['batch']:.2f} photos/s, {run['photo_seconds'] / run['photos']:.2f} "
-                      f"s per photo in a worker, overhead {per_photo * 1000:.0f} ms per photo")
+                print(
+                    f"{name}: start-up {run['startup']:.1f} s, batch {run['batch']:.1f} s = "
+                    f"{run['photos'] / run['batch']:.2f} photos/s, "
+                    f"{run['photo_seconds'] / run['photos']:.2f} "
+                    f"s per photo in a worker, overhead {per_photo * 1000:.0f} ms per photo"
+                )
     ray.shutdown()
 
 

@@ -1,4 +1,4 @@
-"""`sr-studio upscale --cluster` on a real local Ray cluster (2 CPUs, 127.0.0.1), run as a user runs it.
+"""`sr-studio upscale --cluster` on a real local Ray cluster (2 CPUs, 127.0.0.1), as a user runs it.
 
 The cluster is started here as `ray.init()` starts one; the CLI joins it from its own process, as it
 would join a remote head, and the test kills one of its workers or the CLI itself midway.
@@ -17,7 +17,9 @@ from PIL import Image
 
 from sr_studio.cli import main
 
-ray = pytest.importorskip("ray", reason="the cluster extra is part of the test extra: pip install -e '.[test]'")
+ray = pytest.importorskip(
+    "ray", reason="the cluster extra is part of the test extra: pip install -e '.[test]'"
+)
 
 MODEL = "bundled-span-x4"
 DONE_LINE = re.compile(r"^\[\d+/\d+\] (\S+) -> .* pid (\d+)\)$")
@@ -28,8 +30,14 @@ SKIPPED_LINE = re.compile(r"^\[\d+/\d+\] (\S+) skipped: ")
 def cluster_address():
     """A 2-CPU Ray cluster on this machine. Ray starts a local one with token authentication; the
     CLI's process is told to use it (RAY_AUTH_MODE=token), as a user of such a cluster is."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024**2,
-             log_to_driver=False, logging_level="ERROR")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=100 * 1024**2,
+        log_to_driver=False,
+        logging_level="ERROR",
+    )
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -77,13 +85,32 @@ def written(folder: Path) -> dict[str, bytes]:
 
 
 def cluster_command(address: str, inputs: Path, output: Path) -> list[str]:
-    return [sys.executable, "-m", "sr_studio", "upscale", str(inputs), "-o", str(output), "--model", MODEL,
-            "--cluster", address, "--worker-cpus", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "sr_studio",
+        "upscale",
+        str(inputs),
+        "-o",
+        str(output),
+        "--model",
+        MODEL,
+        "--cluster",
+        address,
+        "--worker-cpus",
+        "1",
+    ]
 
 
 def run_cluster(address: str, inputs: Path, output: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(cluster_command(address, inputs, output), capture_output=True, text=True,
-                          timeout=300, env=CLI_ENVIRONMENT)
+    return subprocess.run(
+        cluster_command(address, inputs, output),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=CLI_ENVIRONMENT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +143,12 @@ def test_cluster_outputs_equal_the_local_cli_byte_for_byte(cluster_address, tmp_
 def test_a_killed_worker_loses_no_photo_and_writes_none_twice(cluster_address, batch, tmp_path):
     inputs, reference = batch
     output = tmp_path / "cluster"
-    process = subprocess.Popen(cluster_command(cluster_address, inputs, output), stderr=subprocess.PIPE,
-                               text=True, env=CLI_ENVIRONMENT)
+    process = subprocess.Popen(
+        cluster_command(cluster_address, inputs, output),
+        stderr=subprocess.PIPE,
+        text=True,
+        env=CLI_ENVIRONMENT,
+    )
     lines = []
     killed = None
     try:
@@ -134,9 +165,16 @@ def test_a_killed_worker_loses_no_photo_and_writes_none_twice(cluster_address, b
             process.kill()
     log = "\n".join(lines)
     assert killed is not None, log
-    assert re.search(rf"^sr-studio: note: worker \d \(\S+, pid {killed}\) died", log, re.MULTILINE), log
+    assert re.search(
+        rf"^sr-studio: note: worker \d \(\S+, pid {killed}\) died", log, re.MULTILINE
+    ), log
     assert "is tried again on another worker" in log
-    reported = [m.group(1) for line in lines for m in [DONE_LINE.match(line) or SKIPPED_LINE.match(line)] if m]
+    reported = [
+        m.group(1)
+        for line in lines
+        for m in [DONE_LINE.match(line) or SKIPPED_LINE.match(line)]
+        if m
+    ]
     assert sorted(reported) == sorted(path.name for path in inputs.iterdir())  # each photo once
     # A photo written twice would fail ("already exists"): outputs are never overwritten.
     assert not [line for line in lines if line.startswith("sr-studio: error:")], log
@@ -146,8 +184,12 @@ def test_a_killed_worker_loses_no_photo_and_writes_none_twice(cluster_address, b
 def test_an_interrupted_batch_restarted_skips_what_is_done(cluster_address, batch, tmp_path):
     inputs, reference = batch
     output = tmp_path / "cluster"
-    process = subprocess.Popen(cluster_command(cluster_address, inputs, output), stderr=subprocess.PIPE,
-                               text=True, env=CLI_ENVIRONMENT)
+    process = subprocess.Popen(
+        cluster_command(cluster_address, inputs, output),
+        stderr=subprocess.PIPE,
+        text=True,
+        env=CLI_ENVIRONMENT,
+    )
     try:
         done = 0
         for line in process.stderr:
@@ -183,19 +225,33 @@ def test_cluster_without_ray_installed_says_how_to_install_it(tmp_path, monkeypa
     assert main(["upscale", str(source), "--cluster", "auto"]) == 1
 
     err = capsys.readouterr().err.strip()
-    assert err == ("sr-studio: error: --cluster needs Ray, which is not installed: "
-                   "pip install 'sr-studio[cluster]'")
+    assert err == (
+        "sr-studio: error: --cluster needs Ray, which is not installed: "
+        "pip install 'sr-studio[cluster]'"
+    )
     assert not list(tmp_path.glob("*_x4*"))
 
 
 def test_a_cluster_that_cannot_be_reached_is_one_line(tmp_path):
     source = make_photos(tmp_path, 1)[0]
     port = 1  # nothing listens there
-    result = subprocess.run([sys.executable, "-m", "sr_studio", "upscale", str(source), "--cluster",
-                             f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sr_studio",
+            "upscale",
+            str(source),
+            "--cluster",
+            f"127.0.0.1:{port}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+    )
     assert result.returncode == 1
     assert "sr-studio: error: cannot join the Ray cluster at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("*_x4*"))
-

@@ -4,9 +4,10 @@ Each worker is a long-lived Ray actor (one per GPU; without GPUs one per node, o
 `--worker-cpus` CPUs) that builds the model once and enlarges photos with the local CLI's own
 `enlarge_photo`, so a photo's output is the same file, byte for byte, whichever machine wrote it.
 Photos are read from and written to storage that every node mounts at the same path; nothing but
-file names and outcomes crosses the network. The driver (this process) keeps the queue: a photo whose
-worker died goes back to it, and an output that exists is done (outputs appear only once complete), so
-a restarted batch carries on where the last one stopped. Ray is an optional extra: it is imported only
+file names and outcomes crosses the network. The driver (this process) keeps the queue: a photo
+whose worker died goes back to it, and an output that exists is done (outputs appear only once
+complete), so a restarted batch carries on where the last one stopped. Ray is an optional extra:
+it is imported only
 here, and only when `--cluster` is given.
 """
 
@@ -37,12 +38,19 @@ LOG_PROGRESS_EVERY = 30.0
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cluster", metavar="ADDRESS",
-                        help="run the batch on a Ray cluster: 'auto' (this machine is a node of it), "
-                        "ray://HOST:10001, or the head's HOST:6379; needs " + INSTALL_HINT)
-    parser.add_argument("--worker-cpus", type=int, metavar="N",
-                        help="with --cluster and no GPU: CPUs per worker (default: one worker per node, "
-                        "using all its CPUs)")
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the batch on a Ray cluster: 'auto' (this machine is a node of it), "
+        "ray://HOST:10001, or the head's HOST:6379; needs " + INSTALL_HINT,
+    )
+    parser.add_argument(
+        "--worker-cpus",
+        type=int,
+        metavar="N",
+        help="with --cluster and no GPU: CPUs per worker (default: one worker per node, "
+        "using all its CPUs)",
+    )
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ class PhotoJob:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What every worker needs besides the weights: the CLI's options that shape a photo's output."""
+    """What every worker needs besides the weights: the options that shape a photo's output."""
+
     model_source: str
     device: str
     precision: str
@@ -75,21 +84,26 @@ class PhotoWorker:
 
         self.settings = settings
         model = model_from_state_dict(state_dict, source=settings.model_source)
-        self.upscaler = Upscaler(model, device=settings.device, precision=settings.precision,
-                                 tile=settings.tile)
+        self.upscaler = Upscaler(
+            model, device=settings.device, precision=settings.precision, tile=settings.tile
+        )
 
     def describe(self, must_see: list[str]) -> dict[str, Any]:
-        """Where this worker runs, and which of the batch's folders it cannot see (storage not shared)."""
+        """Where this worker runs, and which of the batch's folders it cannot see (not shared)."""
         from sr_studio import __version__
 
         return {
-            "node": _node_name(), "pid": os.getpid(), "device": str(self.upscaler.device),
-            "precision": self.upscaler.precision, "notice": self.upscaler.notice, "version": __version__,
+            "node": _node_name(),
+            "pid": os.getpid(),
+            "device": str(self.upscaler.device),
+            "precision": self.upscaler.precision,
+            "notice": self.upscaler.notice,
+            "version": __version__,
             "unseen": [path for path in must_see if not os.path.isdir(path)],
         }
 
     def enlarge(self, job: PhotoJob) -> dict[str, Any]:
-        """The photo's outcome; a photo that fails is an outcome too (the reason), not an exception."""
+        """The photo's outcome; a failed photo is an outcome too (the reason), not an exception."""
         from sr_studio.cli.upscale_command import enlarge_photo, output_is_done
 
         settings = self.settings
@@ -100,13 +114,26 @@ class PhotoWorker:
             return {**outcome, "status": "skipped"}
         try:
             written, size = enlarge_photo(
-                self.upscaler, job.source, job.destination, job.fmt, settings.scale, settings.quality,
-                settings.overwrite, settings.max_megapixels, on_progress=lambda progress: None,
-                on_warning=lambda path, text: outcome["warnings"].append(f"{path}: {text}"))
+                self.upscaler,
+                job.source,
+                job.destination,
+                job.fmt,
+                settings.scale,
+                settings.quality,
+                settings.overwrite,
+                settings.max_megapixels,
+                on_progress=lambda progress: None,
+                on_warning=lambda path, text: outcome["warnings"].append(f"{path}: {text}"),
+            )
         except SRStudioError as error:
             return {**outcome, "status": "failed", "reason": str(error)}
-        return {**outcome, "status": "done", "written": str(written), "size": size,
-                "seconds": time.monotonic() - started}
+        return {
+            **outcome,
+            "status": "done",
+            "written": str(written),
+            "size": size,
+            "seconds": time.monotonic() - started,
+        }
 
 
 def _node_name() -> str:
@@ -132,27 +159,42 @@ class Worker:
         return f"worker {self.number} ({self.node}, pid {self.pid})"
 
 
-def run_on_cluster(args: argparse.Namespace, files: list[Path], as_file: bool, notes: list[str]) -> int:
-    """The `upscale` command on a Ray cluster; the same checks, plan, skip rule and exit code as locally."""
+def run_on_cluster(
+    args: argparse.Namespace, files: list[Path], as_file: bool, notes: list[str]
+) -> int:
+    """`upscale` on a Ray cluster: the same checks, plan, skip rule and exit code as locally."""
     try:
         import ray
     except ModuleNotFoundError:
-        where = "which the app bundle leaves out; install SR Studio with pip for it" \
-            if getattr(sys, "frozen", False) else "which is not installed"
+        where = (
+            "which the app bundle leaves out; install SR Studio with pip for it"
+            if getattr(sys, "frozen", False)
+            else "which is not installed"
+        )
         raise SRStudioError(f"--cluster needs Ray, {where}: {INSTALL_HINT}") from None
     if args.worker_cpus is not None and args.worker_cpus < 1:
         raise SRStudioError(f"--worker-cpus must be at least 1, not {args.worker_cpus}")
 
     from sr_studio.checkpoint import read_state_dict
-    from sr_studio.cli.upscale_command import (model_label, output_is_done, plan_outputs, prepare_folder,
-                                               resolve_model_path, scale_label)
+    from sr_studio.cli.upscale_command import (
+        model_label,
+        output_is_done,
+        plan_outputs,
+        prepare_folder,
+        resolve_model_path,
+        scale_label,
+    )
     from sr_studio.model_loading import model_from_state_dict
 
     model_path = resolve_model_path(args.model, args.scale)
     state_dict = read_state_dict(model_path)
-    model = model_from_state_dict(state_dict, source=model_path)  # refused here, not on every worker
+    model = model_from_state_dict(
+        state_dict, source=model_path
+    )  # refused here, not on every worker
     scale = args.scale if args.scale is not None else float(model.scale)
-    plan = plan_outputs([path.resolve() for path in files], args.output, args.format, scale, as_file)
+    plan = plan_outputs(
+        [path.resolve() for path in files], args.output, args.format, scale, as_file
+    )
     if args.output:
         output = Path(args.output).expanduser()
         prepare_folder(output.parent if as_file else output)
@@ -170,20 +212,33 @@ def run_on_cluster(args: argparse.Namespace, files: list[Path], as_file: bool, n
         return report.summary()
 
     _connect(ray, args.cluster)
-    settings = WorkerSettings(str(model_path), args.device, args.precision, args.tile, scale, args.quality,
-                              args.overwrite, args.max_megapixels)
+    settings = WorkerSettings(
+        str(model_path),
+        args.device,
+        args.precision,
+        args.tile,
+        scale,
+        args.quality,
+        args.overwrite,
+        args.max_megapixels,
+    )
     workers = _start_workers(ray, ray.put(state_dict), settings, args.device, args.worker_cpus)
-    must_see = sorted({str(job.source.parent) for job in jobs} | {str(job.destination.parent) for job in jobs})
-    report.line(f"model: {model_label(model_path)} ({model.arch} x{model.scale}); {len(plan)} image(s) to "
-                f"{scale_label(scale)} on {len(workers)} worker(s) of the cluster at {args.cluster}",
-                always=False)
+    must_see = sorted(
+        {str(job.source.parent) for job in jobs} | {str(job.destination.parent) for job in jobs}
+    )
+    report.line(
+        f"model: {model_label(model_path)} ({model.arch} x{model.scale}); {len(plan)} image(s) to "
+        f"{scale_label(scale)} on {len(workers)} worker(s) of the cluster at {args.cluster}",
+        always=False,
+    )
     del model, state_dict
     _Dispatcher(ray, workers, jobs, report, must_see).run()
     return report.summary()
 
 
 def _connect(ray: Any, address: str) -> None:
-    """Join the cluster as its driver; a driver this process already is (a notebook, a test) is kept."""
+    """Join the cluster as its driver; a connection this process already has (a notebook, a test)
+    is kept."""
     if ray.is_initialized():
         return
     import logging
@@ -197,30 +252,38 @@ def _connect(ray: Any, address: str) -> None:
 
 
 def _check_reachable(address: str) -> None:
-    """A head that is down or misnamed is reported in seconds: Ray itself retries for many minutes."""
+    """A head that is down or misnamed is reported in seconds: Ray itself retries for minutes."""
     if address == "auto":
-        return  # Ray looks for a cluster started on this machine and says at once when there is none
+        return  # Ray looks for a cluster on this machine and says at once when there is none
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise SRStudioError(f"--cluster: {address!r} is not auto, ray://HOST:PORT or HOST:PORT")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as error:
-        raise SRStudioError(f"cannot join the Ray cluster at {address}: nothing answers there "
-                            f"({error.strerror or error}); is the head started (ray start --head)?") from None
+        raise SRStudioError(
+            f"cannot join the Ray cluster at {address}: nothing answers there "
+            f"({error.strerror or error}); is the head started (ray start --head)?"
+        ) from None
 
 
-def _start_workers(ray: Any, weights: Any, settings: WorkerSettings, device: str,
-                   worker_cpus: int | None) -> list[Worker]:
-    """One actor per GPU when the run may use GPUs and the cluster has some; else CPU workers per node."""
+def _start_workers(
+    ray: Any, weights: Any, settings: WorkerSettings, device: str, worker_cpus: int | None
+) -> list[Worker]:
+    """One actor per GPU when the run may use GPUs and the cluster has some; else CPU workers."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     actor = ray.remote(PhotoWorker)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     if device in ("auto", "cuda") and gpus > 0:
-        # Ray hides the other GPUs from each actor (CUDA_VISIBLE_DEVICES): "auto" and "cuda" mean its own.
-        return [Worker(number, actor.options(num_gpus=1, num_cpus=1, max_restarts=0)
-                       .remote(weights, settings)) for number in range(1, gpus + 1)]
+        # Ray hides the other GPUs from each actor (CUDA_VISIBLE_DEVICES): "auto" means its own.
+        return [
+            Worker(
+                number,
+                actor.options(num_gpus=1, num_cpus=1, max_restarts=0).remote(weights, settings),
+            )
+            for number in range(1, gpus + 1)
+        ]
     if device == "cuda":
         raise SRStudioError("--device cuda: the Ray cluster has no GPU")
     handles = []
@@ -228,10 +291,13 @@ def _start_workers(ray: Any, weights: Any, settings: WorkerSettings, device: str
         cpus = int(node.get("Resources", {}).get("CPU", 0)) if node.get("Alive") else 0
         per_worker = min(worker_cpus or cpus, cpus)
         for _ in range(cpus // per_worker if per_worker else 0):
-            # Ray sets OMP_NUM_THREADS to num_cpus, so each worker's PyTorch uses its own share of cores.
+            # Ray sets OMP_NUM_THREADS to num_cpus: each worker's PyTorch uses its share of cores.
             strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
-            handles.append(actor.options(num_cpus=per_worker, max_restarts=0, scheduling_strategy=strategy)
-                           .remote(weights, settings))
+            handles.append(
+                actor.options(
+                    num_cpus=per_worker, max_restarts=0, scheduling_strategy=strategy
+                ).remote(weights, settings)
+            )
     if not handles:
         raise SRStudioError("the Ray cluster has no CPU to run a worker on")
     return [Worker(number, handle) for number, handle in enumerate(handles, start=1)]
@@ -240,8 +306,14 @@ def _start_workers(ray: Any, weights: Any, settings: WorkerSettings, device: str
 class _Dispatcher:
     """Keeps every ready worker busy with PHOTOS_PER_WORKER photos until the queue is empty."""
 
-    def __init__(self, ray: Any, workers: list[Worker], jobs: list[PhotoJob], report: Report,
-                 must_see: list[str]) -> None:
+    def __init__(
+        self,
+        ray: Any,
+        workers: list[Worker],
+        jobs: list[PhotoJob],
+        report: Report,
+        must_see: list[str],
+    ) -> None:
         self.ray = ray
         self.queue: collections.deque[PhotoJob] = collections.deque(jobs)
         self.report = report
@@ -255,7 +327,9 @@ class _Dispatcher:
             self._hand_out()
             if not self.running and not self.starting:
                 for job in self.queue:
-                    self.report.failed(job, "no worker left to enlarge it (every worker failed or died)")
+                    self.report.failed(
+                        job, "no worker left to enlarge it (every worker failed or died)"
+                    )
                 return
             waiting = [*self.running, *self.starting]
             finished, _ = self.ray.wait(waiting, num_returns=1, timeout=1.0)
@@ -279,23 +353,31 @@ class _Dispatcher:
         try:
             facts = self.ray.get(ref)
         except Exception as error:  # noqa: BLE001 - any failure to start only loses this worker
-            self.report.line(f"sr-studio: note: worker {worker.number} did not start: {_reason(error)}")
+            self.report.line(
+                f"sr-studio: note: worker {worker.number} did not start: {_reason(error)}"
+            )
             return
         worker.node, worker.pid, worker.ready = facts["node"], facts["pid"], True
         if facts["unseen"]:
-            self.report.line(f"sr-studio: note: {worker.label} cannot see {facts['unseen'][0]}: inputs and "
-                             "outputs must be on storage every node mounts at the same path; not used")
+            self.report.line(
+                f"sr-studio: note: {worker.label} cannot see {facts['unseen'][0]}: inputs and "
+                "outputs must be on storage every node mounts at the same path; not used"
+            )
             self.ray.kill(worker.handle)
             return
         if facts["version"] != __version__:
-            self.report.line(f"sr-studio: note: {worker.label} has sr-studio {facts['version']}, this "
-                             f"machine {__version__}: install the same version on every node; not used")
+            self.report.line(
+                f"sr-studio: note: {worker.label} has sr-studio {facts['version']}, this "
+                f"machine {__version__}: install the same version on every node; not used"
+            )
             self.ray.kill(worker.handle)
             return
         if facts["notice"]:
             self.report.notice(facts["notice"])
         self.live.append(worker)
-        self.report.line(f"{worker.label} ready: {facts['device']}, {facts['precision']}", always=False)
+        self.report.line(
+            f"{worker.label} ready: {facts['device']}, {facts['precision']}", always=False
+        )
 
     def _finished(self, ref: Any, worker: Worker, job: PhotoJob) -> None:
         worker.running.remove(job)
@@ -320,16 +402,20 @@ class _Dispatcher:
         if worker in self.live:
             self.live.remove(worker)
             # Ray's own account of the death is a paragraph; its logs on the node have the details.
-            self.report.line(f"sr-studio: note: {worker.label} died (killed, out of memory or crashed); "
-                             f"its photos go to the other workers ({len(self.live)} left)")
+            self.report.line(
+                f"sr-studio: note: {worker.label} died (killed, out of memory or crashed); "
+                f"its photos go to the other workers ({len(self.live)} left)"
+            )
         _remove_partial_output(job.destination)
         self.attempts[job.number] += 1
         if self.attempts[job.number] >= MAX_ATTEMPTS:
-            self.report.failed(job, f"its worker died {MAX_ATTEMPTS} times while enlarging it "
-                               "(out of memory?)")
+            self.report.failed(
+                job, f"its worker died {MAX_ATTEMPTS} times while enlarging it (out of memory?)"
+            )
             return
-        self.report.line(f"sr-studio: note: {job.source.name} is tried again on another worker",
-                         always=False)
+        self.report.line(
+            f"sr-studio: note: {job.source.name} is tried again on another worker", always=False
+        )
         self.queue.appendleft(job)
 
 
@@ -367,7 +453,7 @@ class Report:
         self.status_shown = False
 
     def line(self, text: str, always: bool = True) -> None:
-        """A line of its own; `always` lines (warnings, errors, notes) are printed with --quiet too."""
+        """A line of its own; `always` lines (warnings, errors, notes) show with --quiet too."""
         if self.quiet and not always:
             return
         self._clear_status()
@@ -381,15 +467,22 @@ class Report:
 
     def skipped(self, number: int, source: Path, destination: Path) -> None:
         self.skipped_count += 1
-        self.line(f"[{number}/{self.total}] {source.name} skipped: {destination} already exists "
-                  "(--overwrite replaces it)", always=False)
+        self.line(
+            f"[{number}/{self.total}] {source.name} skipped: {destination} already exists "
+            "(--overwrite replaces it)",
+            always=False,
+        )
 
     def done(self, job: PhotoJob, outcome: dict[str, Any]) -> None:
         self.enlarged += 1
         self.per_node[outcome["node"]] += 1
         width, height = outcome["size"]
-        self.line(f"[{job.number}/{self.total}] {job.source.name} -> {outcome['written']} ({width}x{height}, "
-                  f"{outcome['seconds']:.1f} s, {outcome['node']} pid {outcome['pid']})", always=False)
+        self.line(
+            f"[{job.number}/{self.total}] {job.source.name} -> {outcome['written']} "
+            f"({width}x{height}, "
+            f"{outcome['seconds']:.1f} s, {outcome['node']} pid {outcome['pid']})",
+            always=False,
+        )
 
     def failed(self, job: PhotoJob, reason: str) -> None:
         self.failures += 1
@@ -434,10 +527,17 @@ class Report:
         self._clear_status()
         self.interactive = False
         if not self.quiet and self.enlarged:
-            print(f"done: {self.status()} in {time.monotonic() - self.started:.1f} s", file=self.stream)
+            print(
+                f"done: {self.status()} in {time.monotonic() - self.started:.1f} s",
+                file=self.stream,
+            )
         if self.skipped_count:
-            print(f"sr-studio: {self.skipped_count} of {self.total} image(s) skipped: the output already "
-                  "exists (--overwrite replaces it)", file=self.stream)
+            print(
+                f"sr-studio: {self.skipped_count} of {self.total} image(s) skipped: "
+                "the output already "
+                "exists (--overwrite replaces it)",
+                file=self.stream,
+            )
         if self.failures:
             print(f"sr-studio: {self.failures} of {self.total} image(s) failed", file=self.stream)
             return 1
