@@ -137,7 +137,9 @@ def test_cluster_outputs_equal_the_local_cli_byte_for_byte(cluster_address, tmp_
     assert len(errors) == 1 and "broken.jpg" in errors[0], result.stderr
     assert "sr-studio: 1 of 7 image(s) failed" in result.stderr
     assert "worker 1 (" in result.stderr and "worker 2 (" in result.stderr
-    assert re.search(r"^done: 7/7 photos \(\S+ 6\) in ", result.stderr, re.MULTILINE), result.stderr
+    assert re.search(r"^done: 7/7 photos \(\S+: 6\) in ", result.stderr, re.MULTILINE), (
+        result.stderr
+    )
 
 
 def test_a_killed_worker_loses_no_photo_and_writes_none_twice(cluster_address, batch, tmp_path):

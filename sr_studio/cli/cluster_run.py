@@ -232,7 +232,12 @@ def run_on_cluster(
         always=False,
     )
     del model, state_dict
-    _Dispatcher(ray, workers, jobs, report, must_see).run()
+    try:
+        _Dispatcher(ray, workers, jobs, report, must_see).run()
+    finally:
+        # Workers end with the batch (and with this process), also when this driver stays connected.
+        for worker in workers:
+            ray.kill(worker.handle)
     return report.summary()
 
 
@@ -375,6 +380,7 @@ class _Dispatcher:
         if facts["notice"]:
             self.report.notice(facts["notice"])
         self.live.append(worker)
+        self.report.working()
         self.report.line(
             f"{worker.label} ready: {facts['device']}, {facts['precision']}", always=False
         )
@@ -445,7 +451,7 @@ class Report:
         self.quiet = quiet
         self.stream = sys.stderr
         self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.started = time.monotonic()
+        self.started = self.working_since = time.monotonic()
         self.enlarged = self.skipped_count = self.failures = 0
         self.per_node: collections.Counter[str] = collections.Counter()
         self.notices: set[str] = set()
@@ -492,8 +498,8 @@ class Report:
     def status(self) -> str:
         """Photos finished of the batch, per node, and the time left at the pace so far."""
         finished = self.enlarged + self.skipped_count + self.failures
-        elapsed = time.monotonic() - self.started
-        nodes = ", ".join(f"{node} {count}" for node, count in sorted(self.per_node.items()))
+        elapsed = time.monotonic() - self.working_since
+        nodes = ", ".join(f"{node}: {count}" for node, count in sorted(self.per_node.items()))
         text = f"{finished}/{self.total} photos ({nodes or 'none enlarged yet'})"
         left = self.total - finished
         if self.enlarged and left:
@@ -501,6 +507,12 @@ class Report:
 
             text += f", ETA {format_duration(elapsed / self.enlarged * left)}"
         return text
+
+    def working(self) -> None:
+        """The first worker is ready: the pace (and so the ETA) is counted from here, not from the
+        cluster's start-up."""
+        if self.working_since == self.started:
+            self.working_since = time.monotonic()
 
     def tick(self) -> None:
         if self.quiet:
