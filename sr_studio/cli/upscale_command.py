@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sr_studio.cli.cluster_run import add_cluster_arguments
 from sr_studio.errors import SRStudioError
@@ -197,17 +199,20 @@ def result_canvas(upscaler, pixels, scale: float, fmt: str):
 
 
 def output_is_done(destination: Path, overwrite: bool) -> bool:
-    """Done before (a second run over the same photos, or an interrupted one): outputs appear only once
-    complete, so an existing one is finished; it is skipped, not a failure, and nothing is touched."""
+    """Done before (a second run over the same photos, or an interrupted one): outputs appear only
+    once complete, so an existing one is finished: skipped, not a failure, and left untouched."""
     return destination.exists() and not overwrite
 
 
-def enlarge_photo(upscaler, source: Path, destination: Path, fmt: str, scale: float, quality: int | None,
-                  overwrite: bool, max_megapixels: float, on_progress, on_warning) -> tuple[Path, tuple[int, int]]:
-    """One photo from its file to its complete output: the written path and the result's (width, height).
+def enlarge_photo(
+    upscaler: Any, source: Path, destination: Path, fmt: str, scale: float, quality: int | None,
+    overwrite: bool, max_megapixels: float, on_progress: Callable[[Any], None],
+    on_warning: Callable[[Path, str], None],
+) -> tuple[Path, tuple[int, int]]:
+    """One photo from its file to its complete output: the path written and (width, height).
 
-    The one place a photo is enlarged from the command line, by a local run and by each cluster worker
-    alike, so both give the same bytes. Raises SRStudioError (naming the file) for a photo that fails."""
+    The one place a photo is enlarged from the command line, by a local run and by each cluster
+    worker alike, so both give the same bytes. Raises SRStudioError (naming the file) on failure."""
     from sr_studio.photo_files import read_photo, write_photo
 
     photo = read_photo(source, max_pixels=int(max_megapixels * 1_000_000))
@@ -215,8 +220,9 @@ def enlarge_photo(upscaler, source: Path, destination: Path, fmt: str, scale: fl
         on_warning(source, warning)
     result = upscaler.upscale(photo.pixels, scale=scale, on_progress=on_progress,
                               out=result_canvas(upscaler, photo.pixels, scale, fmt))
-    written = write_photo(destination, result, like=photo, format=fmt, quality=quality, overwrite=overwrite,
-                          on_warning=lambda warning: on_warning(destination, warning))
+    written = write_photo(destination, result, like=photo, format=fmt, quality=quality,
+                          overwrite=overwrite,
+                          on_warning=lambda text: on_warning(destination, text))
     height, width = result.shape[:2]
     return written, (width, height)
 
@@ -270,8 +276,8 @@ def run(args: argparse.Namespace) -> int:
         bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
         try:
             written, (width, height) = enlarge_photo(
-                upscaler, source, destination, fmt, scale, args.quality, args.overwrite, args.max_megapixels,
-                on_progress=lambda p: bar.update(p.done, p.total),
+                upscaler, source, destination, fmt, scale, args.quality, args.overwrite,
+                args.max_megapixels, on_progress=lambda p: bar.update(p.done, p.total),
                 on_warning=lambda path, warning: print(f"sr-studio: warning: {path}: {warning}",
                                                        file=sys.stderr))
         except SRStudioError as error:
