@@ -257,3 +257,34 @@ def test_a_cluster_that_cannot_be_reached_is_one_line(tmp_path):
     assert "sr-studio: error: cannot join the Ray cluster at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("*_x4*"))
+
+
+def test_workers_that_cannot_start_end_the_batch_in_one_line_each(
+    cluster_address, tmp_path, capsys
+):
+    inputs = tmp_path / "in"
+    make_photos(inputs, 3)
+    # No MPS (Apple GPU) here: every worker fails to build its engine. This process is the driver.
+    code = main(
+        [
+            "upscale",
+            str(inputs),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            MODEL,
+            "--cluster",
+            cluster_address,
+            "--worker-cpus",
+            "1",
+            "--device",
+            "mps",
+        ]
+    )
+
+    assert code == 1
+    err = capsys.readouterr().err.splitlines()
+    notes = [line for line in err if " did not start: " in line]
+    assert len(notes) == 2 and all("device mps is not available" in line for line in notes), err
+    assert err[-1] == "sr-studio: error: no worker of the cluster could start (see the notes above)"
+    assert not list((tmp_path / "out").iterdir())

@@ -188,9 +188,8 @@ def run_on_cluster(
 
     model_path = resolve_model_path(args.model, args.scale)
     state_dict = read_state_dict(model_path)
-    model = model_from_state_dict(
-        state_dict, source=model_path
-    )  # refused here, not on every worker
+    # Weights that do not fit are refused here, once, not by every worker.
+    model = model_from_state_dict(state_dict, source=model_path)
     scale = args.scale if args.scale is not None else float(model.scale)
     plan = plan_outputs(
         [path.resolve() for path in files], args.output, args.format, scale, as_file
@@ -326,15 +325,13 @@ class _Dispatcher:
         self.starting = {worker.handle.describe.remote(must_see): worker for worker in workers}
         self.running: dict[Any, tuple[Worker, PhotoJob]] = {}
         self.live: list[Worker] = []
+        self.ever_ready = False
 
     def run(self) -> None:
         while self.queue or self.running:
             self._hand_out()
             if not self.running and not self.starting:
-                for job in self.queue:
-                    self.report.failed(
-                        job, "no worker left to enlarge it (every worker failed or died)"
-                    )
+                self._no_worker_left()
                 return
             waiting = [*self.running, *self.starting]
             finished, _ = self.ray.wait(waiting, num_returns=1, timeout=1.0)
@@ -344,6 +341,17 @@ class _Dispatcher:
                     self._started(ref, self.starting.pop(ref))
                 else:
                     self._finished(ref, *self.running.pop(ref))
+
+    def _no_worker_left(self) -> None:
+        """One line for the photos left, not one per photo: there may be thousands."""
+        if not self.ever_ready:
+            raise SRStudioError("no worker of the cluster could start (see the notes above)")
+        self.report.line(
+            f"sr-studio: error: every worker died; {len(self.queue)} photo(s) not enlarged: "
+            "run the same command again to carry on where it stopped"
+        )
+        self.report.failures += len(self.queue)
+        self.queue.clear()
 
     def _hand_out(self) -> None:
         for worker in self.live:
@@ -380,6 +388,7 @@ class _Dispatcher:
         if facts["notice"]:
             self.report.notice(facts["notice"])
         self.live.append(worker)
+        self.ever_ready = True
         self.report.working()
         self.report.line(
             f"{worker.label} ready: {facts['device']}, {facts['precision']}", always=False
