@@ -50,6 +50,9 @@ EXCLUDED_MODULES = (
     "PySide6.QtPrintSupport", "PySide6.QtDesigner", "PySide6.QtHelp", "PySide6.QtUiTools", "PySide6.QtXml",
     "PySide6.QtConcurrent", "PySide6.QtSvgWidgets",
     "PIL.ImageTk", "PIL.ImageQt",
+    # `upscale --cluster` (the `cluster` extra, installed for the tests): a pip install, never bundled.
+    "ray", "grpc",
+    "yaml",  # PyYAML, which Ray brings; torch imports it only to save fake-op profiles
 )
 
 # Collected files to drop, by their path inside the bundle.

@@ -274,6 +274,15 @@ def check_bad_input(runner: Runner) -> str:
     return lines[0]
 
 
+def check_cluster_left_out(runner: Runner, photo: Path) -> str:
+    """Ray (the `cluster` extra) is not in the bundle: --cluster says so in one line, nothing is written."""
+    result = runner.frozen("upscale", str(photo), "--cluster", "auto", "-o", str(runner.work / "cluster.png"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "sr-studio[cluster]" in lines[0], result.stderr
+    assert not (runner.work / "cluster.png").exists()
+    return lines[0]
+
+
 def check_gui_self_test(runner: Runner, photo: Path, extra_env: dict) -> str:
     result = runner.frozen("gui", "--self-test", str(photo), extra_env=extra_env)
     succeeded(result, "gui --self-test")
@@ -438,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         check.run("upscale keeps EXIF", check_default_scale_keeps_exif, runner, with_exif, model_env)
         check.run("upscale with a HAT file", check_hat_by_path, runner, small, hat)
         check.run("bad input", check_bad_input, runner)
+        check.run("cluster left out", check_cluster_left_out, runner, small)
         if sys.platform.startswith("linux"):
             check.run("desktop entry", check_desktop_entry, executable)
         if "gui" in commands:

@@ -6,8 +6,11 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from sr_studio.cli.cluster_run import add_cluster_arguments
 from sr_studio.errors import SRStudioError
 from sr_studio.photo_formats import DEVICES, FORMAT_FOR_SUFFIX, INPUT_SUFFIXES, PRECISIONS, format_for, scan_folder
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
@@ -42,6 +45,7 @@ def register(subparsers) -> None:
     parser.add_argument("--max-megapixels", type=float, default=200.0, metavar="MP",
                         help="refuse inputs larger than this, checked before decoding (default 200)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_cluster_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -194,6 +198,35 @@ def result_canvas(upscaler, pixels, scale: float, fmt: str):
     return np.empty((height, width, 4), np.uint8)[..., :3]
 
 
+def output_is_done(destination: Path, overwrite: bool) -> bool:
+    """Done before (a second run over the same photos, or an interrupted one): outputs appear only
+    once complete, so an existing one is finished: skipped, not a failure, and left untouched."""
+    return destination.exists() and not overwrite
+
+
+def enlarge_photo(
+    upscaler: Any, source: Path, destination: Path, fmt: str, scale: float, quality: int | None,
+    overwrite: bool, max_megapixels: float, on_progress: Callable[[Any], None],
+    on_warning: Callable[[Path, str], None],
+) -> tuple[Path, tuple[int, int]]:
+    """One photo from its file to its complete output: the path written and (width, height).
+
+    The one place a photo is enlarged from the command line, by a local run and by each cluster
+    worker alike, so both give the same bytes. Raises SRStudioError (naming the file) on failure."""
+    from sr_studio.photo_io import read_photo, write_photo
+
+    photo = read_photo(source, max_pixels=int(max_megapixels * 1_000_000))
+    for warning in photo.warnings:
+        on_warning(source, warning)
+    result = upscaler.upscale(photo.pixels, scale=scale, on_progress=on_progress,
+                              out=result_canvas(upscaler, photo.pixels, scale, fmt))
+    written = write_photo(destination, result, metadata_from=photo, format=fmt, quality=quality,
+                          overwrite=overwrite,
+                          on_warning=lambda text: on_warning(destination, text))
+    height, width = result.shape[:2]
+    return written, (width, height)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.scale is not None and not (MIN_SCALE <= args.scale <= MAX_SCALE):
         raise SRStudioError(f"--scale must be from {MIN_SCALE:g} to {MAX_SCALE:g}, not {args.scale:g}")
@@ -211,8 +244,11 @@ def run(args: argparse.Namespace) -> int:
     from sr_studio.cli.terminal_progress import ProgressBar
     from sr_studio.engine import Upscaler
     from sr_studio.model_loading import load_model
-    from sr_studio.photo_io import read_photo, write_photo
 
+    if args.cluster:
+        from sr_studio.cli.cluster_run import run_on_cluster
+
+        return run_on_cluster(args, files, as_file, notes)
     model_path = resolve_model_path(args.model, args.scale)
     model = load_model(model_path)
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
@@ -234,26 +270,22 @@ def run(args: argparse.Namespace) -> int:
     for index, (source, destination, fmt) in enumerate(plan, start=1):
         started = time.monotonic()
         label = f"[{index}/{len(plan)}] {source.name}"
-        if destination.exists() and not args.overwrite:
-            # Done before (a second run over the same photos): not a failure, and nothing is touched.
+        if output_is_done(destination, args.overwrite):
             skipped += 1
             if not args.quiet:
                 print(f"{label} skipped: {destination} already exists (--overwrite replaces it)", file=sys.stderr)
             continue
+        bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
         try:
-            photo = read_photo(source, max_pixels=int(args.max_megapixels * 1_000_000))
-            for warning in photo.warnings:
-                print(f"sr-studio: warning: {source}: {warning}", file=sys.stderr)
-            bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
-            result = upscaler.upscale(photo.pixels, scale=scale, on_progress=lambda p: bar.update(p.done, p.total),
-                                      out=result_canvas(upscaler, photo.pixels, scale, fmt))
-            written = write_photo(destination, result, metadata_from=photo, format=fmt, quality=args.quality,
-                                  overwrite=args.overwrite)
+            written, (width, height) = enlarge_photo(
+                upscaler, source, destination, fmt, scale, args.quality, args.overwrite,
+                args.max_megapixels, on_progress=lambda p: bar.update(p.done, p.total),
+                on_warning=lambda path, warning: print(f"sr-studio: warning: {path}: {warning}",
+                                                       file=sys.stderr))
         except SRStudioError as error:
             failures += 1
             print(f"sr-studio: error: {error}", file=sys.stderr)
             continue
-        height, width = result.shape[:2]
         message = f"{label} -> {written} ({width}x{height}, {time.monotonic() - started:.1f} s)"
         if args.quiet:
             continue
