@@ -27,7 +27,7 @@ FORMAT_FOR_SUFFIX = {".jpg": "jpg", ".jpeg": "jpg", ".jpe": "jpg", ".png": "png"
 FALLBACK_FORMAT = "png"
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # engine.devices.PRECISION_CHOICES, without torch
 
 
 def is_photo_path(path: str | os.PathLike) -> bool:

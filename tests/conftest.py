@@ -30,3 +30,15 @@ def qapp_cls():
     from sr_studio.gui.application import Application
 
     return Application
+
+
+@pytest.fixture(autouse=True)
+def cpu_without_native_bf16(request, monkeypatch):
+    """The automatic precision depends on the CPU (bf16 where it has bfloat16 instructions), and CI's
+    CPU varies between sessions: in-process tests see a CPU without them, so "auto" means fp32 and
+    outputs compare exactly everywhere. Tests of the detection itself are marked `real_cpu_features`;
+    tests of bf16 say so with their own monkeypatch."""
+    if request.node.get_closest_marker("real_cpu_features") is None:
+        from sr_studio.engine import devices
+
+        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)

@@ -74,9 +74,14 @@ def make_photos(folder: Path, count: int, size=(96, 72)) -> list[Path]:
     return paths
 
 
+# "auto" is resolved by each worker for its own CPU or GPU; the in-process reference sees a CPU
+# without bf16 (conftest), so both sides name the precision.
+FIXED_PRECISION = ("--precision", "fp32")
+
+
 def local_reference(inputs: Path, output: Path) -> dict[str, bytes]:
     """What the plain CLI writes for the same batch, file by file."""
-    main(["upscale", "--quiet", str(inputs), "-o", str(output), "--model", MODEL])
+    main(["upscale", "--quiet", str(inputs), "-o", str(output), "--model", MODEL, *FIXED_PRECISION])
     return {path.name: path.read_bytes() for path in output.iterdir()}
 
 
@@ -95,6 +100,7 @@ def cluster_command(address: str, inputs: Path, output: Path) -> list[str]:
         str(output),
         "--model",
         MODEL,
+        *FIXED_PRECISION,
         "--cluster",
         address,
         "--worker-cpus",
@@ -126,7 +132,7 @@ def test_cluster_outputs_equal_the_local_cli_byte_for_byte(cluster_address, tmp_
     make_photos(inputs, 6)
     (inputs / "broken.jpg").write_text("this is not a photo")
     local = tmp_path / "local"
-    assert main(["upscale", "--quiet", str(inputs), "-o", str(local), "--model", MODEL]) == 1
+    assert main(["upscale", "--quiet", str(inputs), "-o", str(local), "--model", MODEL, *FIXED_PRECISION]) == 1
 
     result = run_cluster(cluster_address, inputs, tmp_path / "cluster")
 

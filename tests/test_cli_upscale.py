@@ -282,9 +282,25 @@ def test_the_model_is_named_by_the_id_models_list_shows(tmp_path, model_file, ca
     source = photo(tmp_path / "a.png")
     assert main(["upscale", str(source), "--scale", "2"]) == 0
     header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
-    assert header.startswith("model: bundled-span-x2 (SPAN x2) on ")
+    assert header.startswith("model: bundled-span-x2 (SPAN ch8 x2) on ")
     assert main(["models", "list"]) == 0
     assert any(line.startswith("bundled-span-x2 ") for line in capsys.readouterr().out.splitlines())
     assert main(["upscale", str(source), "--model", str(model_file), "--overwrite"]) == 0
     header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
-    assert header.startswith("model: tiny-span-x2.safetensors (SPAN x2)")  # a file of one's own: its name
+    assert header.startswith("model: tiny-span-x2.safetensors (SPAN ch8 x2)")  # a file of one's own: its name
+
+
+def test_the_header_says_which_precision_runs_and_why(tmp_path, model_file, capsys, monkeypatch):
+    from sr_studio.engine import devices
+
+    source = photo(tmp_path / "a.png")
+    for native, expected in ((True, "bf16 (automatic: this CPU computes bfloat16 in hardware)"),
+                             (False, "fp32 (automatic: this CPU has no bfloat16 instructions)")):
+        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
+        argv = ["upscale", str(source), "--model", str(model_file), "--device", "cpu", "--overwrite"]
+        assert main(argv) == 0
+        header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
+        assert f"on cpu, {expected}; " in header
+    assert main([*argv, "--precision", "fp32"]) == 0  # named by the user: no reason given
+    header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
+    assert "on cpu, fp32; " in header

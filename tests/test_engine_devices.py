@@ -116,6 +116,7 @@ def test_bf16_on_a_cpu_with_it_and_on_gpus_is_kept(native_bf16, monkeypatch):
     assert devices.choose_dtype("bf16", torch.device("cuda"), hat_x2()) == torch.bfloat16
 
 
+@pytest.mark.real_cpu_features
 def test_native_bf16_is_read_from_the_cpu_features(monkeypatch):
     monkeypatch.setattr(devices.platform, "machine", lambda: "x86_64")
     try:

@@ -36,9 +36,11 @@ def register(subparsers) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="where the model runs: a CUDA or Apple GPU when there is one, else the CPU (default "
                         "auto)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="fp32: exact (default); bf16: faster on GPUs and on CPUs with bf16 instructions (runs "
-                        "as fp32 on other CPUs, saying so); fp16: GPUs only, SPAN models only")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto (default): the fastest that keeps the model's quality here (bf16 on CPUs "
+                        "with bf16 instructions, fp16 or bf16 on GPUs, else fp32; the run says which and "
+                        "why); fp32: exact; bf16: runs as fp32 on CPUs without bf16 instructions, saying so; "
+                        "fp16: GPUs only, SPAN models only")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: the input's, PNG for others)")
     parser.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -261,10 +263,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for note in notes:
             print(f"sr-studio: note: {note}", file=sys.stderr)
-        described = model.descriptor
-        print(f"model: {model_label(model_path)} ({described.arch} x{described.scale}) "
-              f"on {upscaler.device}, "
-              f"{upscaler.precision}; {len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
+        why = f" ({upscaler.precision_reason})" if upscaler.precision_reason else ""
+        print(f"model: {model_label(model_path)} ({model.descriptor.display_name}) "
+              f"on {upscaler.device}, {upscaler.precision}{why}; "
+              f"{len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
 
     failures = skipped = 0
     for index, (source, destination, fmt) in enumerate(plan, start=1):
