@@ -95,8 +95,8 @@ def cpu_has_native_bf16() -> bool:
     Plain AVX-512 is not enough: oneDNN then converts in software and bf16 is no faster than fp32.
     """
     if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86"):
-        probe = getattr(torch, "cpu", None)
         try:
+            probe = torch.cpu
             return bool(probe._is_avx512_bf16_supported() or probe._is_amx_tile_supported())
         except AttributeError:  # private helpers of torch.cpu; oneDNN's own test is the fallback
             pass
@@ -138,7 +138,7 @@ def _bf16_supported(device: torch.device) -> bool:
     if device.type == "cpu":
         return True
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return bool(torch.cuda.is_bf16_supported())
     try:  # MPS gained bfloat16 with macOS 14; asking is the reliable test
         torch.ones(1, dtype=torch.bfloat16, device=device) + 1
         return True

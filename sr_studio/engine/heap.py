@@ -31,7 +31,7 @@ FALLBACK_MMAP_THRESHOLD = 32 << 20  # glibc's own ceiling for the dynamic thresh
 
 
 @functools.lru_cache(maxsize=1)
-def _glibc():
+def _glibc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -56,11 +56,12 @@ def hold_freed_memory() -> bool:
         return _holding
     if not any(libc.mallopt(M_MMAP_THRESHOLD, value) == 1 for value in (MMAP_THRESHOLD, FALLBACK_MMAP_THRESHOLD)):
         return False
-    _holding = libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    _holding = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
     return _holding
 
 
 def release() -> None:
     """Give the memory freed after a photo back to the system (the window stays small between runs)."""
-    if _holding:
-        _glibc().malloc_trim(0)
+    libc = _glibc()
+    if _holding and libc is not None:  # holding implies glibc was found
+        libc.malloc_trim(0)

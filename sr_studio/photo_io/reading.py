@@ -28,7 +28,7 @@ from sr_studio.photo_io.photo import Photo, Pixels
 from sr_studio.photo_io.pillow_array import to_array
 
 try:  # HEIC/HEIF (iPhone photos); decode-only build without GPL parts.
-    import pi_heif  # type: ignore[import-untyped]  # (no type information published)
+    import pi_heif  # untyped: pyproject's mypy section ignores its missing stubs
 
     pi_heif.register_heif_opener()
     HEIF_SUPPORTED = True
