@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from sr_studio.archs import architecture_names
 from sr_studio.errors import SRStudioError
@@ -50,7 +51,8 @@ class CatalogEntry:
     sha256: str | None  # None where unknown: verified by size and loading only
     description: str
     sha256_prefix: str | None = None  # a published digest prefix, checked when the full digest is unknown
-    expect: dict = field(default_factory=dict)  # hyperparameters the loaded file must have
+    # hyperparameters the loaded file must have
+    expect: dict[str, object] = field(default_factory=dict)
 
     @property
     def verifiable(self) -> bool:
@@ -73,7 +75,7 @@ def valid_model_id(model_id: str) -> bool:
     return bool(MODEL_ID_PATTERN.match(model_id)) and ".." not in model_id
 
 
-def load_catalog(path: str | os.PathLike | None = None) -> list[CatalogEntry]:
+def load_catalog(path: str | os.PathLike[str] | None = None) -> list[CatalogEntry]:
     path = Path(path) if path is not None else catalog_path()
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -110,16 +112,17 @@ def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
     if isinstance(raw.get("id"), str):
         label = f"entry {index} ({raw['id']})"
 
-    def fail(reason: str):
+    def fail(reason: str) -> NoReturn:
         raise CatalogError(f"{label}: {reason}", path)
 
-    def text(key: str, optional: bool = False) -> str | None:
+    def text(key: str) -> str:
         value = raw.get(key)
-        if value is None and optional:
-            return None
         if not isinstance(value, str) or not value.strip():
             fail(f"'{key}' must be a non-empty string")
         return value.strip()
+
+    def optional_text(key: str) -> str | None:
+        return None if raw.get(key) is None else text(key)
 
     model_id = text("id")
     if not valid_model_id(model_id):
@@ -156,7 +159,7 @@ def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
         id=model_id,
         name=text("name"),
         arch=arch,
-        variant=text("variant", optional=True) or arch,
+        variant=optional_text("variant") or arch,
         scale=scale,
         purpose=purpose,
         license=text("license"),
