@@ -22,7 +22,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from sr_studio.errors import Cancelled, SRStudioError
 from sr_studio.weights.catalog import valid_model_id
@@ -68,7 +68,7 @@ class InstalledModel:
     origin: str  # the URL it came from, or the imported file's path
     license: str | None
     installed_at: str  # ISO 8601, UTC
-    hyperparameters: dict = field(default_factory=dict)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # as ModelDescriptor's
     source_sha256: str | None = None  # imports: the digest of the user's original file
 
 
@@ -115,7 +115,7 @@ def ensure_free_space(folder: Path, needed: int, what: str) -> None:
         )
 
 
-def write_json_atomically(path: Path, document: dict) -> None:
+def write_json_atomically(path: Path, document: Mapping[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".record-", suffix=".tmp")
     try:
@@ -133,7 +133,7 @@ def write_json_atomically(path: Path, document: dict) -> None:
 class ModelStore:
     """The models folder. Cheap to create; every call reads the folder afresh (the GUI and CLI share it)."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else models_dir()
 
     @property
@@ -152,7 +152,9 @@ class ModelStore:
             )
 
     def installed(self) -> list[InstalledModel]:
-        return [result.model for result in self._scan() if result.status == "ok"]
+        scanned = self._scan()
+        # "ok" always carries its model; the second test says so to the type checker
+        return [r.model for r in scanned if r.status == "ok" and r.model is not None]
 
     def get(self, model_id: str) -> InstalledModel | None:
         if not valid_model_id(model_id):
@@ -169,7 +171,9 @@ class ModelStore:
                 return model
         return None
 
-    def install(self, weights: Path, model_id: str, suffix: str, record: dict) -> InstalledModel:
+    def install(
+        self, weights: Path, model_id: str, suffix: str, record: Mapping[str, object]
+    ) -> InstalledModel:
         """Move `weights` (on the same disk) to `<id><suffix>` and write its record; returns the model."""
         self.check_id(model_id)
         if suffix not in WEIGHT_SUFFIXES:
@@ -236,6 +240,8 @@ class ModelStore:
                 results.append(result)
                 continue
             model = result.model
+            if model is None:  # "ok" always carries its model
+                continue
             actual = sha256_of(model.path, cancelled)
             if actual != model.sha256:
                 results.append(VerifyResult(
