@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 from sr_studio.weights.store import StoreError
 
-if os.name == "nt":
+if sys.platform == "win32":  # the same test as os.name == "nt", one mypy understands
     import msvcrt
 
     def _try_lock(descriptor: int) -> bool:
@@ -102,7 +103,7 @@ class ModelLock:
         if descriptor is None:  # held without a lock (file system without locks)
             self.path.unlink(missing_ok=True)
             return
-        if os.name == "nt":
+        if sys.platform == "win32":  # the same test as os.name == "nt", one mypy understands
             # Windows cannot delete an open file: let go first; the delete then fails harmlessly
             # while another process has the file open (and is about to lock it).
             _unlock(descriptor)
