@@ -89,7 +89,7 @@ def bundled_dir() -> Path:
         return Path(__file__).resolve().parents[2] / "resources" / "models"
 
 
-def bundled_models(directory: str | os.PathLike | None = None) -> list[BundledModel]:
+def bundled_models(directory: str | os.PathLike[str] | None = None) -> list[BundledModel]:
     directory = Path(directory) if directory is not None else bundled_dir()
     if not directory.is_dir():
         return []
@@ -131,7 +131,7 @@ def read_bundled(weights: Path) -> BundledModel | None:
     )
 
 
-def read_card(weights: Path) -> dict:
+def read_card(weights: Path) -> dict[str, object]:
     json_card = weights.with_suffix(".json")
     if json_card.is_file():
         try:
@@ -146,7 +146,7 @@ def read_card(weights: Path) -> dict:
         text = markdown_card.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return {}
-    fields: dict = {}
+    fields: dict[str, object] = {}
     for line in text.splitlines():
         match = CARD_LINE.match(line)
         if match and match[1].lower() not in fields:
@@ -154,7 +154,7 @@ def read_card(weights: Path) -> dict:
     return fields
 
 
-def default_model_path(scale: int, directory: str | os.PathLike | None = None) -> Path:
+def default_model_path(scale: int, directory: str | os.PathLike[str] | None = None) -> Path:
     """The bundled model for `scale`: the same scale, else the next larger one, else the largest; among
     models of one scale, the one whose card says `default`.
 
@@ -175,5 +175,7 @@ def default_model_path(scale: int, directory: str | os.PathLike | None = None) -
     return min(models, key=lambda m: (-m.scale, not m.default, m.id)).path
 
 
-def find_bundled(model_id: str, directory: str | os.PathLike | None = None) -> BundledModel | None:
+def find_bundled(
+    model_id: str, directory: str | os.PathLike[str] | None = None
+) -> BundledModel | None:
     return next((m for m in bundled_models(directory) if m.id == model_id), None)

@@ -25,7 +25,7 @@ from sr_studio.weights.store import (
 
 
 def import_model(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     store: ModelStore | None = None,
     model_id: str | None = None,
@@ -67,9 +67,11 @@ def import_model(
             model_id = unique_id(id_from_file_name(path), taken)
         ensure_free_space(store.root, sum(t.numel() * t.element_size() for t in tensors.values()), path.name)
         store.partial_dir.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=store.partial_dir, prefix=f"{model_id}.", suffix=".import")
+        descriptor, temporary_name = tempfile.mkstemp(
+            dir=store.partial_dir, prefix=f"{model_id}.", suffix=".import"
+        )
         os.close(descriptor)
-        temporary = Path(temporary)
+        temporary = Path(temporary_name)
         try:
             try:
                 save_file(tensors, str(temporary), metadata={"format": "pt", "arch": arch, "scale": str(scale)})

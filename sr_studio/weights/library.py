@@ -82,7 +82,9 @@ def from_installed(model: InstalledModel, entry: CatalogEntry | None) -> ModelLi
     )
 
 
-def resolve_model(name_or_path: str | os.PathLike | None, scale: int | None = None) -> Path:
+def resolve_model(
+    name_or_path: str | os.PathLike[str] | None, scale: int | None = None
+) -> Path:
     """The weights file for `sr-studio upscale --model`: an installed, bundled or catalog id, or a file.
 
     None gives the bundled default for `scale` (4 when that is None too). A catalog model that is not
