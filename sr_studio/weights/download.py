@@ -46,7 +46,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 from sr_studio import __version__
 from sr_studio.errors import Cancelled, CheckpointError, SRStudioError
@@ -147,7 +147,7 @@ def catalog_entry(model_id: str) -> CatalogEntry:
 
 
 @contextlib.contextmanager
-def claimed(model_id: str):
+def claimed(model_id: str) -> Iterator[None]:
     with _active_lock:
         if model_id in _active_downloads:
             raise DownloadError("is already being downloaded", model_id)
@@ -230,7 +230,7 @@ class Download:
     # -- one downloader per model across processes -----------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self):
+    def locked(self) -> Iterator[bool]:
         """Hold the model's cross-process lock, waiting (cancellably) while another process has it.
 
         Yields whether it had to wait, so that the caller can look for what the other one installed.
@@ -286,7 +286,7 @@ class Download:
         """The mirror a kept partial file came from goes first, so that it can be resumed."""
         urls = list(self.entry.urls)
         previous = self.read_state().get("url")
-        if previous in urls and self.part_size() > 0:
+        if isinstance(previous, str) and previous in urls and self.part_size() > 0:
             urls.remove(previous)
             urls.insert(0, previous)
         return urls
@@ -320,7 +320,7 @@ class Download:
             request.add_header("Range", f"bytes={offset}-")
             validator = self.read_state().get("validator")
             if validator:
-                request.add_header("If-Range", validator)
+                request.add_header("If-Range", str(validator))  # a str, as start_partial wrote it
         self.report("connecting", offset, self.entry.size, url, force=True)
         watchdog = HeaderDeadline(self.options.timeout)
         try:
@@ -371,7 +371,9 @@ class Download:
                 f"the connection closed after {human_size(offset + received)} of {human_size(total)}"
             )
 
-    def stream(self, response, url: str, offset: int, total: int | None) -> int:
+    def stream(
+        self, response: http.client.HTTPResponse, url: str, offset: int, total: int | None
+    ) -> int:
         limit = self.entry.size or total or MAX_DOWNLOAD_BYTES
         done = offset
         self.samples.clear()
@@ -457,7 +459,7 @@ class Download:
         self.state_path.unlink(missing_ok=True)
         return installed
 
-    def trial_load(self) -> tuple[str, int, dict, str]:
+    def trial_load(self) -> tuple[str, int, dict[str, Any], str]:
         """Load the file once, as the engine would, and check it is the architecture the catalog names."""
         from sr_studio.checkpoint import looks_like_safetensors
         from sr_studio.model_loading import load_model
@@ -489,7 +491,7 @@ class Download:
         except OSError:
             return 0
 
-    def read_state(self) -> dict:
+    def read_state(self) -> dict[str, object]:
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -500,7 +502,7 @@ class Download:
         """Bytes already here from this same URL; a partial file from elsewhere is not mixed in."""
         return self.part_size() if self.read_state().get("url") == url else 0
 
-    def start_partial(self, url: str, response) -> None:
+    def start_partial(self, url: str, response: http.client.HTTPResponse) -> None:
         self.store.partial_dir.mkdir(parents=True, exist_ok=True)
         etag = response.headers.get("ETag")
         validator = etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified")
@@ -588,7 +590,7 @@ class HeaderDeadline:
     then tells the caller why. Once the headers are in, the body has the stall rule instead.
     """
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
@@ -599,7 +601,7 @@ class HeaderDeadline:
             _WatchedHTTPHandler(self._watch), _WatchedHTTPSHandler(self._watch)
         )
 
-    def _watch(self, sock) -> None:
+    def _watch(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.append(sock)
             expired = self.expired
@@ -616,7 +618,7 @@ class HeaderDeadline:
             self._shut(sock)
 
     @staticmethod
-    def _shut(sock) -> None:
+    def _shut(sock: socket.socket) -> None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
 
@@ -626,37 +628,47 @@ class HeaderDeadline:
         self._timer.start()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._timer.cancel()
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:  # set by __enter__
+            self._timer.cancel()
         with self._lock:
             self._over = True  # the response now belongs to the caller: the body has the stall rule
             self._sockets.clear()
 
 
-class _Watching:
+class _Watching(urllib.request.AbstractHTTPHandler):
     """Mixed into urllib's HTTP(S) handlers: every connection they open reports its socket."""
 
-    def __init__(self, watch):
+    def __init__(self, watch: Callable[[socket.socket], None]) -> None:
         super().__init__()
         self._watch = watch
 
-    def do_open(self, http_class, req, **kwargs):
+    def do_open(
+        self,
+        http_class: Callable[..., http.client.HTTPConnection],
+        req: urllib.request.Request,
+        **kwargs: Any,
+    ) -> http.client.HTTPResponse:
         watch = self._watch
 
-        class Watched(http_class):
-            # The plain TCP socket, as soon as it exists: a proxy tunnel and the TLS handshake are covered too.
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, **kwargs)
-                create = self._create_connection
+        def watched(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+            # The plain TCP socket, as soon as it exists: a proxy tunnel and the TLS handshake are
+            # covered too. `_create_connection` is the instance hook http.client itself calls; it is
+            # private, so typeshed does not declare it (hence the two ignores).
+            connection = http_class(*args, **kwargs)
+            create: Callable[..., socket.socket] = (
+                connection._create_connection  # type: ignore[attr-defined]
+            )
 
-                def create_and_watch(*args, **kwargs):
-                    sock = create(*args, **kwargs)
-                    watch(sock)
-                    return sock
+            def create_and_watch(*args: Any, **kwargs: Any) -> socket.socket:
+                sock = create(*args, **kwargs)
+                watch(sock)
+                return sock
 
-                self._create_connection = create_and_watch
+            connection._create_connection = create_and_watch  # type: ignore[attr-defined]
+            return connection
 
-        return super().do_open(Watched, req, **kwargs)
+        return super().do_open(watched, req, **kwargs)
 
 
 class _WatchedHTTPHandler(_Watching, urllib.request.HTTPHandler):
@@ -675,7 +687,7 @@ def as_cancel_check(cancel: CancelFlag) -> Callable[[], bool]:
     return cancel
 
 
-def content_length(response) -> int | None:
+def content_length(response: http.client.HTTPResponse) -> int | None:
     try:
         value = int(response.headers.get("Content-Length", ""))
     except ValueError:
