@@ -44,15 +44,22 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from sr_studio import __version__
 from sr_studio.errors import Cancelled, CheckpointError, SRStudioError
 from sr_studio.weights.catalog import CatalogEntry, find_entry
 from sr_studio.weights.model_lock import ModelLock
-from sr_studio.weights.store import InstalledModel, ModelStore, ensure_free_space, human_size, sha256_of
+from sr_studio.weights.store import (
+    InstalledModel,
+    ModelStore,
+    ensure_free_space,
+    human_size,
+    sha256_of,
+)
 
 USER_AGENT = f"SR-Studio/{__version__}"
 CHUNK_BYTES = 256 * 1024

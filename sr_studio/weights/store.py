@@ -20,9 +20,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sr_studio.errors import Cancelled, SRStudioError
 from sr_studio.weights.catalog import valid_model_id
