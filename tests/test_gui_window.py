@@ -308,19 +308,40 @@ def test_bf16_is_greyed_out_with_the_reason_where_the_cpu_would_emulate_it(qtbot
         assert "10x slower" in combo.itemData(bf16, Qt.ItemDataRole.ToolTipRole)
     panel.set_device("cpu")
     panel.set_precision("bf16")
-    assert panel.precision() == "fp32" and not combo.model().item(bf16).isEnabled()
+    assert panel.precision() == "auto" and not combo.model().item(bf16).isEnabled()
 
-    # With a GPU, bf16 is offered for it and withdrawn again (back to fp32) when the CPU is chosen.
+    # With a GPU, bf16 is offered for it and withdrawn again (back to automatic) when the CPU is chosen.
     panel.set_available_devices({"auto": True, "cpu": True, "cuda": True, "mps": False, "cpu_bf16": False})
     panel.set_device("cuda")
     assert combo.model().item(bf16).isEnabled()
     panel.set_precision("bf16")
     assert panel.precision() == "bf16"
     panel.set_device("cpu")
-    assert panel.precision() == "fp32" and not combo.model().item(bf16).isEnabled()
+    assert panel.precision() == "auto" and not combo.model().item(bf16).isEnabled()
 
     # A CPU with bfloat16 instructions keeps it.
     panel.set_available_devices({"auto": True, "cpu": True, "cuda": False, "mps": False, "cpu_bf16": True})
     panel.set_precision("bf16")
     assert panel.precision() == "bf16" and combo.model().item(bf16).isEnabled()
     assert "AVX512-BF16" in combo.itemData(bf16, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_precision_is_automatic_unless_the_user_chose_a_reduced_one(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from sr_studio.gui.app_settings import AppSettings
+
+    def settings_with(**values):
+        qsettings = QSettings(str(tmp_path / f"{len(list(tmp_path.iterdir()))}.ini"),
+                              QSettings.Format.IniFormat)
+        for key, value in values.items():
+            qsettings.setValue(f"run/{key.replace('_', '-')}", value)
+        return AppSettings(qsettings)
+
+    assert settings_with().precision == "auto"  # first start
+    # Before automatic precision every window saved its fp32 default: that is not a choice to keep.
+    assert settings_with(precision="fp32").precision == "auto"
+    assert settings_with(precision="bf16").precision == "bf16"
+    chosen = settings_with(precision="bf16")
+    chosen.precision = "fp32"  # chosen now, under the new key: kept
+    assert chosen.precision == "fp32"

@@ -276,3 +276,20 @@ def test_the_session_needs_no_qt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
+
+
+def test_a_finished_run_says_which_precision_ran_and_why(setup):
+    session, workers, seen, photo, run_to_the_end = setup
+    session.add_paths([photo("a.png")])
+    workers.finish_loads()
+    session.run_current(OPTIONS)
+    assert workers.runs[0].precision == "auto"  # the default the engine resolves
+    request = workers.runs.pop(0)
+    pixels = np.repeat(np.repeat(request.pixels, 2, axis=0), 2, axis=1)
+    session.run_finished(RunResult(request.job_id, pixels, _View(pixels), "SPAN", 2, 2.0, "cpu", 0.1,
+                                   precision="bf16",
+                                   precision_reason="automatic: this CPU computes bfloat16 in hardware"))
+    item = session.queue.current
+    assert item.status == "done" and item.message.endswith("on cpu, bf16")
+    status = [n.text for n in of(events.Notice, seen) if n.kind == "status"][-1]
+    assert "on cpu, bf16 (automatic: this CPU computes bfloat16 in hardware)" in status

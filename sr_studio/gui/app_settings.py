@@ -76,11 +76,16 @@ class AppSettings:
 
     @property
     def precision(self) -> str:
-        return self._choice("run/precision", PRECISIONS, "fp32")
+        """Automatic unless the user picked bf16 or fp16. The key is new: until automatic precision
+        existed every window saved its fp32 default, which would otherwise stick for good."""
+        if self.qsettings.contains("run/precision-choice"):
+            return self._choice("run/precision-choice", PRECISIONS, "auto")
+        earlier = self._text("run/precision", "fp32")
+        return earlier if earlier in ("bf16", "fp16") else "auto"
 
     @precision.setter
     def precision(self, value: str) -> None:
-        self.qsettings.setValue("run/precision", value)
+        self.qsettings.setValue("run/precision-choice", value)
 
     @property
     def tile(self) -> int | None:

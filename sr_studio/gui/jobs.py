@@ -19,7 +19,7 @@ class RunRequest:
     model_path: Path
     scale: float | None  # None: the model's own
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     tile: int | None = None
     result_size: tuple[int, int] | None = None  # (height, width) the viewer expects; tiles are mapped onto it
     display: bool = True  # build the display copy; False for a photo off screen (it goes to the cache)
@@ -36,6 +36,8 @@ class RunResult:
     device: str
     seconds: float
     notice: str = ""  # the engine's one line when the run differs from the request (bf16 run as fp32)
+    precision: str = ""  # the one that ran
+    precision_reason: str = ""  # why, when the engine chose it ("automatic: ...")
 
 
 @dataclass

@@ -70,7 +70,7 @@ class RunOptions:
     model_scale: int
     scale: float | None = None  # None: the model's own
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     tile: int | None = None
 
     @property
@@ -462,11 +462,13 @@ class Session:
         item.done_region = None
         item.result_scale = result.scale
         item.result_view = result.pyramid
-        self.queue.set_status(item, DONE, f"x{result.scale:g} in {result.seconds:.1f} s on {result.device}")
+        where = f"{result.device}, {result.precision}" if result.precision else result.device
+        self.queue.set_status(item, DONE, f"x{result.scale:g} in {result.seconds:.1f} s on {where}")
+        why = f" ({result.precision_reason})" if result.precision_reason else ""
         notice = f"; {result.notice}" if result.notice else ""
         height, width = item.result_size
-        self._notice(f"{item.name}: enlarged x{result.scale:g} to {width} × {height} in {result.seconds:.1f} s "
-                     f"on {result.device}{notice}", "status", seconds=10)
+        self._notice(f"{item.name}: enlarged x{result.scale:g} to {width} × {height} in "
+                     f"{result.seconds:.1f} s on {where}{why}{notice}", "status", seconds=10)
         if item is self.queue.current:
             if result.pyramid is None:  # selected during the run: its display copy is made now
                 self._restore(item)

@@ -34,8 +34,10 @@ from sr_studio.gui.export_plan import (
 
 SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (Metal)"}
-PRECISION_LABELS = {"fp32": "Full (fp32)", "bf16": "bfloat16", "fp16": "Half (fp16)"}
+PRECISION_LABELS = {"auto": "Automatic", "fp32": "Full (fp32)", "bf16": "bfloat16", "fp16": "Half (fp16)"}
 PRECISION_TIPS = {
+    "auto": ("The fastest that keeps the model's quality here: bf16 on CPUs with bfloat16 instructions, "
+             "fp16 (SPAN) or bf16 (HAT) on GPUs, otherwise fp32. The status line says which ran"),
     "fp32": "Exact; the safe choice everywhere",
     "bf16": "Faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, with a tiny loss of precision",
     "fp16": "Fastest on GPUs; SPAN models only, not on the CPU",
@@ -258,7 +260,7 @@ class RunPanel(QWidget):
         self.precision_combo.setItemData(index, PRECISION_TIPS["bf16"] if usable else EMULATED_BF16_TIP,
                                          Qt.ItemDataRole.ToolTipRole)
         if not usable and self.precision() == "bf16":
-            self.precision_combo.setCurrentIndex(self.precision_combo.findData("fp32"))
+            self.precision_combo.setCurrentIndex(self.precision_combo.findData("auto"))
 
     def set_device(self, device: str) -> None:
         index = self.device_combo.findData(device)

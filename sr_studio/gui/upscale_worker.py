@@ -106,6 +106,8 @@ class UpscaleWorker(QObject):
                 device=str(getattr(upscaler, "device", request.device)),
                 seconds=time.monotonic() - started,
                 notice=str(getattr(upscaler, "notice", None) or ""),
+                precision=str(getattr(upscaler, "precision", "") or ""),
+                precision_reason=str(getattr(upscaler, "precision_reason", None) or ""),
             ))
         except Cancelled:
             self.cancelled.emit(request.job_id)
