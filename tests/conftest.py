@@ -30,3 +30,10 @@ def qapp_cls():
     from sr_studio.gui.application import Application
 
     return Application
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path_factory, monkeypatch):
+    """Runs record their speed in the user data folder: tests keep theirs out of the real one."""
+    if not os.environ.get("SR_STUDIO_DATA_DIR"):
+        monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path_factory.mktemp("data")))
