@@ -42,6 +42,9 @@ def register(subparsers) -> None:
     parser.add_argument("--max-megapixels", type=float, default=200.0, metavar="MP",
                         help="refuse inputs larger than this, checked before decoding (default 200)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print how long each photo would take on this machine and write nothing (from "
+                        "earlier runs and previews, or a short calibration)")
     parser.set_defaults(handler=run)
 
 
@@ -217,6 +220,13 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(model_path)
     scale = args.scale if args.scale is not None else float(model.scale)
     plan = plan_outputs(files, args.output, args.format, scale, as_file)
+    if args.estimate:  # before the output folder is created: an estimate writes nothing
+        from sr_studio.cli.run_estimates import print_estimates
+
+        upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
+        if upscaler.notice:
+            print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
+        return print_estimates(upscaler, model_path, [source for source, _, _ in plan], scale, args)
     if args.output:
         prepare_folder(Path(args.output).expanduser().parent if as_file else Path(args.output).expanduser())
     upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
@@ -228,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"model: {model_label(model_path)} ({model.arch} x{model.scale}) on {upscaler.device}, "
               f"{upscaler.precision}; {len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
 
+    from sr_studio.engine.throughput import ThroughputStore
+
+    speed = RunTimer(ThroughputStore.default(), upscaler, scale)
     failures = skipped = 0
     for index, (source, destination, fmt) in enumerate(plan, start=1):
         started = time.monotonic()
@@ -243,10 +256,13 @@ def run(args: argparse.Namespace) -> int:
             for warning in photo.warnings:
                 print(f"sr-studio: warning: {source}: {warning}", file=sys.stderr)
             bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
+            network_started = time.monotonic()
             result = upscaler.upscale(photo.pixels, scale=scale, on_progress=lambda p: bar.update(p.done, p.total),
                                       out=result_canvas(upscaler, photo.pixels, scale, fmt))
+            network_seconds = time.monotonic() - network_started
             written = write_photo(destination, result, like=photo, format=fmt, quality=args.quality,
                                   overwrite=args.overwrite)
+            speed.record(photo.pixels.shape[:2], network_seconds, time.monotonic() - started - network_seconds)
         except SRStudioError as error:
             failures += 1
             print(f"sr-studio: error: {error}", file=sys.stderr)
@@ -263,6 +279,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"sr-studio: {failures} of {len(plan)} image(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+class RunTimer:
+    """Records each photo's measured speed, so that the next estimate on this machine is from real runs."""
+
+    def __init__(self, store, upscaler, scale: float) -> None:
+        from sr_studio.engine.throughput import speed_key
+
+        self.store, self.upscaler, self.scale = store, upscaler, scale
+        self.key = speed_key(upscaler.model, upscaler.device, upscaler.precision)
+
+    def record(self, size: tuple[int, int], network_seconds: float, io_seconds: float) -> None:
+        from sr_studio.engine.crop_preview import patch_pixels
+        from sr_studio.engine.throughput import IO_KEY
+
+        height, width = size
+        self.store.record(self.key, patch_pixels(self.upscaler, height, width, self.scale), network_seconds, "run")
+        out_h, out_w = self.upscaler.output_size(height, width, self.scale)
+        self.store.record(IO_KEY, out_h * out_w, io_seconds, "run")
 
 
 class _Silent:
