@@ -143,6 +143,7 @@ class PhotoCanvas(QWidget):
         self.model = model
         self.images = images
         self.empty_text = ""
+        self.marker = ""  # a word in the top-left corner over the result ("PREVIEW")
         self._drag_start: QPointF | None = None
         self._dragging_slider = False
         self.setMinimumSize(100, 100)  # two panes and both docks fit a 640 px window
@@ -205,6 +206,8 @@ class PhotoCanvas(QWidget):
             self._draw_slider(painter)
         elif self.role == RESULT and self.images.result is None and self.empty_text:
             self._draw_caption(painter, self.empty_text)
+        if self.marker and self.role == RESULT:
+            self._draw_label(painter, self.marker, Qt.AlignmentFlag.AlignLeft)
 
     def _draw_result(self, painter: QPainter, width: float, height: float) -> None:
         images = self.images

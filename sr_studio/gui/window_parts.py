@@ -164,6 +164,10 @@ def build_actions(window) -> None:
     window.compare_action = a("&Before/After Slider", "fa5s.columns", "Ctrl+B", window.viewer_model.toggle_mode,
                             "Switch between side by side and the before/after slider")
     window.compare_action.setCheckable(True)
+    window.preview_action = a("&Preview Region in View", "fa5s.eye", "P", window.preview_in_view,
+                              "Enlarge just what the result pane shows, with the selected model (Esc stops it)")
+    window.compare_models_action = a("Compare &Models…", "fa5s.th-large", "Ctrl+K", window.open_comparison,
+                                     "Enlarge the region in view with two to four models, side by side")
     window.models_action = a("&Model Manager…", "fa5s.cubes", "Ctrl+M", window.open_model_manager)
     window.import_model_action = a("&Import Model…", "fa5s.file-import", None, window.import_model_dialog)
     window.shortcuts_action = a("&Keyboard Shortcuts", "fa5s.keyboard", "F1", window.show_shortcuts)
@@ -197,6 +201,8 @@ def build_actions(window) -> None:
         action.triggered.connect(lambda checked=False, key=key: window.set_appearance(key))
         window.appearance_actions[key] = action
     run_menu = menu.addMenu("&Run")
+    run_menu.addActions([window.preview_action, window.compare_models_action])
+    run_menu.addSeparator()
     run_menu.addActions([window.run_action, window.run_all_action, window.cancel_action])
     models_menu = menu.addMenu("&Models")
     models_menu.addActions([window.models_action, window.import_model_action])
@@ -207,13 +213,15 @@ def build_actions(window) -> None:
     toolbar.setObjectName("mainToolbar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     toolbar.setMovable(False)
-    for action in (window.open_action, None, window.run_action, window.run_all_action, window.cancel_action, None,
+    for action in (window.open_action, None, window.preview_action, window.run_action, window.run_all_action,
+                   window.cancel_action, None,
                    window.export_action, window.export_all_action, None):
         toolbar.addSeparator() if action is None else toolbar.addAction(action)
     for action in (window.zoom_out_action, window.zoom_in_action, window.zoom_fit_action, window.zoom_actual_action):
         toolbar.addAction(action)
         toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     toolbar.addAction(window.compare_action)
+    toolbar.addAction(window.compare_models_action)
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     toolbar.addWidget(spacer)

@@ -327,6 +327,9 @@ class WorkerBridge(QObject):
         self.file_worker = FileWorker(self.spill_store)
         self.upscale_thread = start_thread(self.upscale_worker, "sr-studio-engine")
         self.file_thread = start_thread(self.file_worker, "sr-studio-files")
+        from sr_studio.gui.preview_worker import PreviewBridge
+
+        self.previews = PreviewBridge(self)
         up, files = self.upscale_worker, self.file_worker
         self.run_requested.connect(up.run)
         self.probe_requested.connect(up.probe_devices)
@@ -378,11 +381,24 @@ class WorkerBridge(QObject):
     def discard(self, path: Path) -> None:
         self.discard_requested.emit(path)
 
+    def preview(self, request) -> None:
+        self.previews.preview_requested.emit(request)
+
+    def compare(self, request) -> None:
+        self.previews.compare_requested.emit(request)
+
+    def cancel_preview(self) -> None:
+        self.previews.worker.cancel()
+
+    def estimate(self, request) -> None:
+        self.previews.estimate_requested.emit(request)
+
     def stop(self) -> None:
         """Let the current requests finish (the run was cancelled), then end the threads and the cache."""
         self.session = None  # answers still queued are dropped
         for thread in (self.upscale_thread, self.file_thread):
             stop_thread(thread)
+        self.previews.stop()
         if self.spill_store is not None:
             self.spill_store.close()
 
