@@ -92,7 +92,7 @@ class ComparisonDialog(QDialog):
         self._original: DisplayPyramid | None = None
 
         self.model_list = QListWidget()
-        self.model_list.setMaximumHeight(120)
+        self.model_list.setMaximumHeight(96)
         current = window.run_panel.current_model()
         for choice in window.run_panel.models:
             entry = QListWidgetItem(f"{choice.name}  ({choice.variant or choice.arch} x{choice.scale}, {choice.speed})")
@@ -174,7 +174,7 @@ class ComparisonDialog(QDialog):
         x, y, width, height = event.box
         pixels = event.item.photo.pixels
         self._original = DisplayPyramid(pixels[y:y + height, x:x + width])
-        columns = 2
+        columns = 2 if len(event.models) == 4 else len(event.models)  # one row, or two by two
         for index, model in enumerate(event.models):
             cell = ComparisonCellView(model, self.viewer_model)
             cell.chosen.connect(self._choose)
