@@ -1,8 +1,9 @@
-"""How long a preview of the region in view takes: SPAN x4 on 512 x 512 px, HAT-S x4 on 256 x 256 px.
+"""How long a preview of the region in view takes: SPAN x4 on 512 x 512 px, HAT-S x4 on 256 x 256
+px.
 
-The first preview after choosing a model pays for oneDNN's set-up ("cold"); the window keeps the model,
-so the next one is "warm". Time to the first tile is what the user waits before something appears.
-HAT-S runs with random weights in the official layout (same speed).
+The first preview after choosing a model pays for oneDNN's set-up ("cold"); the window keeps the
+model, so the next one is "warm". Time to the first tile is what the user waits before something
+appears. HAT-S runs with random weights in the official layout (same speed).
 
     .venv/bin/python benchmarks/bench_preview.py
 """
@@ -34,9 +35,15 @@ def measure(model_path: Path, side: int, repeats: int) -> dict:
         first: list[float] = []
         started = time.perf_counter()
         box = CropBox(side // 2 + 16 * index, side, side, side)
-        upscale_crop(upscaler, pixels, box,
-                     on_tile=lambda tile: first.append(time.perf_counter() - started) if not first else None)
-        runs.append({"total_s": round(time.perf_counter() - started, 2), "first_tile_s": round(first[0], 2)})
+        upscale_crop(
+            upscaler,
+            pixels,
+            box,
+            on_tile=lambda tile: first.append(time.perf_counter() - started) if not first else None,
+        )
+        runs.append(
+            {"total_s": round(time.perf_counter() - started, 2), "first_tile_s": round(first[0], 2)}
+        )
     return {"side": side, "runs": runs}
 
 
@@ -46,7 +53,10 @@ def main() -> int:
     span = REPO / "resources" / "models" / "span-x4.safetensors"
     print(json.dumps({"model": "SPAN x4 (bundled)", **measure(span, 512, 3)}), flush=True)
     with tempfile.TemporaryDirectory() as folder:
-        print(json.dumps({"model": "HAT-S x4", **measure(hat_s_file(Path(folder)), 256, 1)}), flush=True)
+        print(
+            json.dumps({"model": "HAT-S x4", **measure(hat_s_file(Path(folder)), 256, 1)}),
+            flush=True,
+        )
     return 0
 
 

@@ -1,8 +1,8 @@
-"""One PNG that puts the same crop from several models side by side, each labelled: what photographers
-share to say which model suits a photo.
+"""One PNG that puts the same crop from several models side by side, each labelled: what
+photographers share to say which model suits a photo.
 
-The layout is written into the PNG too (a text chunk, `sr-studio:compare`, JSON): every cell's box, model,
-purpose and time, so the sheet can be read back by a program, not only by eye.
+The layout is written into the PNG too (a text chunk, `sr-studio:compare`, JSON): every cell's box,
+model, purpose and time, so the sheet can be read back by a program, not only by eye.
 """
 
 from __future__ import annotations
@@ -49,8 +49,12 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _fitted(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
-            width: int) -> str:
+def _fitted(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    width: int,
+) -> str:
     """`text`, shortened with an ellipsis until it fits `width` pixels."""
     if draw.textlength(text, font=font) <= width:
         return text
@@ -67,12 +71,20 @@ def columns_for(count: int) -> int:
     return math.ceil(count / rows)
 
 
-def compose(title: str, cells: Sequence[SheetCell], font_size: int = 14) -> tuple[Image.Image, dict[str, object]]:
-    """The sheet and its layout: a title line, then a grid of crops, each over a band of three labels."""
+def compose(
+    title: str, cells: Sequence[SheetCell], font_size: int = 14
+) -> tuple[Image.Image, dict[str, object]]:
+    """The sheet and its layout: a title line, then a grid of crops, each over a band of three
+    labels.
+    """
     if not cells:
         raise ValueError("a contact sheet needs at least one crop")
     cell_h, cell_w = cells[0].pixels.shape[:2]
-    name_font, detail_font, title_font = _font(font_size + 2), _font(font_size), _font(font_size + 2)
+    name_font, detail_font, title_font = (
+        _font(font_size + 2),
+        _font(font_size),
+        _font(font_size + 2),
+    )
     line = font_size + 6
     band = LABEL_LINES * line + 6
     title_h = line + 10
@@ -82,8 +94,12 @@ def compose(title: str, cells: Sequence[SheetCell], font_size: int = 14) -> tupl
     height = 2 * MARGIN + title_h + rows * (cell_h + band) + (rows - 1) * GAP
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    draw.text((MARGIN, MARGIN), _fitted(draw, title, title_font, width - 2 * MARGIN), fill=TITLE_COLOUR,
-              font=title_font)
+    draw.text(
+        (MARGIN, MARGIN),
+        _fitted(draw, title, title_font, width - 2 * MARGIN),
+        fill=TITLE_COLOUR,
+        font=title_font,
+    )
     layout: list[dict[str, object]] = []
     for index, cell in enumerate(cells):
         if cell.pixels.shape[:2] != (cell_h, cell_w):
@@ -92,20 +108,39 @@ def compose(title: str, cells: Sequence[SheetCell], font_size: int = 14) -> tupl
         left = MARGIN + column * (cell_w + GAP)
         top = MARGIN + title_h + row * (cell_h + band + GAP)
         sheet.paste(Image.fromarray(np.ascontiguousarray(cell.pixels[..., :3])), (left, top))
-        texts = [(cell.name, name_font, NAME_COLOUR), (cell.purpose, detail_font, DETAIL_COLOUR),
-                 (cell.detail, detail_font, DETAIL_COLOUR)]
+        texts = [
+            (cell.name, name_font, NAME_COLOUR),
+            (cell.purpose, detail_font, DETAIL_COLOUR),
+            (cell.detail, detail_font, DETAIL_COLOUR),
+        ]
         for number, (text, font, colour) in enumerate(texts):
             if text:
-                draw.text((left, top + cell_h + 4 + number * line), _fitted(draw, text, font, cell_w),
-                          fill=colour, font=font)
-        layout.append({"box": [left, top, cell_w, cell_h], "label_box": [left, top + cell_h, cell_w, band],
-                       "name": cell.name, "purpose": cell.purpose, "detail": cell.detail,
-                       "seconds": cell.seconds})
+                draw.text(
+                    (left, top + cell_h + 4 + number * line),
+                    _fitted(draw, text, font, cell_w),
+                    fill=colour,
+                    font=font,
+                )
+        layout.append(
+            {
+                "box": [left, top, cell_w, cell_h],
+                "label_box": [left, top + cell_h, cell_w, band],
+                "name": cell.name,
+                "purpose": cell.purpose,
+                "detail": cell.detail,
+                "seconds": cell.seconds,
+            }
+        )
     return sheet, {"title": title, "cells": layout}
 
 
-def write_sheet(destination: Path, sheet: Image.Image, layout: dict[str, object], overwrite: bool = False,
-                protected: Path | None = None) -> Path:
+def write_sheet(
+    destination: Path,
+    sheet: Image.Image,
+    layout: dict[str, object],
+    overwrite: bool = False,
+    protected: Path | None = None,
+) -> Path:
     """The PNG, whole or not at all, with its layout in a text chunk."""
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", "SR Studio")

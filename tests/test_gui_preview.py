@@ -31,12 +31,16 @@ def queue_photo(qtbot, window, path):
 def test_preview_shows_the_region_in_view_marked_then_the_run_replaces_it(qtbot, window, gui_env):
     from sr_studio.gui import session as events
 
-    item = queue_photo(qtbot, window, write_png(gui_env.photos / "harbour.png", gradient_photo(90, 120)))
+    item = queue_photo(
+        qtbot, window, write_png(gui_env.photos / "harbour.png", gradient_photo(90, 120))
+    )
     window.viewer_model.set_zoom(4.0)  # the result pane shows a part of the photo
     box = window.region_in_view(512)
     assert box is not None and box[2] < 120 and box[3] < 90
     ended = []
-    window.session.subscribe(lambda e: ended.append(e) if isinstance(e, events.PreviewEnded) else None)
+    window.session.subscribe(
+        lambda e: ended.append(e) if isinstance(e, events.PreviewEnded) else None
+    )
     assert window.preview_action.isEnabled() and window.preview_action.shortcut().toString() == "P"
     window.run_panel.set_tile(16)
     window.preview_action.trigger()
@@ -46,40 +50,58 @@ def test_preview_shows_the_region_in_view_marked_then_the_run_replaces_it(qtbot,
     assert window.viewer.result_view.marker == "PREVIEW"
     assert "PREVIEW" in window.viewer.result_title.text()
     x, y, w, h = box
-    previewed = np.array(item.partial_view.levels[0][2 * y:2 * (y + h), 2 * x:2 * (x + w)])
+    previewed = np.array(item.partial_view.levels[0][2 * y : 2 * (y + h), 2 * x : 2 * (x + w)])
     assert window.images.done_region.boundingRect().width() == 2 * w
     # The full run gives the same pixels there (SPAN, exact context), and takes the preview's place.
     with qtbot.waitSignal(window.result_shown, timeout=TIMEOUT_MS):
         window.run_action.trigger()
     assert window.viewer.result_view.marker == ""
-    final = item.result[2 * y:2 * (y + h), 2 * x:2 * (x + w)]
-    assert np.abs(previewed.astype(int) - final[..., :previewed.shape[2]]).max() <= 1
+    final = item.result[2 * y : 2 * (y + h), 2 * x : 2 * (x + w)]
+    assert np.abs(previewed.astype(int) - final[..., : previewed.shape[2]]).max() <= 1
 
 
-def test_compare_grid_labels_each_model_zooms_as_one_and_sets_the_chosen_one(qtbot, make_window, gui_env):
+def test_compare_grid_labels_each_model_zooms_as_one_and_sets_the_chosen_one(
+    qtbot, make_window, gui_env
+):
     from sr_studio.gui import session as events
     from sr_studio.gui.comparison_grid import ComparisonDialog
 
     save_tiny_span(gui_env.bundled / "span-x2-other.safetensors", seed=5)
-    (gui_env.bundled / "span-x2-other.json").write_text(json.dumps(
-        {"id": "other-span-x2", "name": "Other SPAN x2", "arch": "SPAN", "scale": 2, "license": "MIT",
-         "purpose": "real-world"}))
+    (gui_env.bundled / "span-x2-other.json").write_text(
+        json.dumps(
+            {
+                "id": "other-span-x2",
+                "name": "Other SPAN x2",
+                "arch": "SPAN",
+                "scale": 2,
+                "license": "MIT",
+                "purpose": "real-world",
+            }
+        )
+    )
     window = make_window()
     queue_photo(qtbot, window, write_png(gui_env.photos / "street.png", gradient_photo(60, 80)))
     assert window.run_panel.current_model().id == "bundled-span-x2"
     window.open_comparison()
     dialog = window._comparison
-    assert isinstance(dialog, ComparisonDialog) and not dialog.compare_button.isEnabled()  # one ticked
+    assert (
+        isinstance(dialog, ComparisonDialog) and not dialog.compare_button.isEnabled()
+    )  # one ticked
     dialog.set_checked(["bundled-span-x2", "other-span-x2"])
     assert dialog.compare_button.isEnabled() and dialog.compare_button.text() == "Compare 2"
     ended = []
-    window.session.subscribe(lambda e: ended.append(e) if isinstance(e, events.CompareEnded) else None)
+    window.session.subscribe(
+        lambda e: ended.append(e) if isinstance(e, events.CompareEnded) else None
+    )
     dialog.compare_button.click()
     qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
     assert ended[0].outcome == "done"
     cells = {cell.model.id: cell for cell in dialog.cells}
     first, second = cells["bundled-span-x2"], cells["other-span-x2"]
-    assert [first.name_label.text(), second.name_label.text()] == ["SPAN x2 (test)", "Other SPAN x2"]
+    assert [first.name_label.text(), second.name_label.text()] == [
+        "SPAN x2 (test)",
+        "Other SPAN x2",
+    ]
     assert second.purpose_label.text().startswith("Photo: ")
     assert first.time_label.text().endswith(" s for this crop") and first.use_button.isEnabled()
     assert first.images.result.width == 2 * dialog.box[2]

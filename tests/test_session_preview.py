@@ -1,4 +1,6 @@
-"""Previews, comparisons and estimates in the session, without a window: what the user would see happen."""
+"""Previews, comparisons and estimates in the session, without a window: what the user would see
+happen.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +14,15 @@ from sr_studio.gui.jobs import CompareCell, CompareModel, PreviewResult
 from sr_studio.gui.session import RunOptions, Session
 from tests.test_session import FakeWorkers, of
 
-OPTIONS = RunOptions(model_id="span-x2", model_name="SPAN x2", model_path=Path("/models/span.safetensors"),
-                     model_scale=2)
-HAT = RunOptions(model_id="hat-s-x2", model_name="HAT-S x2", model_path=Path("/models/hat.pth"), model_scale=2)
+OPTIONS = RunOptions(
+    model_id="span-x2",
+    model_name="SPAN x2",
+    model_path=Path("/models/span.safetensors"),
+    model_scale=2,
+)
+HAT = RunOptions(
+    model_id="hat-s-x2", model_name="HAT-S x2", model_path=Path("/models/hat.pth"), model_scale=2
+)
 
 
 class PreviewWorkers(FakeWorkers):
@@ -38,14 +46,15 @@ class PreviewWorkers(FakeWorkers):
         self.estimates.append(request)
 
     def finish_preview(self, seconds: float = 0.4, estimate: str = "about 2 min") -> None:
-        """Two tiles, then the whole crop: the preview's pixels are the photo's doubled, plus one."""
+        """Two tiles, then the whole crop: the preview's pixels are the photo's doubled, plus 1."""
         request = self.previews.pop(0)
         x, y, w, h = request.box
-        crop = np.repeat(np.repeat(request.pixels[y:y + h, x:x + w], 2, 0), 2, 1) + 1
+        crop = np.repeat(np.repeat(request.pixels[y : y + h, x : x + w], 2, 0), 2, 1) + 1
         self.session.preview_tile(request.job_id, request.token, 2 * y, 2 * x, crop[:h])
         self.session.preview_tile(request.job_id, request.token, 2 * y + h, 2 * x, crop[h:])
-        self.session.preview_finished(PreviewResult(request.job_id, request.token, 2 * y, 2 * x, crop, seconds,
-                                                    estimate))
+        self.session.preview_finished(
+            PreviewResult(request.job_id, request.token, 2 * y, 2 * x, crop, seconds, estimate)
+        )
 
 
 @pytest.fixture
@@ -58,7 +67,9 @@ def loaded(tmp_path):
     seen: list = []
     session.subscribe(seen.append)
     path = tmp_path / "street.png"
-    Image.fromarray(np.arange(40 * 60 * 3, dtype=np.uint32).reshape(40, 60, 3).astype(np.uint8)).save(path)
+    Image.fromarray(
+        np.arange(40 * 60 * 3, dtype=np.uint32).reshape(40, 60, 3).astype(np.uint8)
+    ).save(path)
     (item,) = session.add_paths([path])
     workers.finish_loads()
     return session, workers, seen, item
@@ -73,10 +84,15 @@ def test_a_preview_fills_the_result_pane_tile_by_tile_and_is_marked(loaded):
     assert (item.partial_view.height, item.partial_view.width) == (80, 120)  # the result's size
     workers.finish_preview()
     tiles = of(events.TileDone, seen)
-    assert [(t.y0, t.x0, t.pixels.shape[:2]) for t in tiles] == [(10, 20, (12, 40)), (22, 20, (12, 40)),
-                                                                 (10, 20, (24, 40))]
+    assert [(t.y0, t.x0, t.pixels.shape[:2]) for t in tiles] == [
+        (10, 20, (12, 40)),
+        (22, 20, (12, 40)),
+        (10, 20, (24, 40)),
+    ]
     assert item.preview.seconds == 0.4 and item.preview.estimate == "about 2 min"
-    assert not item.has_result and item.status == "pending"  # a preview is not a result: nothing to export
+    assert (
+        not item.has_result and item.status == "pending"
+    )  # a preview is not a result: nothing to export
     assert of(events.PreviewEnded, seen)[-1].outcome == "done"
     assert any("the whole photo: about 2 min" in n.text for n in of(events.Notice, seen))
     assert session.previewing is None
@@ -151,7 +167,8 @@ def test_esc_stops_a_preview_and_a_failure_is_one_line(loaded):
     request = workers.previews.pop()
     session.preview_failed(request.job_id, request.token, "out of memory on cpu")
     assert [n.text for n in of(events.Notice, seen) if n.kind == "error"] == [
-        "Could not preview street.png: out of memory on cpu"]
+        "Could not preview street.png: out of memory on cpu"
+    ]
 
 
 def test_without_a_photo_or_a_model_a_preview_says_what_is_missing(tmp_path):
@@ -165,7 +182,10 @@ def test_without_a_photo_or_a_model_a_preview_says_what_is_missing(tmp_path):
 
 def test_comparing_asks_for_each_model_and_reports_each_cell(loaded):
     session, workers, seen, item = loaded
-    models = [CompareModel("a", "A", "Photo: …", Path("/a")), CompareModel("b", "B", "", Path("/b"))]
+    models = [
+        CompareModel("a", "A", "Photo: …", Path("/a")),
+        CompareModel("b", "B", "", Path("/b")),
+    ]
     session.compare_models(models[:1], OPTIONS, (0, 0, 8, 8))
     assert "two to 4 models" in of(events.Notice, seen)[-1].text and not workers.comparisons
     session.compare_models(models, OPTIONS, (4, 2, 8, 8))
@@ -176,7 +196,9 @@ def test_comparing_asks_for_each_model_and_reports_each_cell(loaded):
     session.compare_cell(stale)
     assert not of(events.CompareCellDone, seen)
     for index, model in enumerate(models):
-        session.compare_cell(CompareCell(request.token, index, model, np.zeros((16, 16, 3), np.uint8), 0.5))
+        session.compare_cell(
+            CompareCell(request.token, index, model, np.zeros((16, 16, 3), np.uint8), 0.5)
+        )
     session.compare_finished(request.token)
     assert [e.cell.model.id for e in of(events.CompareCellDone, seen)] == ["a", "b"]
     assert of(events.CompareEnded, seen)[-1].outcome == "done" and session.comparing is None

@@ -1,4 +1,6 @@
-"""`sr-studio upscale --estimate`: how long each photo would take, before paying for it; writes nothing."""
+"""`sr-studio upscale --estimate`: how long each photo would take, before paying for it; writes
+nothing.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from typing import Any
 from sr_studio.errors import SRStudioError
 
 
-def print_estimates(upscaler: Any, model_path: Path, sources: list[Path], scale: float,
-                    args: argparse.Namespace) -> int:
+def print_estimates(
+    upscaler: Any, model_path: Path, sources: list[Path], scale: float, args: argparse.Namespace
+) -> int:
     from sr_studio.engine.throughput import ThroughputStore, estimate_run, estimate_text
     from sr_studio.photo_files import read_photo
 
@@ -30,8 +33,10 @@ def print_estimates(upscaler: Any, model_path: Path, sources: list[Path], scale:
     if not sizes:
         return 1
     if store.rate(_key(upscaler)) is None and not args.quiet:
-        print("sr-studio: note: no run of this model on this machine yet: calibrating (a few seconds)",
-              file=sys.stderr)
+        print(
+            "sr-studio: note: no run of this model on this machine yet: calibrating (seconds)",
+            file=sys.stderr,
+        )
     faster = FasterOptions(upscaler, model_path, scale, store)
     total = 0.0
     alternatives_total: dict[str, float] = {}
@@ -43,7 +48,8 @@ def print_estimates(upscaler: Any, model_path: Path, sources: list[Path], scale:
         for name, seconds in options:
             alternatives_total[name] = alternatives_total.get(name, 0.0) + seconds
         out_h, out_w = upscaler.output_size(height, width, scale)
-        print(f"{source}: {width}x{height} -> {out_w}x{out_h}: {estimate_text(estimate.seconds, options)}")
+        text = estimate_text(estimate.seconds, options)
+        print(f"{source}: {width}x{height} -> {out_w}x{out_h}: {text}")
     if len(sizes) > 1:
         print(f"all {len(sizes)} photos: {estimate_text(total, list(alternatives_total.items()))}")
     return 1 if failures else 0
@@ -56,8 +62,8 @@ def _key(upscaler: Any) -> str:
 
 
 class FasterOptions:
-    """What else this machine offers: the bundled SPAN (when the model is slower) and a GPU (when there
-    is one and a run on it was measured)."""
+    """What else this machine offers: the bundled SPAN (when the model is slower) and a GPU (when
+    there is one and a run on it was measured)."""
 
     def __init__(self, upscaler: Any, model_path: Path, scale: float, store: Any) -> None:
         self.upscaler, self.scale, self.store = upscaler, scale, store
@@ -73,8 +79,10 @@ class FasterOptions:
         if self.upscaler.device.type != "cpu" or not torch.cuda.is_available():
             return None
         device = torch.device("cuda")
-        rates = [self.store.rate(speed_key(self.upscaler.model, device, precision))
-                 for precision in ("bf16", "fp16", "fp32")]
+        rates = [
+            self.store.rate(speed_key(self.upscaler.model, device, precision))
+            for precision in ("bf16", "fp16", "fp32")
+        ]
         return max((rate for rate in rates if rate), default=None)
 
     def _span_upscaler(self) -> Any:
@@ -84,7 +92,9 @@ class FasterOptions:
             from sr_studio.weights import default_model_path
 
             model = load_model(default_model_path(max(1, round(self.scale))))
-            self._span = Upscaler(model, device=str(self.upscaler.device), precision=self.upscaler.precision)
+            self._span = Upscaler(
+                model, device=str(self.upscaler.device), precision=self.upscaler.precision
+            )
         return self._span
 
     def for_photo(self, height: int, width: int) -> list[tuple[str, float]]:
@@ -97,5 +107,7 @@ class FasterOptions:
             if span is not None:
                 options.append(("SPAN", span.seconds))
         if self._gpu_rate:
-            options.append(("a GPU", patch_pixels(self.upscaler, height, width, self.scale) / self._gpu_rate))
+            options.append(
+                ("a GPU", patch_pixels(self.upscaler, height, width, self.scale) / self._gpu_rate)
+            )
         return options

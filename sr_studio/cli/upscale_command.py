@@ -43,8 +43,8 @@ def register(subparsers) -> None:
                         help="refuse inputs larger than this, checked before decoding (default 200)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--estimate", action="store_true",
-                        help="print how long each photo would take on this machine and write nothing (from "
-                        "earlier runs and previews, or a short calibration)")
+                        help="print how long each photo would take on this machine and write "
+                        "nothing (from earlier runs and previews, or a short calibration)")
     parser.set_defaults(handler=run)
 
 
@@ -262,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
             network_seconds = time.monotonic() - network_started
             written = write_photo(destination, result, like=photo, format=fmt, quality=args.quality,
                                   overwrite=args.overwrite)
-            speed.record(photo.pixels.shape[:2], network_seconds, time.monotonic() - started - network_seconds)
+            io_seconds = time.monotonic() - started - network_seconds
+            speed.record(photo.pixels.shape[:2], network_seconds, io_seconds)
         except SRStudioError as error:
             failures += 1
             print(f"sr-studio: error: {error}", file=sys.stderr)
@@ -282,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 class RunTimer:
-    """Records each photo's measured speed, so that the next estimate on this machine is from real runs."""
+    """Records each photo's measured speed: the next estimate on this machine is from real runs."""
 
     def __init__(self, store, upscaler, scale: float) -> None:
         from sr_studio.engine.throughput import speed_key
@@ -295,7 +296,8 @@ class RunTimer:
         from sr_studio.engine.throughput import IO_KEY
 
         height, width = size
-        self.store.record(self.key, patch_pixels(self.upscaler, height, width, self.scale), network_seconds, "run")
+        work = patch_pixels(self.upscaler, height, width, self.scale)
+        self.store.record(self.key, work, network_seconds, "run")
         out_h, out_w = self.upscaler.output_size(height, width, self.scale)
         self.store.record(IO_KEY, out_h * out_w, io_seconds, "run")
 

@@ -1,10 +1,11 @@
 """Enlarge one rectangle of a photo as the full run would, so that a preview can be trusted.
 
-The rectangle is run with the tiler's context around it (real image, clipped at the photo's border, the
-start on the network's window grid), then cut out. For an exact-context network (SPAN) the crop then holds
-the full run's pixels at that place; for HAT it holds what a tile of the full run would hold there, up to
-the cross-fade between tiles. At a scale that is not a power of the model's, the last resampling is done on
-the crop's surroundings rather than on the whole photo, which differs from the full run by rounding only.
+The rectangle is run with the tiler's context around it (real image, clipped at the photo's border,
+the start on the network's window grid), then cut out. For an exact-context network (SPAN) the crop
+then holds the full run's pixels at that place; for HAT it holds what a tile of the full run would
+hold there, up to the cross-fade between tiles. At a scale that is not a power of the model's, the
+last resampling is done on the crop's surroundings rather than on the whole photo, which differs
+from the full run by rounding only.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class CropBox:
         try:
             x, y, width, height = (int(part) for part in parts)
         except ValueError:
-            raise EngineError(f"a crop is X,Y,W,H in whole pixels (e.g. 100,80,256,256), not {text!r}") from None
+            raise EngineError(
+                f"a crop is X,Y,W,H in whole pixels (e.g. 100,80,256,256), not {text!r}"
+            ) from None
         return cls(x, y, width, height)
 
     def clipped(self, width: int, height: int) -> CropBox:
@@ -43,8 +46,10 @@ class CropBox:
         x0, y0 = max(0, self.x), max(0, self.y)
         x1, y1 = min(width, self.x + self.width), min(height, self.y + self.height)
         if self.width < 1 or self.height < 1 or x1 <= x0 or y1 <= y0:
-            raise EngineError(f"the crop {self.x},{self.y},{self.width},{self.height} lies outside the "
-                              f"{width}x{height} photo")
+            raise EngineError(
+                f"the crop {self.x},{self.y},{self.width},{self.height} lies outside the "
+                f"{width}x{height} photo"
+            )
         return CropBox(x0, y0, x1 - x0, y1 - y0)
 
     @classmethod
@@ -76,9 +81,12 @@ class CropTile:
     pixels: np.ndarray  # the enlarged crop as far as it is written
 
 
-def context_region(upscaler: Upscaler, box: CropBox, width: int, height: int,
-                   scale: float | None = None) -> CropBox:
-    """The rectangle to run: `box` plus the context every pass needs, on the window grid, in the photo."""
+def context_region(
+    upscaler: Upscaler, box: CropBox, width: int, height: int, scale: float | None = None
+) -> CropBox:
+    """The rectangle to run: `box` plus the context every pass needs, on the window grid, in the
+    photo.
+    """
     policy, s = upscaler.policy, upscaler.scale
     passes = upscaler._pass_count(float(scale) if scale else float(s))
     # Pass k runs on the output of pass k-1: its context, in the photo's pixels, is context / s**k.
@@ -90,7 +98,9 @@ def context_region(upscaler: Upscaler, box: CropBox, width: int, height: int,
 
 
 def patch_pixels(upscaler: Upscaler, height: int, width: int, scale: float | None = None) -> int:
-    """Input pixels the network runs on for a height x width photo, context included, over all passes."""
+    """Input pixels the network runs on for a height x width photo, context included, over all
+    passes.
+    """
     s = upscaler.scale
     passes = upscaler._pass_count(float(scale) if scale else float(s))
     total = 0
@@ -108,16 +118,17 @@ def upscale_crop(
     on_tile: Callable[[CropTile], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> CropResult:
-    """`box` of `pixels` enlarged by `scale` (default the model's), as the full run enlarges it there.
+    """`box` of `pixels` enlarged by `scale` (default the model's), as the full run enlarges it
+    there.
 
-    `on_tile` gets each part of the crop as its tile finishes (tiles outside the crop, in the context,
-    report nothing), so a viewer can show the preview tile by tile.
+    `on_tile` gets each part of the crop as its tile finishes (tiles outside the crop, in the
+    context, report nothing), so a viewer can show the preview tile by tile.
     """
     height, width = pixels.shape[:2]
     box = box.clipped(width, height)
     factor = float(scale) if scale else float(upscaler.scale)
     region = context_region(upscaler, box, width, height, factor)
-    source = pixels[region.y:region.y + region.height, region.x:region.x + region.width]
+    source = pixels[region.y : region.y + region.height, region.x : region.x + region.width]
     top, left = round((box.y - region.y) * factor), round((box.x - region.x) * factor)
     out_h, out_w = upscaler.output_size(box.height, box.width, factor)
 
@@ -129,13 +140,19 @@ def upscale_crop(
         y1, x1 = min(ty1 - top, out_h), min(tx1 - left, out_w)
         if y1 <= y0 or x1 <= x0 or progress.canvas.shape[:2] != result_shape:
             return
-        on_tile(CropTile(progress.done, progress.total, (y0, x0, y1, x1),
-                         progress.canvas[top:top + out_h, left:left + out_w]))
+        on_tile(
+            CropTile(
+                progress.done,
+                progress.total,
+                (y0, x0, y1, x1),
+                progress.canvas[top : top + out_h, left : left + out_w],
+            )
+        )
 
     result_shape = upscaler.output_size(region.height, region.width, factor)
     work = patch_pixels(upscaler, region.height, region.width, factor)
     started = time.perf_counter()
     enlarged = upscaler.upscale(source, factor, on_progress=forward, should_cancel=should_cancel)
     seconds = time.perf_counter() - started
-    crop = np.ascontiguousarray(enlarged[top:top + out_h, left:left + out_w])
+    crop = np.ascontiguousarray(enlarged[top : top + out_h, left : left + out_w])
     return CropResult(box, crop, factor, seconds, work)

@@ -1,12 +1,12 @@
 """How fast this machine runs a network, measured, kept, and turned into "about 2 min".
 
 Speed is counted in *patch pixels per second*: input pixels the network ran on, the tiles' context
-included, so that a 256 px preview and a 24 MP run are measured in the same unit and the tiling overhead of
-the run being estimated is counted (`crop_preview.patch_pixels`). Measurements come from previews, full
-runs and, when there is none yet, a short calibration; they are kept per machine (name, CPU or GPU,
-threads) and per network shape, device and precision in one JSON file in the user data folder. Two
-models of one architecture and size run at one speed, so a downloaded HAT-S needs no calibration of its
-own once any HAT-S x4 was measured.
+included, so that a 256 px preview and a 24 MP run are measured in the same unit and the tiling
+overhead of the run being estimated is counted (`crop_preview.patch_pixels`). Measurements come from
+previews, full runs and, when there is none yet, a short calibration; they are kept per machine
+(name, CPU or GPU, threads) and per network shape, device and precision in one JSON file in the user
+data folder. Two models of one architecture and size run at one speed, so a downloaded HAT-S needs
+no calibration of its own once any HAT-S x4 was measured.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from sr_studio.engine.upscaler import Upscaler
 FILE_NAME = "throughput.json"
 FORMAT = 1
 KEPT = 6  # measurements kept per key: recent enough to follow the machine, enough to smooth it
-# Writing the result (encode, fsync) and reading the photo, per output pixel, before any was measured:
-# JPEG at quality 95 on the 2-core benchmark machine, 12 MP x4 (about 6 s for 192 MP).
+# Writing the result (encode, fsync) and reading the photo, per output pixel, before any was
+# measured: JPEG at quality 95 on the 2-core benchmark machine, 12 MP x4 (about 6 s for 192 MP).
 DEFAULT_IO_SECONDS_PER_PIXEL = 3.2e-8
 IO_KEY = "io:read-and-write"
 CALIBRATION_SIDE_ATTENTION = 160  # HAT: about 10 s on a 2-core CPU; its cost per pixel hardly
@@ -56,7 +56,9 @@ def _cpu_name() -> str:
 
 
 def speed_key(model: torch.nn.Module, device: torch.device, precision: str) -> str:
-    """The network's shape (architecture and hyperparameters, not its weights), device and precision."""
+    """The network's shape (architecture and hyperparameters, not its weights), device and
+    precision.
+    """
     arch = str(getattr(model, "arch", "") or type(model).__name__)
     shape = json.dumps(getattr(model, "hyperparameters", {}), sort_keys=True, default=str)
     where = device.type
@@ -73,8 +75,8 @@ class Measurement:
 
 
 class ThroughputStore:
-    """The JSON file of measurements; a damaged or unreadable file counts as empty, never as an error
-    (an estimate is advice: losing it must not stop a run)."""
+    """The JSON file of measurements; a damaged or unreadable file counts as empty, never as an
+    error (an estimate is advice: losing it must not stop a run)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -90,7 +92,9 @@ class ThroughputStore:
         found = []
         for entry in entries if isinstance(entries, list) else []:
             try:
-                found.append(Measurement(int(entry["pixels"]), float(entry["seconds"]), str(entry["source"])))
+                found.append(
+                    Measurement(int(entry["pixels"]), float(entry["seconds"]), str(entry["source"]))
+                )
             except (KeyError, TypeError, ValueError):
                 continue
         return [m for m in found if m.pixels > 0 and m.seconds > 0]
@@ -109,8 +113,16 @@ class ThroughputStore:
             document = self._read()
             machines = document.setdefault("machines", {})
             entries = machines.setdefault(machine_key(), {}).setdefault(key, [])
-            entries.append({"pixels": int(pixels), "seconds": round(float(seconds), 4), "source": source,
-                            "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+            entries.append(
+                {
+                    "pixels": int(pixels),
+                    "seconds": round(float(seconds), 4),
+                    "source": source,
+                    "when": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                        timespec="seconds"
+                    ),
+                }
+            )
             del entries[:-KEPT]
             document["format"] = FORMAT
             self._write(document)
@@ -141,11 +153,14 @@ def calibrate(upscaler: Upscaler) -> Measurement:
     else:
         side = max(2 * policy.align, CALIBRATION_SIDE_ATTENTION // policy.align * policy.align)
     generator = np.random.default_rng(0)
-    # Smooth noise: what a photo's pixels look like to the network's cost, which does not depend on them.
+    # Smooth noise: what a photo's pixels look like to the network's cost, which does not depend on
+    # them.
     coarse = generator.integers(0, 256, size=(side // 8 + 2, side // 8 + 2, 3), dtype=np.uint8)
     pixels = np.ascontiguousarray(np.repeat(np.repeat(coarse, 8, axis=0), 8, axis=1)[:side, :side])
-    saved_tile = upscaler.tile
-    upscaler.tile = max(side, saved_tile or 0)  # one patch, whatever the automatic tile would be
+    saved_tile: int | None = upscaler.tile
+    # One patch, whatever the automatic tile would be (set through setattr: Upscaler.__init__ is not
+    # annotated, so mypy takes `tile` for always None).
+    setattr(upscaler, "tile", max(side, saved_tile or 0))
     try:
         warm = max(policy.align, 32 // policy.align * policy.align)
         upscaler.upscale(pixels[:warm, :warm])
@@ -153,7 +168,7 @@ def calibrate(upscaler: Upscaler) -> Measurement:
         upscaler.upscale(pixels)
         seconds = time.perf_counter() - started
     finally:
-        upscaler.tile = saved_tile
+        setattr(upscaler, "tile", saved_tile)
     return Measurement(side * side, seconds, "calibration")
 
 
@@ -182,21 +197,28 @@ def estimate_text(seconds: float, faster: list[tuple[str, float]] | None = None)
     """The estimate, naming the options that would take at most a quarter of the time on a long run:
     'about 3 h 10 min: SPAN or a GPU would take about 4 min'."""
     text = duration_text(seconds)
-    named = [(name, other) for name, other in (faster or [])
-             if seconds >= WORTH_NAMING and other * MUCH_FASTER <= seconds]
+    named = [
+        (name, other)
+        for name, other in (faster or [])
+        if seconds >= WORTH_NAMING and other * MUCH_FASTER <= seconds
+    ]
     if not named:
         return text
     texts = [duration_text(other) for _, other in named]
     if len(set(texts)) == 1:
         return f"{text}: {' or '.join(name for name, _ in named)} would take {texts[0]}"
-    parts = [f"{name} would take {texts[0]}" if index == 0 else f"{name} {texts[index]}"
-             for index, (name, _) in enumerate(named)]
+    parts = [
+        f"{name} would take {texts[0]}" if index == 0 else f"{name} {texts[index]}"
+        for index, (name, _) in enumerate(named)
+    ]
     return f"{text}: {', '.join(parts)}"
 
 
 @dataclass(frozen=True)
 class RunEstimate:
-    """Seconds for a whole photo: the network's share from a measured rate, plus reading and writing."""
+    """Seconds for a whole photo: the network's share from a measured rate, plus reading and
+    writing.
+    """
 
     seconds: float
     network_seconds: float
@@ -204,9 +226,17 @@ class RunEstimate:
     measured_from: str  # "preview", "run", "calibration"
 
 
-def estimate_run(upscaler: Upscaler, height: int, width: int, scale: float | None,
-                 store: ThroughputStore, calibrate_if_unknown: bool = True) -> RunEstimate | None:
-    """The whole photo on this machine; None when nothing was measured and calibration is not allowed."""
+def estimate_run(
+    upscaler: Upscaler,
+    height: int,
+    width: int,
+    scale: float | None,
+    store: ThroughputStore,
+    calibrate_if_unknown: bool = True,
+) -> RunEstimate | None:
+    """The whole photo on this machine; None when nothing was measured and calibration is not
+    allowed.
+    """
     from sr_studio.engine.crop_preview import patch_pixels
 
     key = speed_key(upscaler.model, upscaler.device, upscaler.precision)

@@ -1,8 +1,8 @@
 """Compare models: the same crop from two to four models in a grid that zooms and pans as one.
 
-The dialog asks the session for the comparison and shows what the session's events bring; it computes
-nothing. Each cell says the model's name, its purpose and the time it took; "Use this model" makes it the
-model of the Settings panel, for this photo and the batch.
+The dialog asks the session for the comparison and shows what the session's events bring; it
+computes nothing. Each cell says the model's name, its purpose and the time it took; "Use this
+model" makes it the model of the Settings panel, for this photo and the batch.
 """
 
 from __future__ import annotations
@@ -35,11 +35,15 @@ COMPARE_SIDE = 256  # original pixels: a HAT-S crop this size takes under a minu
 
 
 class ComparisonCellView(QFrame):
-    """One model's crop with its labels; its canvas shares the grid's ViewerModel (one zoom, one pan)."""
+    """One model's crop with its labels; its canvas shares the grid's ViewerModel (one zoom, one
+    pan).
+    """
 
     chosen = Signal(str)  # model id
 
-    def __init__(self, model: CompareModel, viewer_model: ViewerModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: CompareModel, viewer_model: ViewerModel, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -95,14 +99,21 @@ class ComparisonDialog(QDialog):
         self.model_list.setMaximumHeight(96)
         current = window.run_panel.current_model()
         for choice in window.run_panel.models:
-            entry = QListWidgetItem(f"{choice.name}  ({choice.variant or choice.arch} x{choice.scale}, {choice.speed})")
+            entry = QListWidgetItem(
+                f"{choice.name}  ({choice.variant or choice.arch} x{choice.scale}, {choice.speed})"
+            )
             entry.setData(Qt.ItemDataRole.UserRole, choice)
             entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            entry.setCheckState(Qt.CheckState.Checked if current is not None and choice.id == current.id
-                                else Qt.CheckState.Unchecked)
+            entry.setCheckState(
+                Qt.CheckState.Checked
+                if current is not None and choice.id == current.id
+                else Qt.CheckState.Unchecked
+            )
             self.model_list.addItem(entry)
         self.model_list.itemChanged.connect(self._update_buttons)
-        self.hint = QLabel("Tick two to four models. They enlarge the same crop: the middle of the region in view.")
+        self.hint = QLabel(
+            "Tick two to four models. They enlarge the same crop: the middle of the region in view."
+        )
         self.hint.setWordWrap(True)
         self.compare_button = QPushButton("Compare")
         self.compare_button.setDefault(True)
@@ -130,8 +141,11 @@ class ComparisonDialog(QDialog):
             entry = self.model_list.item(row)
             if entry.checkState() == Qt.CheckState.Checked:
                 choice = entry.data(Qt.ItemDataRole.UserRole)
-                chosen.append(CompareModel(choice.id, choice.name, PURPOSES.get(choice.purpose or "", ""),
-                                           choice.path))
+                chosen.append(
+                    CompareModel(
+                        choice.id, choice.name, PURPOSES.get(choice.purpose or "", ""), choice.path
+                    )
+                )
         return chosen
 
     def set_checked(self, model_ids: list[str]) -> None:
@@ -142,7 +156,9 @@ class ComparisonDialog(QDialog):
 
     def _update_buttons(self, *_: Any) -> None:
         count = len(self.checked_models())
-        self.compare_button.setEnabled(2 <= count <= events.MAX_COMPARED and self.session.comparing is None)
+        self.compare_button.setEnabled(
+            2 <= count <= events.MAX_COMPARED and self.session.comparing is None
+        )
         self.compare_button.setText(f"Compare {count}" if count else "Compare")
 
     def start(self) -> None:
@@ -163,7 +179,9 @@ class ComparisonDialog(QDialog):
         elif isinstance(event, events.CompareEnded):
             for cell in self.cells:
                 if not cell.use_button.isEnabled():
-                    cell.time_label.setText("not enlarged" if event.outcome != "done" else cell.time_label.text())
+                    cell.time_label.setText(
+                        "not enlarged" if event.outcome != "done" else cell.time_label.text()
+                    )
         self._update_buttons()
 
     def _build_grid(self, event: Any) -> None:
@@ -173,7 +191,7 @@ class ComparisonDialog(QDialog):
         self.cells = []
         x, y, width, height = event.box
         pixels = event.item.photo.pixels
-        self._original = DisplayPyramid(pixels[y:y + height, x:x + width])
+        self._original = DisplayPyramid(pixels[y : y + height, x : x + width])
         columns = 2 if len(event.models) == 4 else len(event.models)  # one row, or two by two
         for index, model in enumerate(event.models):
             cell = ComparisonCellView(model, self.viewer_model)

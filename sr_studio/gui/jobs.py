@@ -68,7 +68,7 @@ class RestoredResult:
 
 @dataclass
 class PreviewRequest:
-    """Enlarge `box` (x, y, width, height of the original) as the full run would: a preview of it."""
+    """Enlarge `box` (x, y, width, height of the original) as the full run would: a preview."""
 
     job_id: int
     token: int  # which preview of the item (a newer one makes the older one's answers stale)

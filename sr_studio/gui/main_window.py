@@ -64,7 +64,8 @@ class MainWindow(QMainWindow):
         self.images = CompareImages(self)
         self._closing = False
         self._close_when_exported = False  # "Export All" chosen on quitting: close once every file is written
-        self._estimates: dict[int, str] = {}  # item id -> how long enlarging it would take ("" unknown)
+        # item id -> how long enlarging it would take ("": not measured yet)
+        self._estimates: dict[int, str] = {}
         self._comparison = None  # the Compare Models dialog, once opened
 
         self.workers = WorkerBridge()
@@ -418,9 +419,12 @@ class MainWindow(QMainWindow):
             result_title = f"Result · PREVIEW by {mark.model_name}{done}{whole}"
         else:
             estimate = self._estimates.get(item.id, "")
-            result_title = "Result · not enlarged yet" + (f" · it would take {estimate}" if estimate else "")
+            result_title = "Result · not enlarged yet"
+            if estimate:
+                result_title += f" · it would take {estimate}"
         self.viewer.set_titles(original_title, result_title)
-        marked = item.preview is not None and not item.has_result and item is not self.session.running
+        marked = (item.preview is not None and not item.has_result
+                  and item is not self.session.running)
         self.viewer.result_view.marker = "PREVIEW" if marked else ""
 
     def _viewer_changed(self) -> None:
@@ -512,7 +516,8 @@ class MainWindow(QMainWindow):
         pane = self.viewer.active_pane()
         rect = self.viewer_model.visible_image_rect(*pane.viewport_size())
         photo_h, photo_w = item.photo.pixels.shape[:2]
-        fx, fy = photo_w / max(1, self.images.result_width), photo_h / max(1, self.images.result_height)
+        fx = photo_w / max(1, self.images.result_width)
+        fy = photo_h / max(1, self.images.result_height)
         x0, y0 = max(0.0, rect.x * fx), max(0.0, rect.y * fy)
         x1, y1 = min(float(photo_w), rect.right * fx), min(float(photo_h), rect.bottom * fy)
         width, height = min(limit, max(1, round(x1 - x0))), min(limit, max(1, round(y1 - y0)))
@@ -551,7 +556,8 @@ class MainWindow(QMainWindow):
         index = self.run_panel.model_combo.findData(model_id)
         if index >= 0:
             self.run_panel.model_combo.setCurrentIndex(index)
-            self.statusBar().showMessage(f"{self.run_panel.current_model().name} is now the model", 6000)
+            name = self.run_panel.current_model().name
+            self.statusBar().showMessage(f"{name} is now the model", 6000)
 
     # Running and exporting ------------------------------------------------------------------------
     def run_current(self) -> None:
@@ -609,8 +615,8 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.open_folder_action, self.paste_action, self.run_action,
                        self.run_all_action, self.cancel_action, self.export_action, self.export_all_action,
                        self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action,
-                       self.compare_action, self.preview_action, self.compare_models_action, self.models_action,
-                       self.remove_action, self.shortcuts_action):
+                       self.compare_action, self.preview_action, self.compare_models_action,
+                       self.models_action, self.remove_action, self.shortcuts_action):
             keys = " or ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
             if keys:
                 rows.append((action.text().replace("&", "").rstrip("…"), keys))
@@ -627,9 +633,9 @@ class MainWindow(QMainWindow):
         self.run_all_action.setEnabled(bool(self.queue.items) and has_model and not running)
         previewing = self.session.previewing is not None or self.session.comparing is not None
         self.cancel_action.setEnabled(running or previewing)
-        self.preview_action.setEnabled(item is not None and item.photo is not None and has_model and not running
-                                       and not item.has_result)
-        self.compare_models_action.setEnabled(item is not None and item.photo is not None and not running)
+        loaded = item is not None and item.photo is not None
+        self.preview_action.setEnabled(loaded and has_model and not running and not item.has_result)
+        self.compare_models_action.setEnabled(loaded and not running)
         self.export_action.setEnabled(item is not None and item.has_result)
         self.export_all_action.setEnabled(bool(self.queue.finished()))
         self.remove_action.setEnabled(item is not None and item is not self.session.running)

@@ -1,8 +1,9 @@
-"""Previews, model comparisons and estimates, on a thread of their own so that the window never waits.
+"""Previews, model comparisons and estimates, on a thread of their own so that the window never
+waits.
 
-Each request enlarges a crop with the tiler's context (engine/crop_preview.py), so what it shows is what the
-full run will give there, and records the speed it measured for the next estimate. Cancelling is a
-threading.Event the engine polls between tiles; every failure becomes one line.
+Each request enlarges a crop with the tiler's context (engine/crop_preview.py), so what it shows is
+what the full run will give there, and records the speed it measured for the next estimate.
+Cancelling is a threading.Event the engine polls between tiles; every failure becomes one line.
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from sr_studio.errors import Cancelled
 from sr_studio.gui.display_pyramid import display_pixels
-from sr_studio.gui.jobs import CompareCell, CompareRequest, EstimateRequest, PreviewRequest, PreviewResult
+from sr_studio.gui.jobs import (
+    CompareCell,
+    CompareRequest,
+    EstimateRequest,
+    PreviewRequest,
+    PreviewResult,
+)
 
 
 class PreviewWorker(QObject):
-    tile_ready = Signal(int, int, int, int, object)  # job_id, token, y0, x0, uint8 pixels in result coordinates
+    tile_ready = Signal(
+        int, int, int, int, object
+    )  # job_id, token, y0, x0, uint8 pixels in result coordinates
     preview_done = Signal(object)  # PreviewResult
     preview_failed = Signal(int, int, str)  # job_id, token, message ("cancelled" when stopped)
     compare_cell = Signal(object)  # CompareCell
@@ -49,19 +58,37 @@ class PreviewWorker(QObject):
             from sr_studio.model_loading import load_model
 
             self._upscaler = self._key = None
-            self._upscaler = Upscaler(load_model(path), device=device, precision=precision, tile=tile)
+            self._upscaler = Upscaler(
+                load_model(path), device=device, precision=precision, tile=tile
+            )
             self._key = key
         return self._upscaler
 
-    def _crop(self, upscaler: Any, pixels: Any, box: tuple[int, int, int, int], scale: float | None,
-              on_tile: Any = None) -> Any:
+    def _crop(
+        self,
+        upscaler: Any,
+        pixels: Any,
+        box: tuple[int, int, int, int],
+        scale: float | None,
+        on_tile: Any = None,
+    ) -> Any:
         from sr_studio.engine.crop_preview import CropBox, upscale_crop
         from sr_studio.engine.throughput import ThroughputStore, speed_key
 
-        result = upscale_crop(upscaler, pixels, CropBox(*box), scale, on_tile=on_tile,
-                              should_cancel=self._cancel.is_set)
-        ThroughputStore.default().record(speed_key(upscaler.model, upscaler.device, upscaler.precision),
-                                         result.patch_pixels, result.seconds, "preview")
+        result = upscale_crop(
+            upscaler,
+            pixels,
+            CropBox(*box),
+            scale,
+            on_tile=on_tile,
+            should_cancel=self._cancel.is_set,
+        )
+        ThroughputStore.default().record(
+            speed_key(upscaler.model, upscaler.device, upscaler.precision),
+            result.patch_pixels,
+            result.seconds,
+            "preview",
+        )
         return result
 
     @Slot(object)
@@ -70,19 +97,36 @@ class PreviewWorker(QObject):
 
         self._cancel.clear()
         try:
-            upscaler = self._upscaler_for(request.model_path, request.device, request.precision, request.tile)
+            upscaler = self._upscaler_for(
+                request.model_path, request.device, request.precision, request.tile
+            )
             scale = request.scale or float(upscaler.scale)
             top, left = round(request.box[1] * scale), round(request.box[0] * scale)
 
             def on_tile(tile: Any) -> None:
                 y0, x0, y1, x1 = tile.box
-                self.tile_ready.emit(request.job_id, request.token, top + y0, left + x0,
-                                     display_pixels(tile.pixels[y0:y1, x0:x1]))
+                self.tile_ready.emit(
+                    request.job_id,
+                    request.token,
+                    top + y0,
+                    left + x0,
+                    display_pixels(tile.pixels[y0:y1, x0:x1]),
+                )
 
             result = self._crop(upscaler, request.pixels, request.box, scale, on_tile)
-            self.preview_done.emit(PreviewResult(
-                request.job_id, request.token, top, left, display_pixels(result.pixels), result.seconds,
-                self._estimate_text(upscaler, request.pixels.shape[0], request.pixels.shape[1], scale)))
+            self.preview_done.emit(
+                PreviewResult(
+                    request.job_id,
+                    request.token,
+                    top,
+                    left,
+                    display_pixels(result.pixels),
+                    result.seconds,
+                    self._estimate_text(
+                        upscaler, request.pixels.shape[0], request.pixels.shape[1], scale
+                    ),
+                )
+            )
         except Cancelled:
             self.preview_failed.emit(request.job_id, request.token, "cancelled")
         except BaseException as error:  # noqa: BLE001 - nothing may escape into Qt's event loop
@@ -97,10 +141,15 @@ class PreviewWorker(QObject):
             for index, model in enumerate(request.models):
                 if self._cancel.is_set():
                     raise Cancelled()
-                upscaler = self._upscaler_for(model.path, request.device, request.precision, request.tile)
+                upscaler = self._upscaler_for(
+                    model.path, request.device, request.precision, request.tile
+                )
                 result = self._crop(upscaler, request.pixels, request.box, request.scale)
-                self.compare_cell.emit(CompareCell(request.token, index, model, display_pixels(result.pixels),
-                                                   result.seconds))
+                self.compare_cell.emit(
+                    CompareCell(
+                        request.token, index, model, display_pixels(result.pixels), result.seconds
+                    )
+                )
             self.compare_done.emit(request.token)
         except Cancelled:
             self.compare_failed.emit(request.token, "cancelled")
@@ -110,7 +159,9 @@ class PreviewWorker(QObject):
     @Slot(object)
     def estimate(self, request: EstimateRequest) -> None:
         try:
-            upscaler = self._upscaler_for(request.model_path, request.device, request.precision, request.tile)
+            upscaler = self._upscaler_for(
+                request.model_path, request.device, request.precision, request.tile
+            )
             text = self._estimate_text(upscaler, request.height, request.width, request.scale)
         except BaseException:  # noqa: BLE001 - an estimate is advice: none rather than an error
             text = ""
@@ -120,14 +171,16 @@ class PreviewWorker(QObject):
     def _estimate_text(upscaler: Any, height: int, width: int, scale: float | None) -> str:
         from sr_studio.engine.throughput import ThroughputStore, estimate_run, estimate_text
 
-        estimate = estimate_run(upscaler, height, width, scale, ThroughputStore.default(),
-                                calibrate_if_unknown=False)
+        estimate = estimate_run(
+            upscaler, height, width, scale, ThroughputStore.default(), calibrate_if_unknown=False
+        )
         return "" if estimate is None else estimate_text(estimate.seconds)
 
 
 class PreviewBridge(QObject):
-    """The preview part of the session's `Workers`: requests to the preview thread as queued signals, answers
-    back on the GUI thread to whatever session `owner.session` is (None once the window closes)."""
+    """The preview part of the session's `Workers`: requests to the preview thread as queued
+    signals, answers back on the GUI thread to whatever session `owner.session` is (None once the
+    window closes)."""
 
     preview_requested = Signal(object)
     compare_requested = Signal(object)
@@ -143,12 +196,15 @@ class PreviewBridge(QObject):
         self.preview_requested.connect(self.worker.preview)
         self.compare_requested.connect(self.worker.compare)
         self.estimate_requested.connect(self.worker.estimate)
-        for signal, name in ((self.worker.tile_ready, "preview_tile"), (self.worker.preview_done, "preview_finished"),
-                             (self.worker.preview_failed, "preview_failed"),
-                             (self.worker.compare_cell, "compare_cell"),
-                             (self.worker.compare_done, "compare_finished"),
-                             (self.worker.compare_failed, "compare_failed"),
-                             (self.worker.estimated, "estimated")):
+        for signal, name in (
+            (self.worker.tile_ready, "preview_tile"),
+            (self.worker.preview_done, "preview_finished"),
+            (self.worker.preview_failed, "preview_failed"),
+            (self.worker.compare_cell, "compare_cell"),
+            (self.worker.compare_done, "compare_finished"),
+            (self.worker.compare_failed, "compare_failed"),
+            (self.worker.estimated, "estimated"),
+        ):
             signal.connect(lambda *args, name=name: self._answer(name, *args))
 
     def _answer(self, name: str, *args: Any) -> None:

@@ -71,9 +71,11 @@ class Workers(Protocol):
 
     def discard(self, path: Path) -> None: ...
 
-    def preview(self, request: PreviewRequest) -> None: ...  # [preview_tile, preview_finished, preview_failed]
+    # [preview_tile, preview_finished, preview_failed]
+    def preview(self, request: PreviewRequest) -> None: ...
 
-    def compare(self, request: CompareRequest) -> None: ...  # [compare_cell, compare_finished, compare_failed]
+    # [compare_cell, compare_finished, compare_failed]
+    def compare(self, request: CompareRequest) -> None: ...
 
     def cancel_preview(self) -> None: ...  # previews and comparisons stop after their current tile
 
@@ -169,7 +171,7 @@ class ItemsRemoved:
 
 @dataclass(frozen=True)
 class PreviewMark:
-    """What the result pane shows of a photo not enlarged yet: a preview, by this model at this scale."""
+    """What the result pane shows of a photo not enlarged yet: a preview by this model, this scale."""
 
     token: int
     model_id: str
@@ -210,8 +212,8 @@ class EstimateReady:
 
 
 Event = (CurrentChanged | ItemChanged | TileDone | RunStarted | RunProgress | BatchEnded | Notice | Exported
-         | ExportFailed | ItemsRemoved | PreviewEnded | CompareStarted | CompareCellDone | CompareEnded
-         | EstimateReady)
+         | ExportFailed | ItemsRemoved | PreviewEnded | CompareStarted | CompareCellDone
+         | CompareEnded | EstimateReady)
 
 MAX_COMPARED = 4
 
@@ -250,7 +252,8 @@ class Session:
         self.previewing: QueueItem | None = None
         self.comparing: int | None = None  # the token of the comparison under way
         self._preview_tokens = itertools.count(1)
-        self._estimates: dict[int, tuple[int, str]] = {}  # item id -> (token, the photo's options key)
+        # item id -> (token, model id) of the estimate asked for last
+        self._estimates: dict[int, tuple[int, str]] = {}
         self._observers: list[Callable[[Event], None]] = []
         self.queue.subscribe(self._queue_changed)
 
@@ -453,14 +456,16 @@ class Session:
         height, width = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
         self._forget_result(item)
         mark = item.preview
-        if not (mark is not None and mark.model_id == options.model_id and mark.scale == options.effective_scale
-                and item.partial_view is not None and (item.partial_view.height, item.partial_view.width)
-                == (height, width)):
+        view = item.partial_view
+        if not (mark is not None and mark.model_id == options.model_id
+                and mark.scale == options.effective_scale
+                and view is not None and (view.height, view.width) == (height, width)):
             # A preview by another model or at another scale would be taken for this run's tiles.
             item.partial_view = DisplayPyramid.blank(height, width, 1 if pixels.ndim == 2 else
                                                      (4 if pixels.shape[2] in (2, 4) else 3))
             item.done_region = None
-        # Same model, same scale: the preview's pixels stay on screen until the run's tiles replace them.
+        # Same model, same scale: the preview's pixels stay on screen until the run's tiles replace
+        # them.
         item.preview = None
         item.result_model = options.model_id
         item.result_model_name = options.model_name
@@ -588,7 +593,7 @@ class Session:
         self._batch = _Batch()
         self.running = None
 
-    # Previews, comparisons and estimates -----------------------------------------------------------
+    # Previews, comparisons and estimates ------------------------------------------------------
     def _preview_problem(self, options: RunOptions) -> str | None:
         item = self.queue.current
         if item is None or item.photo is None:
@@ -602,7 +607,8 @@ class Session:
         return None
 
     def preview_region(self, options: RunOptions, box: tuple[int, int, int, int]) -> None:
-        """Enlarge `box` (x, y, width, height of the original) of the current photo into the result pane."""
+        """Enlarge `box` (x, y, width, height of the original) of the current photo into the result
+        pane."""
         problem = self._preview_problem(options)
         if problem:
             self._notice(problem)
@@ -611,28 +617,34 @@ class Session:
         assert item is not None and options.model_path is not None
         pixels = item.photo.pixels
         x, y = max(0, box[0]), max(0, box[1])
-        width, height = min(pixels.shape[1], box[0] + box[2]) - x, min(pixels.shape[0], box[1] + box[3]) - y
+        width = min(pixels.shape[1], box[0] + box[2]) - x
+        height = min(pixels.shape[0], box[1] + box[3]) - y
         if width < 1 or height < 1:
             self._notice("The region in view lies outside the photo.")
             return
         self._stop_previews()
         out_h, out_w = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
         mark = item.preview
-        same = (mark is not None and mark.model_id == options.model_id and mark.scale == options.effective_scale
+        same = (mark is not None and mark.model_id == options.model_id
+                and mark.scale == options.effective_scale
                 and item.partial_view is not None)
-        if not same:  # earlier previews stay only when they are from the same model at the same scale
+        # Earlier previews stay only when they are from the same model at the same scale.
+        if not same:
             item.partial_view = DisplayPyramid.blank(out_h, out_w, 1 if pixels.ndim == 2 else
                                                      (4 if pixels.shape[2] in (2, 4) else 3))
             item.done_region = None
         token = next(self._preview_tokens)
-        item.preview = PreviewMark(token, options.model_id, options.model_name, options.effective_scale,
+        item.preview = PreviewMark(token, options.model_id, options.model_name,
+                                   options.effective_scale,
                                    (x, y, width, height))
         self.previewing = item
         self._emit(ItemChanged(item))
-        self._notice(f"Previewing {width} × {height} px of {item.name} with {options.model_name}…", "status")
+        self._notice(f"Previewing {width} × {height} px of {item.name} with {options.model_name}…",
+                     "status")
         self.workers.preview(PreviewRequest(
-            job_id=item.id, token=token, pixels=pixels, box=(x, y, width, height), model_path=options.model_path,
-            scale=options.scale, device=options.device, precision=options.precision, tile=options.tile))
+            job_id=item.id, token=token, pixels=pixels, box=(x, y, width, height),
+            model_path=options.model_path, scale=options.scale, device=options.device,
+            precision=options.precision, tile=options.tile))
 
     def _previewed(self, job_id: int, token: int) -> QueueItem | None:
         item = self.previewing
@@ -697,7 +709,8 @@ class Session:
         token = next(self._preview_tokens)
         self.comparing = token
         self._emit(CompareStarted(item, tuple(models), box))
-        self.workers.compare(CompareRequest(token=token, pixels=item.photo.pixels, box=box, models=list(models),
+        self.workers.compare(CompareRequest(token=token, pixels=item.photo.pixels, box=box,
+                                            models=list(models),
                                             scale=options.effective_scale, device=options.device,
                                             precision=options.precision, tile=options.tile))
 
@@ -719,7 +732,7 @@ class Session:
         self._emit(CompareEnded("cancelled" if message == "cancelled" else "failed"))
 
     def request_estimate(self, options: RunOptions) -> None:
-        """How long enlarging the current photo would take, from what was measured (nothing runs)."""
+        """How long enlarging the current photo would take, from what was measured (runs nothing)."""
         item = self.queue.current
         if item is None or item.photo is None or item.has_result or options.model_path is None:
             return

@@ -165,9 +165,10 @@ def build_actions(window) -> None:
                             "Switch between side by side and the before/after slider")
     window.compare_action.setCheckable(True)
     window.preview_action = a("&Preview Region in View", "fa5s.eye", "P", window.preview_in_view,
-                              "Enlarge just what the result pane shows, with the selected model (Esc stops it)")
-    window.compare_models_action = a("Compare &Models…", "fa5s.th-large", "Ctrl+K", window.open_comparison,
-                                     "Enlarge the region in view with two to four models, side by side")
+                              "Enlarge just what the result pane shows, with the selected model")
+    window.compare_models_action = a("Compare &Models…", "fa5s.th-large", "Ctrl+K",
+                                     window.open_comparison,
+                                     "Enlarge the region in view with two to four models")
     window.models_action = a("&Model Manager…", "fa5s.cubes", "Ctrl+M", window.open_model_manager)
     window.import_model_action = a("&Import Model…", "fa5s.file-import", None, window.import_model_dialog)
     window.shortcuts_action = a("&Keyboard Shortcuts", "fa5s.keyboard", "F1", window.show_shortcuts)
@@ -213,8 +214,8 @@ def build_actions(window) -> None:
     toolbar.setObjectName("mainToolbar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     toolbar.setMovable(False)
-    for action in (window.open_action, None, window.preview_action, window.run_action, window.run_all_action,
-                   window.cancel_action, None,
+    for action in (window.open_action, None, window.preview_action, window.run_action,
+                   window.run_all_action, window.cancel_action, None,
                    window.export_action, window.export_all_action, None):
         toolbar.addSeparator() if action is None else toolbar.addAction(action)
     for action in (window.zoom_out_action, window.zoom_in_action, window.zoom_fit_action, window.zoom_actual_action):

@@ -105,8 +105,8 @@ def resolve_model(name_or_path: str | os.PathLike | None, scale: int | None = No
 
 
 def describe_model(path: Path, listings: list[ModelListing] | None = None) -> tuple[str, str, str]:
-    """(id, name, purpose) of the bundled or installed model at `path`, in the words the model list uses;
-    for a file that is neither, its file name and no purpose."""
+    """(id, name, purpose) of the bundled or installed model at `path`, in the words the model list
+    uses; for a file that is neither, its file name and no purpose."""
     from sr_studio.weights.catalog import PURPOSES
 
     def same(other: Path | None) -> bool:
