@@ -141,13 +141,14 @@ def run(args: argparse.Namespace) -> int:
             "preview",
         )
         device_text = f"{upscaler.device.type.upper()} {upscaler.precision}"
+        seconds = round(result.seconds, 3)  # the label and the layout say the same
         cells.append(
             SheetCell(
                 _as_rgb8(result.pixels),
                 name,
                 purpose,
-                f"{result.seconds:.1f} s for this crop ({device_text})",
-                round(result.seconds, 2),
+                f"{seconds:.1f} s for this crop ({device_text})",
+                seconds,
             )
         )
         if not args.quiet:
