@@ -112,3 +112,31 @@ def test_compare_grid_labels_each_model_zooms_as_one_and_sets_the_chosen_one(
     assert first.canvas.model.zoom == second.canvas.model.zoom == 3.0
     second.use_button.click()
     assert window.run_panel.current_model().id == "other-span-x2" and not dialog.isVisible()
+
+
+def test_a_rectangle_shift_dragged_on_the_original_is_previewed(qtbot, window, gui_env):
+    from PySide6.QtCore import QPoint, Qt
+
+    from sr_studio.gui import session as events
+
+    item = queue_photo(qtbot, window, write_png(gui_env.photos / "dock.png", gradient_photo(90, 120)))
+    pane = window.viewer.original_view
+    window.viewer.fit()
+    ended = []
+    window.session.subscribe(lambda e: ended.append(e) if isinstance(e, events.PreviewEnded) else None)
+    # From a quarter to the middle of the pane: about that part of the photo, in its own pixels.
+    ratio = pane.devicePixelRatioF() or 1.0
+
+    def at(x: float, y: float) -> QPoint:
+        vx, vy = window.viewer_model.image_to_view(x, y, *pane.viewport_size())
+        return QPoint(round(vx / ratio), round(vy / ratio))
+
+    start, end = at(60, 40), at(120, 100)
+    centre = (window.viewer_model.center_x, window.viewer_model.center_y)
+    qtbot.mousePress(pane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, start)
+    qtbot.mouseMove(pane, end)
+    qtbot.mouseRelease(pane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, end)
+    qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
+    x, y, width, height = item.preview.box
+    assert abs(x - 30) <= 1 and abs(y - 20) <= 1 and abs(width - 30) <= 2 and abs(height - 30) <= 2
+    assert (window.viewer_model.center_x, window.viewer_model.center_y) == centre  # drawn, not panned

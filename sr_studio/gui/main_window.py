@@ -7,6 +7,7 @@ It forwards what the user asks for to the session and renders the session's even
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self._build_models()
         build_layout(self)
         build_actions(self)
+        self.viewer.original_view.region_drawn.connect(self.preview_drawn)
         self._restore_settings()
         self.queue.subscribe(self._queue_changed)
         self.session.subscribe(self._session_event)
@@ -529,6 +531,18 @@ class MainWindow(QMainWindow):
     def preview_in_view(self) -> None:
         box = self.region_in_view(PREVIEW_SIDE)
         self.session.preview_region(self.run_options(), box or (0, 0, 0, 0))
+
+    def preview_drawn(self, x: float, y: float, width: float, height: float) -> None:
+        """A rectangle Shift+dragged on the original (viewer pixels): preview just that."""
+        item = self.queue.current
+        if item is None or item.photo is None:
+            return
+        photo_h, photo_w = item.photo.pixels.shape[:2]
+        fx = photo_w / max(1, self.images.result_width)
+        fy = photo_h / max(1, self.images.result_height)
+        x0, y0 = max(0, math.floor(x * fx)), max(0, math.floor(y * fy))
+        x1, y1 = min(photo_w, math.ceil((x + width) * fx)), min(photo_h, math.ceil((y + height) * fy))
+        self.session.preview_region(self.run_options(), (x0, y0, x1 - x0, y1 - y0))
 
     def _offer_preview(self) -> None:
         """Panned or zoomed away from the last preview: say how to preview what is in view now."""
