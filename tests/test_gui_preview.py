@@ -119,11 +119,15 @@ def test_a_rectangle_shift_dragged_on_the_original_is_previewed(qtbot, window, g
 
     from sr_studio.gui import session as events
 
-    item = queue_photo(qtbot, window, write_png(gui_env.photos / "dock.png", gradient_photo(90, 120)))
+    item = queue_photo(
+        qtbot, window, write_png(gui_env.photos / "dock.png", gradient_photo(90, 120))
+    )
     pane = window.viewer.original_view
     window.viewer.fit()
     ended = []
-    window.session.subscribe(lambda e: ended.append(e) if isinstance(e, events.PreviewEnded) else None)
+    window.session.subscribe(
+        lambda e: ended.append(e) if isinstance(e, events.PreviewEnded) else None
+    )
     # From a quarter to the middle of the pane: about that part of the photo, in its own pixels.
     ratio = pane.devicePixelRatioF() or 1.0
 
@@ -139,4 +143,7 @@ def test_a_rectangle_shift_dragged_on_the_original_is_previewed(qtbot, window, g
     qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
     x, y, width, height = item.preview.box
     assert abs(x - 30) <= 1 and abs(y - 20) <= 1 and abs(width - 30) <= 2 and abs(height - 30) <= 2
-    assert (window.viewer_model.center_x, window.viewer_model.center_y) == centre  # drawn, not panned
+    assert (
+        window.viewer_model.center_x,
+        window.viewer_model.center_y,
+    ) == centre  # drawn, not panned

@@ -420,10 +420,12 @@ class MainWindow(QMainWindow):
             whole = f" · the whole photo: {mark.estimate}" if mark.estimate else ""
             result_title = f"Result · PREVIEW by {mark.model_name}{done}{whole}"
         else:
-            estimate = self._estimates.get(item.id, "")
+            estimate = self._estimates.get(item.id)
             result_title = "Result · not enlarged yet"
             if estimate:
                 result_title += f" · it would take {estimate}"
+            elif estimate == "":  # nothing measured for this model on this machine yet
+                result_title += " · a preview (P) tells how long it would take"
         self.viewer.set_titles(original_title, result_title)
         marked = (item.preview is not None and not item.has_result
                   and item is not self.session.running)
