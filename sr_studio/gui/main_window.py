@@ -141,7 +141,8 @@ class MainWindow(QMainWindow):
                  else Qt.ToolButtonStyle.ToolButtonIconOnly)
         if self.toolbar.toolButtonStyle() != style:
             self.toolbar.setToolButtonStyle(style)
-            for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action):
+            for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action,
+                           self.preview_action, self.compare_models_action):
                 self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
     def changeEvent(self, event) -> None:

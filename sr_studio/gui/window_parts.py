@@ -218,18 +218,22 @@ def build_actions(window) -> None:
                    window.run_all_action, window.cancel_action, None,
                    window.export_action, window.export_all_action, None):
         toolbar.addSeparator() if action is None else toolbar.addAction(action)
+    # Icons only (their tooltips name them): the labelled toolbar still fits a 1100 px window.
     for action in (window.zoom_out_action, window.zoom_in_action, window.zoom_fit_action, window.zoom_actual_action):
         toolbar.addAction(action)
         toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+    toolbar.widgetForAction(window.preview_action).setToolButtonStyle(
+        Qt.ToolButtonStyle.ToolButtonIconOnly)
     toolbar.addAction(window.compare_action)
     toolbar.addAction(window.compare_models_action)
+    toolbar.widgetForAction(window.compare_models_action).setToolButtonStyle(
+        Qt.ToolButtonStyle.ToolButtonIconOnly)
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     toolbar.addWidget(spacer)
     toolbar.addAction(window.models_action)
     window.addToolBar(toolbar)
     window.toolbar = toolbar
-    window._toolbar_wide = toolbar.sizeHint().width()  # what the labelled toolbar needs
 
     def button(action: QAction, primary: bool = False) -> QToolButton:
         widget = QToolButton()
@@ -254,3 +258,6 @@ def build_actions(window) -> None:
         window.queue_buttons.addWidget(widget)
     window.queue_buttons.addStretch(1)
     window._refresh_icons()
+    # What the labelled toolbar needs, measured with its icons: before them, an icon-only button
+    # without an icon shows its whole text and the toolbar seemed 240 px wider than it is.
+    window._toolbar_wide = toolbar.sizeHint().width()
