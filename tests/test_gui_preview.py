@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 
@@ -37,15 +38,17 @@ def test_preview_shows_the_region_in_view_marked_then_the_run_replaces_it(qtbot,
     window.viewer_model.set_zoom(4.0)  # the result pane shows a part of the photo
     box = window.region_in_view(512)
     assert box is not None and box[2] < 120 and box[3] < 90
-    ended = []
+    ended, threads = [], set()
     window.session.subscribe(
         lambda e: ended.append(e) if isinstance(e, events.PreviewEnded) else None
     )
+    window.session.subscribe(lambda e: threads.add(threading.get_ident()))
     assert window.preview_action.isEnabled() and window.preview_action.shortcut().toString() == "P"
     window.run_panel.set_tile(16)
     window.preview_action.trigger()
     qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
     assert ended[0].outcome == "done"
+    assert threads == {threading.get_ident()}  # every answer reached the window on its own thread
     assert item.preview is not None and item.preview.seconds is not None and not item.has_result
     assert window.viewer.result_view.marker == "PREVIEW"
     assert "PREVIEW" in window.viewer.result_title.text()

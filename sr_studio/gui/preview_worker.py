@@ -196,16 +196,44 @@ class PreviewBridge(QObject):
         self.preview_requested.connect(self.worker.preview)
         self.compare_requested.connect(self.worker.compare)
         self.estimate_requested.connect(self.worker.estimate)
-        for signal, name in (
-            (self.worker.tile_ready, "preview_tile"),
-            (self.worker.preview_done, "preview_finished"),
-            (self.worker.preview_failed, "preview_failed"),
-            (self.worker.compare_cell, "compare_cell"),
-            (self.worker.compare_done, "compare_finished"),
-            (self.worker.compare_failed, "compare_failed"),
-            (self.worker.estimated, "estimated"),
-        ):
-            signal.connect(lambda *args, name=name: self._answer(name, *args))
+        # Bound methods of this object (it lives on the GUI thread), so the answers are queued there: a
+        # lambda would run on the worker's thread and touch the window from it.
+        worker = self.worker
+        worker.tile_ready.connect(self._tile_ready)
+        worker.preview_done.connect(self._preview_done)
+        worker.preview_failed.connect(self._preview_failed)
+        worker.compare_cell.connect(self._compare_cell)
+        worker.compare_done.connect(self._compare_done)
+        worker.compare_failed.connect(self._compare_failed)
+        worker.estimated.connect(self._estimated)
+
+    @Slot(int, int, int, int, object)
+    def _tile_ready(self, job_id: int, token: int, y0: int, x0: int, pixels: Any) -> None:
+        self._answer("preview_tile", job_id, token, y0, x0, pixels)
+
+    @Slot(object)
+    def _preview_done(self, result: Any) -> None:
+        self._answer("preview_finished", result)
+
+    @Slot(int, int, str)
+    def _preview_failed(self, job_id: int, token: int, message: str) -> None:
+        self._answer("preview_failed", job_id, token, message)
+
+    @Slot(object)
+    def _compare_cell(self, cell: Any) -> None:
+        self._answer("compare_cell", cell)
+
+    @Slot(int)
+    def _compare_done(self, token: int) -> None:
+        self._answer("compare_finished", token)
+
+    @Slot(int, str)
+    def _compare_failed(self, token: int, message: str) -> None:
+        self._answer("compare_failed", token, message)
+
+    @Slot(int, int, str)
+    def _estimated(self, job_id: int, token: int, text: str) -> None:
+        self._answer("estimated", job_id, token, text)
 
     def _answer(self, name: str, *args: Any) -> None:
         session = self.owner.session
