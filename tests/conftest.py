@@ -42,3 +42,10 @@ def cpu_without_native_bf16(request, monkeypatch):
         from sr_studio.engine import devices
 
         monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path_factory, monkeypatch):
+    """Runs record their speed in the user data folder: tests keep theirs out of the real one."""
+    if not os.environ.get("SR_STUDIO_DATA_DIR"):
+        monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path_factory.mktemp("data")))

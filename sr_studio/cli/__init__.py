@@ -15,7 +15,7 @@ import sys
 from sr_studio import __version__
 from sr_studio.errors import SRStudioError
 
-COMMAND_MODULES = ("upscale_command", "models_command", "gui_command")
+COMMAND_MODULES = ("upscale_command", "compare_command", "models_command", "gui_command")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     parser.add_argument("--max-megapixels", type=float, default=200.0, metavar="MP",
                         help="refuse inputs larger than this, checked before decoding (default 200)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print how long each photo would take on this machine and write "
+                        "nothing (from earlier runs and previews, or a short calibration)")
     add_cluster_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -210,6 +213,7 @@ def enlarge_photo(
     upscaler: Any, source: Path, destination: Path, fmt: str, scale: float, quality: int | None,
     overwrite: bool, max_megapixels: float, on_progress: Callable[[Any], None],
     on_warning: Callable[[Path, str], None],
+    on_timing: Callable[[tuple[int, int], float], None] | None = None,
 ) -> tuple[Path, tuple[int, int]]:
     """One photo from its file to its complete output: the path written and (width, height).
 
@@ -220,8 +224,11 @@ def enlarge_photo(
     photo = read_photo(source, max_pixels=int(max_megapixels * 1_000_000))
     for warning in photo.warnings:
         on_warning(source, warning)
+    network_started = time.monotonic()
     result = upscaler.upscale(photo.pixels, scale=scale, on_progress=on_progress,
                               out=result_canvas(upscaler, photo.pixels, scale, fmt))
+    if on_timing is not None:  # the network's share, for the next estimate (input (height, width))
+        on_timing(photo.pixels.shape[:2], time.monotonic() - network_started)
     written = write_photo(destination, result, metadata_from=photo, format=fmt, quality=quality,
                           overwrite=overwrite,
                           on_warning=lambda text: on_warning(destination, text))
@@ -255,6 +262,13 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(model_path)
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
     plan = plan_outputs(files, args.output, args.format, scale, as_file)
+    if args.estimate:  # before the output folder is created: an estimate writes nothing
+        from sr_studio.cli.run_estimates import print_estimates
+
+        upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
+        if upscaler.notice:
+            print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
+        return print_estimates(upscaler, model_path, [source for source, _, _ in plan], scale, args)
     if args.output:
         prepare_folder(Path(args.output).expanduser().parent if as_file else Path(args.output).expanduser())
     upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
@@ -268,6 +282,9 @@ def run(args: argparse.Namespace) -> int:
               f"on {upscaler.device}, {upscaler.precision}{why}; "
               f"{len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
 
+    from sr_studio.engine.throughput import ThroughputStore
+
+    speed = RunTimer(ThroughputStore.default(), upscaler, scale)
     failures = skipped = 0
     for index, (source, destination, fmt) in enumerate(plan, start=1):
         started = time.monotonic()
@@ -278,12 +295,16 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{label} skipped: {destination} already exists (--overwrite replaces it)", file=sys.stderr)
             continue
         bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
+        timing: dict[str, Any] = {}
         try:
             written, (width, height) = enlarge_photo(
                 upscaler, source, destination, fmt, scale, args.quality, args.overwrite,
                 args.max_megapixels, on_progress=lambda p: bar.update(p.done, p.total),
                 on_warning=lambda path, warning: print(f"sr-studio: warning: {path}: {warning}",
-                                                       file=sys.stderr))
+                                                       file=sys.stderr),
+                on_timing=lambda size, seconds: timing.update(size=size, seconds=seconds))
+            speed.record(timing["size"], timing["seconds"],
+                         time.monotonic() - started - timing["seconds"])
         except SRStudioError as error:
             failures += 1
             print(f"sr-studio: error: {error}", file=sys.stderr)
@@ -299,6 +320,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"sr-studio: {failures} of {len(plan)} image(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+class RunTimer:
+    """Records each photo's measured speed: the next estimate on this machine is from real runs."""
+
+    def __init__(self, store, upscaler, scale: float) -> None:
+        from sr_studio.engine.throughput import speed_key
+
+        self.store, self.upscaler, self.scale = store, upscaler, scale
+        self.key = speed_key(upscaler.descriptor, upscaler.device, upscaler.precision)
+
+    def record(self, size: tuple[int, int], network_seconds: float, io_seconds: float) -> None:
+        from sr_studio.engine.crop_preview import patch_pixels
+        from sr_studio.engine.throughput import IO_KEY
+
+        height, width = size
+        work = patch_pixels(self.upscaler, height, width, self.scale)
+        self.store.record(self.key, work, network_seconds, "run")
+        out_h, out_w = self.upscaler.output_size(height, width, self.scale)
+        self.store.record(IO_KEY, out_h * out_w, io_seconds, "run")
 
 
 class _Silent:

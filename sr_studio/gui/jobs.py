@@ -66,3 +66,75 @@ class RestoredResult:
     token: int  # which result of the item (a re-run makes a new one)
     pixels: np.ndarray
     pyramid: DisplayPyramid
+
+
+@dataclass
+class PreviewRequest:
+    """Enlarge `box` (x, y, width, height of the original) as the full run would: a preview."""
+
+    job_id: int
+    token: int  # which preview of the item (a newer one makes the older one's answers stale)
+    pixels: np.ndarray
+    box: tuple[int, int, int, int]
+    model_path: Path
+    scale: float | None
+    device: str = "auto"
+    precision: str = "fp32"
+    tile: int | None = None
+
+
+@dataclass
+class PreviewResult:
+    job_id: int
+    token: int
+    top: int  # where the enlarged crop lies in the result (y, x)
+    left: int
+    pixels: np.ndarray  # uint8 display pixels of the enlarged crop
+    seconds: float
+    estimate: str  # "about 2 min": the whole photo, from this preview's speed
+
+
+@dataclass(frozen=True)
+class CompareModel:
+    id: str
+    name: str
+    purpose: str
+    path: Path
+
+
+@dataclass
+class CompareRequest:
+    """The same crop from each model, one after another."""
+
+    token: int
+    pixels: np.ndarray
+    box: tuple[int, int, int, int]
+    models: list[CompareModel]
+    scale: float
+    device: str = "auto"
+    precision: str = "fp32"
+    tile: int | None = None
+
+
+@dataclass
+class CompareCell:
+    token: int
+    index: int
+    model: CompareModel
+    pixels: np.ndarray  # uint8 display pixels, every cell the same size
+    seconds: float
+
+
+@dataclass
+class EstimateRequest:
+    """How long the whole photo would take, from what this machine measured (nothing is run)."""
+
+    job_id: int
+    token: int
+    height: int
+    width: int
+    model_path: Path
+    scale: float | None
+    device: str = "auto"
+    precision: str = "fp32"
+    tile: int | None = None

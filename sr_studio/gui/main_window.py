@@ -7,6 +7,7 @@ It forwards what the user asks for to the session and renders the session's even
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -39,6 +40,9 @@ OPEN_FILTER = open_dialog_filter()
 MODEL_FILTER = "Model weights (*.pth *.pt *.safetensors)"
 
 
+PREVIEW_SIDE = 512  # original pixels: SPAN previews this in under a second on a 2-core CPU
+
+
 def pictures_folder() -> Path:
     return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) or Path.home())
 
@@ -61,6 +65,9 @@ class MainWindow(QMainWindow):
         self.images = CompareImages(self)
         self._closing = False
         self._close_when_exported = False  # "Export All" chosen on quitting: close once every file is written
+        # item id -> how long enlarging it would take ("": not measured yet)
+        self._estimates: dict[int, str] = {}
+        self._comparison = None  # the Compare Models dialog, once opened
 
         self.workers = WorkerBridge()
         self.session = Session(self.workers, pictures_folder())
@@ -69,6 +76,7 @@ class MainWindow(QMainWindow):
         self._build_models()
         build_layout(self)
         build_actions(self)
+        self.viewer.original_view.region_drawn.connect(self.preview_drawn)
         self._restore_settings()
         self.queue.subscribe(self._queue_changed)
         self.session.subscribe(self._session_event)
@@ -130,7 +138,8 @@ class MainWindow(QMainWindow):
                  else Qt.ToolButtonStyle.ToolButtonIconOnly)
         if self.toolbar.toolButtonStyle() != style:
             self.toolbar.setToolButtonStyle(style)
-            for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action):
+            for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action,
+                           self.preview_action, self.compare_models_action):
                 self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
     def changeEvent(self, event) -> None:
@@ -225,6 +234,8 @@ class MainWindow(QMainWindow):
     def _run_options_changed(self) -> None:
         if self.session.running is None:
             self._show_current(keep_view=True)
+            self._estimates.clear()  # they were for the options before
+            self.session.request_estimate(self.run_options())
         self._update_actions()
 
     def run_options(self) -> RunOptions:
@@ -401,9 +412,22 @@ class MainWindow(QMainWindow):
                             f" · x{item.result_scale:g} · {item.result_model_name or item.result_model}")
         elif item is self.session.running:
             result_title = f"Result · enlarging {item.progress:.0%}"
+        elif item.preview is not None:
+            mark = item.preview
+            done = f" in {mark.seconds:.1f} s" if mark.seconds is not None else "…"
+            whole = f" · the whole photo: {mark.estimate}" if mark.estimate else ""
+            result_title = f"Result · PREVIEW by {mark.model_name}{done}{whole}"
         else:
+            estimate = self._estimates.get(item.id)
             result_title = "Result · not enlarged yet"
+            if estimate:
+                result_title += f" · it would take {estimate}"
+            elif estimate == "":  # nothing measured for this model on this machine yet
+                result_title += " · a preview (P) tells how long it would take"
         self.viewer.set_titles(original_title, result_title)
+        marked = (item.preview is not None and not item.has_result
+                  and item is not self.session.running)
+        self.viewer.result_view.marker = "PREVIEW" if marked else ""
 
     def _viewer_changed(self) -> None:
         """Zooming follows the picture on screen (the wheel zooms any photo shown, so do the keys and buttons)."""
@@ -413,6 +437,7 @@ class MainWindow(QMainWindow):
         if hasattr(self, "zoom_in_action"):
             for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action):
                 action.setEnabled(has_image)
+        self._offer_preview()
 
     # The session's events -------------------------------------------------------------------------
     def _session_event(self, event) -> None:
@@ -425,6 +450,8 @@ class MainWindow(QMainWindow):
                 self._show_current(keep_view=not event.fit)
             if event.fit and event.item.photo is not None:
                 self.photo_loaded.emit(event.item.id)
+                if event.item is self.queue.current:
+                    self.session.request_estimate(self.run_options())
         elif isinstance(event, events.TileDone):
             self._tile_done(event)
         elif isinstance(event, events.RunStarted):
@@ -451,6 +478,13 @@ class MainWindow(QMainWindow):
         elif isinstance(event, events.ExportFailed):
             self.export_error.emit(event.message)
             self._close_if_exported(failed=True)
+        elif isinstance(event, events.PreviewEnded):
+            if event.item is self.queue.current:
+                self._update_titles()
+        elif isinstance(event, events.EstimateReady):
+            self._estimates[event.item.id] = event.text
+            if event.item is self.queue.current:
+                self._update_titles()
         elif isinstance(event, events.ItemsRemoved):
             if self.message_bar.about in {item.id for item in event.items}:
                 self.message_bar.hide()
@@ -473,6 +507,71 @@ class MainWindow(QMainWindow):
             self.show_info(notice.text)
         else:
             self.statusBar().showMessage(notice.text, int(notice.seconds * 1000))
+
+    # Previews and comparisons ---------------------------------------------------------------------
+    def region_in_view(self, limit: int) -> tuple[int, int, int, int] | None:
+        """(x, y, width, height) of the original shown in the result pane, at most `limit` px a side
+        (around the middle of the view); None without a photo."""
+        item = self.queue.current
+        if item is None or item.photo is None or not self.viewer_model.has_image():
+            return None
+        pane = self.viewer.active_pane()
+        rect = self.viewer_model.visible_image_rect(*pane.viewport_size())
+        photo_h, photo_w = item.photo.pixels.shape[:2]
+        fx = photo_w / max(1, self.images.result_width)
+        fy = photo_h / max(1, self.images.result_height)
+        x0, y0 = max(0.0, rect.x * fx), max(0.0, rect.y * fy)
+        x1, y1 = min(float(photo_w), rect.right * fx), min(float(photo_h), rect.bottom * fy)
+        width, height = min(limit, max(1, round(x1 - x0))), min(limit, max(1, round(y1 - y0)))
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        x = min(max(0, round(cx - width / 2)), photo_w - width)
+        y = min(max(0, round(cy - height / 2)), photo_h - height)
+        return x, y, width, height
+
+    def preview_in_view(self) -> None:
+        box = self.region_in_view(PREVIEW_SIDE)
+        self.session.preview_region(self.run_options(), box or (0, 0, 0, 0))
+
+    def preview_drawn(self, x: float, y: float, width: float, height: float) -> None:
+        """A rectangle Shift+dragged on the original (viewer pixels): preview just that."""
+        item = self.queue.current
+        if item is None or item.photo is None:
+            return
+        photo_h, photo_w = item.photo.pixels.shape[:2]
+        fx = photo_w / max(1, self.images.result_width)
+        fy = photo_h / max(1, self.images.result_height)
+        x0, y0 = max(0, math.floor(x * fx)), max(0, math.floor(y * fy))
+        x1, y1 = min(photo_w, math.ceil((x + width) * fx)), min(photo_h, math.ceil((y + height) * fy))
+        self.session.preview_region(self.run_options(), (x0, y0, x1 - x0, y1 - y0))
+
+    def _offer_preview(self) -> None:
+        """Panned or zoomed away from the last preview: say how to preview what is in view now."""
+        item = self.queue.current if hasattr(self, "queue") else None
+        if item is None or item.preview is None or item.preview.seconds is None or item.has_result:
+            return
+        box = self.region_in_view(PREVIEW_SIDE)
+        x, y, width, height = item.preview.box
+        if box is not None and not (box[0] >= x and box[1] >= y and box[0] + box[2] <= x + width
+                                    and box[1] + box[3] <= y + height):
+            self.statusBar().showMessage("Press P to preview the region in view", 6000)
+
+    def open_comparison(self) -> None:
+        from sr_studio.gui.comparison_grid import ComparisonDialog
+
+        if self._comparison is None:
+            self._comparison = ComparisonDialog(self)
+            self._comparison.model_chosen.connect(self.choose_model)
+        self._comparison.show()
+        self._comparison.raise_()
+        self._comparison.activateWindow()
+
+    def choose_model(self, model_id: str) -> None:
+        """The model chosen in a comparison becomes the model for this photo and the batch."""
+        index = self.run_panel.model_combo.findData(model_id)
+        if index >= 0:
+            self.run_panel.model_combo.setCurrentIndex(index)
+            name = self.run_panel.current_model().name
+            self.statusBar().showMessage(f"{name} is now the model", 6000)
 
     # Running and exporting ------------------------------------------------------------------------
     def run_current(self) -> None:
@@ -530,7 +629,8 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.open_folder_action, self.paste_action, self.run_action,
                        self.run_all_action, self.cancel_action, self.export_action, self.export_all_action,
                        self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action,
-                       self.compare_action, self.models_action, self.remove_action, self.shortcuts_action):
+                       self.compare_action, self.preview_action, self.compare_models_action,
+                       self.models_action, self.remove_action, self.shortcuts_action):
             keys = " or ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
             if keys:
                 rows.append((action.text().replace("&", "").rstrip("…"), keys))
@@ -545,7 +645,11 @@ class MainWindow(QMainWindow):
         has_model = self.run_panel.current_model() is not None
         self.run_action.setEnabled(item is not None and has_model and not running)
         self.run_all_action.setEnabled(bool(self.queue.items) and has_model and not running)
-        self.cancel_action.setEnabled(running)
+        previewing = self.session.previewing is not None or self.session.comparing is not None
+        self.cancel_action.setEnabled(running or previewing)
+        loaded = item is not None and item.photo is not None
+        self.preview_action.setEnabled(loaded and has_model and not running and not item.has_result)
+        self.compare_models_action.setEnabled(loaded and not running)
         self.export_action.setEnabled(item is not None and item.has_result)
         self.export_all_action.setEnabled(bool(self.queue.finished()))
         self.remove_action.setEnabled(item is not None and item is not self.session.running)

@@ -121,7 +121,10 @@ class CompareImages(QObject):
 
 
 class PhotoCanvas(QWidget):
-    """One pane. Drag to pan, wheel to zoom about the cursor; in before/after, drag the slider."""
+    """One pane. Drag to pan, wheel to zoom about the cursor; in before/after, drag the slider.
+    On the original, Shift+drag draws a rectangle (`region_drawn`, in the viewer's image pixels)."""
+
+    region_drawn = Signal(float, float, float, float)  # x, y, width, height
 
     def __init__(self, role: str, model: ViewerModel, images: CompareImages, parent=None):
         super().__init__(parent)
@@ -129,8 +132,10 @@ class PhotoCanvas(QWidget):
         self.model = model
         self.images = images
         self.empty_text = ""
+        self.marker = ""  # a word in the top-left corner over the result ("PREVIEW")
         self._drag_start: QPointF | None = None
         self._dragging_slider = False
+        self._band: tuple[QPointF, QPointF] | None = None  # Shift+drag on the original
         self.setMinimumSize(100, 100)  # two panes and both docks fit a 640 px window
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
@@ -191,6 +196,12 @@ class PhotoCanvas(QWidget):
             self._draw_slider(painter)
         elif self.role == RESULT and self.images.result is None and self.empty_text:
             self._draw_caption(painter, self.empty_text)
+        if self.marker and self.role == RESULT:
+            self._draw_label(painter, self.marker, Qt.AlignmentFlag.AlignLeft)
+        if self._band is not None:
+            painter.setPen(QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine))
+            painter.setBrush(QColor(255, 255, 255, 40))
+            painter.drawRect(QRectF(self._band[0], self._band[1]).normalized())
 
     def _draw_result(self, painter: QPainter, width: float, height: float) -> None:
         images = self.images
@@ -339,6 +350,10 @@ class PhotoCanvas(QWidget):
             return super().mousePressEvent(event)
         if self._near_slider(event.position().x()):
             self._dragging_slider = True
+        elif (self.role == ORIGINAL and self.model.has_image()
+              and event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+            self._band = (event.position(), event.position())
+            self.setCursor(Qt.CursorShape.CrossCursor)
         else:
             self._drag_start = event.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -346,6 +361,10 @@ class PhotoCanvas(QWidget):
 
     def mouseMoveEvent(self, event) -> None:
         position = event.position()
+        if self._band is not None:
+            self._band = (self._band[0], position)
+            self.update()
+            return
         if self._dragging_slider:
             self.model.set_slider(position.x() / max(1, self.width()))
         elif self._drag_start is not None:
@@ -359,6 +378,15 @@ class PhotoCanvas(QWidget):
             self.setCursor(Qt.CursorShape.OpenHandCursor if self.model.has_image() else Qt.CursorShape.ArrowCursor)
 
     def mouseReleaseEvent(self, event) -> None:
+        if self._band is not None:
+            (ax, ay), (bx, by) = (self._device(point) for point in self._band)
+            self._band = None
+            self.update()
+            viewport = self.viewport_size()
+            x0, y0 = self.model.view_to_image(min(ax, bx), min(ay, by), *viewport)
+            x1, y1 = self.model.view_to_image(max(ax, bx), max(ay, by), *viewport)
+            if x1 - x0 >= 1 and y1 - y0 >= 1:
+                self.region_drawn.emit(x0, y0, x1 - x0, y1 - y0)
         self._drag_start = None
         self._dragging_slider = False
         self.setCursor(QCursor(Qt.CursorShape.OpenHandCursor if self.model.has_image() else Qt.CursorShape.ArrowCursor))

@@ -60,6 +60,7 @@ class QueueItem:
     result_view: Any = None  # DisplayPyramid of the result
     partial_view: Any = None  # DisplayPyramid being filled while it runs
     done_region: Any = None  # QRegion of the partial result's finished tiles (GUI side)
+    preview: Any = None  # session.PreviewMark: partial_view holds a preview, not a run's tiles
     id: int = field(default_factory=lambda: next(_ids))
 
     @property

@@ -20,11 +20,12 @@ import importlib.util
 from collections.abc import Iterable, Iterator
 from types import CodeType
 
-# The modules whose code runs on worker threads: the engine's and the file thread's workers, and
-# the model manager's downloads and imports.
+# The modules whose code runs on worker threads: the engine's, the file thread's and the preview
+# thread's workers, and the model manager's downloads and imports.
 WORKER_MODULES = (
     "sr_studio.gui.upscale_worker",
     "sr_studio.gui.file_worker",
+    "sr_studio.gui.preview_worker",
     "sr_studio.gui.model_manager",
 )
 OWN_PACKAGE = "sr_studio"

@@ -1,5 +1,6 @@
 """`python -m sr_studio.gui.screenshot PHOTO... OUT.png`: the real window with the first PHOTO enlarged (the
-others queued, or all enlarged with --enlarge-all), saved as a PNG.
+others queued, or all enlarged with --enlarge-all), saved as a PNG. With --compare A,B,...: the Compare
+Models grid of those models on the region in view (at --zoom), instead of the window.
 
 Used to make the README's screenshots (run it under `xvfb-run` on a machine without a display). The
 photos are enlarged with the bundled model for the chosen scale, as a user would see them.
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zoom", type=float, default=0.0, help="zoom after the run (0: fit)")
     parser.add_argument("--mode", choices=("side_by_side", "before_after"), default="side_by_side")
     parser.add_argument("--model", default="", help="a model id from the window's list (default: the first-run choice)")
+    parser.add_argument("--compare", default="", metavar="A,B,...",
+                        help="model ids: save the comparison grid of the region in view instead")
+    parser.add_argument("--grid-zoom", type=float, default=0.0, help="zoom of the comparison grid (0: fit)")
     args = parser.parse_args(argv)
 
     import os
@@ -63,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     if item.photo is None:
         print(f"screenshot: {item.message}", file=sys.stderr)
         return 1
+    if args.compare:
+        return compare_grid(window, args, settle)
     ended = []
     window.run_ended.connect(ended.append)
     window.run_all() if args.enlarge_all else window.run_current()
@@ -80,6 +86,44 @@ def main(argv: list[str] | None = None) -> int:
         window.viewer_model.set_zoom(args.zoom)
     settle(lambda: False, 0.3)
     window.grab().save(args.output)
+    window.close()
+    print(f"screenshot: saved {args.output}")
+    return 0
+
+
+def compare_grid(window, args: argparse.Namespace, settle) -> int:
+    """The Compare Models dialog, its models ticked, compared on the region in view, saved when done."""
+    from sr_studio.gui import session as events
+
+    settle(lambda: False, 0.3)
+    window.viewer.fit()
+    settle(lambda: False, 0.3)
+    if args.zoom:
+        window.viewer_model.set_zoom(args.zoom)
+    settle(lambda: False, 0.3)
+    window.open_comparison()
+    dialog = window._comparison
+    wanted = [name.strip() for name in args.compare.split(",") if name.strip()]
+    dialog.set_checked(wanted)
+    if len(dialog.checked_models()) != len(wanted):
+        print(f"screenshot: not all of {wanted} are in the window's list", file=sys.stderr)
+        return 1
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    dialog.resize(width, height)
+    ended = []
+    window.session.subscribe(lambda event: ended.append(event) if isinstance(event, events.CompareEnded) else None)
+    dialog.start()
+    settle(lambda: bool(ended))
+    if not ended or ended[0].outcome != "done":
+        print("screenshot: the comparison did not finish", file=sys.stderr)
+        return 1
+    settle(lambda: False, 0.3)
+    dialog.viewer_model.fit(*dialog.cells[0].canvas.viewport_size())
+    if args.grid_zoom:
+        dialog.viewer_model.set_zoom(args.grid_zoom)
+    settle(lambda: False, 0.5)
+    dialog.grab().save(args.output)
+    dialog.close()
     window.close()
     print(f"screenshot: saved {args.output}")
     return 0

@@ -17,7 +17,19 @@ from typing import Any, Callable, Iterable, Protocol
 
 from sr_studio.gui.display_pyramid import DisplayPyramid
 from sr_studio.gui.export_plan import ExportOptions, output_path, pattern_problem, unused_path
-from sr_studio.gui.jobs import ExportRequest, LoadedPhoto, RestoredResult, RunRequest, RunResult
+from sr_studio.gui.jobs import (
+    CompareCell,
+    CompareModel,
+    CompareRequest,
+    EstimateRequest,
+    ExportRequest,
+    LoadedPhoto,
+    PreviewRequest,
+    PreviewResult,
+    RestoredResult,
+    RunRequest,
+    RunResult,
+)
 from sr_studio.gui.photo_queue import (
     CANCELLED,
     DONE,
@@ -58,6 +70,16 @@ class Workers(Protocol):
     def prepare_view(self, job_id: int, token: int, pixels: Any) -> None: ...  # [restored, restore_failed]
 
     def discard(self, path: Path) -> None: ...
+
+    # [preview_tile, preview_finished, preview_failed]
+    def preview(self, request: PreviewRequest) -> None: ...
+
+    # [compare_cell, compare_finished, compare_failed]
+    def compare(self, request: CompareRequest) -> None: ...
+
+    def cancel_preview(self) -> None: ...  # previews and comparisons stop after their current tile
+
+    def estimate(self, request: EstimateRequest) -> None: ...  # [estimated]
 
 
 @dataclass(frozen=True)
@@ -147,8 +169,53 @@ class ItemsRemoved:
     items: tuple[QueueItem, ...]
 
 
+@dataclass(frozen=True)
+class PreviewMark:
+    """What the result pane shows of a photo not enlarged yet: a preview by this model, this scale."""
+
+    token: int
+    model_id: str
+    model_name: str
+    scale: float
+    box: tuple[int, int, int, int]  # (x, y, width, height) of the original last previewed
+    seconds: float | None = None  # None while it runs
+    estimate: str = ""  # the whole photo, from the preview's speed
+
+
+@dataclass(frozen=True)
+class PreviewEnded:
+    item: QueueItem
+    outcome: str  # "done", "failed" or "cancelled"
+
+
+@dataclass(frozen=True)
+class CompareStarted:
+    item: QueueItem
+    models: tuple[CompareModel, ...]
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class CompareCellDone:
+    cell: CompareCell
+
+
+@dataclass(frozen=True)
+class CompareEnded:
+    outcome: str  # "done", "failed" or "cancelled"
+
+
+@dataclass(frozen=True)
+class EstimateReady:
+    item: QueueItem
+    text: str  # "" when nothing was measured for this model yet
+
+
 Event = (CurrentChanged | ItemChanged | TileDone | RunStarted | RunProgress | BatchEnded | Notice | Exported
-         | ExportFailed | ItemsRemoved)
+         | ExportFailed | ItemsRemoved | PreviewEnded | CompareStarted | CompareCellDone
+         | CompareEnded | EstimateReady)
+
+MAX_COMPARED = 4
 
 
 def expected_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -182,6 +249,11 @@ class Session:
         self._parking: set[int] = set()  # result tokens being written to the session cache
         self._restoring: set[int] = set()  # result tokens being read back from it
         self._shown: QueueItem | None = None
+        self.previewing: QueueItem | None = None
+        self.comparing: int | None = None  # the token of the comparison under way
+        self._preview_tokens = itertools.count(1)
+        # item id -> (token, model id) of the estimate asked for last
+        self._estimates: dict[int, tuple[int, str]] = {}
         self._observers: list[Callable[[Event], None]] = []
         self.queue.subscribe(self._queue_changed)
 
@@ -352,6 +424,7 @@ class Session:
         if options.model_path is None:
             self._notice(NO_MODEL, "error")
             return
+        self._stop_previews()
         self._batch = _Batch(items=list(items), options=options)
         self._start_next()
 
@@ -382,9 +455,18 @@ class Session:
         pixels = item.photo.pixels
         height, width = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
         self._forget_result(item)
-        item.partial_view = DisplayPyramid.blank(height, width, 1 if pixels.ndim == 2 else
-                                                 (4 if pixels.shape[2] in (2, 4) else 3))
-        item.done_region = None
+        mark = item.preview
+        view = item.partial_view
+        if not (mark is not None and mark.model_id == options.model_id
+                and mark.scale == options.effective_scale
+                and view is not None and (view.height, view.width) == (height, width)):
+            # A preview by another model or at another scale would be taken for this run's tiles.
+            item.partial_view = DisplayPyramid.blank(height, width, 1 if pixels.ndim == 2 else
+                                                     (4 if pixels.shape[2] in (2, 4) else 3))
+            item.done_region = None
+        # Same model, same scale: the preview's pixels stay on screen until the run's tiles replace
+        # them.
+        item.preview = None
         item.result_model = options.model_id
         item.result_model_name = options.model_name
         item.result_size = None
@@ -412,6 +494,8 @@ class Session:
         return expected_size(item.original_view.width, item.original_view.height, scale)
 
     def cancel(self) -> None:
+        if self.previewing is not None or self.comparing is not None:
+            self.workers.cancel_preview()
         if self.running is None and not self._batch.waiting_for_load:
             return
         self._batch.items.clear()
@@ -507,8 +591,167 @@ class Session:
         """The window closes: stop the run at the end of its tile; late answers are ignored."""
         if self.running is not None:
             self.workers.cancel_run()
+        self._stop_previews()
         self._batch = _Batch()
         self.running = None
+
+    # Previews, comparisons and estimates ------------------------------------------------------
+    def _preview_problem(self, options: RunOptions) -> str | None:
+        item = self.queue.current
+        if item is None or item.photo is None:
+            return "Add a photo first: drop it on the window or press Ctrl+O."
+        if options.model_path is None:
+            return NO_MODEL
+        if self.running is not None or self._batch.waiting_for_load:
+            return "A run is under way: its tiles are the real result."
+        if item.has_result:
+            return f"{item.name} is already enlarged: the result pane shows the real result."
+        return None
+
+    def preview_region(self, options: RunOptions, box: tuple[int, int, int, int]) -> None:
+        """Enlarge `box` (x, y, width, height of the original) of the current photo into the result
+        pane."""
+        problem = self._preview_problem(options)
+        if problem:
+            self._notice(problem)
+            return
+        item = self.queue.current
+        assert item is not None and options.model_path is not None
+        pixels = item.photo.pixels
+        x, y = max(0, box[0]), max(0, box[1])
+        width = min(pixels.shape[1], box[0] + box[2]) - x
+        height = min(pixels.shape[0], box[1] + box[3]) - y
+        if width < 1 or height < 1:
+            self._notice("The region in view lies outside the photo.")
+            return
+        self._stop_previews()
+        out_h, out_w = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
+        mark = item.preview
+        same = (mark is not None and mark.model_id == options.model_id
+                and mark.scale == options.effective_scale
+                and item.partial_view is not None)
+        # Earlier previews stay only when they are from the same model at the same scale.
+        if not same:
+            item.partial_view = DisplayPyramid.blank(out_h, out_w, 1 if pixels.ndim == 2 else
+                                                     (4 if pixels.shape[2] in (2, 4) else 3))
+            item.done_region = None
+        token = next(self._preview_tokens)
+        item.preview = PreviewMark(token, options.model_id, options.model_name,
+                                   options.effective_scale,
+                                   (x, y, width, height))
+        self.previewing = item
+        self._emit(ItemChanged(item))
+        self._notice(f"Previewing {width} × {height} px of {item.name} with {options.model_name}…",
+                     "status")
+        self.workers.preview(PreviewRequest(
+            job_id=item.id, token=token, pixels=pixels, box=(x, y, width, height),
+            model_path=options.model_path, scale=options.scale, device=options.device,
+            precision=options.precision, tile=options.tile))
+
+    def _previewed(self, job_id: int, token: int) -> QueueItem | None:
+        item = self.previewing
+        if item is None or item.id != job_id or item.preview is None or item.preview.token != token:
+            return None
+        return item
+
+    def preview_tile(self, job_id: int, token: int, y0: int, x0: int, pixels: Any) -> None:
+        item = self._previewed(job_id, token)
+        if item is not None and item.partial_view is not None:
+            self._emit(TileDone(item, y0, x0, pixels))
+
+    def preview_finished(self, result: PreviewResult) -> None:
+        item = self._previewed(result.job_id, result.token)
+        if item is None:
+            return
+        self.previewing = None
+        self._emit(TileDone(item, result.top, result.left, result.pixels))  # the whole crop, final
+        mark = item.preview
+        item.preview = PreviewMark(mark.token, mark.model_id, mark.model_name, mark.scale, mark.box,
+                                   result.seconds, result.estimate)
+        whole = f"; the whole photo: {result.estimate}" if result.estimate else ""
+        self._notice(f"Preview with {mark.model_name} in {result.seconds:.1f} s{whole}", "status")
+        self._emit(ItemChanged(item))
+        self._emit(PreviewEnded(item, "done"))
+
+    def preview_failed(self, job_id: int, token: int, message: str) -> None:
+        item = self._previewed(job_id, token)
+        if item is None:
+            return
+        self.previewing = None
+        cancelled = message == "cancelled"
+        if not cancelled:
+            self._notice(f"Could not preview {item.name}: {message}", "error", item)
+        self._emit(PreviewEnded(item, "cancelled" if cancelled else "failed"))
+
+    def _stop_previews(self) -> None:
+        """A newer request wins: the old preview's or comparison's late answers are ignored."""
+        if self.previewing is not None or self.comparing is not None:
+            self.workers.cancel_preview()
+        if self.previewing is not None:
+            item, self.previewing = self.previewing, None
+            self._emit(PreviewEnded(item, "cancelled"))
+        if self.comparing is not None:
+            self.comparing = None
+            self._emit(CompareEnded("cancelled"))
+
+    def compare_models(self, models: list[CompareModel], options: RunOptions,
+                       box: tuple[int, int, int, int]) -> None:
+        """The same crop of the current photo from two to four models, for the comparison grid."""
+        if not 2 <= len(models) <= MAX_COMPARED:
+            self._notice(f"Choose two to {MAX_COMPARED} models to compare.")
+            return
+        item = self.queue.current
+        if item is None or item.photo is None:
+            self._notice("Add a photo first: drop it on the window or press Ctrl+O.")
+            return
+        if self.running is not None or self._batch.waiting_for_load:
+            self._notice("A run is under way: compare models once it has finished.")
+            return
+        self._stop_previews()
+        token = next(self._preview_tokens)
+        self.comparing = token
+        self._emit(CompareStarted(item, tuple(models), box))
+        self.workers.compare(CompareRequest(token=token, pixels=item.photo.pixels, box=box,
+                                            models=list(models),
+                                            scale=options.effective_scale, device=options.device,
+                                            precision=options.precision, tile=options.tile))
+
+    def compare_cell(self, cell: CompareCell) -> None:
+        if cell.token == self.comparing:
+            self._emit(CompareCellDone(cell))
+
+    def compare_finished(self, token: int) -> None:
+        if token == self.comparing:
+            self.comparing = None
+            self._emit(CompareEnded("done"))
+
+    def compare_failed(self, token: int, message: str) -> None:
+        if token != self.comparing:
+            return
+        self.comparing = None
+        if message != "cancelled":
+            self._notice(f"Could not compare: {message}", "error")
+        self._emit(CompareEnded("cancelled" if message == "cancelled" else "failed"))
+
+    def request_estimate(self, options: RunOptions) -> None:
+        """How long enlarging the current photo would take, from what was measured (runs nothing)."""
+        item = self.queue.current
+        if item is None or item.photo is None or item.has_result or options.model_path is None:
+            return
+        token = next(self._preview_tokens)
+        self._estimates[item.id] = (token, options.model_id)
+        pixels = item.photo.pixels
+        self.workers.estimate(EstimateRequest(
+            job_id=item.id, token=token, height=int(pixels.shape[0]), width=int(pixels.shape[1]),
+            model_path=options.model_path, scale=options.scale, device=options.device,
+            precision=options.precision, tile=options.tile))
+
+    def estimated(self, job_id: int, token: int, text: str) -> None:
+        item = self.find(job_id)
+        if item is None or self._estimates.get(job_id, (0, ""))[0] != token:
+            return
+        del self._estimates[job_id]
+        self._emit(EstimateReady(item, text))
 
     # Results off screen ---------------------------------------------------------------------------
     def _park(self, item: QueueItem) -> None:

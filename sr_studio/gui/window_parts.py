@@ -164,6 +164,11 @@ def build_actions(window) -> None:
     window.compare_action = a("&Before/After Slider", "fa5s.columns", "Ctrl+B", window.viewer_model.toggle_mode,
                             "Switch between side by side and the before/after slider")
     window.compare_action.setCheckable(True)
+    window.preview_action = a("&Preview Region in View", "fa5s.eye", "P", window.preview_in_view,
+                              "Enlarge just what the result pane shows, with the selected model")
+    window.compare_models_action = a("Compare &Models…", "fa5s.th-large", "Ctrl+K",
+                                     window.open_comparison,
+                                     "Enlarge the region in view with two to four models")
     window.models_action = a("&Model Manager…", "fa5s.cubes", "Ctrl+M", window.open_model_manager)
     window.import_model_action = a("&Import Model…", "fa5s.file-import", None, window.import_model_dialog)
     window.shortcuts_action = a("&Keyboard Shortcuts", "fa5s.keyboard", "F1", window.show_shortcuts)
@@ -197,6 +202,8 @@ def build_actions(window) -> None:
         action.triggered.connect(lambda checked=False, key=key: window.set_appearance(key))
         window.appearance_actions[key] = action
     run_menu = menu.addMenu("&Run")
+    run_menu.addActions([window.preview_action, window.compare_models_action])
+    run_menu.addSeparator()
     run_menu.addActions([window.run_action, window.run_all_action, window.cancel_action])
     models_menu = menu.addMenu("&Models")
     models_menu.addActions([window.models_action, window.import_model_action])
@@ -207,20 +214,26 @@ def build_actions(window) -> None:
     toolbar.setObjectName("mainToolbar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     toolbar.setMovable(False)
-    for action in (window.open_action, None, window.run_action, window.run_all_action, window.cancel_action, None,
+    for action in (window.open_action, None, window.preview_action, window.run_action,
+                   window.run_all_action, window.cancel_action, None,
                    window.export_action, window.export_all_action, None):
         toolbar.addSeparator() if action is None else toolbar.addAction(action)
+    # Icons only (their tooltips name them): the labelled toolbar still fits a 1100 px window.
     for action in (window.zoom_out_action, window.zoom_in_action, window.zoom_fit_action, window.zoom_actual_action):
         toolbar.addAction(action)
         toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+    toolbar.widgetForAction(window.preview_action).setToolButtonStyle(
+        Qt.ToolButtonStyle.ToolButtonIconOnly)
     toolbar.addAction(window.compare_action)
+    toolbar.addAction(window.compare_models_action)
+    toolbar.widgetForAction(window.compare_models_action).setToolButtonStyle(
+        Qt.ToolButtonStyle.ToolButtonIconOnly)
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     toolbar.addWidget(spacer)
     toolbar.addAction(window.models_action)
     window.addToolBar(toolbar)
     window.toolbar = toolbar
-    window._toolbar_wide = toolbar.sizeHint().width()  # what the labelled toolbar needs
 
     def button(action: QAction, primary: bool = False) -> QToolButton:
         widget = QToolButton()
@@ -245,3 +258,6 @@ def build_actions(window) -> None:
         window.queue_buttons.addWidget(widget)
     window.queue_buttons.addStretch(1)
     window._refresh_icons()
+    # What the labelled toolbar needs, measured with its icons: before them, an icon-only button
+    # without an icon shows its whole text and the toolbar seemed 240 px wider than it is.
+    window._toolbar_wide = toolbar.sizeHint().width()

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from sr_studio.gui.file_worker import FileWorker
 from sr_studio.gui.jobs import ExportRequest, RunRequest
 from sr_studio.gui.prewarm import prewarm_imports
+from sr_studio.gui.preview_worker import PreviewBridge
 from sr_studio.gui.spill_store import open_spill_store
 from sr_studio.gui.upscale_worker import UpscaleWorker
 from sr_studio.gui.worker_threads import start_thread, stop_thread
@@ -37,6 +38,7 @@ class WorkerBridge(QObject):
         self.file_worker = FileWorker(self.spill_store)
         self.upscale_thread = start_thread(self.upscale_worker, "sr-studio-engine")
         self.file_thread = start_thread(self.file_worker, "sr-studio-files")
+        self.previews = PreviewBridge(self)
         up, files = self.upscale_worker, self.file_worker
         self.run_requested.connect(up.run)
         self.probe_requested.connect(up.probe_devices)
@@ -91,12 +93,25 @@ class WorkerBridge(QObject):
     def discard(self, path: Path) -> None:
         self.discard_requested.emit(path)
 
+    def preview(self, request: Any) -> None:
+        self.previews.preview_requested.emit(request)
+
+    def compare(self, request: Any) -> None:
+        self.previews.compare_requested.emit(request)
+
+    def cancel_preview(self) -> None:
+        self.previews.worker.cancel()
+
+    def estimate(self, request: Any) -> None:
+        self.previews.estimate_requested.emit(request)
+
     def stop(self) -> None:
         """Let the current requests finish (the run was cancelled), then end the threads and the
         cache."""
         self.session = None  # answers still queued are dropped
         for thread in (self.upscale_thread, self.file_thread):
             stop_thread(thread)
+        self.previews.stop()
         if self.spill_store is not None:
             self.spill_store.close()
 

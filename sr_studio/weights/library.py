@@ -109,3 +109,20 @@ def resolve_model(
     raise SRStudioError(
         f"no installed model or file named '{text}' (see `sr-studio models list` for model ids)"
     )
+
+
+def describe_model(path: Path, listings: list[ModelListing] | None = None) -> tuple[str, str, str]:
+    """(id, name, purpose) of the bundled or installed model at `path`, in the words the model list
+    uses; for a file that is neither, its file name and no purpose."""
+    from sr_studio.weights.catalog import PURPOSES
+
+    def same(other: Path | None) -> bool:
+        try:
+            return other is not None and Path(other).resolve() == Path(path).resolve()
+        except OSError:
+            return False
+
+    for listing in listings if listings is not None else list_models():
+        if same(listing.path):
+            return listing.id, listing.name, PURPOSES.get(listing.purpose or "", "")
+    return Path(path).name, Path(path).name, ""

@@ -1,0 +1,209 @@
+"""Compare models: the same crop from two to four models in a grid that zooms and pans as one.
+
+The dialog asks the session for the comparison and shows what the session's events bring; it
+computes nothing. Each cell says the model's name, its purpose and the time it took; "Use this
+model" makes it the model of the Settings panel, for this photo and the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sr_studio.gui import session as events
+from sr_studio.gui.display_pyramid import DisplayPyramid
+from sr_studio.gui.jobs import CompareModel
+from sr_studio.gui.photo_canvas import RESULT, CompareImages, PhotoCanvas
+from sr_studio.gui.viewer_model import ViewerModel
+from sr_studio.weights.catalog import PURPOSES
+
+COMPARE_SIDE = 256  # original pixels: a HAT-S crop this size takes under a minute on a 2-core CPU
+
+
+class ComparisonCellView(QFrame):
+    """One model's crop with its labels; its canvas shares the grid's ViewerModel (one zoom, one
+    pan).
+    """
+
+    chosen = Signal(str)  # model id
+
+    def __init__(
+        self, model: CompareModel, viewer_model: ViewerModel, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.images = CompareImages(self)
+        self.canvas = PhotoCanvas(RESULT, viewer_model, self.images)
+        self.canvas.setMinimumSize(220, 180)
+        self.canvas.empty_text = f"Enlarging with {model.name}…"
+        self.name_label = QLabel(model.name)
+        font = self.name_label.font()
+        font.setBold(True)
+        self.name_label.setFont(font)
+        self.purpose_label = QLabel(model.purpose or "purpose not stated")
+        self.time_label = QLabel("waiting…")
+        self.use_button = QPushButton("Use this model")
+        self.use_button.setEnabled(False)
+        self.use_button.clicked.connect(lambda: self.chosen.emit(self.model.id))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.canvas, 1)
+        row = QHBoxLayout()
+        texts = QVBoxLayout()
+        for label in (self.name_label, self.purpose_label, self.time_label):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            texts.addWidget(label)
+        row.addLayout(texts, 1)
+        row.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.addLayout(row)
+
+    def show_crop(self, original: DisplayPyramid, pixels: Any, seconds: float) -> None:
+        result = DisplayPyramid(pixels)
+        self.images.set_original(original, result.width, result.height)
+        self.images.set_result(result)
+        self.time_label.setText(f"{seconds:.1f} s for this crop")
+        self.use_button.setEnabled(True)
+
+
+class ComparisonDialog(QDialog):
+    """Pick models, compare them on the region in view, choose one."""
+
+    model_chosen = Signal(str)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.setWindowTitle("Compare Models")
+        self.window_ = window
+        self.session = window.session
+        self.viewer_model = ViewerModel()
+        self.cells: list[ComparisonCellView] = []
+        self.box: tuple[int, int, int, int] | None = None
+        self._original: DisplayPyramid | None = None
+
+        self.model_list = QListWidget()
+        self.model_list.setMaximumHeight(96)
+        current = window.run_panel.current_model()
+        for choice in window.run_panel.models:
+            entry = QListWidgetItem(
+                f"{choice.name}  ({choice.variant or choice.arch} x{choice.scale}, {choice.speed})"
+            )
+            entry.setData(Qt.ItemDataRole.UserRole, choice)
+            entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            entry.setCheckState(
+                Qt.CheckState.Checked
+                if current is not None and choice.id == current.id
+                else Qt.CheckState.Unchecked
+            )
+            self.model_list.addItem(entry)
+        self.model_list.itemChanged.connect(self._update_buttons)
+        self.hint = QLabel(
+            "Tick two to four models. They enlarge the same crop: the middle of the region in view."
+        )
+        self.hint.setWordWrap(True)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setDefault(True)
+        self.compare_button.clicked.connect(self.start)
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        top = QHBoxLayout()
+        top.addWidget(self.model_list, 1)
+        top.addWidget(self.compare_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.hint)
+        layout.addLayout(top)
+        layout.addWidget(self.grid_host, 1)
+        layout.addWidget(buttons)
+        self.resize(1100, 800)
+        self.session.subscribe(self._session_event)
+        self._update_buttons()
+
+    def checked_models(self) -> list[CompareModel]:
+        chosen = []
+        for row in range(self.model_list.count()):
+            entry = self.model_list.item(row)
+            if entry.checkState() == Qt.CheckState.Checked:
+                choice = entry.data(Qt.ItemDataRole.UserRole)
+                chosen.append(
+                    CompareModel(
+                        choice.id, choice.name, PURPOSES.get(choice.purpose or "", ""), choice.path
+                    )
+                )
+        return chosen
+
+    def set_checked(self, model_ids: list[str]) -> None:
+        for row in range(self.model_list.count()):
+            entry = self.model_list.item(row)
+            wanted = entry.data(Qt.ItemDataRole.UserRole).id in model_ids
+            entry.setCheckState(Qt.CheckState.Checked if wanted else Qt.CheckState.Unchecked)
+
+    def _update_buttons(self, *_: Any) -> None:
+        count = len(self.checked_models())
+        self.compare_button.setEnabled(
+            2 <= count <= events.MAX_COMPARED and self.session.comparing is None
+        )
+        self.compare_button.setText(f"Compare {count}" if count else "Compare")
+
+    def start(self) -> None:
+        # No photo: an empty box, and the session says what is missing.
+        self.box = self.window_.region_in_view(COMPARE_SIDE) or (0, 0, 0, 0)
+        self.session.compare_models(self.checked_models(), self.window_.run_options(), self.box)
+
+    def _session_event(self, event: Any) -> None:
+        if isinstance(event, events.CompareStarted):
+            self._build_grid(event)
+        elif isinstance(event, events.CompareCellDone):
+            cell = event.cell
+            if cell.index < len(self.cells) and self._original is not None:
+                self.cells[cell.index].show_crop(self._original, cell.pixels, cell.seconds)
+                if cell.index == 0:
+                    self.viewer_model.set_image_size(cell.pixels.shape[1], cell.pixels.shape[0])
+                    self.viewer_model.fit(*self.cells[0].canvas.viewport_size())
+        elif isinstance(event, events.CompareEnded):
+            for cell in self.cells:
+                if not cell.use_button.isEnabled():
+                    cell.time_label.setText(
+                        "not enlarged" if event.outcome != "done" else cell.time_label.text()
+                    )
+        self._update_buttons()
+
+    def _build_grid(self, event: Any) -> None:
+        for cell in self.cells:
+            cell.setParent(None)
+            cell.deleteLater()
+        self.cells = []
+        x, y, width, height = event.box
+        pixels = event.item.photo.pixels
+        self._original = DisplayPyramid(pixels[y : y + height, x : x + width])
+        columns = 2 if len(event.models) == 4 else len(event.models)  # one row, or two by two
+        for index, model in enumerate(event.models):
+            cell = ComparisonCellView(model, self.viewer_model)
+            cell.chosen.connect(self._choose)
+            self.grid.addWidget(cell, index // columns, index % columns)
+            self.cells.append(cell)
+
+    def _choose(self, model_id: str) -> None:
+        self.model_chosen.emit(model_id)
+        self.accept()
+
+    def done(self, result: int) -> None:
+        if self.session.comparing is not None:
+            self.session.cancel()
+        super().done(result)
