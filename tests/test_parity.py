@@ -1,6 +1,7 @@
 """Our HAT and SPAN reproduce the reference implementations and accept the official checkpoint layouts."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -90,3 +91,32 @@ def test_hat_in_bfloat16_stays_within_one_percent_rms_of_the_reference(parity_di
     reference = io["output"]
     relative_rms = ((output - reference).pow(2).mean().sqrt() / reference.pow(2).mean().sqrt()).item()
     assert relative_rms <= 1e-2
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_bundled_span_in_bfloat16_on_the_cpu_stays_45_db_from_float32_on_photos(shared_dir, scale):
+    """The quality rule that lets SPAN run in bf16: at least 45 dB from its own fp32 output on real
+    photos (crops of three training photos), with the network as the engine casts it on the CPU."""
+    import numpy as np
+    from PIL import Image
+
+    from sr_studio.engine.devices import cast_model
+    from sr_studio.evaluation import psnr
+
+    photos = sorted((shared_dir / "datasets" / "train" / "photos").glob("*.jpg"))[:3]
+    if not photos:
+        pytest.skip(f"{shared_dir / 'datasets' / 'train' / 'photos'} has no photos")
+    weights = Path(__file__).resolve().parents[1] / "resources" / "models" / f"span-x{scale}.safetensors"
+    exact = cast_model(load_model(weights), torch.device("cpu"), torch.float32)
+    reduced = cast_model(load_model(weights), torch.device("cpu"), torch.bfloat16)
+    assert reduced.conv_1.eval_conv.weight.dtype == torch.bfloat16
+    for path in photos:
+        pixels = np.asarray(Image.open(path).convert("RGB"))
+        top, left = (pixels.shape[0] - 96) // 2, (pixels.shape[1] - 96) // 2
+        area = torch.from_numpy(pixels[top : top + 96, left : left + 96].astype(np.float32) / 255)
+        x = area.permute(2, 0, 1).unsqueeze(0).contiguous()
+        with torch.inference_mode():
+            want = exact(x).clamp(0, 1).mul(255).round()
+            got = reduced(x.bfloat16()).float().clamp(0, 1).mul(255).round()
+        value = psnr(got.squeeze(0).permute(1, 2, 0).numpy(), want.squeeze(0).permute(1, 2, 0).numpy())
+        assert value >= 45, f"{path.name}: {value:.1f} dB"
