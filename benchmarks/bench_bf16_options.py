@@ -1,22 +1,23 @@
-"""Which speed options pay on this CPU, in fp32 and bf16 (issue 17): measured side by side, one process.
+"""Which speed options pay on this CPU, fp32 and bf16 (issue 17): side by side, in one process.
 
-Every option of one group runs in the same process, interleaved round by round (A B C, A B C, ...), and
-the best of the rounds counts: the machine is shared, so load comes and goes and hits every option alike.
-Each option's output is compared with the engine's own fp32 output (PSNR for SPAN, relative RMS for HAT),
-so a faster option that changes the picture shows it.
+Every option of one group runs in the same process, interleaved round by round (A B C, A B C,
+...), and the best of the rounds counts: the machine is shared, so load comes and goes and hits
+every option alike. Each option's output is compared with the engine's own fp32 output (PSNR for
+SPAN, relative RMS for HAT), so a faster option that changes the picture shows it.
 
 Groups (`--groups`, comma-separated):
-  span     SPAN x4 (bundled weights) on crops of a real photo: engine as is (channels-last activations),
-           NCHW activations, channels-last weights too, SiLU fused into the convolution (oneDNN post-op,
-           eager), torch.compile (inductor, weights frozen).
-  hat      HAT-S x4 (random weights, official layout): SDPA's default choice, its CPU flash kernel forced,
-           its math path forced, torch.compile (inductor).
-  shapes   Distinct patch shapes the Upscaler runs on a 12 MP photo (what a shape-specialised compile
-           would recompile for).
-  tiles    SPAN x4 through sr_studio.engine.upscaler.Upscaler on a whole ~0.8 MP photo, fp32 and bf16,
-           for several tile sizes.
+  span    SPAN x4 (bundled weights) on crops of a real photo: engine as is (channels-last
+          activations), NCHW activations, channels-last weights too, SiLU fused into the convolution
+          (oneDNN post-op, eager), prepacked weights, torch.compile (inductor, weights frozen).
+  hat     HAT-S x4 (random weights, official layout): SDPA's default choice, its CPU flash kernel
+          forced, its math path forced, torch.compile (inductor, not frozen: freezing fails on HAT).
+  shapes  Distinct patch shapes the Upscaler runs on a 12 MP photo (what a shape-specialised
+          compile would recompile for).
+  tiles   SPAN x4 through sr_studio.engine.upscaler.Upscaler on a whole ~0.8 MP photo, fp32 and
+          bf16, for several tile sizes.
 
     .venv/bin/python benchmarks/bench_bf16_options.py [--groups span,hat,shapes,tiles] [--rounds 5]
+        [--only REGEX] [--no-compile]
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def photo_pixels() -> np.ndarray:
     from PIL import Image
 
     if not PHOTO.is_file():
-        raise SystemExit(f"{PHOTO}: missing (the shared datasets folder is needed for a real photo)")
+        raise SystemExit(f"{PHOTO}: missing (a real photo from the shared datasets is needed)")
     return np.asarray(Image.open(PHOTO).convert("RGB"))
 
 
@@ -91,11 +92,13 @@ def relative_rms(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.float() - b.float()).pow(2).mean().sqrt() / b.float().pow(2).mean().sqrt())
 
 
-def compiled(model: nn.Module, x: torch.Tensor) -> tuple[Run, float]:
-    """torch.compile (inductor, CPU, weights frozen into the graph); the first call's seconds."""
+def compiled(model: nn.Module, x: torch.Tensor, freeze: bool = True) -> tuple[Run, float]:
+    """torch.compile (inductor, CPU; weights frozen into the graph if `freeze`), and the seconds
+    its first call took."""
     import torch._inductor.config as inductor_config
 
-    inductor_config.freezing = True
+    inductor_config.freezing = freeze
+    torch._dynamo.reset()
     compiled_model = torch.compile(model, dynamic=False)
     started = time.perf_counter()
     with torch.inference_mode():
@@ -103,11 +106,11 @@ def compiled(model: nn.Module, x: torch.Tensor) -> tuple[Run, float]:
     return (lambda: compiled_model(x)), time.perf_counter() - started
 
 
-# -- SPAN -------------------------------------------------------------------------------------------
+# -- SPAN ----------------------------------------------------------------------------------
 
 
 class _TorchWithoutChannelsLast(types.ModuleType):
-    """`torch` as SPAN's module sees it, but channels_last is the plain layout: its forward stays NCHW."""
+    """`torch` as SPAN's module sees it, with channels_last the plain layout: forward stays NCHW."""
 
     def __getattr__(self, name: str) -> object:
         if name == "channels_last":
@@ -130,7 +133,8 @@ def span_nchw(model: nn.Module) -> Run:
 def _conv_silu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """conv then SiLU as one oneDNN convolution with a swish post-op."""
     return torch.ops.mkldnn._convolution_pointwise(
-        x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups, "swish", [], ""
+        x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups, "swish",
+        [], "",
     )
 
 
@@ -145,8 +149,8 @@ def _fused_spab_forward(block: nn.Module, x: torch.Tensor, keep_first: bool = Tr
 
 
 def _packed_conv(conv: nn.Conv2d, side: int, unary: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """conv (then `unary`) with its weight reordered once into oneDNN's blocked layout, as inductor's
-    weight freezing does, instead of on every call."""
+    """conv (then `unary`) with its weight reordered once into oneDNN's blocked layout, as
+    inductor's weight freezing does, instead of on every call."""
     packed = torch.ops.mkldnn._reorder_convolution_weight(
         conv.weight, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups,
         [1, conv.in_channels, side, side])
@@ -170,7 +174,7 @@ def _packed_spab_forward(block: nn.Module, x: torch.Tensor, keep_first: bool = T
 
 
 def span_packed(model: nn.Module, side: int) -> nn.Module:
-    """A copy of `model` whose blocks run prepacked-weight convolutions, SiLU fused (eager, no compiler)."""
+    """A copy of `model` whose blocks run prepacked-weight convolutions, SiLU fused (eager)."""
     packed = copy.deepcopy(model)
     for index in range(1, 7):
         block = getattr(packed, f"block_{index}")
@@ -212,7 +216,8 @@ def bench_span(sides: list[int], rounds: int, with_compile: bool, only: str = ""
                 run, seconds = compiled(copy.deepcopy(model), x)
                 name = f"{precision} torch.compile (inductor, frozen)"
                 runs[name], compile_seconds[name] = run, seconds
-        runs = {name: run for name, run in runs.items() if "engine" in name or re.search(only, name)}
+        runs = {name: run for name, run in runs.items()
+                if "engine" in name or re.search(only, name)}
         with torch.inference_mode():
             reference = models["fp32"](x32)
             quality = {name: psnr(run(), reference) for name, run in runs.items()}
@@ -222,12 +227,13 @@ def bench_span(sides: list[int], rounds: int, with_compile: bool, only: str = ""
         print("| option | s/run | input MP/s | vs fp32 engine | PSNR vs fp32 engine | compile s |")
         print("| --- | --- | --- | --- | --- | --- |")
         for name, seconds in best.items():
-            print(f"| {name} | {seconds:.3f} | {side * side / seconds / 1e6:.3f} | {fp32 / seconds:.2f}x | "
+            print(f"| {name} | {seconds:.3f} | {side * side / seconds / 1e6:.3f} | "
+                  f"{fp32 / seconds:.2f}x | "
                   f"{quality[name]:.1f} dB | {compile_seconds.get(name, 0):.0f} |")
         sys.stdout.flush()
 
 
-# -- HAT --------------------------------------------------------------------------------------------
+# -- HAT -----------------------------------------------------------------------------------
 
 
 def hat_model(dtype: torch.dtype) -> nn.Module:
@@ -246,7 +252,7 @@ def with_sdpa(model: nn.Module, backend: object) -> Run:
     return run  # type: ignore[return-value]
 
 
-def bench_hat(sides: list[int], rounds: int, with_compile: bool) -> None:
+def bench_hat(sides: list[int], rounds: int, with_compile: bool, only: str = "") -> None:
     from torch.nn.attention import SDPBackend
 
     print("\n## HAT-S x4 (random weights, official layout)")
@@ -258,23 +264,30 @@ def bench_hat(sides: list[int], rounds: int, with_compile: bool) -> None:
         compile_seconds: dict[str, float] = {}
         for precision, model in models.items():
             runs[f"{precision} engine (SDPA default)"] = lambda m=model: m(x)
-            flash, math_path = with_sdpa(model, SDPBackend.FLASH_ATTENTION), with_sdpa(model, SDPBackend.MATH)
+            flash = with_sdpa(model, SDPBackend.FLASH_ATTENTION)
+            math_path = with_sdpa(model, SDPBackend.MATH)
             runs[f"{precision} SDPA flash forced"] = lambda r=flash: r(x)
             runs[f"{precision} SDPA math forced"] = lambda r=math_path: r(x)
-            if with_compile:
-                run, seconds = compiled(model, x)
-                name = f"{precision} torch.compile (inductor, frozen)"
+            if with_compile and re.search(only, "torch.compile"):
+                # Inductor's weight freezing fails on HAT in torch 2.13 (an assertion in its mkldnn
+                # fusion pass), so HAT is compiled with its weights as graph inputs.
+                run, seconds = compiled(model, x, freeze=False)
+                name = f"{precision} torch.compile (inductor)"
                 runs[name], compile_seconds[name] = run, seconds
+        runs = {name: run for name, run in runs.items()
+                if "engine" in name or re.search(only, name)}
         with torch.inference_mode():
             reference = models["fp32"](x)
             quality = {name: relative_rms(run(), reference) for name, run in runs.items()}
         best = interleaved(runs, rounds)
         fp32 = best["fp32 engine (SDPA default)"]
         print(f"\n{side}x{side} random input, best of {rounds} interleaved rounds\n")
-        print("| option | s/run | input MP/s | vs fp32 engine | rel. RMS vs fp32 engine | compile s |")
+        print("| option | s/run | input MP/s | vs fp32 engine | rel. RMS vs fp32 engine "
+              "| compile s |")
         print("| --- | --- | --- | --- | --- | --- |")
         for name, seconds in best.items():
-            print(f"| {name} | {seconds:.3f} | {side * side / seconds / 1e6:.4f} | {fp32 / seconds:.2f}x | "
+            print(f"| {name} | {seconds:.3f} | {side * side / seconds / 1e6:.4f} | "
+                  f"{fp32 / seconds:.2f}x | "
                   f"{quality[name]:.2e} | {compile_seconds.get(name, 0):.0f} |")
         sys.stdout.flush()
 
@@ -288,7 +301,8 @@ def bench_shapes() -> None:
     print("\n## Distinct patch shapes on a 12 MP photo (4000x3000), default CPU tiles")
     span = Upscaler(load_model(SPAN_X4), device="cpu", precision="bf16", tile=384)
     torch.manual_seed(0)
-    hat = Upscaler(model_from_state_dict(HAT(**HAT_S).state_dict()), device="cpu", precision="bf16", tile=320)
+    random_hat = model_from_state_dict(HAT(**HAT_S).state_dict())
+    hat = Upscaler(random_hat, device="cpu", precision="bf16", tile=320)
     for name, upscaler in (("SPAN x4, tile 384", span), ("HAT-S x4, tile 320", hat)):
         patches = upscaler.patches(3000, 4000)
         shapes = {(y1 - y0, x1 - x0) for y0, y1, x0, x1 in patches}
@@ -304,12 +318,14 @@ def bench_tiles(tiles: list[int], rounds: int) -> None:
     pixels = photo_pixels()
     print(f"\n## SPAN x4 through Upscaler, whole photo {pixels.shape[1]}x{pixels.shape[0]}, "
           f"best of {rounds} interleaved rounds\n")
-    upscalers = {p: {t: Upscaler(load_model(SPAN_X4), device="cpu", precision=p, tile=t) for t in tiles}
+    upscalers = {p: {t: Upscaler(load_model(SPAN_X4), device="cpu", precision=p, tile=t)
+                     for t in tiles}
                  for p in ("fp32", "bf16")}
     runs: dict[str, Run] = {}
     for precision, by_tile in upscalers.items():
         for tile, upscaler in by_tile.items():
-            runs[f"{precision} tile {tile}"] = lambda u=upscaler: u.upscale(pixels)  # type: ignore[misc]
+            runs[f"{precision} tile {tile}"] = (
+                lambda u=upscaler: u.upscale(pixels))  # type: ignore[misc]
     best = interleaved(runs, rounds)
     print("| precision | tile | s/photo | input MP/s |")
     print("| --- | --- | --- | --- |")
@@ -327,8 +343,9 @@ def main() -> int:
     parser.add_argument("--span-sides", default="256,384")
     parser.add_argument("--hat-sides", default="64,96")
     parser.add_argument("--tiles", default="128,192,256,384,512")
-    parser.add_argument("--only", default="", help="SPAN: just the options whose name matches this regex")
-    parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out (minutes on 2 cores)")
+    parser.add_argument("--only", default="", help="just the options whose name matches this regex")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave torch.compile out (minutes on 2 cores)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     heap.hold_freed_memory()  # as the engine runs models
@@ -341,7 +358,8 @@ def main() -> int:
         bench_span([int(s) for s in args.span_sides.split(",")], args.rounds, not args.no_compile,
                    args.only)
     if "hat" in groups:
-        bench_hat([int(s) for s in args.hat_sides.split(",")], args.rounds, not args.no_compile)
+        bench_hat([int(s) for s in args.hat_sides.split(",")], args.rounds, not args.no_compile,
+                  args.only)
     if "shapes" in groups:
         bench_shapes()
     if "tiles" in groups:
