@@ -91,3 +91,4 @@ def test_hat_in_bfloat16_stays_within_one_percent_rms_of_the_reference(parity_di
     reference = io["output"]
     relative_rms = ((output - reference).pow(2).mean().sqrt() / reference.pow(2).mean().sqrt()).item()
     assert relative_rms <= 1e-2
+
