@@ -47,8 +47,15 @@ from sr_studio.model_loading import load_model, model_from_state_dict  # noqa: E
 
 PHOTO = REPO.parent / "shared" / "datasets" / "train" / "photos" / "abbey_sun_asztnlqhlrvirneh.jpg"
 SPAN_X4 = REPO / "resources" / "models" / "span-x4.safetensors"
-HAT_S = dict(embed_dim=144, depths=[6] * 6, num_heads=[6] * 6, window_size=16, compress_ratio=24,
-             squeeze_factor=24, upscale=4)
+HAT_S = dict(
+    embed_dim=144,
+    depths=[6] * 6,
+    num_heads=[6] * 6,
+    window_size=16,
+    compress_ratio=24,
+    squeeze_factor=24,
+    upscale=4,
+)
 
 Run = Callable[[], torch.Tensor]
 
@@ -133,8 +140,16 @@ def span_nchw(model: nn.Module) -> Run:
 def _conv_silu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """conv then SiLU as one oneDNN convolution with a swish post-op."""
     return torch.ops.mkldnn._convolution_pointwise(
-        x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups, "swish",
-        [], "",
+        x,
+        conv.weight,
+        conv.bias,
+        conv.padding,
+        conv.stride,
+        conv.dilation,
+        conv.groups,
+        "swish",
+        [],
+        "",
     )
 
 
@@ -152,13 +167,19 @@ def _packed_conv(conv: nn.Conv2d, side: int, unary: str) -> Callable[[torch.Tens
     """conv (then `unary`) with its weight reordered once into oneDNN's blocked layout, as
     inductor's weight freezing does, instead of on every call."""
     packed = torch.ops.mkldnn._reorder_convolution_weight(
-        conv.weight, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups,
-        [1, conv.in_channels, side, side])
+        conv.weight,
+        list(conv.padding),
+        list(conv.stride),
+        list(conv.dilation),
+        conv.groups,
+        [1, conv.in_channels, side, side],
+    )
     bias, padding, stride, dilation = conv.bias, conv.padding, conv.stride, conv.dilation
 
     def run(x: torch.Tensor) -> torch.Tensor:
         return torch.ops.mkldnn._convolution_pointwise(
-            x, packed, bias, padding, stride, dilation, conv.groups, unary, [], "")
+            x, packed, bias, padding, stride, dilation, conv.groups, unary, [], ""
+        )
 
     return run
 
@@ -178,9 +199,11 @@ def span_packed(model: nn.Module, side: int) -> nn.Module:
     packed = copy.deepcopy(model)
     for index in range(1, 7):
         block = getattr(packed, f"block_{index}")
-        block.packed = [_packed_conv(block.c1_r.eval_conv, side, "swish"),
-                        _packed_conv(block.c2_r.eval_conv, side, "swish"),
-                        _packed_conv(block.c3_r.eval_conv, side, "none")]
+        block.packed = [
+            _packed_conv(block.c1_r.eval_conv, side, "swish"),
+            _packed_conv(block.c2_r.eval_conv, side, "swish"),
+            _packed_conv(block.c3_r.eval_conv, side, "none"),
+        ]
         block.forward = types.MethodType(_packed_spab_forward, block)
     return packed
 
@@ -198,8 +221,10 @@ def bench_span(sides: list[int], rounds: int, with_compile: bool, only: str = ""
     print("## SPAN x4 (bundled weights), crops of a real photo")
     for side in sides:
         x32 = crop(side)
-        models = {p: cast_model(load_model(SPAN_X4), torch.device("cpu"), d)
-                  for p, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+        models = {
+            p: cast_model(load_model(SPAN_X4), torch.device("cpu"), d)
+            for p, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+        }
         runs: dict[str, Run] = {}
         compile_seconds: dict[str, float] = {}
         for precision, model in models.items():
@@ -216,8 +241,9 @@ def bench_span(sides: list[int], rounds: int, with_compile: bool, only: str = ""
                 run, seconds = compiled(copy.deepcopy(model), x)
                 name = f"{precision} torch.compile (inductor, frozen)"
                 runs[name], compile_seconds[name] = run, seconds
-        runs = {name: run for name, run in runs.items()
-                if "engine" in name or re.search(only, name)}
+        runs = {
+            name: run for name, run in runs.items() if "engine" in name or re.search(only, name)
+        }
         with torch.inference_mode():
             reference = models["fp32"](x32)
             quality = {name: psnr(run(), reference) for name, run in runs.items()}
@@ -227,9 +253,11 @@ def bench_span(sides: list[int], rounds: int, with_compile: bool, only: str = ""
         print("| option | s/run | input MP/s | vs fp32 engine | PSNR vs fp32 engine | compile s |")
         print("| --- | --- | --- | --- | --- | --- |")
         for name, seconds in best.items():
-            print(f"| {name} | {seconds:.3f} | {side * side / seconds / 1e6:.3f} | "
-                  f"{fp32 / seconds:.2f}x | "
-                  f"{quality[name]:.1f} dB | {compile_seconds.get(name, 0):.0f} |")
+            print(
+                f"| {name} | {seconds:.3f} | {side * side / seconds / 1e6:.3f} | "
+                f"{fp32 / seconds:.2f}x | "
+                f"{quality[name]:.1f} dB | {compile_seconds.get(name, 0):.0f} |"
+            )
         sys.stdout.flush()
 
 
@@ -274,21 +302,25 @@ def bench_hat(sides: list[int], rounds: int, with_compile: bool, only: str = "")
                 run, seconds = compiled(model, x, freeze=False)
                 name = f"{precision} torch.compile (inductor)"
                 runs[name], compile_seconds[name] = run, seconds
-        runs = {name: run for name, run in runs.items()
-                if "engine" in name or re.search(only, name)}
+        runs = {
+            name: run for name, run in runs.items() if "engine" in name or re.search(only, name)
+        }
         with torch.inference_mode():
             reference = models["fp32"](x)
             quality = {name: relative_rms(run(), reference) for name, run in runs.items()}
         best = interleaved(runs, rounds)
         fp32 = best["fp32 engine (SDPA default)"]
         print(f"\n{side}x{side} random input, best of {rounds} interleaved rounds\n")
-        print("| option | s/run | input MP/s | vs fp32 engine | rel. RMS vs fp32 engine "
-              "| compile s |")
+        print(
+            "| option | s/run | input MP/s | vs fp32 engine | rel. RMS vs fp32 engine | compile s |"
+        )
         print("| --- | --- | --- | --- | --- | --- |")
         for name, seconds in best.items():
-            print(f"| {name} | {seconds:.3f} | {side * side / seconds / 1e6:.4f} | "
-                  f"{fp32 / seconds:.2f}x | "
-                  f"{quality[name]:.2e} | {compile_seconds.get(name, 0):.0f} |")
+            print(
+                f"| {name} | {seconds:.3f} | {side * side / seconds / 1e6:.4f} | "
+                f"{fp32 / seconds:.2f}x | "
+                f"{quality[name]:.2e} | {compile_seconds.get(name, 0):.0f} |"
+            )
         sys.stdout.flush()
 
 
@@ -316,16 +348,18 @@ def bench_tiles(tiles: list[int], rounds: int) -> None:
     from sr_studio.engine.upscaler import Upscaler
 
     pixels = photo_pixels()
-    print(f"\n## SPAN x4 through Upscaler, whole photo {pixels.shape[1]}x{pixels.shape[0]}, "
-          f"best of {rounds} interleaved rounds\n")
-    upscalers = {p: {t: Upscaler(load_model(SPAN_X4), device="cpu", precision=p, tile=t)
-                     for t in tiles}
-                 for p in ("fp32", "bf16")}
+    print(
+        f"\n## SPAN x4 through Upscaler, whole photo {pixels.shape[1]}x{pixels.shape[0]}, "
+        f"best of {rounds} interleaved rounds\n"
+    )
+    upscalers = {
+        p: {t: Upscaler(load_model(SPAN_X4), device="cpu", precision=p, tile=t) for t in tiles}
+        for p in ("fp32", "bf16")
+    }
     runs: dict[str, Run] = {}
     for precision, by_tile in upscalers.items():
         for tile, upscaler in by_tile.items():
-            runs[f"{precision} tile {tile}"] = (
-                lambda u=upscaler: u.upscale(pixels))  # type: ignore[misc]
+            runs[f"{precision} tile {tile}"] = lambda u=upscaler: u.upscale(pixels)  # type: ignore[misc]
     best = interleaved(runs, rounds)
     print("| precision | tile | s/photo | input MP/s |")
     print("| --- | --- | --- | --- |")
@@ -344,22 +378,37 @@ def main() -> int:
     parser.add_argument("--hat-sides", default="64,96")
     parser.add_argument("--tiles", default="128,192,256,384,512")
     parser.add_argument("--only", default="", help="just the options whose name matches this regex")
-    parser.add_argument("--no-compile", action="store_true",
-                        help="leave torch.compile out (minutes on 2 cores)")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="leave torch.compile out (minutes on 2 cores)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     heap.hold_freed_memory()  # as the engine runs models
-    flags = [f for f in Path("/proc/cpuinfo").read_text().split("flags")[1].splitlines()[0].split()
-             if f.startswith(("avx", "amx"))] if Path("/proc/cpuinfo").is_file() else []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"capability {torch.backends.cpu.get_cpu_capability()}, CPU flags: {' '.join(flags)}")
+    flags = (
+        [
+            f
+            for f in Path("/proc/cpuinfo").read_text().split("flags")[1].splitlines()[0].split()
+            if f.startswith(("avx", "amx"))
+        ]
+        if Path("/proc/cpuinfo").is_file()
+        else []
+    )
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"capability {torch.backends.cpu.get_cpu_capability()}, CPU flags: {' '.join(flags)}"
+    )
     groups = args.groups.split(",")
     if "span" in groups:
-        bench_span([int(s) for s in args.span_sides.split(",")], args.rounds, not args.no_compile,
-                   args.only)
+        bench_span(
+            [int(s) for s in args.span_sides.split(",")],
+            args.rounds,
+            not args.no_compile,
+            args.only,
+        )
     if "hat" in groups:
-        bench_hat([int(s) for s in args.hat_sides.split(",")], args.rounds, not args.no_compile,
-                  args.only)
+        bench_hat(
+            [int(s) for s in args.hat_sides.split(",")], args.rounds, not args.no_compile, args.only
+        )
     if "shapes" in groups:
         bench_shapes()
     if "tiles" in groups:

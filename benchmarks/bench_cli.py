@@ -47,14 +47,23 @@ def make_photo(path: Path, width: int, height: int) -> str:
     photos = sorted((SHARED / "datasets" / "train" / "photos").glob("*.jpg"))
     if photos:
         with Image.open(photos[0]) as source:
-            source.convert("RGB").resize((width, height), Image.Resampling.LANCZOS).save(path, quality=92)
+            source.convert("RGB").resize((width, height), Image.Resampling.LANCZOS).save(
+                path, quality=92
+            )
         return f"{photos[0].name} resized to {width}x{height}"
     # Procedural fallback: smooth sky gradient, soft hills, fine texture and sensor-like noise.
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     sky = np.stack([0.45 + 0.3 * y / height, 0.6 + 0.2 * y / height, 0.9 - 0.1 * y / height], -1)
     ridge = height * (0.55 + 0.08 * np.sin(x / 370.0) + 0.04 * np.sin(x / 91.0))
-    ground = np.stack([0.25 + 0.1 * np.sin(x / 13.0) * np.cos(y / 17.0), 0.4 + 0.05 * np.sin(y / 7.0), 0.2 + 0 * x], -1)
+    ground = np.stack(
+        [
+            0.25 + 0.1 * np.sin(x / 13.0) * np.cos(y / 17.0),
+            0.4 + 0.05 * np.sin(y / 7.0),
+            0.2 + 0 * x,
+        ],
+        -1,
+    )
     image = np.where((y > ridge)[..., None], ground, sky) + rng.normal(0, 0.01, (height, width, 3))
     Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8)).save(path, quality=92)
     return "procedural scene (no shared photos found)"
@@ -109,7 +118,9 @@ def compute_from(records: list, height: int, width: int) -> dict:
 def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
-            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+            return next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
 
@@ -119,20 +130,28 @@ def machine_line(threads: int) -> str:
 
     from sr_studio.engine.devices import cpu_has_native_bf16
 
-    return (f"Machine: {cpu_name()}, {os.cpu_count()} cores, CPU capability "
-            f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}; "
-            f"torch {torch.__version__}; {threads} thread(s)")
+    return (
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}; "
+        f"torch {torch.__version__}; {threads} thread(s)"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--model", type=Path, default=MODEL, help="weights file (default: the bundled SPAN x4)")
+    parser.add_argument(
+        "--model", type=Path, default=MODEL, help="weights file (default: the bundled SPAN x4)"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--format", default="jpg", choices=("jpg", "png", "webp", "tiff"))
-    parser.add_argument("--size", default="4000x3000", help="input photo WIDTHxHEIGHT (default: 12 MP)")
-    parser.add_argument("--tile", type=int, default=None, help="the CLI's --tile (default: automatic)")
+    parser.add_argument(
+        "--size", default="4000x3000", help="input photo WIDTHxHEIGHT (default: 12 MP)"
+    )
+    parser.add_argument(
+        "--tile", type=int, default=None, help="the CLI's --tile (default: automatic)"
+    )
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("cli_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -150,8 +169,19 @@ def main() -> int:
         source = Path(folder) / "photo.jpg"
         origin = make_photo(source, width, height)
         output = Path(folder) / f"photo_x{scale}.{args.format}"
-        cli_args = ["upscale", str(source), "-o", str(output), "--model", str(args.model), "--device", args.device,
-                    "--precision", args.precision, "-q"] + (["--tile", str(args.tile)] if args.tile else [])
+        cli_args = [
+            "upscale",
+            str(source),
+            "-o",
+            str(output),
+            "--model",
+            str(args.model),
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+            "-q",
+        ] + (["--tile", str(args.tile)] if args.tile else [])
         timings = Path(folder) / "timings.json"
         command = [sys.executable, __file__, "--probe", str(timings), "--", *cli_args]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
@@ -170,21 +200,37 @@ def main() -> int:
     if args.device != "cpu":
         import torch
 
-        print(f"Device: {torch.cuda.get_device_name()}; peak GPU memory allocated {probed['peak_gpu_mb']:.0f} MB")
-    print(f"Input: {origin} ({width * height / 1e6:.1f} MP); model {args.model.name} x{scale}; precision {args.precision}; "
-          f"output {args.format} {output_mb:.0f} MB")
-    print(f"Command: OMP_NUM_THREADS={args.threads} sr-studio upscale photo.jpg -o {output.name} "
-          f"--model {args.model.name} {' '.join(cli_args[6:])} (run as bench_cli.py --probe, forward passes timed)")
-    print(f"CLI wall time: {wall:.1f} s; child CPU time (user+sys): {usage.ru_utime + usage.ru_stime:.1f} s "
-          f"(sys {usage.ru_stime:.1f} s); child peak RSS: {usage.ru_maxrss / 1024:.0f} MB (target <= 1536)")
-    print(f"Model compute inside the run ({compute['patches']} patches, {compute['shapes']} shapes, "
-          f"largest {cols}x{rows}; {compute['context_share']:.3f} px computed per photo px): {compute['tiled']:.1f} s")
-    print(f"Model compute, pure throughput ({width * height / 1e6:.1f} MP at {compute['us_per_pixel']:.2f} us/px, "
-          f"the median {cols}x{rows} patch's speed in the run): {compute['pure']:.1f} s")
-    print(f"Model compute, pure at the mean speed of those patches ({compute['us_per_pixel_mean']:.2f} us/px; the VM's "
-          f"jitter only ever slows a patch): {compute['pure_mean']:.1f} s")
-    print(f"Wall / tiled compute: {wall / compute['tiled']:.2f}; wall / pure compute: {wall / compute['pure']:.2f} "
-          f"(median), {wall / compute['pure_mean']:.2f} (mean) (target <= 1.3)")
+        print(
+            f"Device: {torch.cuda.get_device_name()}; peak GPU memory allocated {probed['peak_gpu_mb']:.0f} MB"
+        )
+    print(
+        f"Input: {origin} ({width * height / 1e6:.1f} MP); model {args.model.name} x{scale}; precision {args.precision}; "
+        f"output {args.format} {output_mb:.0f} MB"
+    )
+    print(
+        f"Command: OMP_NUM_THREADS={args.threads} sr-studio upscale photo.jpg -o {output.name} "
+        f"--model {args.model.name} {' '.join(cli_args[6:])} (run as bench_cli.py --probe, forward passes timed)"
+    )
+    print(
+        f"CLI wall time: {wall:.1f} s; child CPU time (user+sys): {usage.ru_utime + usage.ru_stime:.1f} s "
+        f"(sys {usage.ru_stime:.1f} s); child peak RSS: {usage.ru_maxrss / 1024:.0f} MB (target <= 1536)"
+    )
+    print(
+        f"Model compute inside the run ({compute['patches']} patches, {compute['shapes']} shapes, "
+        f"largest {cols}x{rows}; {compute['context_share']:.3f} px computed per photo px): {compute['tiled']:.1f} s"
+    )
+    print(
+        f"Model compute, pure throughput ({width * height / 1e6:.1f} MP at {compute['us_per_pixel']:.2f} us/px, "
+        f"the median {cols}x{rows} patch's speed in the run): {compute['pure']:.1f} s"
+    )
+    print(
+        f"Model compute, pure at the mean speed of those patches ({compute['us_per_pixel_mean']:.2f} us/px; the VM's "
+        f"jitter only ever slows a patch): {compute['pure_mean']:.1f} s"
+    )
+    print(
+        f"Wall / tiled compute: {wall / compute['tiled']:.2f}; wall / pure compute: {wall / compute['pure']:.2f} "
+        f"(median), {wall / compute['pure_mean']:.2f} (mean) (target <= 1.3)"
+    )
     return 0
 
 

@@ -24,7 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-VARIANTS = ("default", "no-head-pad", "channels-last", "cudnn-benchmark", "channels-last+cudnn-benchmark")
+VARIANTS = (
+    "default",
+    "no-head-pad",
+    "channels-last",
+    "cudnn-benchmark",
+    "channels-last+cudnn-benchmark",
+)
 
 
 def synchronize(device: str) -> None:
@@ -36,8 +42,8 @@ def synchronize(device: str) -> None:
 
 def measure(name: str, precision: str, variant: str, device: str, side: int) -> tuple[float, float]:
     import torch
-
     from bench_models import build
+
     from sr_studio.archs.hat import network as hat_network
     from sr_studio.engine.devices import PRECISIONS, cast_model
 
@@ -72,9 +78,9 @@ def measure(name: str, precision: str, variant: str, device: str, side: int) -> 
 
 def kernel_profile(device: str, side: int, rows: int = 12) -> str:
     import torch
+    from bench_models import build
     from torch.profiler import ProfilerActivity, profile
 
-    from bench_models import build
     from sr_studio.engine.devices import cast_model
 
     model = build("hat-x4")[0].network
@@ -108,7 +114,10 @@ def main() -> int:
     print()
     print("| model | input | precision | variant | first call s | steady s | vs default |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    plans = [("hat-x4", args.hat_side, ["fp32", "bf16"]), ("span-x4", args.span_side, ["fp32", "bf16"] + ["fp16"] * gpu)]
+    plans = [
+        ("hat-x4", args.hat_side, ["fp32", "bf16"]),
+        ("span-x4", args.span_side, ["fp32", "bf16"] + ["fp16"] * gpu),
+    ]
     for name, side, precisions in plans:
         for precision in precisions:
             baseline = None
@@ -118,13 +127,20 @@ def main() -> int:
                 try:
                     first, steady = measure(name, precision, variant, args.device, side)
                 except Exception as error:  # one failing variant must not lose the others' figures
-                    print(f"| {name} | {side} | {precision} | {variant} | failed: {str(error).splitlines()[0][:80]} | | |")
+                    print(
+                        f"| {name} | {side} | {precision} | {variant} | failed: {str(error).splitlines()[0][:80]} | | |"
+                    )
                     continue
                 baseline = baseline or steady
-                print(f"| {name} | {side} | {precision} | {variant} | {first:.3f} | {steady:.4f} | "
-                      f"{baseline / steady:.2f}x |", flush=True)
+                print(
+                    f"| {name} | {side} | {precision} | {variant} | {first:.3f} | {steady:.4f} | "
+                    f"{baseline / steady:.2f}x |",
+                    flush=True,
+                )
     print()
-    print(f"HAT x4 bf16, {args.hat_side}x{args.hat_side}, default: the kernels with the most GPU time")
+    print(
+        f"HAT x4 bf16, {args.hat_side}x{args.hat_side}, default: the kernels with the most GPU time"
+    )
     print(kernel_profile(args.device, args.hat_side))
     return 0
 

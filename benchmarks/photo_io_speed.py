@@ -27,9 +27,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sr_studio.photo_io import writing  # noqa: E402
-from sr_studio.photo_io import read_photo, write_photo  # noqa: E402
-from sr_studio.photo_io import png16  # noqa: E402
+from sr_studio.photo_io import (  # noqa: E402
+    png16,  # noqa: E402
+    read_photo,
+    write_photo,
+    writing,  # noqa: E402
+)
 
 PHOTOS = ROOT.parent / "shared" / "datasets" / "train" / "photos"
 
@@ -126,9 +129,7 @@ def measure_reads(folder: Path, megapixels: float) -> None:
         cwd=ROOT,
     ).stdout.strip()
     print(
-        json.dumps(
-            {"what": "peak RSS of importing sr_studio.photo_io alone", "MB": int(baseline)}
-        )
+        json.dumps({"what": "peak RSS of importing sr_studio.photo_io alone", "MB": int(baseline)})
     )
 
 

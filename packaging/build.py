@@ -33,21 +33,43 @@ def folder_size(folder: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="where the bundle goes (default: dist/)")
-    parser.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller",
-                        help="PyInstaller's work folder, reused by later builds (default: build/pyinstaller/)")
+    parser.add_argument(
+        "--dist", type=Path, default=ROOT / "dist", help="where the bundle goes (default: dist/)"
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / "build" / "pyinstaller",
+        help="PyInstaller's work folder, reused by later builds (default: build/pyinstaller/)",
+    )
     parser.add_argument("--clean", action="store_true", help="empty PyInstaller's caches first")
     args = parser.parse_args(argv)
 
-    cuda = subprocess.run([sys.executable, "-c", "import torch; print(torch.version.cuda or '')"],
-                          capture_output=True, text=True).stdout.strip()
+    cuda = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.version.cuda or '')"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     if cuda:
-        print(f"build.py: this venv has a CUDA build of torch (CUDA {cuda}); the bundle is made for the CPU "
-              "build, which is a tenth of the size. Install it first: .venv/bin/pip install torch==<version> "
-              "--index-url https://download.pytorch.org/whl/cpu", file=sys.stderr)
+        print(
+            f"build.py: this venv has a CUDA build of torch (CUDA {cuda}); the bundle is made for the CPU "
+            "build, which is a tenth of the size. Install it first: .venv/bin/pip install torch==<version> "
+            "--index-url https://download.pytorch.org/whl/cpu",
+            file=sys.stderr,
+        )
         return 2
-    command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-               "--distpath", str(args.dist), "--workpath", str(args.work)]
+    command = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(args.dist),
+        "--workpath",
+        str(args.work),
+    ]
     if args.clean:
         command.append("--clean")
     command.append(str(SPEC))
@@ -56,11 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     result = subprocess.run(command, cwd=ROOT)
     elapsed = time.monotonic() - started
     if result.returncode != 0:
-        print(f"build.py: PyInstaller failed (exit code {result.returncode}) after {elapsed:.0f} s", file=sys.stderr)
+        print(
+            f"build.py: PyInstaller failed (exit code {result.returncode}) after {elapsed:.0f} s",
+            file=sys.stderr,
+        )
         return result.returncode
     bundle = args.dist / "sr-studio"
     executable = bundle / ("sr-studio.exe" if sys.platform == "win32" else "sr-studio")
-    print(f"Built {executable} in {elapsed:.0f} s; the folder holds {folder_size(bundle) / 1e6:.0f} MB")
+    print(
+        f"Built {executable} in {elapsed:.0f} s; the folder holds {folder_size(bundle) / 1e6:.0f} MB"
+    )
     if sys.platform == "darwin":
         print(f"macOS app: {args.dist / 'SR Studio.app'}")
     return 0

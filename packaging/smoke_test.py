@@ -63,7 +63,10 @@ class Check:
             self.failures.append(f"{name}: {error}")
             print(f"FAIL {name}: {error}", flush=True)
             return
-        print(f"ok   {name} ({time.monotonic() - started:.1f} s){': ' + detail if detail else ''}", flush=True)
+        print(
+            f"ok   {name} ({time.monotonic() - started:.1f} s){': ' + detail if detail else ''}",
+            flush=True,
+        )
 
 
 class Runner:
@@ -74,21 +77,35 @@ class Runner:
         self.work = work
         home = work / "home"
         home.mkdir()
-        keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TEMP", "TMP", "TMPDIR", "DISPLAY", "WAYLAND_DISPLAY")
+        keep = (
+            "PATH",
+            "LANG",
+            "LC_ALL",
+            "SYSTEMROOT",
+            "TEMP",
+            "TMP",
+            "TMPDIR",
+            "DISPLAY",
+            "WAYLAND_DISPLAY",
+        )
         self.base_env = {key: os.environ[key] for key in keep if key in os.environ}
         venv_bin = str(Path(sys.executable).parent)
         self.base_env["PATH"] = os.pathsep.join(
-            part for part in self.base_env.get("PATH", "").split(os.pathsep) if part and part != venv_bin
+            part
+            for part in self.base_env.get("PATH", "").split(os.pathsep)
+            if part and part != venv_bin
         )
-        self.base_env.update({
-            "HOME": str(home),
-            "USERPROFILE": str(home),
-            "XDG_DATA_HOME": str(home / ".local" / "share"),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "QT_QPA_PLATFORM": "offscreen",
-            "SR_STUDIO_SETTINGS_DIR": str(work / "settings"),
-        })
+        self.base_env.update(
+            {
+                "HOME": str(home),
+                "USERPROFILE": str(home),
+                "XDG_DATA_HOME": str(home / ".local" / "share"),
+                "XDG_CONFIG_HOME": str(home / ".config"),
+                "XDG_CACHE_HOME": str(home / ".cache"),
+                "QT_QPA_PLATFORM": "offscreen",
+                "SR_STUDIO_SETTINGS_DIR": str(work / "settings"),
+            }
+        )
 
     def env(self, extra: dict | None) -> dict:
         env = dict(self.base_env)
@@ -96,14 +113,26 @@ class Runner:
         return env
 
     def frozen(self, *args: str, extra_env: dict | None = None, timeout: float = SLOW_RUN_S):
-        return subprocess.run([str(self.executable), *args], cwd=self.work, env=self.env(extra_env),
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [str(self.executable), *args],
+            cwd=self.work,
+            env=self.env(extra_env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def venv(self, *args: str, extra_env: dict | None = None, timeout: float = SLOW_RUN_S):
         env = self.env(extra_env)
         env["PYTHONPATH"] = str(ROOT)  # the checkout's sr_studio, as the bundle was built from
-        return subprocess.run([sys.executable, "-m", "sr_studio", *args], cwd=self.work, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "sr_studio", *args],
+            cwd=self.work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def succeeded(result, what: str) -> str:
@@ -115,12 +144,16 @@ def succeeded(result, what: str) -> str:
 
 # ----- test data made with the venv's torch ------------------------------------------------------
 
+
 def write_photo(path: Path, width: int, height: int, exif_artist: str | None = None) -> None:
     import numpy as np
     from PIL import Image
 
     y, x = np.mgrid[0:height, 0:width]
-    pixels = np.stack([(x * 255 // max(1, width - 1)), (y * 255 // max(1, height - 1)), ((x + y) * 37) % 256], axis=-1)
+    pixels = np.stack(
+        [(x * 255 // max(1, width - 1)), (y * 255 // max(1, height - 1)), ((x + y) * 37) % 256],
+        axis=-1,
+    )
     image = Image.fromarray(pixels.astype(np.uint8), "RGB")
     if exif_artist:
         exif = Image.Exif()
@@ -144,7 +177,9 @@ def write_stand_in_bundled_models(folder: Path) -> None:
 
     folder.mkdir(parents=True)
     for scale in (2, 4):
-        state = {key: value.contiguous() for key, value in span_state_dict(scale, seed=scale).items()}
+        state = {
+            key: value.contiguous() for key, value in span_state_dict(scale, seed=scale).items()
+        }
         save_file(state, str(folder / f"span-x{scale}.safetensors"))
 
 
@@ -154,8 +189,15 @@ def write_tiny_hat(path: Path) -> None:
     from sr_studio.archs.hat.network import HAT
 
     torch.manual_seed(0)
-    model = HAT(embed_dim=16, depths=(1,), num_heads=(2,), window_size=8, compress_ratio=2, squeeze_factor=4,
-                upscale=2)
+    model = HAT(
+        embed_dim=16,
+        depths=(1,),
+        num_heads=(2,),
+        window_size=8,
+        compress_ratio=2,
+        squeeze_factor=4,
+        upscale=2,
+    )
     torch.save({"params_ema": model.state_dict()}, path)
 
 
@@ -190,17 +232,25 @@ def serve(files: dict[str, bytes]) -> ThreadingHTTPServer:
 
 # ----- the checks ---------------------------------------------------------------------------------
 
+
 def check_desktop_entry(executable: Path) -> str:
     for name in ("sr-studio.desktop", "sr-studio.png"):
         assert (executable.parent / name).is_file(), f"{name} is missing beside {executable.name}"
-    exec_line = next(line for line in (executable.parent / "sr-studio.desktop").read_text(encoding="utf-8").splitlines()
-                     if line.startswith("Exec="))
+    exec_line = next(
+        line
+        for line in (executable.parent / "sr-studio.desktop")
+        .read_text(encoding="utf-8")
+        .splitlines()
+        if line.startswith("Exec=")
+    )
     return exec_line
 
 
 def check_version(runner: Runner) -> str:
     out = succeeded(runner.frozen("--version"), "--version").strip()
-    assert out == f"sr-studio {__version__}", f"--version printed {out!r}, expected 'sr-studio {__version__}'"
+    assert out == f"sr-studio {__version__}", (
+        f"--version printed {out!r}, expected 'sr-studio {__version__}'"
+    )
     return out
 
 
@@ -221,7 +271,9 @@ def check_commands(runner: Runner) -> str:
 def check_resources(runner: Runner, extra_env: dict) -> str:
     frozen = succeeded(runner.frozen("models", "list", extra_env=extra_env), "frozen models list")
     venv = succeeded(runner.venv("models", "list", extra_env=extra_env), "venv models list")
-    assert frozen == venv, f"`models list` differs between the bundle and the venv:\n{frozen}\n--- venv:\n{venv}"
+    assert frozen == venv, (
+        f"`models list` differs between the bundle and the venv:\n{frozen}\n--- venv:\n{venv}"
+    )
     assert "bundled" in frozen, f"no bundled model listed:\n{frozen}"
     store_line = [line for line in frozen.splitlines() if line.startswith("Models are stored in")]
     return store_line[0] if store_line else ""
@@ -232,13 +284,29 @@ def check_upscale(runner: Runner, photo: Path, extra_env: dict) -> str:
     from PIL import Image
 
     frozen_out, venv_out = runner.work / "frozen_x2.png", runner.work / "venv_x2.png"
-    succeeded(runner.frozen("upscale", str(photo), "--scale", "2", "-o", str(frozen_out), "-q", extra_env=extra_env),
-              "frozen upscale")
-    succeeded(runner.venv("upscale", str(photo), "--scale", "2", "-o", str(venv_out), "-q", extra_env=extra_env),
-              "venv upscale")
-    with Image.open(photo) as source, Image.open(frozen_out) as ours, Image.open(venv_out) as theirs:
-        assert ours.size == (source.width * 2, source.height * 2), f"output is {ours.size}, input {source.size}"
-        difference = np.abs(np.asarray(ours, dtype=np.int16) - np.asarray(theirs, dtype=np.int16)).max()
+    succeeded(
+        runner.frozen(
+            "upscale", str(photo), "--scale", "2", "-o", str(frozen_out), "-q", extra_env=extra_env
+        ),
+        "frozen upscale",
+    )
+    succeeded(
+        runner.venv(
+            "upscale", str(photo), "--scale", "2", "-o", str(venv_out), "-q", extra_env=extra_env
+        ),
+        "venv upscale",
+    )
+    with (
+        Image.open(photo) as source,
+        Image.open(frozen_out) as ours,
+        Image.open(venv_out) as theirs,
+    ):
+        assert ours.size == (source.width * 2, source.height * 2), (
+            f"output is {ours.size}, input {source.size}"
+        )
+        difference = np.abs(
+            np.asarray(ours, dtype=np.int16) - np.asarray(theirs, dtype=np.int16)
+        ).max()
     assert difference <= 1, f"the bundle's pixels differ from the venv's by up to {difference}"
     return f"{photo.name} -> {frozen_out.name} {ours.size[0]}x{ours.size[1]}, max |frozen - venv| = {difference}"
 
@@ -246,13 +314,18 @@ def check_upscale(runner: Runner, photo: Path, extra_env: dict) -> str:
 def check_default_scale_keeps_exif(runner: Runner, photo: Path, extra_env: dict) -> str:
     from PIL import Image
 
-    succeeded(runner.frozen("upscale", str(photo), "-q", extra_env=extra_env), "frozen upscale (default scale)")
+    succeeded(
+        runner.frozen("upscale", str(photo), "-q", extra_env=extra_env),
+        "frozen upscale (default scale)",
+    )
     outputs = sorted(photo.parent.glob(f"{photo.stem}_x*{photo.suffix}"))
     assert outputs, f"no {photo.stem}_x<scale>{photo.suffix} written beside {photo}"
     with Image.open(photo) as source, Image.open(outputs[0]) as result:
         artist = result.getexif().get(0x013B)
         factor = result.width / source.width
-    assert artist == "SR Studio smoke test", f"{outputs[0].name} lost its EXIF Artist tag (got {artist!r})"
+    assert artist == "SR Studio smoke test", (
+        f"{outputs[0].name} lost its EXIF Artist tag (got {artist!r})"
+    )
     return f"{outputs[0].name}: x{factor:g}, EXIF kept"
 
 
@@ -260,7 +333,10 @@ def check_hat_by_path(runner: Runner, photo: Path, hat: Path) -> str:
     from PIL import Image
 
     output = runner.work / "hat_x2.png"
-    succeeded(runner.frozen("upscale", str(photo), "--model", str(hat), "-o", str(output), "-q"), "upscale with HAT")
+    succeeded(
+        runner.frozen("upscale", str(photo), "--model", str(hat), "-o", str(output), "-q"),
+        "upscale with HAT",
+    )
     with Image.open(output) as result:
         return f"HAT .pth -> {result.width}x{result.height}"
 
@@ -269,16 +345,22 @@ def check_bad_input(runner: Runner) -> str:
     result = runner.frozen("upscale", "no-such-photo.jpg")
     assert result.returncode == 1, f"exit code {result.returncode} for a missing file"
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no-such-photo.jpg" in lines[0], f"expected one line naming the file:\n{result.stderr}"
+    assert len(lines) == 1 and "no-such-photo.jpg" in lines[0], (
+        f"expected one line naming the file:\n{result.stderr}"
+    )
     assert "Traceback" not in result.stderr
     return lines[0]
 
 
 def check_cluster_left_out(runner: Runner, photo: Path) -> str:
     """Ray (the `cluster` extra) is not in the bundle: --cluster says so in one line, nothing is written."""
-    result = runner.frozen("upscale", str(photo), "--cluster", "auto", "-o", str(runner.work / "cluster.png"))
+    result = runner.frozen(
+        "upscale", str(photo), "--cluster", "auto", "-o", str(runner.work / "cluster.png")
+    )
     lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1 and len(lines) == 1 and "sr-studio[cluster]" in lines[0], result.stderr
+    assert result.returncode == 1 and len(lines) == 1 and "sr-studio[cluster]" in lines[0], (
+        result.stderr
+    )
     assert not (runner.work / "cluster.png").exists()
     return lines[0]
 
@@ -290,8 +372,14 @@ def check_gui_self_test(runner: Runner, photo: Path, extra_env: dict) -> str:
 
 
 def check_window_stays_open(runner: Runner, extra_env: dict, seconds: float = 10.0) -> str:
-    process = subprocess.Popen([str(runner.executable)], cwd=runner.work, env=runner.env(extra_env),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(runner.executable)],
+        cwd=runner.work,
+        env=runner.env(extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         code = process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -305,7 +393,9 @@ def check_window_stays_open(runner: Runner, extra_env: dict, seconds: float = 10
                 process.kill()
                 process.wait()
     stdout, stderr = process.communicate()
-    assert code is None, f"`sr-studio` with no arguments exited ({code}) within {seconds:g} s:\n{stdout}\n{stderr}"
+    assert code is None, (
+        f"`sr-studio` with no arguments exited ({code}) within {seconds:g} s:\n{stdout}\n{stderr}"
+    )
     assert "Traceback" not in stderr, stderr
     return f"still running after {seconds:g} s, then closed"
 
@@ -316,7 +406,9 @@ def installed_files(models: Path) -> dict[str, object]:
     for path in sorted(models.iterdir()):
         if path.name.endswith(".json"):
             record = json.loads(path.read_text(encoding="utf-8"))
-            summary[path.name] = {k: v for k, v in record.items() if k not in ("installed_at", "path")}
+            summary[path.name] = {
+                k: v for k, v in record.items() if k not in ("installed_at", "path")
+            }
         elif path.is_file():
             summary[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
         else:
@@ -329,39 +421,82 @@ def check_download(runner: Runner, photo: Path, extra_env: dict) -> str:
     server = serve({"/smoke-span-x2.pth": data})
     try:
         catalog = runner.work / "catalog.json"
-        catalog.write_text(json.dumps({"format": 1, "models": [{
-            "id": "smoke-span-x2",
-            "name": "SPAN x2 (smoke test)",
-            "arch": "SPAN",
-            "scale": 2,
-            "purpose": "bicubic",
-            "license": "Apache-2.0",
-            "urls": [f"http://127.0.0.1:{server.server_address[1]}/smoke-span-x2.pth"],
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "expect": {"feature_channels": 8},
-            "description": "Served by packaging/smoke_test.py.",
-        }]}), encoding="utf-8")
+        catalog.write_text(
+            json.dumps(
+                {
+                    "format": 1,
+                    "models": [
+                        {
+                            "id": "smoke-span-x2",
+                            "name": "SPAN x2 (smoke test)",
+                            "arch": "SPAN",
+                            "scale": 2,
+                            "purpose": "bicubic",
+                            "license": "Apache-2.0",
+                            "urls": [
+                                f"http://127.0.0.1:{server.server_address[1]}/smoke-span-x2.pth"
+                            ],
+                            "size": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest(),
+                            "expect": {"feature_channels": 8},
+                            "description": "Served by packaging/smoke_test.py.",
+                        }
+                    ],
+                }
+            ),
+            encoding="utf-8",
+        )
         frozen_data, venv_data = runner.work / "data-frozen", runner.work / "data-venv"
         env = dict(extra_env, SR_STUDIO_CATALOG=str(catalog))
-        succeeded(runner.frozen("models", "download", "smoke-span-x2", extra_env=dict(env, SR_STUDIO_DATA_DIR=str(frozen_data))),
-                  "frozen models download")
-        succeeded(runner.venv("models", "download", "smoke-span-x2", extra_env=dict(env, SR_STUDIO_DATA_DIR=str(venv_data))),
-                  "venv models download")
+        succeeded(
+            runner.frozen(
+                "models",
+                "download",
+                "smoke-span-x2",
+                extra_env=dict(env, SR_STUDIO_DATA_DIR=str(frozen_data)),
+            ),
+            "frozen models download",
+        )
+        succeeded(
+            runner.venv(
+                "models",
+                "download",
+                "smoke-span-x2",
+                extra_env=dict(env, SR_STUDIO_DATA_DIR=str(venv_data)),
+            ),
+            "venv models download",
+        )
     finally:
         server.shutdown()
         server.server_close()
     frozen_files = installed_files(frozen_data / "models")
     venv_files = installed_files(venv_data / "models")
-    assert frozen_files == venv_files, f"the bundle installed {frozen_files}\nthe venv installed {venv_files}"
+    assert frozen_files == venv_files, (
+        f"the bundle installed {frozen_files}\nthe venv installed {venv_files}"
+    )
     assert "smoke-span-x2.json" in frozen_files, f"no record written: {frozen_files}"
     frozen_env = dict(env, SR_STUDIO_DATA_DIR=str(frozen_data))
-    listing = succeeded(runner.frozen("models", "list", extra_env=frozen_env), "models list after download")
-    assert any(line.startswith("smoke-span-x2") and "installed" in line for line in listing.splitlines()), listing
+    listing = succeeded(
+        runner.frozen("models", "list", extra_env=frozen_env), "models list after download"
+    )
+    assert any(
+        line.startswith("smoke-span-x2") and "installed" in line for line in listing.splitlines()
+    ), listing
     succeeded(runner.frozen("models", "verify", extra_env=frozen_env), "models verify")
     output = runner.work / "downloaded_x2.png"
-    succeeded(runner.frozen("upscale", str(photo), "--model", "smoke-span-x2", "-o", str(output), "-q",
-                            extra_env=frozen_env), "upscale with the downloaded model")
+    succeeded(
+        runner.frozen(
+            "upscale",
+            str(photo),
+            "--model",
+            "smoke-span-x2",
+            "-o",
+            str(output),
+            "-q",
+            extra_env=frozen_env,
+        ),
+        "upscale with the downloaded model",
+    )
     return f"installed {sorted(frozen_files)} in SR_STUDIO_DATA_DIR/models, as the venv does; verified; used"
 
 
@@ -379,14 +514,34 @@ def timings(runner: Runner, photo: Path, extra_env: dict, repeat: int) -> None:
         "frozen --version": lambda: runner.frozen("--version"),
         "venv   --version": lambda: runner.venv("--version"),
         f"frozen upscale {photo.name} x2": lambda: runner.frozen(
-            "upscale", str(photo), "--scale", "2", "-o", str(output), "-q", "--overwrite", extra_env=extra_env),
+            "upscale",
+            str(photo),
+            "--scale",
+            "2",
+            "-o",
+            str(output),
+            "-q",
+            "--overwrite",
+            extra_env=extra_env,
+        ),
         f"venv   upscale {photo.name} x2": lambda: runner.venv(
-            "upscale", str(photo), "--scale", "2", "-o", str(output), "-q", "--overwrite", extra_env=extra_env),
+            "upscale",
+            str(photo),
+            "--scale",
+            "2",
+            "-o",
+            str(output),
+            "-q",
+            "--overwrite",
+            extra_env=extra_env,
+        ),
     }
     print(f"\nWall time of {repeat} runs each (median / min):")
     for label, function in cases.items():
         samples = measure(function)
-        print(f"  {label:34} {statistics.median(samples):6.2f} s / {min(samples):6.2f} s", flush=True)
+        print(
+            f"  {label:34} {statistics.median(samples):6.2f} s / {min(samples):6.2f} s", flush=True
+        )
 
 
 def find_executable(target: Path) -> Path:
@@ -396,7 +551,9 @@ def find_executable(target: Path) -> Path:
                 return target / name
         raise SystemExit(f"smoke_test.py: {target}: no sr-studio executable in this folder")
     if not target.is_file():
-        raise SystemExit(f"smoke_test.py: {target}: no such bundle (build it with packaging/build.py)")
+        raise SystemExit(
+            f"smoke_test.py: {target}: no such bundle (build it with packaging/build.py)"
+        )
     return target
 
 
@@ -407,9 +564,16 @@ def bundled_models_in(executable: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Smoke test of the built SR Studio bundle.")
-    parser.add_argument("bundle", nargs="?", type=Path, default=ROOT / "dist" / "sr-studio",
-                        help="the bundle folder or its executable (default: dist/sr-studio)")
-    parser.add_argument("--timings", type=int, default=0, metavar="N", help="also time N runs of each command")
+    parser.add_argument(
+        "bundle",
+        nargs="?",
+        type=Path,
+        default=ROOT / "dist" / "sr-studio",
+        help="the bundle folder or its executable (default: dist/sr-studio)",
+    )
+    parser.add_argument(
+        "--timings", type=int, default=0, metavar="N", help="also time N runs of each command"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (printed)")
     args = parser.parse_args(argv)
 
@@ -437,14 +601,18 @@ def main(argv: list[str] | None = None) -> int:
             write_stand_in_bundled_models(stand_in)
             model_env["SR_STUDIO_BUNDLED_DIR"] = str(stand_in)
             check.notes.append("the bundle has no bundled model: a tiny SPAN stand-in was used")
-            print("bundled models: none in the bundle; using a tiny SPAN stand-in (SR_STUDIO_BUNDLED_DIR)")
+            print(
+                "bundled models: none in the bundle; using a tiny SPAN stand-in (SR_STUDIO_BUNDLED_DIR)"
+            )
 
         commands = source_commands()
         check.run("version", check_version, runner)
         check.run("commands", check_commands, runner)
         check.run("resources", check_resources, runner, model_env)
         check.run("upscale", check_upscale, runner, small, model_env)
-        check.run("upscale keeps EXIF", check_default_scale_keeps_exif, runner, with_exif, model_env)
+        check.run(
+            "upscale keeps EXIF", check_default_scale_keeps_exif, runner, with_exif, model_env
+        )
         check.run("upscale with a HAT file", check_hat_by_path, runner, small, hat)
         check.run("bad input", check_bad_input, runner)
         check.run("cluster left out", check_cluster_left_out, runner, small)
@@ -471,7 +639,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}")
     elapsed = time.monotonic() - started
     if check.failures:
-        print(f"\nsmoke test FAILED ({len(check.failures)} check(s)) in {elapsed:.0f} s", file=sys.stderr)
+        print(
+            f"\nsmoke test FAILED ({len(check.failures)} check(s)) in {elapsed:.0f} s",
+            file=sys.stderr,
+        )
         return 1
     print(f"\nsmoke test passed in {elapsed:.0f} s: {executable}")
     return 0

@@ -47,7 +47,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raw = read_pickled(path)
     else:
         raise CheckpointError(
-            "not a model checkpoint (expected a .pth, .pt, .ckpt or .safetensors weights file)", path
+            "not a model checkpoint (expected a .pth, .pt, .ckpt or .safetensors weights file)",
+            path,
         )
     return clean_state_dict(unwrap(raw, path), path)
 
@@ -83,13 +84,32 @@ def read_pickled(path: Path) -> object:
                 path,
             ) from None
         raise CheckpointError("damaged checkpoint (cannot be unpickled)", path) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError,
-            struct.error, UnicodeDecodeError, TypeError, AttributeError, MemoryError, OverflowError) as error:
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        KeyError,
+        IndexError,
+        struct.error,
+        UnicodeDecodeError,
+        TypeError,
+        AttributeError,
+        MemoryError,
+        OverflowError,
+    ) as error:
         text = str(error)
-        if "central directory" in text or "failed reading" in text or isinstance(error, (EOFError, zipfile.BadZipFile)):
+        if (
+            "central directory" in text
+            or "failed reading" in text
+            or isinstance(error, (EOFError, zipfile.BadZipFile))
+        ):
             reason = "the file is truncated or damaged (incomplete download?)"
         else:
-            reason = f"damaged checkpoint ({text.splitlines()[0] if text else type(error).__name__})"
+            reason = (
+                f"damaged checkpoint ({text.splitlines()[0] if text else type(error).__name__})"
+            )
         raise CheckpointError(reason, path) from None
 
 
@@ -115,7 +135,7 @@ def clean_state_dict(raw: dict, path: Path) -> dict[str, torch.Tensor]:
         if not isinstance(key, str):
             raise CheckpointError("no weights found in the file (keys are not names)", path)
         if key.startswith("module."):
-            key = key[len("module."):]
+            key = key[len("module.") :]
         if value.is_floating_point() and value.dtype != torch.float32:
             value = value.float()
         state_dict[key] = value

@@ -39,14 +39,18 @@ class Step:
     params: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
-        settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items())
+        settings = ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items()
+        )
         return f"{self.kind}({settings})"
 
 
 # ----------------------------------------------------------------------------- operations
 
 
-def gaussian_kernel(sigma_x: float, sigma_y: float | None = None, angle: float = 0.0, size: int | None = None) -> torch.Tensor:
+def gaussian_kernel(
+    sigma_x: float, sigma_y: float | None = None, angle: float = 0.0, size: int | None = None
+) -> torch.Tensor:
     """A normalised 2-D Gaussian, anisotropic when sigma_y differs from sigma_x, rotated by `angle` radians."""
     sigma_y = sigma_x if sigma_y is None else sigma_y
     if size is None:
@@ -59,11 +63,15 @@ def gaussian_kernel(sigma_x: float, sigma_y: float | None = None, angle: float =
     return (kernel / kernel.sum()).float()
 
 
-def blur(image: torch.Tensor, sigma_x: float, sigma_y: float | None = None, angle: float = 0.0) -> torch.Tensor:
+def blur(
+    image: torch.Tensor, sigma_x: float, sigma_y: float | None = None, angle: float = 0.0
+) -> torch.Tensor:
     kernel = gaussian_kernel(sigma_x, sigma_y, angle)
     pad = kernel.shape[-1] // 2
     channels = image.shape[1]
-    padded = F.pad(image, (pad, pad, pad, pad), mode="reflect" if min(image.shape[-2:]) > pad else "replicate")
+    padded = F.pad(
+        image, (pad, pad, pad, pad), mode="reflect" if min(image.shape[-2:]) > pad else "replicate"
+    )
     return F.conv2d(padded, kernel.expand(channels, 1, *kernel.shape), groups=channels)
 
 
@@ -75,17 +83,23 @@ def resize(image: torch.Tensor, height: int, width: int, method: str = "bicubic"
         if height <= image.shape[-2] and width <= image.shape[-1]:
             return F.interpolate(image, size=(height, width), mode="area")
         method = "bilinear"  # area has no meaning for an upscale
-    return F.interpolate(image, size=(height, width), mode=method, align_corners=False, antialias=True).clamp_(0, 1)
+    return F.interpolate(
+        image, size=(height, width), mode=method, align_corners=False, antialias=True
+    ).clamp_(0, 1)
 
 
-def gaussian_noise(image: torch.Tensor, sigma: float, grey: bool, generator: torch.Generator) -> torch.Tensor:
+def gaussian_noise(
+    image: torch.Tensor, sigma: float, grey: bool, generator: torch.Generator
+) -> torch.Tensor:
     """Additive noise of `sigma` on the 0..255 scale; `grey` puts the same noise in every channel (luma)."""
     shape = (image.shape[0], 1, *image.shape[2:]) if grey else image.shape
     noise = torch.randn(shape, generator=generator) * (sigma / 255.0)
     return (image + noise).clamp_(0, 1)
 
 
-def poisson_noise(image: torch.Tensor, scale: float, grey: bool, generator: torch.Generator) -> torch.Tensor:
+def poisson_noise(
+    image: torch.Tensor, scale: float, grey: bool, generator: torch.Generator
+) -> torch.Tensor:
     """Shot noise: a photon count per pixel of about 255 x value / scale photons, so brighter is cleaner.
 
     A larger `scale` means fewer photons (a smaller sensor or a higher ISO): a mid-grey pixel gets a noise
@@ -93,7 +107,9 @@ def poisson_noise(image: torch.Tensor, scale: float, grey: bool, generator: torc
     """
     photons_per_unit = 255.0 / scale
     if grey:
-        luma = (image * torch.tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)).sum(1, keepdim=True).clamp(0, 1)
+        luma = (
+            (image * torch.tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)).sum(1, keepdim=True).clamp(0, 1)
+        )
         counts = torch.poisson(luma * photons_per_unit, generator=generator)
         return (image + counts / photons_per_unit - luma).clamp_(0, 1)
     counts = torch.poisson(image.clamp(0, 1) * photons_per_unit, generator=generator)
@@ -104,7 +120,15 @@ def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
     """Encode and decode with Pillow's libjpeg at `quality` (4:2:0 chroma, as cameras and phones save)."""
     out = []
     for single in image:
-        pixels = single.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        pixels = (
+            single.clamp(0, 1)
+            .mul(255)
+            .round()
+            .to(torch.uint8)
+            .permute(1, 2, 0)
+            .contiguous()
+            .numpy()
+        )
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, "JPEG", quality=int(quality), subsampling=2)
         buffer.seek(0)
@@ -141,7 +165,10 @@ def _blur_step(rng: np.random.Generator, low: float, high: float, anisotropic_sh
     sigma_x = float(rng.uniform(low, high))
     if rng.random() < anisotropic_share:
         sigma_y = float(rng.uniform(low, high))
-        return Step("blur", {"sigma_x": sigma_x, "sigma_y": sigma_y, "angle": float(rng.uniform(0, math.pi))})
+        return Step(
+            "blur",
+            {"sigma_x": sigma_x, "sigma_y": sigma_y, "angle": float(rng.uniform(0, math.pi))},
+        )
     return Step("blur", {"sigma_x": sigma_x})
 
 
@@ -150,10 +177,14 @@ def _noise_step(rng: np.random.Generator, max_sigma: float) -> Step:
     if rng.random() < 0.6:
         return Step("gaussian_noise", {"sigma": float(rng.uniform(1.0, max_sigma)), "grey": grey})
     # Mid-grey sigma sqrt(127.5 x scale): about 2..max_sigma levels, as for the Gaussian noise.
-    return Step("poisson_noise", {"scale": float(rng.uniform(0.03, max_sigma**2 / 127.5)), "grey": grey})
+    return Step(
+        "poisson_noise", {"scale": float(rng.uniform(0.03, max_sigma**2 / 127.5)), "grey": grey}
+    )
 
 
-def camera_recipe(hr_height: int, hr_width: int, scale: int, rng: np.random.Generator, clean_share: float = 0.2) -> list[Step]:
+def camera_recipe(
+    hr_height: int, hr_width: int, scale: int, rng: np.random.Generator, clean_share: float = 0.2
+) -> list[Step]:
     """A random degradation from an HR crop to its LR input (exactly HR / scale in size).
 
     - `clean_share` of the recipes are the clean protocol (bicubic downscale alone), so that clean
@@ -172,8 +203,16 @@ def camera_recipe(hr_height: int, hr_width: int, scale: int, rng: np.random.Gene
         recipe.append(_blur_step(rng, 0.2, 2.5, anisotropic_share=0.4))
     if second_order:
         factor = float(rng.uniform(1.0, 2.0))  # the intermediate photo is 1-2x the LR size
-        height, width = max(lr_height, round(lr_height * factor)), max(lr_width, round(lr_width * factor))
-        recipe.append(Step("resize", {"height": height, "width": width, "method": str(rng.choice(RESIZE_METHODS))}))
+        height, width = (
+            max(lr_height, round(lr_height * factor)),
+            max(lr_width, round(lr_width * factor)),
+        )
+        recipe.append(
+            Step(
+                "resize",
+                {"height": height, "width": width, "method": str(rng.choice(RESIZE_METHODS))},
+            )
+        )
         if rng.random() < 0.8:
             recipe.append(_noise_step(rng, max_sigma=10.0))
         if rng.random() < 0.7:
@@ -202,14 +241,22 @@ The model then enlarges the decoded JPEG and is scored against the clean HR imag
 shave = scale), exactly as in the clean protocol."""
 
 
-def benchmark_recipe(hr_height: int, hr_width: int, scale: int, name: str) -> tuple[list[Step], int]:
+def benchmark_recipe(
+    hr_height: int, hr_width: int, scale: int, name: str
+) -> tuple[list[Step], int]:
     """The fixed camera-like degradation of one benchmark image (see BENCHMARK_RECIPE_TEXT) and its noise seed."""
     seed = BENCHMARK_SEED + zlib.crc32(name.encode("utf-8"))
     rng = np.random.default_rng(seed)
     recipe = [
         Step("blur", {"sigma_x": float(rng.uniform(0.5, 2.0))}),
-        Step("resize", {"height": hr_height // scale, "width": hr_width // scale, "method": "bicubic"}),
-        Step("gaussian_noise", {"sigma": float(rng.uniform(1.0, 10.0)), "grey": bool(rng.random() < 0.4)}),
+        Step(
+            "resize",
+            {"height": hr_height // scale, "width": hr_width // scale, "method": "bicubic"},
+        ),
+        Step(
+            "gaussian_noise",
+            {"sigma": float(rng.uniform(1.0, 10.0)), "grey": bool(rng.random() < 0.4)},
+        ),
         Step("jpeg", {"quality": int(rng.integers(50, 96))}),
     ]
     return recipe, seed

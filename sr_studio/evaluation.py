@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -67,7 +67,9 @@ def ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     """Mean SSIM (Wang et al. 2004) of two single-channel images on 0..peak, Gaussian 11x11 sigma 1.5."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"SSIM needs two single-channel images of one shape, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"SSIM needs two single-channel images of one shape, got {a.shape} and {b.shape}"
+        )
     if min(a.shape) < 11:
         raise ValueError(f"SSIM needs images of at least 11x11 pixels, got {a.shape}")
     c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
@@ -76,7 +78,9 @@ def ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     var_a = filter_valid(a * a, window) - mu_a**2
     var_b = filter_valid(b * b, window) - mu_b**2
     covariance = filter_valid(a * b, window) - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * covariance + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * covariance + c2)) / (
+        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    )
     return float(ssim_map.mean())
 
 
@@ -99,7 +103,9 @@ def make_pair(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
 def measure(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
     """(PSNR, SSIM) on the shaved Y channel of two 8-bit RGB images."""
     if sr.shape != hr.shape:
-        raise ValueError(f"the result is {sr.shape[1]}x{sr.shape[0]} but the reference is {hr.shape[1]}x{hr.shape[0]}")
+        raise ValueError(
+            f"the result is {sr.shape[1]}x{sr.shape[0]} but the reference is {hr.shape[1]}x{hr.shape[0]}"
+        )
     a, b = shave(y_channel(sr), scale), shave(y_channel(hr), scale)
     return psnr(a, b), ssim(a, b)
 
@@ -108,7 +114,9 @@ def bicubic_upscaler(scale: int) -> Upscaler:
     """The baseline: Pillow BICUBIC upscale of the LR image."""
 
     def upscale(lr: np.ndarray) -> np.ndarray:
-        image = Image.fromarray(lr).resize((lr.shape[1] * scale, lr.shape[0] * scale), Image.BICUBIC)
+        image = Image.fromarray(lr).resize(
+            (lr.shape[1] * scale, lr.shape[0] * scale), Image.BICUBIC
+        )
         return np.asarray(image, dtype=np.uint8)
 
     return upscale
@@ -144,15 +152,18 @@ def set_label(name: str, count: int) -> str:
 def benchmark_images(datasets: Path, name: str) -> list[Path]:
     folder = Path(datasets) / "benchmark" / name
     if not folder.is_dir():
-        raise SRStudioError("benchmark folder not found (give the datasets folder with --datasets)", folder)
+        raise SRStudioError(
+            "benchmark folder not found (give the datasets folder with --datasets)", folder
+        )
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise SRStudioError("no images in the benchmark folder", folder)
     return paths
 
 
-def evaluate_set(upscaler: Upscaler, scale: int, datasets: str | os.PathLike, name: str,
-                 degraded: bool = False) -> SetResult:
+def evaluate_set(
+    upscaler: Upscaler, scale: int, datasets: str | os.PathLike, name: str, degraded: bool = False
+) -> SetResult:
     """Mean PSNR/SSIM (Y, shave = scale) of `upscaler` over one benchmark set, clean or camera-degraded."""
     paths = benchmark_images(Path(datasets), name)
     started = time.perf_counter()
@@ -165,13 +176,21 @@ def evaluate_set(upscaler: Upscaler, scale: int, datasets: str | os.PathLike, na
             lr = degrade_benchmark_image(hr, scale, path.name)
         sr = upscaler(lr)
         if sr.shape != hr.shape:
-            raise SRStudioError(f"the upscaler made {sr.shape[1]}x{sr.shape[0]} from {lr.shape[1]}x{lr.shape[0]}, "
-                                f"expected {hr.shape[1]}x{hr.shape[0]} (is its scale {scale}?)", path)
+            raise SRStudioError(
+                f"the upscaler made {sr.shape[1]}x{sr.shape[0]} from {lr.shape[1]}x{lr.shape[0]}, "
+                f"expected {hr.shape[1]}x{hr.shape[0]} (is its scale {scale}?)",
+                path,
+            )
         value_psnr, value_ssim = measure(sr, hr, scale)
         psnrs.append(value_psnr)
         ssims.append(value_ssim)
-    return SetResult(set_label(name, len(paths)), len(paths), float(np.mean(psnrs)), float(np.mean(ssims)),
-                     time.perf_counter() - started)
+    return SetResult(
+        set_label(name, len(paths)),
+        len(paths),
+        float(np.mean(psnrs)),
+        float(np.mean(ssims)),
+        time.perf_counter() - started,
+    )
 
 
 def markdown_table(rows: list[tuple[str, int, list[SetResult]]]) -> str:
@@ -179,7 +198,9 @@ def markdown_table(rows: list[tuple[str, int, list[SetResult]]]) -> str:
     if not rows:
         return ""
     labels = [r.name for r in rows[0][2]]
-    header = "| model | scale | " + " | ".join(f"{label} PSNR / SSIM" for label in labels) + " | time |"
+    header = (
+        "| model | scale | " + " | ".join(f"{label} PSNR / SSIM" for label in labels) + " | time |"
+    )
     lines = [header, "|" + " --- |" * (len(labels) + 3)]
     for model, scale, results in rows:
         cells = " | ".join(f"{r.psnr:.2f} / {r.ssim:.4f}" for r in results)

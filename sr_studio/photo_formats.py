@@ -13,7 +13,18 @@ from pathlib import Path
 
 HEIF_SUFFIXES = (".heic", ".heif", ".hif")
 # Every suffix a photo may have; photo_io drops the HEIF ones where no HEIF decoder is installed.
-INPUT_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif") + HEIF_SUFFIXES
+INPUT_SUFFIXES = (
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".png",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".gif",
+    ".avif",
+) + HEIF_SUFFIXES
 INPUT_FORMAT_NAMES = "JPEG, PNG, WebP, TIFF, BMP, GIF, AVIF, HEIC"
 
 OUTPUT_FORMATS = ("png", "jpg", "webp", "tiff")
@@ -22,8 +33,15 @@ OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".ti
 LOSSY_FORMATS = frozenset({"jpg", "webp"})
 SIXTEEN_BIT_FORMATS = frozenset({"png", "tiff"})
 # "As the original": the output format a photo keeps; photos in other formats (GIF, HEIC, ...) become PNG.
-FORMAT_FOR_SUFFIX = {".jpg": "jpg", ".jpeg": "jpg", ".jpe": "jpg", ".png": "png", ".webp": "webp",
-                     ".tif": "tiff", ".tiff": "tiff"}
+FORMAT_FOR_SUFFIX = {
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".jpe": "jpg",
+    ".png": "png",
+    ".webp": "webp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
 FALLBACK_FORMAT = "png"
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -73,16 +91,21 @@ def is_own_result(path: str | os.PathLike, names_in_folder: set[str] | None = No
 
 def _candidate_sources(stem: str) -> list[str]:
     """Every NAME that `stem` could have been made from (a photo's own name may contain "_x2" too)."""
-    return [stem[:match.start()] for match in re.finditer(r"_x\d", stem)
-            if match.start() > 0 and _RESULT_TAIL.match(stem, match.start())]
+    return [
+        stem[: match.start()]
+        for match in re.finditer(r"_x\d", stem)
+        if match.start() > 0 and _RESULT_TAIL.match(stem, match.start())
+    ]
 
 
 def scan_folder(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:
     """(photos, SR Studio's own results) directly inside a folder, each sorted by name; one listing."""
     entries = list(Path(folder).iterdir())
     names = {entry.name.lower() for entry in entries}
-    children = sorted((entry for entry in entries if is_photo_path(entry) and entry.is_file()),
-                      key=lambda child: child.name.lower())
+    children = sorted(
+        (entry for entry in entries if is_photo_path(entry) and entry.is_file()),
+        key=lambda child: child.name.lower(),
+    )
     photos, results = [], []
     for child in children:
         (results if is_own_result(child, names) else photos).append(child)

@@ -6,13 +6,17 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # ../shared beside the checkout; SR_STUDIO_SHARED points elsewhere (a copy carried to a GPU machine).
-SHARED = Path(os.environ.get("SR_STUDIO_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+SHARED = Path(
+    os.environ.get("SR_STUDIO_SHARED") or Path(__file__).resolve().parents[1].parent / "shared"
+)
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent: the shared fixtures and datasets live beside the checkout")
+        pytest.skip(
+            f"{SHARED} is absent: the shared fixtures and datasets live beside the checkout"
+        )
     return SHARED
 
 

@@ -15,7 +15,9 @@ BUNDLED = Path(__file__).resolve().parents[1] / "resources" / "models"
 
 
 @pytest.mark.parametrize("name", ["span-x2", "span-x4", "span-x4-photo"])
-def test_bundled_span_in_automatic_bf16_stays_45_db_from_fp32_on_set5(shared_dir, name, monkeypatch):
+def test_bundled_span_in_automatic_bf16_stays_45_db_from_fp32_on_set5(
+    shared_dir, name, monkeypatch
+):
     folder = shared_dir / "datasets" / "benchmark" / "Set5"
     images = sorted(folder.glob("*.png"))
     if not images:
@@ -23,7 +25,9 @@ def test_bundled_span_in_automatic_bf16_stays_45_db_from_fp32_on_set5(shared_dir
     # As on a CPU with AVX512-BF16 or AMX, whatever this one has (emulated bf16 gives the same numbers).
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     exact = Upscaler(load_model(BUNDLED / f"{name}.safetensors"), device="cpu", precision="fp32")
-    automatic = Upscaler(load_model(BUNDLED / f"{name}.safetensors"), device="cpu", precision="auto")
+    automatic = Upscaler(
+        load_model(BUNDLED / f"{name}.safetensors"), device="cpu", precision="auto"
+    )
     assert automatic.precision == "bf16"
     for path in images:
         _, low = make_pair(read_rgb(path), exact.scale)

@@ -19,11 +19,17 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "resources" / "models"
 DATASETS = SHARED / "datasets"
 PUBLISHED = SHARED / "weights" / "span-official"
-needs_datasets = pytest.mark.skipif(not (DATASETS / "benchmark" / "Set5").is_dir(),
-                                    reason=f"benchmark images not found at {DATASETS}")
-needs_published = pytest.mark.skipif(not PUBLISHED.is_dir(), reason=f"published SPAN weights not found at {PUBLISHED}")
+needs_datasets = pytest.mark.skipif(
+    not (DATASETS / "benchmark" / "Set5").is_dir(),
+    reason=f"benchmark images not found at {DATASETS}",
+)
+needs_published = pytest.mark.skipif(
+    not PUBLISHED.is_dir(), reason=f"published SPAN weights not found at {PUBLISHED}"
+)
 PHOTO_MODEL = MODELS / "span-x4-photo.safetensors"
-needs_photo_model = pytest.mark.skipif(not PHOTO_MODEL.is_file(), reason=f"{PHOTO_MODEL.name} is not bundled")
+needs_photo_model = pytest.mark.skipif(
+    not PHOTO_MODEL.is_file(), reason=f"{PHOTO_MODEL.name} is not bundled"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +47,9 @@ def test_every_bundled_model_has_a_card_with_purpose_and_license():
     for stem, card in cards().items():
         assert (MODELS / f"{stem}.safetensors").is_file(), stem
         assert (MODELS / f"{stem}.md").is_file(), f"{stem} has no Markdown model card"
-        assert card["purpose"] in ("bicubic", "real-world") and card["license"] == "Apache-2.0", stem
+        assert card["purpose"] in ("bicubic", "real-world") and card["license"] == "Apache-2.0", (
+            stem
+        )
 
 
 def test_the_clean_ids_name_the_clean_models_and_x2_has_one_default():
@@ -59,7 +67,9 @@ def test_x3_and_x4_run_the_x4_model_whose_card_says_default():
     says its targets are met; until then the clean SPAN x4 stays the default."""
     from sr_studio.weights import resolve_model
 
-    [default] = [stem for stem, card in cards().items() if card["scale"] == 4 and card.get("default")]
+    [default] = [
+        stem for stem, card in cards().items() if card["scale"] == 4 and card.get("default")
+    ]
     assert resolve_model(None, 4).name == f"{default}.safetensors"
     assert resolve_model(None, 3).name == f"{default}.safetensors"
 
@@ -85,12 +95,17 @@ def test_the_clean_models_are_the_published_span_tensor_for_tensor(scale):
         assert torch.equal(bundled[key], value.float()), key
 
 
-def cli_psnr(tmp_path: Path, set_name: str, scale: int, model_id: str | None, degraded: bool = False) -> float:
+def cli_psnr(
+    tmp_path: Path, set_name: str, scale: int, model_id: str | None, degraded: bool = False
+) -> float:
     """Mean Y PSNR of `sr-studio upscale` (tiled, as users run it) over a benchmark set's LR images."""
     from sr_studio.degradation import degrade_benchmark_image
 
     kind = "degraded" if degraded else "clean"
-    inputs, outputs = tmp_path / f"lr-{set_name}-{kind}", tmp_path / f"sr-{set_name}-{kind}-{model_id}"
+    inputs, outputs = (
+        tmp_path / f"lr-{set_name}-{kind}",
+        tmp_path / f"sr-{set_name}-{kind}-{model_id}",
+    )
     inputs.mkdir(exist_ok=True)
     outputs.mkdir()
     references = {}
@@ -101,8 +116,23 @@ def cli_psnr(tmp_path: Path, set_name: str, scale: int, model_id: str | None, de
         Image.fromarray(lr).save(inputs / f"{path.stem}.png")
         references[path.stem] = hr
     model_args = ["--model", model_id] if model_id else []
-    assert main(["upscale", "--quiet", str(inputs), "-o", str(outputs), "--scale", str(scale), "--format", "png",
-                 *model_args]) == 0
+    assert (
+        main(
+            [
+                "upscale",
+                "--quiet",
+                str(inputs),
+                "-o",
+                str(outputs),
+                "--scale",
+                str(scale),
+                "--format",
+                "png",
+                *model_args,
+            ]
+        )
+        == 0
+    )
     values = []
     for stem, hr in references.items():
         [result] = outputs.glob(f"{stem}*.png")
@@ -112,8 +142,12 @@ def cli_psnr(tmp_path: Path, set_name: str, scale: int, model_id: str | None, de
 
 @needs_datasets
 @pytest.mark.parametrize("scale, published", [(2, 38.08), (4, 32.20)])
-def test_the_cli_with_the_clean_model_reproduces_the_published_set5_figure(tmp_path, scale, published):
-    assert cli_psnr(tmp_path, "Set5", scale, f"bundled-span-x{scale}") == pytest.approx(published, abs=0.1)
+def test_the_cli_with_the_clean_model_reproduces_the_published_set5_figure(
+    tmp_path, scale, published
+):
+    assert cli_psnr(tmp_path, "Set5", scale, f"bundled-span-x{scale}") == pytest.approx(
+        published, abs=0.1
+    )
 
 
 @needs_datasets
@@ -124,7 +158,9 @@ def test_the_photo_model_restores_camera_jpegs_and_keeps_clean_sources(tmp_path)
     floors guard what ships; the issue's targets (+1.0 / -0.7 on Set14 and Urban100) are in its card."""
     clean_published = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4")
     clean_photo = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4-photo")
-    degraded_published = cli_psnr(tmp_path, "Set14", 4, None, degraded=True)  # the x4 default: clean SPAN
+    degraded_published = cli_psnr(
+        tmp_path, "Set14", 4, None, degraded=True
+    )  # the x4 default: clean SPAN
     degraded_photo = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4-photo", degraded=True)
     assert degraded_photo >= degraded_published + 0.5
     assert clean_photo >= clean_published - 0.7
@@ -143,7 +179,9 @@ def test_the_window_offers_the_clis_default_and_describes_each_model_in_the_same
     assert chosen.path == resolve_model(None, 4)
     assert panel.model_info.text().startswith(PURPOSES[chosen.purpose] + "\n")
     clean = next(m for m in models if m.id == "bundled-span-x4")
-    assert clean.summary.startswith("Clean: sharp sources, renders, downscaled images\nSPAN · x4 · fast")
+    assert clean.summary.startswith(
+        "Clean: sharp sources, renders, downscaled images\nSPAN · x4 · fast"
+    )
 
 
 def test_help_about_carries_the_third_party_notices(qtbot):

@@ -109,7 +109,9 @@ def test_truncated_safetensors_is_refused(tmp_path, span_weights):
 
 
 def test_safetensors_with_lying_header_is_refused(tmp_path):
-    header = json.dumps({"w": {"dtype": "F32", "shape": [1000, 1000], "data_offsets": [0, 4000000]}}).encode()
+    header = json.dumps(
+        {"w": {"dtype": "F32", "shape": [1000, 1000], "data_offsets": [0, 4000000]}}
+    ).encode()
     path = tmp_path / "liar.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 16)
     with pytest.raises(CheckpointError) as error:
@@ -119,7 +121,11 @@ def test_safetensors_with_lying_header_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "content,words",
-    [(b"", ["empty"]), (b"hello, this is a text file\n", ["not a model"]), (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, ["not a model"])],
+    [
+        (b"", ["empty"]),
+        (b"hello, this is a text file\n", ["not a model"]),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, ["not a model"]),
+    ],
 )
 def test_files_that_are_not_checkpoints(tmp_path, content, words):
     path = tmp_path / "model.pth"
@@ -142,7 +148,9 @@ def test_oversized_file_is_refused_before_loading(tmp_path, span_weights, monkey
     path = tmp_path / "big.pth"
     torch.save(span_weights, path)
     monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 1000)
-    monkeypatch.setattr(checkpoint.torch, "load", lambda *a, **k: pytest.fail("loaded an oversized file"))
+    monkeypatch.setattr(
+        checkpoint.torch, "load", lambda *a, **k: pytest.fail("loaded an oversized file")
+    )
     with pytest.raises(CheckpointError) as error:
         load_model(path)
     assert_clear_error(error.value, path, "limit")
@@ -150,7 +158,15 @@ def test_oversized_file_is_refused_before_loading(tmp_path, span_weights, monkey
 
 def test_unknown_architecture(tmp_path):
     path = tmp_path / "esrgan.pth"
-    torch.save({"params": {"conv_first.weight": torch.zeros(64, 3, 3, 3), "body.0.rdb1.conv1.weight": torch.zeros(1)}}, path)
+    torch.save(
+        {
+            "params": {
+                "conv_first.weight": torch.zeros(64, 3, 3, 3),
+                "body.0.rdb1.conv1.weight": torch.zeros(1),
+            }
+        },
+        path,
+    )
     with pytest.raises(CheckpointError) as error:
         load_model(path)
     assert_clear_error(error.value, path, "unknown architecture")
@@ -175,7 +191,9 @@ def test_missing_entries(tmp_path, span_weights):
     assert_clear_error(error.value, path, "missing")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=2048), keep=st.integers(min_value=0, max_value=4000))
 def test_fuzz_any_bytes_give_a_model_or_our_error(tmp_path_factory, data, keep):
     """Random bytes, and random prefixes/corruptions of a real file: never an unexpected exception."""
@@ -185,7 +203,7 @@ def test_fuzz_any_bytes_give_a_model_or_our_error(tmp_path_factory, data, keep):
     save_file({"conv_1.sk.weight": torch.zeros(2, 3, 1, 1)}, safetensors)
     candidates = [data]
     for blob in (pickled.read_bytes(), safetensors.read_bytes()):
-        candidates += [blob[:keep] + data, blob[:keep] + data + blob[keep + len(data):]]
+        candidates += [blob[:keep] + data, blob[:keep] + data + blob[keep + len(data) :]]
     for index, content in enumerate(candidates):
         path = folder / f"candidate{index}.pth"
         path.write_bytes(content)

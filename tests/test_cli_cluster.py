@@ -132,7 +132,21 @@ def test_cluster_outputs_equal_the_local_cli_byte_for_byte(cluster_address, tmp_
     make_photos(inputs, 6)
     (inputs / "broken.jpg").write_text("this is not a photo")
     local = tmp_path / "local"
-    assert main(["upscale", "--quiet", str(inputs), "-o", str(local), "--model", MODEL, *FIXED_PRECISION]) == 1
+    assert (
+        main(
+            [
+                "upscale",
+                "--quiet",
+                str(inputs),
+                "-o",
+                str(local),
+                "--model",
+                MODEL,
+                *FIXED_PRECISION,
+            ]
+        )
+        == 1
+    )
 
     result = run_cluster(cluster_address, inputs, tmp_path / "cluster")
 

@@ -246,8 +246,12 @@ def test_a_long_estimate_names_the_much_faster_span(tmp_path, capsys, monkeypatc
     weights = tmp_path / "tiny-hat.safetensors"
     save_file({k: v.contiguous() for k, v in hat.state_dict().items()}, weights)
     store, cpu = ThroughputStore.default(), torch.device("cpu")
-    store.record(speed_key(load_model(weights).descriptor, cpu, "fp32"), 1000, 10.0, "run")  # 100 px/s: hours
-    store.record(speed_key(load_model(default_model_path(4)).descriptor, cpu, "fp32"), 10**6, 10.0, "run")
+    store.record(
+        speed_key(load_model(weights).descriptor, cpu, "fp32"), 1000, 10.0, "run"
+    )  # 100 px/s: hours
+    store.record(
+        speed_key(load_model(default_model_path(4)).descriptor, cpu, "fp32"), 10**6, 10.0, "run"
+    )
     photo = tmp_path / "wide.png"
     Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(photo)
     assert main(["upscale", str(photo), "--model", str(weights), "--estimate"]) == 0

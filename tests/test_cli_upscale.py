@@ -45,7 +45,9 @@ def test_output_file_and_format_and_scale(tmp_path, model_file):
     source = photo(tmp_path / "face.png", size=(10, 14))
     target = tmp_path / "out" / "face-big.jpg"
     target.parent.mkdir()
-    assert run_cli(source, "--model", model_file, "--scale", "3", "-o", target, "--quality", "90") == 0
+    assert (
+        run_cli(source, "--model", model_file, "--scale", "3", "-o", target, "--quality", "90") == 0
+    )
     with Image.open(target) as result:
         assert result.format == "JPEG"
         assert result.size == (30, 42)
@@ -75,7 +77,10 @@ def test_existing_output_is_skipped_not_overwritten_and_not_a_failure(tmp_path, 
     assert existing.read_bytes() == b"precious"
     err = capsys.readouterr().err
     assert f"[1/1] x.png skipped: {existing} already exists (--overwrite replaces it)" in err
-    assert "sr-studio: 1 of 1 image(s) skipped: the output already exists (--overwrite replaces it)" in err
+    assert (
+        "sr-studio: 1 of 1 image(s) skipped: the output already exists (--overwrite replaces it)"
+        in err
+    )
     assert "error" not in err
     assert run_cli(source, "--model", model_file) == 0  # --quiet: the summary line still says why
     assert "1 of 1 image(s) skipped" in capsys.readouterr().err
@@ -112,13 +117,18 @@ def test_sixteen_bit_input_gives_sixteen_bit_output(tmp_path, model_file):
 
 def test_help_does_not_import_torch():
     code = "import sys; from sr_studio.cli import build_parser; build_parser(); print('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 
 def test_console_script_reports_bad_arguments_without_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sr_studio", "upscale", str(tmp_path / "x.png"), "--tile", "2"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "sr_studio", "upscale", str(tmp_path / "x.png"), "--tile", "2"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == "sr-studio: error: --tile must be at least 8 pixels, not 2"
 
@@ -133,13 +143,28 @@ def test_pixel_limit_is_configurable_and_checked_before_decoding(tmp_path, model
 
 
 @pytest.mark.parametrize("native", [False, True])
-def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(tmp_path, model_file, capsys, monkeypatch,
-                                                                     native):
+def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(
+    tmp_path, model_file, capsys, monkeypatch, native
+):
     from sr_studio.engine import devices
 
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
     source = photo(tmp_path / "pier.png")
-    assert main(["upscale", str(source), "--model", str(model_file), "--device", "cpu", "--precision", "bf16"]) == 0
+    assert (
+        main(
+            [
+                "upscale",
+                str(source),
+                "--model",
+                str(model_file),
+                "--device",
+                "cpu",
+                "--precision",
+                "bf16",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "pier_x2.png").exists()
     lines = capsys.readouterr().err.splitlines()
     notes = [line for line in lines if line.startswith("sr-studio: note:")]
@@ -147,7 +172,9 @@ def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(tmp_path, mo
     if native:
         assert notes == [] and ", bf16;" in header
     else:
-        assert len(notes) == 1 and "emulated on this CPU" in notes[0] and "running in fp32" in notes[0]
+        assert (
+            len(notes) == 1 and "emulated on this CPU" in notes[0] and "running in fp32" in notes[0]
+        )
         assert ", fp32;" in header
 
 
@@ -180,24 +207,42 @@ def test_an_output_folder_that_does_not_exist_is_created(tmp_path, model_file):
     assert sorted(p.name for p in (tmp_path / "trip-x4").iterdir()) == ["a_x2.png", "b_x2.jpg"]
 
     # Several files into a new nested folder; one file into a new folder named without a suffix.
-    assert run_cli(trip / "a.png", trip / "b.jpg", "--model", model_file, "-o", tmp_path / "new" / "deeper") == 0
-    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == ["a_x2.png", "b_x2.jpg"]
+    assert (
+        run_cli(
+            trip / "a.png", trip / "b.jpg", "--model", model_file, "-o", tmp_path / "new" / "deeper"
+        )
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == [
+        "a_x2.png",
+        "b_x2.jpg",
+    ]
     assert run_cli(trip / "a.png", "--model", model_file, "-o", tmp_path / "just-a") == 0
     assert [p.name for p in (tmp_path / "just-a").iterdir()] == ["a_x2.png"]
 
 
-def test_an_output_file_name_for_one_photo_is_a_file_and_its_folder_is_created(tmp_path, model_file):
+def test_an_output_file_name_for_one_photo_is_a_file_and_its_folder_is_created(
+    tmp_path, model_file
+):
     source = photo(tmp_path / "a.png")
     assert run_cli(source, "--model", model_file, "-o", tmp_path / "out" / "big.jpg") == 0
     with Image.open(tmp_path / "out" / "big.jpg") as result:
         assert result.format == "JPEG" and result.size == (48, 32)
 
 
-@pytest.mark.parametrize("output, message", [
-    ("out.bmp", "out.bmp: SR Studio cannot write .bmp files; name the output .png, .jpg, .webp or .tif"),
-    ("a.png", "a.png: is the input itself; name another output (inputs are never overwritten)"),
-])
-def test_an_output_file_name_that_cannot_be_honoured_is_one_line(tmp_path, model_file, capsys, output, message):
+@pytest.mark.parametrize(
+    "output, message",
+    [
+        (
+            "out.bmp",
+            "out.bmp: SR Studio cannot write .bmp files; name the output .png, .jpg, .webp or .tif",
+        ),
+        ("a.png", "a.png: is the input itself; name another output (inputs are never overwritten)"),
+    ],
+)
+def test_an_output_file_name_that_cannot_be_honoured_is_one_line(
+    tmp_path, model_file, capsys, output, message
+):
     source = photo(tmp_path / "a.png")
     assert run_cli(source, "--model", model_file, "-o", tmp_path / output) == 1
     err = capsys.readouterr().err.strip()
@@ -212,10 +257,15 @@ def test_a_folder_of_photos_into_an_existing_file_is_refused(tmp_path, model_fil
     (tmp_path / "notes").write_text("a file, not a folder")
     assert run_cli(folder, "--model", model_file, "-o", tmp_path / "notes") == 1
     err = capsys.readouterr().err.strip()
-    assert err == f"sr-studio: error: {tmp_path / 'notes'}: is a file; the output must be a folder here"
+    assert (
+        err
+        == f"sr-studio: error: {tmp_path / 'notes'}: is a file; the output must be a folder here"
+    )
 
 
-def test_running_twice_over_a_folder_does_not_enlarge_the_first_results(tmp_path, model_file, capsys):
+def test_running_twice_over_a_folder_does_not_enlarge_the_first_results(
+    tmp_path, model_file, capsys
+):
     folder = tmp_path / "shoot"
     folder.mkdir()
     photo(folder / "a.png")
@@ -227,7 +277,9 @@ def test_running_twice_over_a_folder_does_not_enlarge_the_first_results(tmp_path
 
     assert main(["upscale", str(folder), "--model", str(model_file)]) == 0
 
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == first, "no *_x2_x2, nothing rewritten"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == first, (
+        "no *_x2_x2, nothing rewritten"
+    )
     err = capsys.readouterr().err
     assert f"sr-studio: note: {folder}: 2 earlier SR Studio result(s) left out" in err
     assert "2 image(s) to x2" in err and "2 of 2 image(s) skipped" in err and "error" not in err
@@ -237,10 +289,19 @@ def test_running_twice_over_a_folder_does_not_enlarge_the_first_results(tmp_path
     assert (folder / "a_x2_x2.png").exists()
 
 
-@pytest.mark.parametrize("name, fmt, ok", [("out.png", "webp", False), ("out.jpg", "png", False),
-                                           ("out.webp", "webp", True), ("out.jpeg", "jpg", True),
-                                           ("out.tif", "tiff", True)])
-def test_a_format_that_contradicts_the_output_name_is_refused(tmp_path, model_file, capsys, name, fmt, ok):
+@pytest.mark.parametrize(
+    "name, fmt, ok",
+    [
+        ("out.png", "webp", False),
+        ("out.jpg", "png", False),
+        ("out.webp", "webp", True),
+        ("out.jpeg", "jpg", True),
+        ("out.tif", "tiff", True),
+    ],
+)
+def test_a_format_that_contradicts_the_output_name_is_refused(
+    tmp_path, model_file, capsys, name, fmt, ok
+):
     source = photo(tmp_path / "a.png")
     code = run_cli(source, "--model", model_file, "-o", tmp_path / name, "--format", fmt)
     if ok:
@@ -249,7 +310,9 @@ def test_a_format_that_contradicts_the_output_name_is_refused(tmp_path, model_fi
     assert code == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert err.startswith(f"sr-studio: error: {tmp_path / name}: --format {fmt} contradicts the name's")
+    assert err.startswith(
+        f"sr-studio: error: {tmp_path / name}: --format {fmt} contradicts the name's"
+    )
     assert not (tmp_path / name).exists()
 
 
@@ -259,7 +322,10 @@ def test_a_format_that_contradicts_the_output_name_is_refused(tmp_path, model_fi
 @pytest.mark.parametrize("scale", ["0", "-2", "0.5", "17"])
 def test_scale_out_of_range_says_the_range(tmp_path, scale, capsys):
     assert run_cli(tmp_path / "x.png", "--scale", scale) == 1
-    assert capsys.readouterr().err.strip() == f"sr-studio: error: --scale must be from 1 to 16, not {float(scale):g}"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"sr-studio: error: --scale must be from 1 to 16, not {float(scale):g}"
+    )
 
 
 def test_every_option_is_explained_in_the_help():
@@ -281,26 +347,46 @@ def test_the_model_is_named_by_the_id_models_list_shows(tmp_path, model_file, ca
     monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path / "data"))
     source = photo(tmp_path / "a.png")
     assert main(["upscale", str(source), "--scale", "2"]) == 0
-    header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
+    header = next(
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("model:")
+    )
     assert header.startswith("model: bundled-span-x2 (SPAN ch8 x2) on ")
     assert main(["models", "list"]) == 0
     assert any(line.startswith("bundled-span-x2 ") for line in capsys.readouterr().out.splitlines())
     assert main(["upscale", str(source), "--model", str(model_file), "--overwrite"]) == 0
-    header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
-    assert header.startswith("model: tiny-span-x2.safetensors (SPAN ch8 x2)")  # a file of one's own: its name
+    header = next(
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("model:")
+    )
+    assert header.startswith(
+        "model: tiny-span-x2.safetensors (SPAN ch8 x2)"
+    )  # a file of one's own: its name
 
 
 def test_the_header_says_which_precision_runs_and_why(tmp_path, model_file, capsys, monkeypatch):
     from sr_studio.engine import devices
 
     source = photo(tmp_path / "a.png")
-    for native, expected in ((True, "bf16 (automatic: this CPU computes bfloat16 in hardware)"),
-                             (False, "fp32 (automatic: this CPU has no bfloat16 instructions)")):
+    for native, expected in (
+        (True, "bf16 (automatic: this CPU computes bfloat16 in hardware)"),
+        (False, "fp32 (automatic: this CPU has no bfloat16 instructions)"),
+    ):
         monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
-        argv = ["upscale", str(source), "--model", str(model_file), "--device", "cpu", "--overwrite"]
+        argv = [
+            "upscale",
+            str(source),
+            "--model",
+            str(model_file),
+            "--device",
+            "cpu",
+            "--overwrite",
+        ]
         assert main(argv) == 0
-        header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
+        header = next(
+            line for line in capsys.readouterr().err.splitlines() if line.startswith("model:")
+        )
         assert f"on cpu, {expected}; " in header
     assert main([*argv, "--precision", "fp32"]) == 0  # named by the user: no reason given
-    header = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("model:"))
+    header = next(
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("model:")
+    )
     assert "on cpu, fp32; " in header

@@ -157,7 +157,9 @@ def test_the_key_is_the_networks_shape_not_its_weights(bundled_span_x4):
     assert speed_key(bundled_span_x4.descriptor, cpu, "fp32") != speed_key(
         other.descriptor, cpu, "fp32"
     )  # 48 vs 8 channels
-    assert speed_key(bundled_span_x4.descriptor, cpu, "fp32") != speed_key(bundled_span_x4.descriptor, cpu, "bf16")
+    assert speed_key(bundled_span_x4.descriptor, cpu, "fp32") != speed_key(
+        bundled_span_x4.descriptor, cpu, "bf16"
+    )
     assert speed_key(load_model(default_model_path(4)).descriptor, cpu, "fp32") == speed_key(
         bundled_span_x4.descriptor, cpu, "fp32"
     )

@@ -9,10 +9,8 @@ import torch
 from sr_studio.archs import LoadedModel, ModelDescriptor
 from sr_studio.archs.hat.detect import describe_hat
 from sr_studio.archs.span.detect import describe_span
-from sr_studio.engine import Upscaler, choose_device
-from sr_studio.engine import devices, tiling
+from sr_studio.engine import Upscaler, choose_device, devices, tiling
 from sr_studio.errors import EngineError
-
 
 SPAN_X2 = describe_span({"feature_channels": 8, "upscale": 2})
 
@@ -121,8 +119,14 @@ def test_native_bf16_is_read_from_the_cpu_features(monkeypatch):
     monkeypatch.setattr(devices.platform, "machine", lambda: "x86_64")
     try:
         # Plain AVX-512 (oneDNN's bf16 "support", in software) does not count.
-        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
-        for avx512_bf16, amx, expected in ((False, False, False), (True, False, True), (False, True, True)):
+        monkeypatch.setattr(
+            torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False
+        )
+        for avx512_bf16, amx, expected in (
+            (False, False, False),
+            (True, False, True),
+            (False, True, True),
+        ):
             monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
             monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
             devices.cpu_has_native_bf16.cache_clear()
@@ -138,12 +142,16 @@ def test_bf16_on_the_cpu_is_close_to_fp32(native_bf16):
     half = Upscaler(Doubler(), device="cpu", precision="bf16", tile=8).upscale(pixels)
     assert half.dtype == np.uint8
     assert np.abs(full.astype(int) - half).max() <= 2
-    assert half[2:8, 2:-2].min() >= 250  # where the whole filter sees 255 (the border meets zero padding)
+    assert (
+        half[2:8, 2:-2].min() >= 250
+    )  # where the whole filter sees 255 (the border meets zero padding)
 
 
 def test_the_model_is_kept_on_its_device_and_precision(native_bf16):
     up = Upscaler(Doubler(), device="cpu", precision="bf16")
-    assert up.model.conv.weight.dtype == torch.bfloat16 and up.model.conv.weight.device.type == "cpu"
+    assert (
+        up.model.conv.weight.dtype == torch.bfloat16 and up.model.conv.weight.device.type == "cpu"
+    )
 
 
 @pytest.mark.parametrize("tile", [0, -3, 2.5, "64"])
@@ -154,7 +162,9 @@ def test_bad_tile_size_is_refused(tile):
 
 def test_out_of_memory_is_recognised_from_each_backend():
     assert devices.is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory"))
-    assert devices.is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to ..."))
+    assert devices.is_out_of_memory(
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to ...")
+    )
     assert devices.is_out_of_memory(RuntimeError("MPS backend out of memory"))
     assert not devices.is_out_of_memory(RuntimeError("Given groups=1, weight of size [3, 3, 3, 3]"))
     assert not devices.is_out_of_memory(ValueError("out of memory"))
@@ -194,16 +204,29 @@ def test_hat_in_bf16_runs_mixed_and_takes_float32_pixels(native_bf16):
 
     def tiny_hat():
         torch.manual_seed(0)
-        hat = HAT(embed_dim=12, depths=(1,), num_heads=(2,), window_size=8, compress_ratio=3, squeeze_factor=4,
-                  upscale=2)
+        hat = HAT(
+            embed_dim=12,
+            depths=(1,),
+            num_heads=(2,),
+            window_size=8,
+            compress_ratio=3,
+            squeeze_factor=4,
+            upscale=2,
+        )
         return LoadedModel(hat, hat_x2())
 
     hat, reference = tiny_hat(), Upscaler(tiny_hat(), device="cpu", precision="fp32")
     up = Upscaler(hat, device="cpu", precision="bf16")
     assert up.input_dtype == torch.float32
-    assert up.model.layers[0].conv.weight.dtype == torch.bfloat16 and up.model.conv_last.weight.dtype == torch.float32
+    assert (
+        up.model.layers[0].conv.weight.dtype == torch.bfloat16
+        and up.model.conv_last.weight.dtype == torch.float32
+    )
     pixels = (np.random.default_rng(1).random((20, 24, 3)) * 65535).astype(np.uint16)
-    ours, exact = up.upscale(pixels).astype(np.float64), reference.upscale(pixels).astype(np.float64)
+    ours, exact = (
+        up.upscale(pixels).astype(np.float64),
+        reference.upscale(pixels).astype(np.float64),
+    )
     assert np.sqrt(np.mean((ours - exact) ** 2)) / np.sqrt(np.mean(exact**2)) <= 1e-2
 
 

@@ -17,7 +17,11 @@ from sr_studio.model_loading import load_model
 def photo(h: int, w: int, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-    base = np.stack([np.sin(6 * yy + 2 * xx), np.cos(5 * xx - 3 * yy), np.sin(4 * (xx + yy))], -1) * 0.35 + 0.5
+    base = (
+        np.stack([np.sin(6 * yy + 2 * xx), np.cos(5 * xx - 3 * yy), np.sin(4 * (xx + yy))], -1)
+        * 0.35
+        + 0.5
+    )
     return np.rint(np.clip(base + rng.normal(0, 0.08, (h, w, 3)), 0, 1) * 255).astype(np.uint8)
 
 
@@ -42,13 +46,29 @@ def tiled_psnr(model, pixels: np.ndarray, tile: int) -> tuple[float, int]:
 @pytest.fixture(scope="module")
 def small_hat():
     torch.manual_seed(0)
-    model = HAT(embed_dim=16, depths=(2,), num_heads=(2,), window_size=8, compress_ratio=2, squeeze_factor=4,
-                upscale=2).eval().requires_grad_(False)
+    model = (
+        HAT(
+            embed_dim=16,
+            depths=(2,),
+            num_heads=(2,),
+            window_size=8,
+            compress_ratio=2,
+            squeeze_factor=4,
+            upscale=2,
+        )
+        .eval()
+        .requires_grad_(False)
+    )
     with torch.no_grad():  # keep outputs inside 0..1 so clamping hides nothing
         model.conv_last.weight *= 0.2
         model.conv_last.bias *= 0.2
-    hyperparameters = {"embed_dim": 16, "depths": [2], "num_heads": [2], "window_size": 8,
-                       "upscale": 2}
+    hyperparameters = {
+        "embed_dim": 16,
+        "depths": [2],
+        "num_heads": [2],
+        "window_size": 8,
+        "upscale": 2,
+    }
     return LoadedModel(model, describe_hat(hyperparameters))
 
 
@@ -80,10 +100,13 @@ def test_small_hat_after_running_out_of_memory(small_hat):
     assert psnr(tiled, whole_image(small_hat, pixels)) >= 45
 
 
-@pytest.mark.parametrize("name, size, tile", [
-    ("hat_tiny_x4.pth", (64, 72), 16),
-    ("hat_s_like_x2.safetensors", (80, 96), 32),
-])
+@pytest.mark.parametrize(
+    "name, size, tile",
+    [
+        ("hat_tiny_x4.pth", (64, 72), 16),
+        ("hat_s_like_x2.safetensors", (80, 96), 32),
+    ],
+)
 def test_parity_fixture_hat_tiles_match_the_whole_image(parity_dir, name, size, tile):
     model = load_model(parity_dir / name)
     value, tiles = tiled_psnr(model, photo(*size), tile)

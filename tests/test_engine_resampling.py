@@ -19,10 +19,13 @@ def reference(
     """Each channel resized whole by Pillow in float, rounded once."""
     top = np.iinfo(source.dtype).max
     planes = source[..., None] if source.ndim == 2 else source
-    out = np.stack([
-        np.asarray(Image.fromarray(plane.astype(np.float32)).resize((width, height), resample))
-        for plane in np.moveaxis(planes, 2, 0)
-    ], axis=2)
+    out = np.stack(
+        [
+            np.asarray(Image.fromarray(plane.astype(np.float32)).resize((width, height), resample))
+            for plane in np.moveaxis(planes, 2, 0)
+        ],
+        axis=2,
+    )
     out = np.rint(np.clip(out, 0, top)).astype(source.dtype)
     return out[..., 0] if source.ndim == 2 else out
 

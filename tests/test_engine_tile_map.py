@@ -29,11 +29,17 @@ def cuts(length: int, pieces: int, rng: np.random.Generator) -> list[int]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(canvas_h=st.integers(12, 300), canvas_w=st.integers(12, 300),
-       factor_y=st.floats(0.5, 3.0), factor_x=st.floats(0.5, 3.0),
-       pieces=st.integers(1, 4), seed=st.integers(0, 1000))
+@given(
+    canvas_h=st.integers(12, 300),
+    canvas_w=st.integers(12, 300),
+    factor_y=st.floats(0.5, 3.0),
+    factor_x=st.floats(0.5, 3.0),
+    pieces=st.integers(1, 4),
+    seed=st.integers(0, 1000),
+)
 def test_preview_tiles_paint_every_result_pixel_once_from_the_canvas_pixel_beneath(
-        canvas_h, canvas_w, factor_y, factor_x, pieces, seed):
+    canvas_h, canvas_w, factor_y, factor_x, pieces, seed
+):
     rng = np.random.default_rng(seed)
     result = (max(1, round(canvas_h * factor_y)), max(1, round(canvas_w * factor_x)))
     canvas = coordinates(canvas_h, canvas_w)
@@ -83,11 +89,17 @@ def test_an_empty_box_places_nothing():
 
 
 @settings(max_examples=200, deadline=None)
-@given(start=st.integers(0, 200), length=st.integers(1, 1500), tile=st.integers(1, 400),
-       align=st.sampled_from([1, 8, 16]), feather=st.integers(0, 16),
-       scale=st.sampled_from([1, 2, 4]))
+@given(
+    start=st.integers(0, 200),
+    length=st.integers(1, 1500),
+    tile=st.integers(1, 400),
+    align=st.sampled_from([1, 8, 16]),
+    feather=st.integers(0, 16),
+    scale=st.sampled_from([1, 2, 4]),
+)
 def test_engine_tiles_cover_the_axis_once_on_the_grid_and_fade_to_exactly_one(
-        start, length, tile, align, feather, scale):
+    start, length, tile, align, feather, scale
+):
     stop = start + length
     tiles = split_axis(start, stop, tile, align, feather)
     assert tiles[0].lo == start and tiles[-1].hi == stop  # nothing written outside the photo

@@ -6,9 +6,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import torch
 from PIL import Image
 
 from sr_studio.archs import LoadedModel
@@ -37,7 +37,11 @@ def photo(h: int, w: int, seed: int = 1, dtype=np.uint8) -> np.ndarray:
     """Smooth colour gradients plus grain: what a photograph looks like to a tiler."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 1)
-    base = np.stack([np.sin(6 * yy + 2 * xx), np.cos(5 * xx - 3 * yy), np.sin(4 * (xx + yy))], -1) * 0.35 + 0.5
+    base = (
+        np.stack([np.sin(6 * yy + 2 * xx), np.cos(5 * xx - 3 * yy), np.sin(4 * (xx + yy))], -1)
+        * 0.35
+        + 0.5
+    )
     values = np.clip(base + rng.normal(0, 0.08, (h, w, 3)), 0, 1)
     maximum = np.iinfo(dtype).max
     return np.rint(values * maximum).astype(dtype)
@@ -80,8 +84,12 @@ def test_span_tiles_see_exactly_its_receptive_field():
     model = span.network.double()
     x = torch.rand(1, 3, 64, 64, dtype=torch.float64, requires_grad=True)
     with torch.enable_grad():
-        model(x)[0, :, 64, 64].sum().backward()  # output pixel (64, 64) sits on input pixel (32, 32)
-    rows, cols = np.nonzero(x.grad.abs().amax(dim=(0, 1)).numpy())  # every input it depends on, however weakly
+        model(x)[
+            0, :, 64, 64
+        ].sum().backward()  # output pixel (64, 64) sits on input pixel (32, 32)
+    rows, cols = np.nonzero(
+        x.grad.abs().amax(dim=(0, 1)).numpy()
+    )  # every input it depends on, however weakly
     reach = max(np.abs(rows - 32).max(), np.abs(cols - 32).max())
     assert policy_for(span.descriptor).context == reach == 21
 
@@ -94,11 +102,15 @@ def test_patches_hold_their_tiles_with_context_and_all_have_one_shape(span_x2, m
     monkeypatch.setattr(up, "model", lambda x: seen.append(tuple(x.shape[2:])) or real_model(x))
     up.upscale(photo(70, 93))
     boxes = up.patches(70, 93)
-    assert [(y1 - y0, x1 - x0) for y0, y1, x0, x1 in boxes] == seen  # what the network really ran on
+    assert [
+        (y1 - y0, x1 - x0) for y0, y1, x0, x1 in boxes
+    ] == seen  # what the network really ran on
     rows, cols = up._grid(70, 93, 24)
     assert [(t.lo, t.hi) for t in rows] == [(0, 35), (35, 70)]
     assert [(t.lo, t.hi) for t in cols] == [(0, 38), (38, 55), (55, 93)]
-    assert set(seen) == {(35 + 21, 17 + 2 * 21)}  # every patch: the inner tile plus context on both sides
+    assert set(seen) == {
+        (35 + 21, 17 + 2 * 21)
+    }  # every patch: the inner tile plus context on both sides
     tiles = [(ty.lo, ty.hi, tx.lo, tx.hi) for ty in rows for tx in cols]
     for (y0, y1, x0, x1), (py0, py1, px0, px1) in zip(tiles, boxes, strict=True):
         assert py0 <= max(0, y0 - 21) and py1 >= min(70, y1 + 21)
@@ -127,7 +139,9 @@ def test_uint16_keeps_its_precision(span_x2):
     assert np.mean(out % 257 != 0) > 0.9  # not squeezed through 8 bits
 
 
-@pytest.mark.parametrize("size, tile", [((1, 1), None), ((1, 7), 3), ((13, 1), 4), ((17, 23), 5), ((9, 40), 7)])
+@pytest.mark.parametrize(
+    "size, tile", [((1, 1), None), ((1, 7), 3), ((13, 1), 4), ((17, 23), 5), ((9, 40), 7)]
+)
 def test_tiny_and_odd_sizes(span_x2, size, tile):
     pixels = photo(*size)
     out = Upscaler(span_x2, tile=tile).upscale(pixels)
@@ -151,7 +165,9 @@ def test_progress_after_every_tile_with_finished_tiles_on_the_canvas(span_x2):
     for event, snapshot in zip(events, snapshots):
         assert np.shares_memory(event.canvas, out)
         y0, x0, y1, x1 = event.box
-        np.testing.assert_array_equal(snapshot, out[y0:y1, x0:x1])  # what the viewer showed is final
+        np.testing.assert_array_equal(
+            snapshot, out[y0:y1, x0:x1]
+        )  # what the viewer showed is final
     covered = np.zeros(out.shape[:2], bool)
     for e in events:
         covered[e.box[0] : e.box[2], e.box[1] : e.box[3]] = True
@@ -175,7 +191,9 @@ class Counting(torch.nn.Module):
         super().__init__()
         self.inner, self.oom_above = inner.network, oom_above
         self.calls, self.failures, self.sizes = 0, 0, []
-        self.error = error or (lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+        self.error = error or (
+            lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        )
         self.loaded = LoadedModel(self, inner.descriptor)
 
     def forward(self, x):
@@ -191,8 +209,9 @@ def test_cancel_stops_between_tiles(span_x2):
     model = Counting(span_x2)
     events = []
     with pytest.raises(Cancelled):
-        Upscaler(model.loaded, tile=16).upscale(photo(64, 64), on_progress=events.append,
-                                          should_cancel=lambda: len(events) >= 3)
+        Upscaler(model.loaded, tile=16).upscale(
+            photo(64, 64), on_progress=events.append, should_cancel=lambda: len(events) >= 3
+        )
     assert len(events) == 3 and model.calls == 3
 
 
@@ -203,11 +222,16 @@ def test_cancel_before_start_runs_nothing(span_x2):
     assert model.calls == 0
 
 
-@pytest.mark.parametrize("error", [
-    lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
-    lambda: RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"),
-    lambda: RuntimeError("MPS backend out of memory (MPS allocated: 8 GB)"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        lambda: RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"
+        ),
+        lambda: RuntimeError("MPS backend out of memory (MPS allocated: 8 GB)"),
+    ],
+)
 def test_out_of_memory_halves_the_tile_and_gives_the_same_result(span_x2, error):
     pixels = photo(150, 170)
     model = Counting(span_x2, oom_above=80, error=error)
@@ -236,7 +260,9 @@ def test_grayscale_stays_grayscale(span_x2):
     gray = photo(21, 18)[..., 1]
     out = Upscaler(span_x2, tile=8).upscale(gray)
     assert out.shape == (42, 36) and out.dtype == np.uint8
-    expected = whole_image(span_x2, np.repeat(gray[..., None], 3, axis=2)).astype(np.float64).mean(axis=2)
+    expected = (
+        whole_image(span_x2, np.repeat(gray[..., None], 3, axis=2)).astype(np.float64).mean(axis=2)
+    )
     assert np.abs(out - expected).max() <= 1.0
     out3 = Upscaler(span_x2, tile=8).upscale(gray[..., None])
     assert out3.shape == (42, 36, 1)
@@ -264,20 +290,35 @@ def test_scale_2_from_a_4x_model_is_the_4x_result_downsampled(span_x4):
     out = up.upscale(pixels, scale=2)
     assert out.shape == (46, 60, 3)
     full = up.upscale(pixels)
-    reference = np.stack([
-        np.asarray(Image.fromarray(full[..., c].astype(np.float32)).resize((60, 46), Image.Resampling.LANCZOS))
-        for c in range(3)
-    ], axis=-1)
+    reference = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(full[..., c].astype(np.float32)).resize(
+                    (60, 46), Image.Resampling.LANCZOS
+                )
+            )
+            for c in range(3)
+        ],
+        axis=-1,
+    )
     assert np.abs(out - np.clip(reference, 0, 255)).max() <= 1.0
-    assert max_diff(out, np.asarray(Image.fromarray(pixels).resize((60, 46), Image.Resampling.LANCZOS))) > 3
+    assert (
+        max_diff(
+            out, np.asarray(Image.fromarray(pixels).resize((60, 46), Image.Resampling.LANCZOS))
+        )
+        > 3
+    )
 
 
-@pytest.mark.parametrize("model_scale, scale, passes, size", [
-    (2, 3, 2, (33, 45)),
-    (2, 1.5, 1, (16, 22)),
-    (4, 8, 2, (88, 120)),
-    (2, 1, 1, (11, 15)),
-])
+@pytest.mark.parametrize(
+    "model_scale, scale, passes, size",
+    [
+        (2, 3, 2, (33, 45)),
+        (2, 1.5, 1, (16, 22)),
+        (4, 8, 2, (88, 120)),
+        (2, 1, 1, (11, 15)),
+    ],
+)
 def test_any_output_scale_gives_the_exact_size(span_x2, span_x4, model_scale, scale, passes, size):
     model = span_x2 if model_scale == 2 else span_x4
     events = []
@@ -323,12 +364,15 @@ def test_output_is_written_in_place_without_a_float_copy(span_x2):
     assert peak < out.nbytes + float_output / 2  # the output itself, plus tile-sized buffers only
 
 
-@pytest.mark.parametrize("pixels", [
-    np.zeros((4, 4, 3), np.float32),
-    np.zeros((4, 4, 2), np.uint8),
-    np.zeros((0, 4, 3), np.uint8),
-    np.zeros((2, 4, 4, 3), np.uint8),
-])
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        np.zeros((4, 4, 3), np.float32),
+        np.zeros((4, 4, 2), np.uint8),
+        np.zeros((0, 4, 3), np.uint8),
+        np.zeros((2, 4, 4, 3), np.uint8),
+    ],
+)
 def test_unsupported_pixels_are_a_clear_error(span_x2, pixels):
     with pytest.raises(EngineError, match="unsupported image"):
         Upscaler(span_x2).upscale(pixels)
@@ -352,7 +396,9 @@ def test_result_too_large_for_memory_is_refused_before_allocating(monkeypatch):
     monkeypatch.setattr(upscaler_module, "available_ram_bytes", lambda: 150 * 1024**2)
     allocations = []
     real_empty = np.empty
-    monkeypatch.setattr(upscaler_module.np, "empty", lambda *a, **k: allocations.append(a) or real_empty(*a, **k))
+    monkeypatch.setattr(
+        upscaler_module.np, "empty", lambda *a, **k: allocations.append(a) or real_empty(*a, **k)
+    )
     with pytest.raises(EngineError) as error:
         upscaler.upscale(np.zeros((2000, 1500, 3), dtype=np.uint8), scale=4)
     message = str(error.value)
@@ -364,7 +410,9 @@ def test_result_too_large_for_memory_is_refused_before_allocating(monkeypatch):
 
 @given(length=st.integers(1, 3000), tile=st.integers(1, 512), context=st.integers(0, 40))
 @settings(max_examples=300, deadline=None)
-def test_exact_split_covers_the_axis_with_patches_no_longer_than_the_tile_and_its_context(length, tile, context):
+def test_exact_split_covers_the_axis_with_patches_no_longer_than_the_tile_and_its_context(
+    length, tile, context
+):
     from sr_studio.engine.tiling import split_axis_exact
 
     tiles = split_axis_exact(length, tile, context)
@@ -385,7 +433,11 @@ def test_a_tile_quantized_on_the_gpu_is_written_as_the_float_tile_would_be(fade)
     values = rng.random((12, 10, 3), dtype=np.float32)
     quantized = np.rint(values * 255).astype(np.uint8)  # what the GPU sends: scaled, rounded, cast
     ones_y, ones_x = np.ones(12, np.float32), np.ones(10, np.float32)
-    up_y = np.where(np.arange(12) < 3, (np.arange(12) + 0.5) / 3, 1).astype(np.float32) if fade else ones_y
+    up_y = (
+        np.where(np.arange(12) < 3, (np.arange(12) + 0.5) / 3, 1).astype(np.float32)
+        if fade
+        else ones_y
+    )
     before = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
     from_float, from_uint8 = before.copy(), before.copy()
     _write_tile(from_float, values.copy(), 4, 5, (up_y, ones_y), (ones_x, ones_x))
@@ -400,6 +452,8 @@ def test_quantizing_tiles_where_they_are_computed_gives_the_same_photo(span_x2, 
     pixels = photo(90, 100)
     expected = Upscaler(span_x2, tile=16).upscale(pixels, scale=scale)
     calls = []
-    monkeypatch.setattr(Upscaler, "_quantizes_on_device", lambda self, source: calls.append(1) or True)
+    monkeypatch.setattr(
+        Upscaler, "_quantizes_on_device", lambda self, source: calls.append(1) or True
+    )
     assert np.array_equal(Upscaler(span_x2, tile=16).upscale(pixels, scale=scale), expected)
     assert calls

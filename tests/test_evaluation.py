@@ -24,9 +24,11 @@ from sr_studio.evaluation import (
 
 REPO = Path(__file__).resolve().parents[1]
 from tests.conftest import SHARED
+
 DATASETS = SHARED / "datasets"
 needs_datasets = pytest.mark.skipif(
-    not (DATASETS / "benchmark" / "Set5").is_dir(), reason=f"benchmark images not found at {DATASETS}"
+    not (DATASETS / "benchmark" / "Set5").is_dir(),
+    reason=f"benchmark images not found at {DATASETS}",
 )
 
 
@@ -41,7 +43,9 @@ def test_psnr_of_a_uniform_shift_is_analytic():
     rng = np.random.default_rng(1)
     image = rng.integers(20, 200, (32, 32)).astype(np.float64)
     for shift in (1.0, 5.0, 16.0):
-        assert psnr(image, image + shift) == pytest.approx(10 * math.log10(255**2 / shift**2), abs=1e-9)
+        assert psnr(image, image + shift) == pytest.approx(
+            10 * math.log10(255**2 / shift**2), abs=1e-9
+        )
 
 
 def test_ssim_of_two_flat_images_is_the_luminance_term():

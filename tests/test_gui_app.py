@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from test_gui_support import (  # noqa: F401 - fixtures
     gradient_photo,
     gui_env,
@@ -51,12 +49,19 @@ def test_a_model_opened_from_finder_is_imported_not_queued(qtbot, window, gui_en
     weights = save_tiny_span(gui_env.root / "finder-span-x2.safetensors", seed=5)
     with qtbot.waitSignal(window.model_tasks.imported, timeout=RUN_TIMEOUT_MS):
         open_from_finder(weights)
-    qtbot.waitUntil(lambda: window.run_panel.current_model() is not None
-                    and window.run_panel.current_model().id == "finder-span-x2", timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            window.run_panel.current_model() is not None
+            and window.run_panel.current_model().id == "finder-span-x2"
+        ),
+        timeout=5000,
+    )
     assert not window.queue.items
 
 
-def test_the_file_that_launched_the_app_is_queued_when_the_window_opens(qtbot, make_window, gui_env):
+def test_the_file_that_launched_the_app_is_queued_when_the_window_opens(
+    qtbot, make_window, gui_env
+):
     photo = write_png(gui_env.photos / "launch.png", gradient_photo(8, 8))
     open_from_finder(photo)  # before any window exists
     window = make_window()
@@ -67,7 +72,9 @@ def test_the_file_that_launched_the_app_is_queued_when_the_window_opens(qtbot, m
 def icon_image(icon, size: int):
     from PySide6.QtGui import QImage
 
-    return icon.pixmap(size, size).toImage().convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    return (
+        icon.pixmap(size, size).toImage().convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    )
 
 
 def test_the_window_carries_the_app_icon(qtbot, window):
@@ -83,7 +90,9 @@ def test_the_window_carries_the_app_icon(qtbot, window):
     assert sorted(size.width() for size in icon.availableSizes()) == list(APP_ICON_SIZES)
     for size in (16, 32, 64, 256):
         expected = QImage(str(resource_path("icons", "app", f"sr-studio-{size}.png")))
-        assert icon_image(icon, size) == expected.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied), size
+        assert icon_image(icon, size) == expected.convertToFormat(
+            QImage.Format.Format_ARGB32_Premultiplied
+        ), size
 
 
 INSTALLED_ICON_PROBE = """
@@ -113,15 +122,27 @@ def test_the_icon_is_found_in_the_installed_layout(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     site = tmp_path / "site"
-    shutil.copytree(root / "sr_studio", site / "sr_studio", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        root / "sr_studio", site / "sr_studio", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copytree(root / "resources" / "icons", site / "sr_studio" / "resources" / "icons")
-    result = subprocess.run([sys.executable, "-c", INSTALLED_ICON_PROBE], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, env={"PYTHONPATH": str(site), "PATH": "", "HOME": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-c", INSTALLED_ICON_PROBE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(site), "PATH": "", "HOME": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(found["resources"]) == site / "sr_studio" / "resources"
     assert not found["null"] and found["sizes"] == [16, 24, 32, 48, 64, 128, 256, 512]
-    expected = QImage(str(root / "resources" / "icons" / "app" / "sr-studio-48.png")).pixelColor(24, 24).name()
+    expected = (
+        QImage(str(root / "resources" / "icons" / "app" / "sr-studio-48.png"))
+        .pixelColor(24, 24)
+        .name()
+    )
     assert found["centre"] == expected
     assert "icon is missing" not in result.stderr
 
@@ -134,7 +155,9 @@ def test_time_left_counts_the_tiles_only_and_stays_readable(qtbot, window, gui_e
 
     from sr_studio.gui.photo_queue import WIDEST_PROGRESS_TEXT
 
-    photo = write_png(gui_env.photos / "eta.png", gradient_photo(106, 106))  # 4 x 4 tiles of 16 (+21 at edges)
+    photo = write_png(
+        gui_env.photos / "eta.png", gradient_photo(106, 106)
+    )  # 4 x 4 tiles of 16 (+21 at edges)
     window.add_paths([photo])
     wait_loaded(qtbot, window.queue.items[0])
 
@@ -155,7 +178,9 @@ def test_time_left_counts_the_tiles_only_and_stays_readable(qtbot, window, gui_e
     qtbot.waitUntil(lambda: tiles_done() >= 4, timeout=RUN_TIMEOUT_MS)
     when, text = time.monotonic(), bar.text()
     assert bar.isVisible()
-    qtbot.waitUntil(lambda: tiles_done() == 16 or window.running_item is None, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: tiles_done() == 16 or window.running_item is None, timeout=RUN_TIMEOUT_MS
+    )
     actual = time.monotonic() - when  # what was left: some 12 tiles of 0.1 s
     estimate = int(pattern.fullmatch(text).group(1))
     assert 0.5 * actual - 0.5 <= estimate <= 2 * actual + 0.5, (text, actual)

@@ -7,7 +7,6 @@ import weakref
 from pathlib import Path
 
 import numpy as np
-
 from test_gui_support import (  # noqa: F401 - fixtures
     drop_paths,
     gradient_photo,
@@ -34,7 +33,9 @@ def write_batch(folder: Path) -> list[Path]:
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     first = folder / "p0.png"
     Image.fromarray(gradient_photo(12, 16)).save(first, exif=exif, icc_profile=icc, dpi=(300, 300))
-    deep = (gradient_photo(14, 10).astype(np.uint16) * 257) ^ np.uint16(0x0123)  # low bits that 8-bit would lose
+    deep = (gradient_photo(14, 10).astype(np.uint16) * 257) ^ np.uint16(
+        0x0123
+    )  # low bits that 8-bit would lose
     second = write_photo(folder / "p1.png", deep, format="png")
     rgba = np.concatenate([gradient_photo(10, 12), np.full((10, 12, 1), 128, np.uint8)], axis=2)
     third = folder / "p2.png"
@@ -70,7 +71,9 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
     from sr_studio.gui.display_pyramid import display_pixels
     from sr_studio.photo_io import read_photo, write_photo
 
-    items, produced, alive = run_batch(qtbot, window, write_batch(gui_env.photos / "batch")[0].parent)
+    items, produced, alive = run_batch(
+        qtbot, window, write_batch(gui_env.photos / "batch")[0].parent
+    )
     first, second, third = items
     assert window.queue.current is first
 
@@ -79,10 +82,16 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
     folder = window.spill_store.folder
     assert folder.parent == gui_env.cache
     for item in (second, third):
-        assert isinstance(item.result_file, Path) and item.result_file.parent == folder and item.result_file.is_file()
+        assert (
+            isinstance(item.result_file, Path)
+            and item.result_file.parent == folder
+            and item.result_file.is_file()
+        )
     assert first.result is not None and window.images.result is first.result_view
     gc.collect()
-    assert alive[second.id]() is None and alive[third.id]() is None, "a parked result is still held in memory"
+    assert alive[second.id]() is None and alive[third.id]() is None, (
+        "a parked result is still held in memory"
+    )
     assert "Done" in window.queue_list.item(1).text()
 
     # Choosing a parked photo in the list shows its result again, exactly as the engine made it.
@@ -114,8 +123,14 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
     for item in items:
         exported = out / f"{Path(item.name).stem}_x2_bundled-span-x2.png"
         own = options.resolved(item.path)
-        reference = write_photo(direct / exported.name, produced[item.id], metadata_from=read_photo(item.path), format="png",
-                                quality=own.write_quality(), bit_depth=own.write_bit_depth())
+        reference = write_photo(
+            direct / exported.name,
+            produced[item.id],
+            metadata_from=read_photo(item.path),
+            format="png",
+            quality=own.write_quality(),
+            bit_depth=own.write_bit_depth(),
+        )
         assert exported.read_bytes() == reference.read_bytes(), item.name
         assert item.status == "exported"
     again = read_photo(out / "p0_x2_bundled-span-x2.png")
@@ -167,7 +182,9 @@ def test_a_result_lost_from_the_cache_is_reported_not_a_crash(qtbot, window, gui
     assert second.status == "done"
 
 
-def test_when_nothing_can_be_parked_results_stay_in_memory_and_export(qtbot, window, gui_env, monkeypatch):
+def test_when_nothing_can_be_parked_results_stay_in_memory_and_export(
+    qtbot, window, gui_env, monkeypatch
+):
     from sr_studio.gui import spill_store
 
     monkeypatch.setattr(spill_store, "DISK_MARGIN_BYTES", 1 << 62)  # every disk looks full
@@ -176,10 +193,18 @@ def test_when_nothing_can_be_parked_results_stay_in_memory_and_export(qtbot, win
     assert "disk full" in window.message_bar.text()
     assert all(item.result is not None and item.result_file is None for item in items)
     # Enlarged off screen: no display copy was made for them (it would only have been thrown away).
-    assert [item.result_view is None for item in items] == [item is not window.queue.current for item in items]
+    assert [item.result_view is None for item in items] == [
+        item is not window.queue.current for item in items
+    ]
     window.queue_list.setCurrentRow(2)  # made now, from the result in memory
-    qtbot.waitUntil(lambda: items[2].result_view is not None and window.images.result is items[2].result_view
-                    and window.images.result_complete, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            items[2].result_view is not None
+            and window.images.result is items[2].result_view
+            and window.images.result_complete
+        ),
+        timeout=RUN_TIMEOUT_MS,
+    )
     assert items[2].result_view.width == items[2].result.shape[1]
     written = []
     window.export_finished.connect(written.append)
@@ -188,7 +213,9 @@ def test_when_nothing_can_be_parked_results_stay_in_memory_and_export(qtbot, win
     qtbot.waitUntil(lambda: len(written) == 3, timeout=RUN_TIMEOUT_MS)
 
 
-def test_a_photo_selected_while_it_is_enlarged_off_screen_is_shown_when_done(qtbot, window, gui_env):
+def test_a_photo_selected_while_it_is_enlarged_off_screen_is_shown_when_done(
+    qtbot, window, gui_env
+):
     """It started without a display copy (it was off screen); it is made once the run ends."""
     drop_paths(window, [write_batch(gui_env.photos / "batch")[0].parent])
     items = list(window.queue.items)

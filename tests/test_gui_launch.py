@@ -19,33 +19,53 @@ import pytest
 
 from sr_studio.gui import platform_check
 
-STARTUP_ENV = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "XDG_SESSION_TYPE", "QT_QPA_PLATFORM_PLUGIN_PATH",
-               "QT_PLUGIN_PATH")
+STARTUP_ENV = (
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "QT_QPA_PLATFORM",
+    "XDG_SESSION_TYPE",
+    "QT_QPA_PLATFORM_PLUGIN_PATH",
+    "QT_PLUGIN_PATH",
+)
 
 
 def child_env(tmp_path: Path, **changes: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in STARTUP_ENV}
-    env.update(SR_STUDIO_SETTINGS_DIR=str(tmp_path / "settings"), SR_STUDIO_DATA_DIR=str(tmp_path / "data"),
-               SR_STUDIO_CACHE_DIR=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    env.update(
+        SR_STUDIO_SETTINGS_DIR=str(tmp_path / "settings"),
+        SR_STUDIO_DATA_DIR=str(tmp_path / "data"),
+        SR_STUDIO_CACHE_DIR=str(tmp_path / "cache"),
+        PYTHONUNBUFFERED="1",
+    )
     env.update(changes)
     return env
 
 
 def run_sr_studio(tmp_path: Path, *args: str, timeout: float = 60, **env: str):
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "sr_studio", *args], env=child_env(tmp_path, **env),
-                            capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "sr_studio", *args],
+        env=child_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+    )
     return result, time.monotonic() - started
 
 
-linux_only = pytest.mark.skipif(not platform_check.uses_a_display(), reason="X11/Wayland systems only")
+linux_only = pytest.mark.skipif(
+    not platform_check.uses_a_display(), reason="X11/Wayland systems only"
+)
 
 
 # -- no display ----------------------------------------------------------------------------------------
 
 
 @linux_only
-@pytest.mark.parametrize("args", [(), ("gui", "photo.jpg")], ids=["sr-studio", "sr-studio gui FILE"])
+@pytest.mark.parametrize(
+    "args", [(), ("gui", "photo.jpg")], ids=["sr-studio", "sr-studio gui FILE"]
+)
 def test_without_a_display_it_exits_at_once_with_one_line(tmp_path, args):
     result, seconds = run_sr_studio(tmp_path, *args, timeout=60)
 
@@ -61,7 +81,9 @@ def test_the_display_rule():
     assert platform_check.display_problem({}, linux) == platform_check.NO_DISPLAY
     assert platform_check.display_problem({"DISPLAY": ":0"}, linux) is None
     assert platform_check.display_problem({"WAYLAND_DISPLAY": "wayland-0"}, linux) is None
-    assert platform_check.display_problem({"QT_QPA_PLATFORM": "offscreen"}, linux) is None  # tests, CI
+    assert (
+        platform_check.display_problem({"QT_QPA_PLATFORM": "offscreen"}, linux) is None
+    )  # tests, CI
     assert platform_check.display_problem({}, "darwin") is None
     assert platform_check.display_problem({}, "win32") is None
 
@@ -95,18 +117,44 @@ LDD_OUTPUT = """\
 
 
 def test_ldd_output_gives_each_missing_library_once_with_its_debian_package():
-    assert platform_check.parse_ldd(LDD_OUTPUT) == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libglib-2.0.so.0"]
-    packages = {name: platform_check.debian_package(name) for name in [
-        "libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxcb-cursor.so.0", "libxkbcommon-x11.so.0", "libdbus-1.so.3",
-        "libEGL.so.1", "libGL.so.1", "libfontconfig.so.1", "libX11-xcb.so.1", "libxcb-render-util.so.0",
-        "libglib-2.0.so.0", "libz.so.1", "libwayland-cursor.so.0"]}
+    assert platform_check.parse_ldd(LDD_OUTPUT) == [
+        "libxcb-icccm.so.4",
+        "libxcb-keysyms.so.1",
+        "libglib-2.0.so.0",
+    ]
+    packages = {
+        name: platform_check.debian_package(name)
+        for name in [
+            "libxcb-icccm.so.4",
+            "libxcb-keysyms.so.1",
+            "libxcb-cursor.so.0",
+            "libxkbcommon-x11.so.0",
+            "libdbus-1.so.3",
+            "libEGL.so.1",
+            "libGL.so.1",
+            "libfontconfig.so.1",
+            "libX11-xcb.so.1",
+            "libxcb-render-util.so.0",
+            "libglib-2.0.so.0",
+            "libz.so.1",
+            "libwayland-cursor.so.0",
+        ]
+    }
     assert packages == {
-        "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-keysyms.so.1": "libxcb-keysyms1",
-        "libxcb-cursor.so.0": "libxcb-cursor0", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-        "libdbus-1.so.3": "libdbus-1-3", "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1",
-        "libfontconfig.so.1": "libfontconfig1", "libX11-xcb.so.1": "libx11-xcb1",
-        "libxcb-render-util.so.0": "libxcb-render-util0", "libglib-2.0.so.0": "libglib2.0-0", "libz.so.1": "zlib1g",
-        "libwayland-cursor.so.0": "libwayland-cursor0"}
+        "libxcb-icccm.so.4": "libxcb-icccm4",
+        "libxcb-keysyms.so.1": "libxcb-keysyms1",
+        "libxcb-cursor.so.0": "libxcb-cursor0",
+        "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+        "libdbus-1.so.3": "libdbus-1-3",
+        "libEGL.so.1": "libegl1",
+        "libGL.so.1": "libgl1",
+        "libfontconfig.so.1": "libfontconfig1",
+        "libX11-xcb.so.1": "libx11-xcb1",
+        "libxcb-render-util.so.0": "libxcb-render-util0",
+        "libglib-2.0.so.0": "libglib2.0-0",
+        "libz.so.1": "zlib1g",
+        "libwayland-cursor.so.0": "libwayland-cursor0",
+    }
 
 
 def test_the_plugins_qt_would_try_are_all_checked(tmp_path):
@@ -121,16 +169,25 @@ def test_the_plugins_qt_would_try_are_all_checked(tmp_path):
 
     env = {"DISPLAY": ":0", "QT_QPA_PLATFORM_PLUGIN_PATH": str(folder)}
     line = platform_check.plugin_problem(env, "linux", missing)
-    assert line == ("the window cannot start: Qt's xcb platform plugin needs libxcb-icccm.so.4, missing on this "
-                    "system (on Debian or Ubuntu: sudo apt install libxcb-icccm4); "
-                    "`sr-studio upscale` works without them")
+    assert line == (
+        "the window cannot start: Qt's xcb platform plugin needs libxcb-icccm.so.4, missing on this "
+        "system (on Debian or Ubuntu: sudo apt install libxcb-icccm4); "
+        "`sr-studio upscale` works without them"
+    )
     wayland = dict(env, XDG_SESSION_TYPE="wayland", WAYLAND_DISPLAY="wayland-0")
-    assert "plugins (wayland, xcb) need libwayland-cursor.so.0, libxcb-icccm.so.4" in \
-        platform_check.plugin_problem(wayland, "linux", missing)
+    assert (
+        "plugins (wayland, xcb) need libwayland-cursor.so.0, libxcb-icccm.so.4"
+        in platform_check.plugin_problem(wayland, "linux", missing)
+    )
     gaps["libqwayland.so"] = []  # Wayland loads: Qt starts there, X11's gaps do not matter
     assert platform_check.plugin_problem(wayland, "linux", missing) is None
-    assert platform_check.plugin_problem(dict(env, QT_QPA_PLATFORM="offscreen"), "linux", missing) is None
-    assert platform_check.plugin_problem(dict(env, QT_QPA_PLATFORM="nosuch"), "linux", missing) is None  # Qt says
+    assert (
+        platform_check.plugin_problem(dict(env, QT_QPA_PLATFORM="offscreen"), "linux", missing)
+        is None
+    )
+    assert (
+        platform_check.plugin_problem(dict(env, QT_QPA_PLATFORM="nosuch"), "linux", missing) is None
+    )  # Qt says
     assert platform_check.plugin_problem(env, "darwin", missing) is None
 
 
@@ -148,7 +205,9 @@ def plugin_with_a_missing_library(tmp_path: Path) -> tuple[Path, str]:
     folder = tmp_path / "qt" / "plugins" / "platforms"
     folder.mkdir(parents=True)
     (tmp_path / "qt" / "lib").symlink_to(qt / "lib")
-    (folder / "libqxcb.so").write_bytes(data.replace(b"libxcb-icccm.so.4\0", b"libxcb-zzzzz.so.4\0"))
+    (folder / "libqxcb.so").write_bytes(
+        data.replace(b"libxcb-icccm.so.4\0", b"libxcb-zzzzz.so.4\0")
+    )
     return folder, "libxcb-zzzzz.so.4"
 
 
@@ -156,12 +215,16 @@ def plugin_with_a_missing_library(tmp_path: Path) -> tuple[Path, str]:
 def test_a_missing_system_library_is_named_in_one_line_before_qt_aborts(tmp_path):
     folder, library = plugin_with_a_missing_library(tmp_path)
 
-    result, seconds = run_sr_studio(tmp_path, DISPLAY=":99", QT_QPA_PLATFORM_PLUGIN_PATH=str(folder))
+    result, seconds = run_sr_studio(
+        tmp_path, DISPLAY=":99", QT_QPA_PLATFORM_PLUGIN_PATH=str(folder)
+    )
 
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith("sr-studio: error: the window cannot start: Qt's xcb platform plugin needs")
+    assert lines[0].startswith(
+        "sr-studio: error: the window cannot start: Qt's xcb platform plugin needs"
+    )
     assert library in lines[0] and "sudo apt install" in lines[0] and "libxcb-zzzzz4" in lines[0]
     assert seconds < 10
 
@@ -186,7 +249,10 @@ def test_a_platform_qt_cannot_start_is_one_line_not_an_abort(tmp_path):
     assert result.returncode == 1, (result.returncode, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith("sr-studio: error: the window cannot start: ") and "nosuchplatform" in lines[0]
+    assert (
+        lines[0].startswith("sr-studio: error: the window cannot start: ")
+        and "nosuchplatform" in lines[0]
+    )
 
 
 # -- Ctrl+C ----------------------------------------------------------------------------------------------
@@ -209,12 +275,19 @@ sys.exit(main([]))
 
 @pytest.mark.skipif(os.name == "nt", reason="SIGINT to a child process is a POSIX thing")
 def test_ctrl_c_in_the_terminal_closes_the_window_cleanly(tmp_path):
-    process = subprocess.Popen([sys.executable, "-c", SHOW_THEN_SAY_SO], cwd=tmp_path,
-                               env=child_env(tmp_path, QT_QPA_PLATFORM="offscreen"),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SHOW_THEN_SAY_SO],
+        cwd=tmp_path,
+        env=child_env(tmp_path, QT_QPA_PLATFORM="offscreen"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     import threading
 
-    watchdog = threading.Timer(300, process.kill)  # a window that never comes up must not hang the suite
+    watchdog = threading.Timer(
+        300, process.kill
+    )  # a window that never comes up must not hang the suite
     watchdog.start()
     try:
         line = process.stdout.readline()  # blocks until the window is up (or the child ended)
@@ -247,10 +320,14 @@ def needed_libraries(library: Path) -> list[str]:
     import struct
 
     data = library.read_bytes()
-    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, f"{library}: not a 64-bit little-endian ELF"
-    shoff, = struct.unpack_from("<Q", data, 0x28)
+    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, (
+        f"{library}: not a 64-bit little-endian ELF"
+    )
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    sections = [
+        struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)
+    ]
     names = []
     for _, kind, _, _, offset, size, link, _, _, entsize in sections:
         if kind != 6:  # SHT_DYNAMIC
@@ -260,7 +337,7 @@ def needed_libraries(library: Path) -> list[str]:
             tag, value = struct.unpack_from("<qQ", data, position)
             if tag == 1:  # DT_NEEDED
                 end = data.index(b"\0", strings + value)
-                names.append(data[strings + value:end].decode())
+                names.append(data[strings + value : end].decode())
     return names
 
 
@@ -293,11 +370,17 @@ def test_the_readme_lists_every_system_package_the_window_needs():
 def test_the_readme_tells_the_truth_about_pytorch():
     text = README.read_text(encoding="utf-8")
     quick_start = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in quick_start
+    assert (
+        "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in quick_start
+    )
     assert "CUDA build" in quick_start and "GB" in quick_start and "MB" in quick_start
-    assert "pinned because an unpinned `torch` pulls" not in text, "the pin does not avoid the CUDA build"
+    assert "pinned because an unpinned `torch` pulls" not in text, (
+        "the pin does not avoid the CUDA build"
+    )
     # What CI runs (.ci/run) is still the quick start's test command, unchanged.
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
-    command = ("python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]' && "
-               "QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest")
+    command = (
+        "python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]' && "
+        "QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest"
+    )
     assert command in ci and command in quick_start

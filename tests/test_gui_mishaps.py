@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from test_gui_support import (  # noqa: F401 - fixtures
     drop_paths,
     gradient_photo,
@@ -21,7 +20,9 @@ RUN_TIMEOUT_MS = 60000
 def test_a_batch_goes_on_past_a_photo_that_cannot_be_opened(qtbot, window, gui_env):
     good = write_png(gui_env.photos / "a-good.png", gradient_photo(12, 16))
     truncated = gui_env.photos / "b-truncated.jpg"
-    truncated.write_bytes(write_png(gui_env.photos / "source.png", gradient_photo(40, 40)).read_bytes()[:60])
+    truncated.write_bytes(
+        write_png(gui_env.photos / "source.png", gradient_photo(40, 40)).read_bytes()[:60]
+    )
     text = gui_env.photos / "c-text.jpg"
     text.write_text("not a photo at all")
     good2 = write_png(gui_env.photos / "d-good.png", gradient_photo(14, 16))
@@ -46,11 +47,16 @@ def test_switching_photo_while_zoomed_in_shows_the_new_photo_fitted(qtbot, windo
     window.zoom_actual_action.trigger()  # Ctrl+1
     assert not window.viewer_model.fit_mode
     window.queue_list.setCurrentRow(1)  # b is not read yet: the viewer waits for it
-    assert "a.png" not in window.windowTitle() and "40 × 30" not in window.viewer.original_title.text()
+    assert (
+        "a.png" not in window.windowTitle() and "40 × 30" not in window.viewer.original_title.text()
+    )
     wait_loaded(qtbot, b)
     qtbot.waitUntil(lambda: window.images.original is b.original_view, timeout=5000)
     assert window.viewer.original_title.text().startswith("Original · 20 × 50")
-    assert (window.viewer_model.image_width, window.viewer_model.image_height) == (40, 100)  # x2, fitted
+    assert (window.viewer_model.image_width, window.viewer_model.image_height) == (
+        40,
+        100,
+    )  # x2, fitted
     assert window.viewer_model.fit_mode
 
     window.zoom_actual_action.trigger()
@@ -64,7 +70,12 @@ def test_zoom_keys_and_buttons_work_as_soon_as_a_photo_is_shown(qtbot, window, g
     item = window.add_paths([write_png(gui_env.photos / "z.png", gradient_photo(30, 40))])[0]
     wait_loaded(qtbot, item)
     assert not item.has_result  # not enlarged: the wheel zooms it, so must Ctrl+1 and the buttons
-    for action in (window.zoom_in_action, window.zoom_out_action, window.zoom_fit_action, window.zoom_actual_action):
+    for action in (
+        window.zoom_in_action,
+        window.zoom_out_action,
+        window.zoom_fit_action,
+        window.zoom_actual_action,
+    ):
         assert action.isEnabled(), action.text()
     window.zoom_actual_action.trigger()
     assert window.viewer_model.zoom == 1.0 and window.zoom_label.text() == "100 %"
@@ -91,7 +102,9 @@ def test_quitting_with_unexported_results_asks_first(qtbot, make_window, gui_env
     window.export_panel.folder_edit.setText(str(out))
     window.ask_unsaved = lambda items: "export"
     window.quit_action.trigger()
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=RUN_TIMEOUT_MS)  # closed once the file is written
+    qtbot.waitUntil(
+        lambda: not window.isVisible(), timeout=RUN_TIMEOUT_MS
+    )  # closed once the file is written
     assert (out / "keep_x2_bundled-span-x2.png").is_file()
     assert not window.upscale_thread.isRunning()
 
@@ -124,8 +137,12 @@ def test_phone_photos_are_offered_by_file_open_and_taken_from_a_folder(qtbot, wi
         (folder / name).write_bytes(b"")  # names are what the scan looks at; reading comes later
     window.add_paths([folder])
     assert "no photos" not in window.message_bar.text()
-    assert sorted(item.name for item in window.queue.items) == ["IMG_0001.HEIC", "IMG_0002.heif", "IMG_0003.avif",
-                                                               "anim.gif"]
+    assert sorted(item.name for item in window.queue.items) == [
+        "IMG_0001.HEIC",
+        "IMG_0002.heif",
+        "IMG_0003.avif",
+        "anim.gif",
+    ]
 
 
 def test_adding_a_folder_again_skips_the_results_exported_into_it(qtbot, window, gui_env):
@@ -138,13 +155,19 @@ def test_adding_a_folder_again_skips_the_results_exported_into_it(qtbot, window,
     use_stand_in(window)
     with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
         window.run_current()
-    window.export_panel.pattern_edit.setText("{name} big")  # a name of the user's own: known by what was written
+    window.export_panel.pattern_edit.setText(
+        "{name} big"
+    )  # a name of the user's own: known by what was written
     with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS):
         window.export_current()
     window.export_panel.pattern_edit.setText("{name}_x{scale}_{model}")
     with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS):
         window.export_current()
-    assert sorted(p.name for p in folder.iterdir()) == ["a big.png", "a.png", "a_x2_bundled-span-x2.png"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "a big.png",
+        "a.png",
+        "a_x2_bundled-span-x2.png",
+    ]
     window.queue.remove(item)
     window.add_paths([folder])
     assert [i.name for i in window.queue.items] == ["a.png"]
@@ -184,16 +207,30 @@ def test_transparent_areas_are_drawn_on_a_checkerboard(qtbot, window, gui_env):
     assert sum(light) - sum(dark) > 60  # told apart at a glance
 
 
-def test_first_run_defaults_follow_the_cli_x4_and_the_photos_own_format(qtbot, make_window, gui_env):
+def test_first_run_defaults_follow_the_cli_x4_and_the_photos_own_format(
+    qtbot, make_window, gui_env
+):
     import json
 
     from test_gui_support import save_tiny_span
 
     save_tiny_span(gui_env.bundled / "span-x4.safetensors", scale=4)
-    (gui_env.bundled / "span-x4.json").write_text(json.dumps(
-        {"id": "bundled-span-x4", "name": "SPAN x4 (test)", "arch": "SPAN", "scale": 4, "license": "Apache-2.0"}))
+    (gui_env.bundled / "span-x4.json").write_text(
+        json.dumps(
+            {
+                "id": "bundled-span-x4",
+                "name": "SPAN x4 (test)",
+                "arch": "SPAN",
+                "scale": 4,
+                "license": "Apache-2.0",
+            }
+        )
+    )
     window = make_window()
-    assert window.run_panel.current_model().id == "bundled-span-x4" and window.run_panel.effective_scale() == 4
+    assert (
+        window.run_panel.current_model().id == "bundled-span-x4"
+        and window.run_panel.effective_scale() == 4
+    )
     assert window.export_panel.format_combo.currentText() == "As the original"
     from PIL import Image
 
@@ -206,7 +243,9 @@ def test_first_run_defaults_follow_the_cli_x4_and_the_photos_own_format(qtbot, m
         window.run_current()
     with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS) as written:
         window.export_current()
-    assert written.args[0].endswith("holiday_x4_bundled-span-x4.jpg")  # a JPEG stays a JPEG (not a 107 MB PNG)
+    assert written.args[0].endswith(
+        "holiday_x4_bundled-span-x4.jpg"
+    )  # a JPEG stays a JPEG (not a 107 MB PNG)
     with Image.open(written.args[0]) as result:
         assert result.format == "JPEG" and result.size == (64, 48)
 
@@ -216,7 +255,9 @@ def test_the_overwrite_question_speaks_of_one_file_when_there_is_one(window, tmp
     assert one.windowTitle() == "A file already exists"
     assert "“tree_x2.png” already exists" in one.text() and "files" not in one.informativeText()
     several = window.overwrite_box([tmp_path / "a.png", tmp_path / "b.png"])
-    assert several.windowTitle() == "Files already exist" and several.text().startswith("2 files already exist")
+    assert several.windowTitle() == "Files already exist" and several.text().startswith(
+        "2 files already exist"
+    )
 
 
 def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
@@ -229,7 +270,9 @@ def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
     qtbot.waitUntil(lambda: broken_item.status == "failed", timeout=RUN_TIMEOUT_MS)
     assert "broken.jpg" in window.message_bar.text()
     window.queue.select(good_item)
-    assert "broken.jpg" in window.message_bar.text()  # another photo shown: the problem is still there
+    assert (
+        "broken.jpg" in window.message_bar.text()
+    )  # another photo shown: the problem is still there
     window.queue.select(broken_item)
     window.remove_action.trigger()
     assert window.queue.items == [good_item]
@@ -237,22 +280,30 @@ def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
 
 
 def test_a_narrow_window_keeps_its_headings_and_the_model_manager(qtbot, window, gui_env):
-    item = window.add_paths([write_png(gui_env.photos / "a-photo-with-a-long-name.png", gradient_photo(30, 40))])[0]
+    item = window.add_paths(
+        [write_png(gui_env.photos / "a-photo-with-a-long-name.png", gradient_photo(30, 40))]
+    )[0]
     wait_loaded(qtbot, item)
     window.resize(640, 560)
     qtbot.waitUntil(lambda: window.width() == 640, timeout=5000)
     qtbot.wait(50)
     manager = window.toolbar.widgetForAction(window.models_action)
     assert manager is not None and manager.isVisible()
-    assert window.toolbar.rect().contains(manager.geometry())  # on the toolbar, not in its overflow menu
+    assert window.toolbar.rect().contains(
+        manager.geometry()
+    )  # on the toolbar, not in its overflow menu
     titles = (window.viewer.original_title, window.viewer.result_title)
     for title in titles:
         assert title.heightForWidth(title.width()) <= title.height(), f"cut: {title.text()}"
     assert titles[0].height() == titles[1].height()
-    assert window.viewer.original_view.size() == window.viewer.result_view.size()  # the panes stay in sync
+    assert (
+        window.viewer.original_view.size() == window.viewer.result_view.size()
+    )  # the panes stay in sync
     window.resize(1100, 700)
     qtbot.waitUntil(lambda: window.width() == 1100, timeout=5000)
     from PySide6.QtCore import Qt
 
-    assert window.toolbar.widgetForAction(window.run_action).toolButtonStyle() == \
-        Qt.ToolButtonStyle.ToolButtonTextBesideIcon  # labelled again where there is room
+    assert (
+        window.toolbar.widgetForAction(window.run_action).toolButtonStyle()
+        == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+    )  # labelled again where there is room

@@ -9,7 +9,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from test_gui_support import gui_env, make_window, save_tiny_span, window  # noqa: F401 - fixtures
 
 TIMEOUT_MS = 60000
@@ -34,7 +33,7 @@ def model_server(gui_env):
             step = 4096
             try:
                 for start in range(0, len(payload), step):
-                    self.wfile.write(payload[start:start + step])
+                    self.wfile.write(payload[start : start + step])
                     if state["delay"]:
                         time.sleep(state["delay"])
             except (BrokenPipeError, ConnectionResetError):
@@ -44,11 +43,28 @@ def model_server(gui_env):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/tiny-span-x4.safetensors"
-    gui_env.catalog.write_text(json.dumps({"format": 1, "models": [{
-        "id": "tiny-span-x4", "name": "Tiny SPAN x4", "arch": "SPAN", "variant": "SPAN ch32", "scale": 4,
-        "purpose": "real-world", "license": "CC-BY-4.0", "urls": [url], "size": len(payload),
-        "sha256": hashlib.sha256(payload).hexdigest(), "description": "A test model served from 127.0.0.1.",
-    }]}))
+    gui_env.catalog.write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "models": [
+                    {
+                        "id": "tiny-span-x4",
+                        "name": "Tiny SPAN x4",
+                        "arch": "SPAN",
+                        "variant": "SPAN ch32",
+                        "scale": 4,
+                        "purpose": "real-world",
+                        "license": "CC-BY-4.0",
+                        "urls": [url],
+                        "size": len(payload),
+                        "sha256": hashlib.sha256(payload).hexdigest(),
+                        "description": "A test model served from 127.0.0.1.",
+                    }
+                ],
+            }
+        )
+    )
     yield state
     server.shutdown()
     server.server_close()
@@ -74,7 +90,13 @@ def test_catalog_download_with_progress_then_use_and_remove(qtbot, window, gui_e
     row = row_of(dialog, "tiny-span-x4")
     name, arch, scale, purpose, size, license_, status = cells(dialog, row)
     assert (name, arch, scale, purpose, license_, status) == (
-        "Tiny SPAN x4", "SPAN ch32", "x4", "Photo", "CC-BY-4.0", "Available")
+        "Tiny SPAN x4",
+        "SPAN ch32",
+        "x4",
+        "Photo",
+        "CC-BY-4.0",
+        "Available",
+    )
     assert size != "unknown"
     assert str(gui_env.root / "data") in dialog.location_label.text()
 
@@ -85,10 +107,15 @@ def test_catalog_download_with_progress_then_use_and_remove(qtbot, window, gui_e
         dialog.download_button.click()
         assert not dialog.download_button.isEnabled() and dialog.cancel_button.isEnabled()
     assert any(phase == "downloading" for _, phase, *_ in progress)
-    qtbot.waitUntil(lambda: cells(dialog, row_of(dialog, "tiny-span-x4"))[-1].startswith("Installed"), timeout=5000)
+    qtbot.waitUntil(
+        lambda: cells(dialog, row_of(dialog, "tiny-span-x4"))[-1].startswith("Installed"),
+        timeout=5000,
+    )
     assert not dialog.progress.isVisible()
     # The main window's model picker offers it right away, with its facts.
-    qtbot.waitUntil(lambda: any(m.id == "tiny-span-x4" for m in window.run_panel.models), timeout=5000)
+    qtbot.waitUntil(
+        lambda: any(m.id == "tiny-span-x4" for m in window.run_panel.models), timeout=5000
+    )
     choice = next(m for m in window.run_panel.models if m.id == "tiny-span-x4")
     assert (choice.scale, choice.license, choice.speed) == (4, "CC-BY-4.0", "fast")
 
@@ -96,7 +123,9 @@ def test_catalog_download_with_progress_then_use_and_remove(qtbot, window, gui_e
     dialog.confirm_remove = lambda name: True
     dialog.remove_button.click()
     assert cells(dialog, row_of(dialog, "tiny-span-x4"))[-1] == "Available"
-    qtbot.waitUntil(lambda: all(m.id != "tiny-span-x4" for m in window.run_panel.models), timeout=5000)
+    qtbot.waitUntil(
+        lambda: all(m.id != "tiny-span-x4" for m in window.run_panel.models), timeout=5000
+    )
     assert not list((gui_env.root / "data" / "models").glob("tiny-span-x4.*"))
 
 
@@ -109,7 +138,11 @@ def test_cancelling_a_download_installs_nothing(qtbot, window, gui_env, model_se
     dialog.download_button.click()
     qtbot.waitUntil(lambda: any(args[2] > 0 for args in progress), timeout=TIMEOUT_MS)
     outcome = []
-    for signal in (window.model_tasks.cancelled, window.model_tasks.downloaded, window.model_tasks.failed):
+    for signal in (
+        window.model_tasks.cancelled,
+        window.model_tasks.downloaded,
+        window.model_tasks.failed,
+    ):
         signal.connect(lambda *args, name=signal: outcome.append(args))
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: bool(outcome), timeout=TIMEOUT_MS)
@@ -129,7 +162,9 @@ def test_a_broken_catalog_is_a_message_not_a_crash(qtbot, make_window, gui_env):
     assert window.run_panel.current_model() is not None  # the bundled model is still offered
 
 
-def test_download_waits_while_another_process_downloads_the_same_model(qtbot, window, gui_env, model_server):
+def test_download_waits_while_another_process_downloads_the_same_model(
+    qtbot, window, gui_env, model_server
+):
     """Another SR Studio (here: a second lock on the model's lock file) is downloading it: the dialog waits, says so."""
     from sr_studio.weights.model_lock import ModelLock
 
@@ -140,16 +175,23 @@ def test_download_waits_while_another_process_downloads_the_same_model(qtbot, wi
     with qtbot.waitSignal(window.model_tasks.downloaded, timeout=TIMEOUT_MS):
         try:
             dialog.download_button.click()
-            qtbot.waitUntil(lambda: "Waiting for another SR Studio download" in dialog.progress.format(),
-                            timeout=TIMEOUT_MS)
+            qtbot.waitUntil(
+                lambda: "Waiting for another SR Studio download" in dialog.progress.format(),
+                timeout=TIMEOUT_MS,
+            )
             assert dialog.cancel_button.isEnabled() and model_server["requests"] == 0
         finally:
             other.release()  # the other download ends: this one goes ahead
     assert model_server["requests"] == 1
-    qtbot.waitUntil(lambda: cells(dialog, row_of(dialog, "tiny-span-x4"))[-1].startswith("Installed"), timeout=5000)
+    qtbot.waitUntil(
+        lambda: cells(dialog, row_of(dialog, "tiny-span-x4"))[-1].startswith("Installed"),
+        timeout=5000,
+    )
 
 
-def test_progress_says_connecting_then_real_amounts_never_unknown(qtbot, window, gui_env, model_server):
+def test_progress_says_connecting_then_real_amounts_never_unknown(
+    qtbot, window, gui_env, model_server
+):
     """Before the first byte the bar says where it is connecting; then bytes and speed as they are known."""
     model_server["delay"] = 0.005
     dialog = open_manager(qtbot, window)

@@ -7,9 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sr_studio.gui.display_pyramid import DisplayPyramid, display_pixels, half_size
-from sr_studio.gui.export_plan import ExportOptions, output_name, output_path, pattern_problem, unused_path
 from sr_studio.durations import format_duration
+from sr_studio.gui.display_pyramid import DisplayPyramid, display_pixels, half_size
+from sr_studio.gui.export_plan import (
+    ExportOptions,
+    output_name,
+    output_path,
+    pattern_problem,
+    unused_path,
+)
 from sr_studio.gui.photo_queue import FAILED, PhotoQueue, ProgressClock, is_model_file
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel, pyramid_level_for
 
@@ -110,7 +116,7 @@ def test_pyramid_filled_tile_by_tile_matches_one_built_at_once():
     tiled = DisplayPyramid.blank(700, 900, 3)
     for y in range(0, 700, 96):
         for x in range(0, 900, 80):
-            tiled.write_region(y, x, photo[y:y + 96, x:x + 80])
+            tiled.write_region(y, x, photo[y : y + 96, x : x + 80])
     for a, b in zip(whole.levels, tiled.levels):
         assert np.array_equal(a, b)
     assert np.array_equal(half_size(np.full((3, 3), 100, np.uint8)), np.full((2, 2), 100, np.uint8))
@@ -147,10 +153,18 @@ def test_progress_clock_spreads_passes_and_estimates_time_left():
 
 def test_export_names_follow_the_pattern_and_are_safe():
     source = Path("/photos/beach.jpeg")
-    assert output_name("{name}_x{scale}_{model}", source, 4.0, "span-x4", "png") == "beach_x4_span-x4.png"
+    assert (
+        output_name("{name}_x{scale}_{model}", source, 4.0, "span-x4", "png")
+        == "beach_x4_span-x4.png"
+    )
     assert output_name("{name}_x{scale}", source, 1.5, "m", "jpg") == "beach_x1.5.jpg"
     assert output_name("{name}:{ext}", source, 2, "m", "tiff") == "beach_jpeg.tif"
-    assert pattern_problem("{nme}") and pattern_problem("") and pattern_problem("a/{name}") and pattern_problem("{name")
+    assert (
+        pattern_problem("{nme}")
+        and pattern_problem("")
+        and pattern_problem("a/{name}")
+        and pattern_problem("{name")
+    )
     options = ExportOptions(folder="/out", format="webp")
     assert output_path(options, source, 2, "m") == Path("/out/beach_x2_m.webp")
     assert output_path(ExportOptions(), source, 2, "m").parent == Path("/photos")
@@ -168,8 +182,16 @@ def test_as_the_original_keeps_each_photos_format_like_the_cli():
 
 
 def test_export_options_survive_bad_stored_values():
-    options = ExportOptions.from_dict({"format": "gif", "quality": "abc", "bit_depth": "12", "pattern": "{oops}",
-                                       "keep_metadata": "false", "unknown": 1})
+    options = ExportOptions.from_dict(
+        {
+            "format": "gif",
+            "quality": "abc",
+            "bit_depth": "12",
+            "pattern": "{oops}",
+            "keep_metadata": "false",
+            "unknown": 1,
+        }
+    )
     assert (options.format, options.quality, options.bit_depth) == ("original", 95, 0)
     assert options.pattern == ExportOptions().pattern and options.keep_metadata is False
     assert ExportOptions(format="jpg", bit_depth=16).write_bit_depth() == 8

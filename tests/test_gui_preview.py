@@ -6,7 +6,6 @@ import json
 import threading
 
 import numpy as np
-
 from test_gui_support import (  # noqa: F401 - fixtures
     drop_paths,
     gradient_photo,

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "resources" / "models" / "span-x2.safetensors"
 
 # Runs each worker path on a plain thread and prints what it did and which modules it imported.
-WORKER_PATHS = r'''
+WORKER_PATHS = r"""
 import json, sys, threading
 from pathlib import Path
 
@@ -82,13 +82,19 @@ thread = threading.Thread(target=paths)
 thread.start()
 thread.join()
 print(json.dumps({"new": sorted(set(sys.modules) - before), "seen": seen}))
-'''
+"""
 
 
 def run_worker_paths(tmp_path: Path, mode: str) -> dict:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SR_STUDIO_DATA_DIR=str(tmp_path / "data"))
-    done = subprocess.run([sys.executable, "-c", WORKER_PATHS, str(tmp_path), str(MODEL), mode],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_PATHS, str(tmp_path), str(MODEL), mode],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -24,9 +24,16 @@ def test_a_broken_photo_among_good_ones_is_named_and_the_others_exported(qtbot, 
     out, err = capsys.readouterr()
     lines = [line for line in out.splitlines() if line.startswith("sr-studio: self-test: ")]
     assert len(lines) == 3, out
-    assert lines[0].startswith("sr-studio: self-test: good.png: ok: 40x24 -> 80x48, exported as good_x2_")
-    assert lines[1].startswith("sr-studio: self-test: broken.jpg: FAILED: ") and "truncated" in lines[1]
-    assert lines[2].startswith("sr-studio: self-test: good2.jpg: ok: 30x20 -> 60x40, exported as good2_x2_")
+    assert lines[0].startswith(
+        "sr-studio: self-test: good.png: ok: 40x24 -> 80x48, exported as good_x2_"
+    )
+    assert (
+        lines[1].startswith("sr-studio: self-test: broken.jpg: FAILED: ")
+        and "truncated" in lines[1]
+    )
+    assert lines[2].startswith(
+        "sr-studio: self-test: good2.jpg: ok: 30x20 -> 60x40, exported as good2_x2_"
+    )
     assert lines[2].rstrip().endswith(".jpg and read back")  # exported as the original: a JPEG
     assert "1 of 3 photo(s): broken.jpg" in err
 

@@ -14,12 +14,18 @@ from sr_studio.gui import spill_store
 from sr_studio.gui.spill_store import SpillError, SpillStore, open_spill_store
 
 
-@pytest.mark.parametrize("pixels", [
-    np.arange(5 * 7 * 3, dtype=np.uint16).reshape(5, 7, 3) * 1000,  # 16-bit keeps every bit
-    np.arange(6 * 4 * 4, dtype=np.uint8).reshape(6, 4, 4),  # RGBA
-    np.arange(3 * 9, dtype=np.uint8).reshape(3, 9),  # grey
-    (np.arange(8 * 8 * 3, dtype=np.uint16).reshape(8, 8, 3) * 7)[::2, 1::2],  # a non-contiguous view
-], ids=["rgb16", "rgba8", "grey8", "view16"])
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        np.arange(5 * 7 * 3, dtype=np.uint16).reshape(5, 7, 3) * 1000,  # 16-bit keeps every bit
+        np.arange(6 * 4 * 4, dtype=np.uint8).reshape(6, 4, 4),  # RGBA
+        np.arange(3 * 9, dtype=np.uint8).reshape(3, 9),  # grey
+        (np.arange(8 * 8 * 3, dtype=np.uint16).reshape(8, 8, 3) * 7)[
+            ::2, 1::2
+        ],  # a non-contiguous view
+    ],
+    ids=["rgb16", "rgba8", "grey8", "view16"],
+)
 def test_a_parked_result_reads_back_identical(tmp_path, pixels):
     store = SpillStore(tmp_path)
     path = store.put(pixels, "result-1")
@@ -44,7 +50,9 @@ def test_each_put_gets_its_own_file(tmp_path):
 def test_a_full_disk_is_one_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
     store = SpillStore(tmp_path)
     Usage = namedtuple("Usage", "total used free")
-    monkeypatch.setattr(spill_store.shutil, "disk_usage", lambda path: Usage(10**9, 10**9 - 1000, 1000))
+    monkeypatch.setattr(
+        spill_store.shutil, "disk_usage", lambda path: Usage(10**9, 10**9 - 1000, 1000)
+    )
     with pytest.raises(SpillError) as raised:
         store.put(np.zeros((100, 100, 3), np.uint8), "result-1")
     assert str(raised.value) == f"{store.folder}: cannot park the result on disk (disk full)"
@@ -90,13 +98,19 @@ def test_the_session_folder_goes_on_close_and_when_the_store_is_dropped(tmp_path
 
 
 def test_folders_of_crashed_sessions_are_removed_and_live_ones_kept(tmp_path):
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(finished.stdout)
     crashed = tmp_path / f"session-{dead_pid}-abc"
     crashed.mkdir()
     (crashed / "result-1-1.npy").write_bytes(b"left behind")
-    live = tmp_path / f"session-{spill_store.os.getppid()}-def"  # the process that started these tests
+    live = (
+        tmp_path / f"session-{spill_store.os.getppid()}-def"
+    )  # the process that started these tests
     live.mkdir()
     (live / "result-1-1.npy").write_bytes(b"in use")
     unrelated = tmp_path / "thumbnails"

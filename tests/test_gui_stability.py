@@ -7,7 +7,6 @@ import os
 import threading
 
 from test_gui_support import gradient_photo, gui_env, make_window, wait_loaded, window, write_png  # noqa: F401
-
 from test_gui_window import queue_photo
 
 RUNS = 50
@@ -31,7 +30,9 @@ def os_threads() -> int:
 def test_fifty_cancelled_runs_leak_no_memory_and_no_threads(qtbot, window, gui_env):
     photo = write_png(gui_env.photos / "long.png", gradient_photo(256, 256))
     item = queue_photo(qtbot, window, photo)
-    window.run_panel.set_tile(16)  # 196 tiles of the bundled tiny SPAN: a run lasts far longer than a cancel
+    window.run_panel.set_tile(
+        16
+    )  # 196 tiles of the bundled tiny SPAN: a run lasts far longer than a cancel
 
     def cancelled_run():
         started = []
@@ -55,5 +56,7 @@ def test_fifty_cancelled_runs_leak_no_memory_and_no_threads(qtbot, window, gui_e
     assert item.status == "cancelled"
     assert (os_threads(), threading.active_count()) == baseline_threads
     growth = resident_mb() - baseline_rss
-    print(f"RSS growth over {RUNS} cancelled runs: {growth:.1f} MB (baseline {baseline_rss:.0f} MB)")
+    print(
+        f"RSS growth over {RUNS} cancelled runs: {growth:.1f} MB (baseline {baseline_rss:.0f} MB)"
+    )
     assert growth < RSS_GROWTH_BOUND_MB, f"resident memory grew by {growth:.1f} MB over {RUNS} runs"

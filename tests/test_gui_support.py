@@ -6,7 +6,6 @@ store, the bundled models (one tiny SPAN x2), the catalog and the session cache 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import warnings
@@ -43,7 +42,9 @@ def write_png(path: Path, pixels: np.ndarray) -> Path:
 
 def gradient_photo(height: int = 48, width: int = 64) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
-    return np.stack([x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 256], axis=2).astype(np.uint8)
+    return np.stack(
+        [x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 256], axis=2
+    ).astype(np.uint8)
 
 
 @pytest.fixture
@@ -51,8 +52,17 @@ def gui_env(tmp_path, monkeypatch):
     bundled = tmp_path / "bundled"
     bundled.mkdir()
     save_tiny_span(bundled / "span-x2.safetensors")
-    (bundled / "span-x2.json").write_text(json.dumps(
-        {"id": "bundled-span-x2", "name": "SPAN x2 (test)", "arch": "SPAN", "scale": 2, "license": "Apache-2.0"}))
+    (bundled / "span-x2.json").write_text(
+        json.dumps(
+            {
+                "id": "bundled-span-x2",
+                "name": "SPAN x2 (test)",
+                "arch": "SPAN",
+                "scale": 2,
+                "license": "Apache-2.0",
+            }
+        )
+    )
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps({"format": 1, "models": []}))
     monkeypatch.setenv("SR_STUDIO_SETTINGS_DIR", str(tmp_path / "settings"))
@@ -62,7 +72,9 @@ def gui_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SR_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
     photos = tmp_path / "photos"
     photos.mkdir()
-    return SimpleNamespace(root=tmp_path, bundled=bundled, catalog=catalog, photos=photos, cache=tmp_path / "cache")
+    return SimpleNamespace(
+        root=tmp_path, bundled=bundled, catalog=catalog, photos=photos, cache=tmp_path / "cache"
+    )
 
 
 @pytest.fixture
@@ -102,14 +114,26 @@ def drop_paths(widget, paths) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     centre = widget.rect().center()
-    with warnings.catch_warnings():  # PySide marks the QPoint constructor deprecated; it is the only one
+    with (
+        warnings.catch_warnings()
+    ):  # PySide marks the QPoint constructor deprecated; it is the only one
         warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier)
+        enter = QDragEnterEvent(
+            centre,
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted(), "the window refused the drag"
-    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(centre),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(widget, drop)
 
 
@@ -126,7 +150,9 @@ class StandInModel(torch.nn.Module):
     def forward(self, x):
         if self.delay:
             time.sleep(self.delay)
-        y = torch.nn.functional.interpolate(x, scale_factor=self.scale, mode="nearest") + self.anchor.to(x.dtype)
+        y = torch.nn.functional.interpolate(
+            x, scale_factor=self.scale, mode="nearest"
+        ) + self.anchor.to(x.dtype)
         return 1 - y if self.invert else y
 
 

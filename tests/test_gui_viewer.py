@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from test_gui_support import (  # noqa: F401 - fixtures
     gui_env,
     make_window,
@@ -22,7 +21,9 @@ def grab_array(widget) -> np.ndarray:
 
     image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
     width, height, stride = image.width(), image.height(), image.bytesPerLine()
-    buffer = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(height, stride)
+    buffer = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(
+        height, stride
+    )
     return buffer[:, : width * 3].reshape(height, width, 3).copy()
 
 
@@ -60,18 +61,30 @@ def test_zoom_and_pan_stay_in_sync_between_original_and_result(qtbot, window, gu
     original, result = window.viewer.original_view, window.viewer.result_view
     assert abs(original.width() - result.width()) <= 1 and original.height() == result.height()
     # The original is drawn at the result's size: the square sits at the same place in both panes.
-    assert red_centre(grab_array(original)) == pytest.approx(red_centre(grab_array(result)), abs=1.5)
+    assert red_centre(grab_array(original)) == pytest.approx(
+        red_centre(grab_array(result)), abs=1.5
+    )
 
     # Wheel over the result pane, on the square: both panes zoom about that point.
     y, x = red_centre(grab_array(result))
     before = window.viewer_model.zoom
-    wheel = QWheelEvent(QPointF(x, y), QPointF(result.mapToGlobal(QPoint(int(x), int(y)))), QPoint(0, 0),
-                        QPoint(0, 240), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
-                        Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QWheelEvent(
+        QPointF(x, y),
+        QPointF(result.mapToGlobal(QPoint(int(x), int(y)))),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(result, wheel)
     assert window.viewer_model.zoom == pytest.approx(before * 2)
     qtbot.wait(20)
-    zoomed_result, zoomed_original = red_centre(grab_array(result)), red_centre(grab_array(original))
+    zoomed_result, zoomed_original = (
+        red_centre(grab_array(result)),
+        red_centre(grab_array(original)),
+    )
     assert zoomed_result == pytest.approx((y, x), abs=2)
     assert zoomed_original == pytest.approx(zoomed_result, abs=1.5)
 
@@ -81,7 +94,9 @@ def test_zoom_and_pan_stay_in_sync_between_original_and_result(qtbot, window, gu
     qtbot.mouseRelease(original, Qt.MouseButton.LeftButton, pos=QPoint(60, 80))
     qtbot.wait(20)
     moved_original, moved_result = red_centre(grab_array(original)), red_centre(grab_array(result))
-    assert moved_original == pytest.approx((zoomed_original[0] - 20, zoomed_original[1] - 40), abs=2)
+    assert moved_original == pytest.approx(
+        (zoomed_original[0] - 20, zoomed_original[1] - 40), abs=2
+    )
     assert moved_result == pytest.approx(moved_original, abs=1.5)
 
     window.zoom_actual_action.trigger()
@@ -99,7 +114,7 @@ def test_pixels_are_crisp_when_zoomed_in(qtbot, window, gui_env):
     qtbot.wait(20)
     pixels = grab_array(window.viewer.result_view)
     cy, cx = pixels.shape[0] // 2, pixels.shape[1] // 2
-    values = np.unique(pixels[cy - 60:cy + 60, cx - 60:cx + 60].reshape(-1, 3), axis=0)
+    values = np.unique(pixels[cy - 60 : cy + 60, cx - 60 : cx + 60].reshape(-1, 3), axis=0)
     assert len(values) == 2, f"blurred: {len(values)} distinct colours instead of black and white"
 
 
@@ -107,7 +122,9 @@ def test_slider_shows_before_on_the_left_and_after_on_the_right(qtbot, window, g
     from PySide6.QtCore import QPoint, Qt
 
     photo = np.full((40, 60, 3), (200, 30, 30), np.uint8)
-    enlarged(qtbot, window, gui_env, photo, invert=True)  # the "result" is the negative: (55, 225, 225)
+    enlarged(
+        qtbot, window, gui_env, photo, invert=True
+    )  # the "result" is the negative: (55, 225, 225)
     window.compare_action.trigger()
     assert window.viewer_model.mode == "before_after"
     pane = window.viewer.compare_view
@@ -160,7 +177,9 @@ def test_large_results_paint_only_the_visible_part(qtbot, window):
         started = time.perf_counter()
         for _ in range(3):
             pane.repaint()
-        assert (time.perf_counter() - started) / 3 < 0.5, f"repaint at {zoom:.0%} is too slow for smooth panning"
+        assert (time.perf_counter() - started) / 3 < 0.5, (
+            f"repaint at {zoom:.0%} is too slow for smooth panning"
+        )
 
 
 def test_the_qt_binding_keeps_none_alive_through_many_repaints(qtbot):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
 from test_gui_support import (  # noqa: F401 - fixtures
     drop_paths,
     gradient_photo,
@@ -36,7 +34,9 @@ def test_drop_run_live_tiles_and_export(qtbot, window, gui_env):
     assert window.images.original is item.original_view
     assert window.run_panel.current_model().id == "bundled-span-x2"
 
-    window.run_panel.set_tile(16)  # 3 x 5 tiles (edge tiles 21 px longer: they need no outer context)
+    window.run_panel.set_tile(
+        16
+    )  # 3 x 5 tiles (edge tiles 21 px longer: they need no outer context)
     progress, partial_seen = [], []
 
     def on_progress(job_id, done, total, pass_index, passes):
@@ -82,7 +82,9 @@ def test_exporting_again_asks_before_overwriting(qtbot, window, gui_env, monkeyp
     stamp = first.stat().st_mtime_ns
 
     asked = []
-    monkeypatch.setattr(window, "ask_overwrite", lambda existing: asked.append(existing) or "cancel")
+    monkeypatch.setattr(
+        window, "ask_overwrite", lambda existing: asked.append(existing) or "cancel"
+    )
     assert window.export_items([item]) == 0
     assert asked == [[first]] and first.stat().st_mtime_ns == stamp
 
@@ -143,7 +145,10 @@ def test_a_bad_file_dropped_gives_a_message_not_a_crash(qtbot, window, gui_env):
     qtbot.waitUntil(lambda: item.status == "failed", timeout=RUN_TIMEOUT_MS)
     assert "broken.jpg" in window.message_bar.text()
     assert window.message_bar.kind == "error"
-    assert "broken.jpg" in window.queue_list.item(0).text() and "Failed" in window.queue_list.item(0).text()
+    assert (
+        "broken.jpg" in window.queue_list.item(0).text()
+        and "Failed" in window.queue_list.item(0).text()
+    )
 
     drop_paths(window, [gui_env.photos / "missing.png"])
     assert "missing.png" in window.message_bar.text()
@@ -153,8 +158,12 @@ def test_a_bad_file_dropped_gives_a_message_not_a_crash(qtbot, window, gui_env):
 
 
 def test_a_failing_run_is_reported_and_the_next_photo_still_runs(qtbot, window, gui_env):
-    first = queue_photo(qtbot, window, write_png(gui_env.photos / "one.png", gradient_photo(16, 16)))
-    second = queue_photo(qtbot, window, write_png(gui_env.photos / "two.png", gradient_photo(16, 16)))
+    first = queue_photo(
+        qtbot, window, write_png(gui_env.photos / "one.png", gradient_photo(16, 16))
+    )
+    second = queue_photo(
+        qtbot, window, write_png(gui_env.photos / "two.png", gradient_photo(16, 16))
+    )
     calls = []
 
     def flaky_load(path):
@@ -187,12 +196,16 @@ def test_batch_run_all_and_export_all(qtbot, window, gui_env):
     assert ended.args == ["done"]
     assert all(item.status == "done" for item in window.queue.items)
     window.export_panel.folder_edit.setText(str(gui_env.root / "all"))
-    window.export_panel.format_combo.setCurrentIndex(window.export_panel.format_combo.findData("jpg"))
+    window.export_panel.format_combo.setCurrentIndex(
+        window.export_panel.format_combo.findData("jpg")
+    )
     written = []
     window.export_finished.connect(written.append)
     window.export_all_action.trigger()
     qtbot.waitUntil(lambda: len(written) == 3, timeout=RUN_TIMEOUT_MS)
-    assert sorted(p.rsplit("/", 1)[1] for p in written) == [f"p{i}_x2_bundled-span-x2.jpg" for i in range(3)]
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == [
+        f"p{i}_x2_bundled-span-x2.jpg" for i in range(3)
+    ]
 
 
 def test_paste_an_image_from_the_clipboard(qtbot, window):
@@ -214,8 +227,13 @@ def test_dropping_a_model_file_imports_and_selects_it(qtbot, window, gui_env):
     weights = save_tiny_span(gui_env.root / "my-span-x2.safetensors", seed=3)
     with qtbot.waitSignal(window.model_tasks.imported, timeout=RUN_TIMEOUT_MS):
         drop_paths(window, [weights])
-    qtbot.waitUntil(lambda: window.run_panel.current_model() is not None
-                    and window.run_panel.current_model().id == "my-span-x2", timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            window.run_panel.current_model() is not None
+            and window.run_panel.current_model().id == "my-span-x2"
+        ),
+        timeout=5000,
+    )
     assert window.run_panel.current_model().status == "imported"
     assert not window.queue.items  # not queued as a photo
 
@@ -223,12 +241,16 @@ def test_dropping_a_model_file_imports_and_selects_it(qtbot, window, gui_env):
 def test_settings_are_kept_between_runs(qtbot, make_window, gui_env, monkeypatch):
     from sr_studio.engine import devices
 
-    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)  # bf16 stays selectable on any machine
+    monkeypatch.setattr(
+        devices, "cpu_has_native_bf16", lambda: True
+    )  # bf16 stays selectable on any machine
     window = make_window()
     window.run_panel.set_precision("bf16")
     window.run_panel.set_tile(128)
     window.run_panel.set_scale(4.0)
-    window.export_panel.format_combo.setCurrentIndex(window.export_panel.format_combo.findData("webp"))
+    window.export_panel.format_combo.setCurrentIndex(
+        window.export_panel.format_combo.findData("webp")
+    )
     window.export_panel.quality_spin.setValue(80)
     window.export_panel.pattern_edit.setText("{name}-big")
     window.viewer_model.toggle_mode()
@@ -250,8 +272,17 @@ def test_settings_are_kept_between_runs(qtbot, make_window, gui_env, monkeypatch
 
 def test_shortcuts_exist_for_the_common_actions(window):
     keys = dict(window.shortcut_rows())
-    for what in ("Open", "Enlarge", "Cancel", "Export", "Zoom In", "Zoom Out", "Fit to Window",
-                 "Actual Pixels (100 %)", "Before/After Slider"):
+    for what in (
+        "Open",
+        "Enlarge",
+        "Cancel",
+        "Export",
+        "Zoom In",
+        "Zoom Out",
+        "Fit to Window",
+        "Actual Pixels (100 %)",
+        "Before/After Slider",
+    ):
         assert keys.get(what), f"no shortcut for {what}"
     assert len(set(keys.values())) == len(keys)
 
@@ -291,7 +322,9 @@ def test_opened_photos_become_recent_files(qtbot, make_window, gui_env):
     assert [item.path for item in again.queue.items] == [photo.resolve()]
 
 
-def test_bf16_is_greyed_out_with_the_reason_where_the_cpu_would_emulate_it(qtbot, make_window, monkeypatch):
+def test_bf16_is_greyed_out_with_the_reason_where_the_cpu_would_emulate_it(
+    qtbot, make_window, monkeypatch
+):
     from PySide6.QtCore import Qt
 
     from sr_studio.engine import devices
@@ -301,7 +334,9 @@ def test_bf16_is_greyed_out_with_the_reason_where_the_cpu_would_emulate_it(qtbot
     panel = window.run_panel
     combo = panel.precision_combo
     bf16 = combo.findData("bf16")
-    qtbot.waitUntil(lambda: "cpu_bf16" in panel._devices, timeout=20000)  # the engine thread has looked
+    qtbot.waitUntil(
+        lambda: "cpu_bf16" in panel._devices, timeout=20000
+    )  # the engine thread has looked
     on_cpu = not (panel._devices["cuda"] or panel._devices["mps"])
     if on_cpu:  # "Automatic" lands on the CPU here
         assert not combo.model().item(bf16).isEnabled()
@@ -311,7 +346,9 @@ def test_bf16_is_greyed_out_with_the_reason_where_the_cpu_would_emulate_it(qtbot
     assert panel.precision() == "auto" and not combo.model().item(bf16).isEnabled()
 
     # With a GPU, bf16 is offered for it and withdrawn again (back to automatic) when the CPU is chosen.
-    panel.set_available_devices({"auto": True, "cpu": True, "cuda": True, "mps": False, "cpu_bf16": False})
+    panel.set_available_devices(
+        {"auto": True, "cpu": True, "cuda": True, "mps": False, "cpu_bf16": False}
+    )
     panel.set_device("cuda")
     assert combo.model().item(bf16).isEnabled()
     panel.set_precision("bf16")
@@ -320,7 +357,9 @@ def test_bf16_is_greyed_out_with_the_reason_where_the_cpu_would_emulate_it(qtbot
     assert panel.precision() == "auto" and not combo.model().item(bf16).isEnabled()
 
     # A CPU with bfloat16 instructions keeps it.
-    panel.set_available_devices({"auto": True, "cpu": True, "cuda": False, "mps": False, "cpu_bf16": True})
+    panel.set_available_devices(
+        {"auto": True, "cpu": True, "cuda": False, "mps": False, "cpu_bf16": True}
+    )
     panel.set_precision("bf16")
     assert panel.precision() == "bf16" and combo.model().item(bf16).isEnabled()
     assert "AVX512-BF16" in combo.itemData(bf16, Qt.ItemDataRole.ToolTipRole)
@@ -332,8 +371,9 @@ def test_precision_is_automatic_unless_the_user_chose_a_reduced_one(tmp_path):
     from sr_studio.gui.app_settings import AppSettings
 
     def settings_with(**values):
-        qsettings = QSettings(str(tmp_path / f"{len(list(tmp_path.iterdir()))}.ini"),
-                              QSettings.Format.IniFormat)
+        qsettings = QSettings(
+            str(tmp_path / f"{len(list(tmp_path.iterdir()))}.ini"), QSettings.Format.IniFormat
+        )
         for key, value in values.items():
             qsettings.setValue(f"run/{key.replace('_', '-')}", value)
         return AppSettings(qsettings)

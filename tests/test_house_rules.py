@@ -28,16 +28,22 @@ def private_engine_names(source: str) -> list[str]:
             for alias in node.names:
                 if alias.name.startswith("_") and not alias.name.startswith("__"):
                     found.append(f"line {node.lineno}: from {node.module} import {alias.name}")
-                elif alias.name[:1].islower():  # maybe a module (`from sr_studio.engine import devices`)
+                elif alias.name[
+                    :1
+                ].islower():  # maybe a module (`from sr_studio.engine import devices`)
                     modules.add(alias.asname or alias.name)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if engine_side(alias.name) and alias.asname:
                     modules.add(alias.asname)
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id in modules and node.attr.startswith("_")
-                and not node.attr.startswith("__")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
             found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
     return found
 

@@ -9,8 +9,16 @@ from sr_studio.model_loading import model_from_state_dict
 
 
 def small_hat(**overrides):
-    options = dict(embed_dim=16, depths=(2,), num_heads=(2,), window_size=4, compress_ratio=2, squeeze_factor=4,
-                   mlp_ratio=2.0, upscale=2)
+    options = dict(
+        embed_dim=16,
+        depths=(2,),
+        num_heads=(2,),
+        window_size=4,
+        compress_ratio=2,
+        squeeze_factor=4,
+        mlp_ratio=2.0,
+        upscale=2,
+    )
     options.update(overrides)
     torch.manual_seed(0)
     model = HAT(**options)
@@ -41,8 +49,15 @@ def test_hat_mirror_padding_matches_explicit_reflection():
 
 @pytest.mark.parametrize(
     "overrides",
-    [dict(overlap_ratio=0.25, window_size=8), dict(mlp_ratio=4.0), dict(upscale=3), dict(upscale=4, depths=(2, 1), num_heads=(2, 4)),
-     dict(upscale=8), dict(qkv_bias=False), dict(window_size=8, compress_ratio=4, squeeze_factor=16)],
+    [
+        dict(overlap_ratio=0.25, window_size=8),
+        dict(mlp_ratio=4.0),
+        dict(upscale=3),
+        dict(upscale=4, depths=(2, 1), num_heads=(2, 4)),
+        dict(upscale=8),
+        dict(qkv_bias=False),
+        dict(window_size=8, compress_ratio=4, squeeze_factor=16),
+    ],
 )
 def test_hat_custom_hyperparameters_round_trip(overrides):
     original = small_hat(**overrides)
@@ -55,7 +70,9 @@ def test_hat_custom_hyperparameters_round_trip(overrides):
         torch.testing.assert_close(loaded(x), original.eval()(x))
 
 
-@pytest.mark.parametrize("channels,scale,norm", [(8, 1, True), (16, 3, True), (24, 2, False), (48, 4, True)])
+@pytest.mark.parametrize(
+    "channels,scale,norm", [(8, 1, True), (16, 3, True), (24, 2, False), (48, 4, True)]
+)
 def test_span_any_width_scale_and_variant(channels, scale, norm):
     torch.manual_seed(1)
     trained = SPAN(feature_channels=channels, upscale=scale, norm=norm)
@@ -98,7 +115,9 @@ def test_span_inference_on_the_cpu_makes_no_tensor_wider_than_its_output_layer()
     torch.testing.assert_close(out, trained, rtol=1e-4, atol=1e-4 * trained.abs().max().item())
 
 
-@pytest.mark.parametrize("keys", [256, 576])  # window attention, and the overlapping cross-attention
+@pytest.mark.parametrize(
+    "keys", [256, 576]
+)  # window attention, and the overlapping cross-attention
 def test_hat_attention_with_heads_padded_for_the_gpu_kernels_is_the_same_attention(keys):
     """HAT's 30-wide heads are zero-padded to 32 on a GPU so that the fused kernels take them (2.2x faster in
     bf16 on an H200); the padding must not change a value. Checked here on the CPU, where both paths run."""

@@ -41,7 +41,11 @@ def test_reference_output_is_reproduced(parity_dir, case):
 @pytest.mark.parametrize("name,layout", layouts(), ids=lambda v: v if isinstance(v, str) else "")
 def test_official_layout_is_detected_and_rebuilt_exactly(parity_dir, name, layout):
     state_dict = {
-        key: torch.empty(shape, device="meta", dtype=torch.int64 if "relative_position_index" in key else torch.float32)
+        key: torch.empty(
+            shape,
+            device="meta",
+            dtype=torch.int64 if "relative_position_index" in key else torch.float32,
+        )
         for key, shape in layout["keys"].items()
     }
     detected = detect_architecture(state_dict)
@@ -75,7 +79,9 @@ def test_fusion_happens_once_not_per_call(parity_dir, monkeypatch):
     assert calls == []
 
 
-@pytest.mark.parametrize("case", [c for c in cases() if c["arch"] == "HAT"], ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    "case", [c for c in cases() if c["arch"] == "HAT"], ids=lambda c: c["name"]
+)
 def test_hat_in_bfloat16_stays_within_one_percent_rms_of_the_reference(parity_dir, case):
     """The engine's bf16 HAT (body in bf16, residual stream, norms, head and tail in float32): relative
     RMS error <= 1e-2. Cast whole to bf16, hat_s_like_x2 gives 1.17e-2."""
@@ -89,6 +95,7 @@ def test_hat_in_bfloat16_stays_within_one_percent_rms_of_the_reference(parity_di
     with torch.no_grad():
         output = model(io["input"]).float()
     reference = io["output"]
-    relative_rms = ((output - reference).pow(2).mean().sqrt() / reference.pow(2).mean().sqrt()).item()
+    relative_rms = (
+        (output - reference).pow(2).mean().sqrt() / reference.pow(2).mean().sqrt()
+    ).item()
     assert relative_rms <= 1e-2
-

@@ -177,7 +177,9 @@ def test_all_eight_orientations_match_pillows_transpose(tmp_path, orientation):
 def test_lossless_output_keeps_pixels_exactly(camera_jpeg, tmp_path):
     photo = read_photo(camera_jpeg)
     for fmt in ("png", "tiff"):
-        out = write_photo(tmp_path / f"same{output_extension(fmt)}", photo.pixels, metadata_from=photo)
+        out = write_photo(
+            tmp_path / f"same{output_extension(fmt)}", photo.pixels, metadata_from=photo
+        )
         np.testing.assert_array_equal(read_photo(out).pixels, photo.pixels)
 
 
@@ -412,7 +414,9 @@ def test_camera_mpo_jpeg_reads_its_main_picture_without_a_warning(tmp_path):
     assert photo.format == "MPO"
     assert photo.pixels.shape == (16, 16, 3) and abs(int(photo.pixels[8, 8, 0]) - 200) <= 2
     assert photo.warnings == []
-    with Image.open(write_photo(tmp_path / "out.jpg", photo.pixels, metadata_from=photo)) as written:
+    with Image.open(
+        write_photo(tmp_path / "out.jpg", photo.pixels, metadata_from=photo)
+    ) as written:
         assert written.getexif()[ExifTags.Base.Model] == "EOS R5"
 
 

@@ -46,13 +46,21 @@ def test_the_file_appears_whole_with_the_permissions_of_any_new_file(tmp_path):
     assert stat.S_IMODE(dest.stat().st_mode) == 0o666 & ~mask
 
 
-@pytest.mark.parametrize("error, reason", [
-    (OSError("encoder exploded"), "could not be written (encoder exploded); nothing was written"),
-    (OSError(errno.ENOSPC, "No space left on device"), "disk full; nothing was written"),
-    (ValueError("bad pixels"), "could not be written (bad pixels); nothing was written"),
-    (OSError("multi\n  line\tfailure"),
-     "could not be written (multi line failure); nothing was written"),
-])
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (
+            OSError("encoder exploded"),
+            "could not be written (encoder exploded); nothing was written",
+        ),
+        (OSError(errno.ENOSPC, "No space left on device"), "disk full; nothing was written"),
+        (ValueError("bad pixels"), "could not be written (bad pixels); nothing was written"),
+        (
+            OSError("multi\n  line\tfailure"),
+            "could not be written (multi line failure); nothing was written",
+        ),
+    ],
+)
 def test_a_failure_mid_write_leaves_no_file_and_names_it(tmp_path, error, reason):
     dest = tmp_path / "out.png"
     with pytest.raises(ImageWriteError) as caught:
@@ -142,16 +150,20 @@ def test_the_input_photo_chosen_as_output_during_the_write_is_still_kept(tmp_pat
         os.link(photo, dest)
 
     with pytest.raises(ImageWriteError, match="is the input photo"):
-        write_atomically(dest, produce_while_the_output_becomes_the_photo, overwrite=True,
-                         protected=photo)
+        write_atomically(
+            dest, produce_while_the_output_becomes_the_photo, overwrite=True, protected=photo
+        )
     assert photo.read_bytes() == b"the only copy" and names(tmp_path) == ["out.png", "photo.png"]
 
 
-@pytest.mark.parametrize("case, reason", [
-    ("missing folder", "does not exist"),
-    ("folder as output", "is a folder"),
-    ("file as folder", "is not a folder"),
-])
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("missing folder", "does not exist"),
+        ("folder as output", "is a folder"),
+        ("file as folder", "is not a folder"),
+    ],
+)
 def test_an_impossible_destination_is_refused_in_one_line_naming_it(tmp_path, case, reason):
     (tmp_path / "a folder").mkdir()
     (tmp_path / "a file").write_bytes(b"x")
@@ -166,8 +178,10 @@ def test_an_impossible_destination_is_refused_in_one_line_naming_it(tmp_path, ca
     assert names(tmp_path) == ["a file", "a folder"] and names(tmp_path / "a folder") == []
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="running with privileges that ignore folder permissions (root)")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="running with privileges that ignore folder permissions (root)",
+)
 def test_a_read_only_folder_is_reported_as_such(tmp_path):
     folder = tmp_path / "locked"
     folder.mkdir()

@@ -77,7 +77,11 @@ def _check(path, write_too: bool = False) -> None:
             out = path.with_name(f"written{suffix}")
             try:
                 write_photo(
-                    out, photo.pixels, metadata_from=photo, overwrite=True, on_warning=lambda m: None
+                    out,
+                    photo.pixels,
+                    metadata_from=photo,
+                    overwrite=True,
+                    on_warning=lambda m: None,
                 )
             except ImageWriteError as error:
                 assert str(error).startswith(str(out) + ": ")

@@ -17,7 +17,9 @@ from sr_studio.photo_io import read_photo
 
 IFD = ExifTags.IFD
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-MAKER_NOTE = b"Apple iOS\x00\x00\x01MM" + bytes(range(64))  # a phone's private block: must come out unchanged
+MAKER_NOTE = b"Apple iOS\x00\x00\x01MM" + bytes(
+    range(64)
+)  # a phone's private block: must come out unchanged
 PATCHES = {  # stored (sideways) rows, columns -> colour
     "skin": ((4, 20, 24, 40), (224, 172, 140)),
     "sky": ((4, 20, 44, 60), (90, 150, 220)),
@@ -67,12 +69,16 @@ def kept_metadata(exif: Image.Exif) -> dict:
         "taken": sub.get(ExifTags.Base.DateTimeOriginal),
         "lens": sub.get(ExifTags.Base.LensModel),
         "maker note": sub.get(ExifTags.Base.MakerNote),
-        "latitude": tuple(float(v) for v in exif.get_ifd(IFD.GPSInfo).get(ExifTags.GPS.GPSLatitude, ())),
+        "latitude": tuple(
+            float(v) for v in exif.get_ifd(IFD.GPSInfo).get(ExifTags.GPS.GPSLatitude, ())
+        ),
     }
 
 
 def write_heic(path, pixels):
-    pillow_heif = pytest.importorskip("pillow_heif", reason="the test extra (pillow-heif) writes the HEIC files")
+    pillow_heif = pytest.importorskip(
+        "pillow_heif", reason="the test extra (pillow-heif) writes the HEIC files"
+    )
     if "x265" not in str(pillow_heif.libheif_info().get("encoders", {})):
         pytest.skip("this pillow-heif build has no HEVC encoder")
     pillow_heif.from_pillow(Image.fromarray(pixels)).save(
@@ -83,7 +89,9 @@ def write_heic(path, pixels):
 def write_avif(path, pixels):
     if not features.check("avif"):
         pytest.skip("this Pillow build has no AVIF support")
-    Image.fromarray(pixels).save(path, quality=95, exif=phone_exif().tobytes(), icc_profile=SRGB_ICC)
+    Image.fromarray(pixels).save(
+        path, quality=95, exif=phone_exif().tobytes(), icc_profile=SRGB_ICC
+    )
 
 
 WRITERS = {"heic": (write_heic, "IMG_0042.HEIC"), "avif": (write_avif, "IMG_0042.avif")}
@@ -102,8 +110,12 @@ def test_phone_photo_is_read_upright_with_its_metadata(phone_photo):
 
     expected = upright(stored_pixels()).astype(int)
     assert photo.pixels.shape == (64, 48, 3)  # shown 48 wide, 64 high
-    assert photo.pixels[2:6, -6:-2].mean(axis=(0, 1)) == pytest.approx((255, 0, 0), abs=12)  # marker top right
-    assert np.abs(photo.pixels.astype(int) - expected).mean() < 4  # lossy, but no colour shift or flip
+    assert photo.pixels[2:6, -6:-2].mean(axis=(0, 1)) == pytest.approx(
+        (255, 0, 0), abs=12
+    )  # marker top right
+    assert (
+        np.abs(photo.pixels.astype(int) - expected).mean() < 4
+    )  # lossy, but no colour shift or flip
     assert photo.icc_profile == SRGB_ICC
     exif = Image.Exif()
     exif.load(photo.exif)
@@ -112,7 +124,9 @@ def test_phone_photo_is_read_upright_with_its_metadata(phone_photo):
 
 
 @pytest.mark.parametrize("output", ["png", "jpg"])
-def test_phone_photo_through_the_cli_comes_out_upright_with_metadata_and_colours(phone_photo, tmp_path, output):
+def test_phone_photo_through_the_cli_comes_out_upright_with_metadata_and_colours(
+    phone_photo, tmp_path, output
+):
     """The bundled SPAN x2, as `sr-studio upscale IMG_0042.HEIC --scale 2` runs it (PNG beside it by default)."""
     args = ["upscale", "--quiet", str(phone_photo), "--scale", "2"]
     if output == "jpg":
@@ -123,7 +137,9 @@ def test_phone_photo_through_the_cli_comes_out_upright_with_metadata_and_colours
     with Image.open(result_path) as result:
         assert result.size == (96, 128)
         exif = result.getexif()
-        assert exif.get(ExifTags.Base.Orientation, 1) == 1, "the pixels are upright: nothing may turn them again"
+        assert exif.get(ExifTags.Base.Orientation, 1) == 1, (
+            "the pixels are upright: nothing may turn them again"
+        )
         assert kept_metadata(exif) == kept_metadata(phone_exif())
         sub = exif.get_ifd(IFD.Exif)
         assert (sub[ExifTags.Base.ExifImageWidth], sub[ExifTags.Base.ExifImageHeight]) == (96, 128)
@@ -131,9 +147,11 @@ def test_phone_photo_through_the_cli_comes_out_upright_with_metadata_and_colours
         pixels = np.asarray(result.convert("RGB"), dtype=float)
     half = pixels.reshape(64, 2, 48, 2, 3).mean(axis=(1, 3))  # back to the photo's size
     expected = upright(stored_pixels()).astype(float)
-    assert half[2:6, -6:-2].mean(axis=(0, 1)) == pytest.approx((255, 0, 0), abs=15)  # the marker, top right
+    assert half[2:6, -6:-2].mean(axis=(0, 1)) == pytest.approx(
+        (255, 0, 0), abs=15
+    )  # the marker, top right
     assert np.abs((half - expected).mean(axis=(0, 1))).max() < 1.5, "a colour cast"
     for name, ((top, bottom, left, right), colour) in PATCHES.items():
         # A stored patch at rows top:bottom, columns left:right shows at rows left:right, columns 48-bottom:48-top.
-        inside = half[left + 3:right - 3, 48 - bottom + 3:48 - top - 3]
+        inside = half[left + 3 : right - 3, 48 - bottom + 3 : 48 - top - 3]
         assert inside.mean(axis=(0, 1)) == pytest.approx(colour, abs=4), name

@@ -18,7 +18,12 @@ from sr_studio.photo_io import OUTPUT_FORMATS, output_extension, read_photo, wri
 
 IFD = ExifTags.IFD
 LENS = b"RF24-70mm F2.8 L IS USM\x00"
-SETTINGS = (0x00CA, 0x0002, 0x0000, 0x0004)  # a few SHORT values, too many to fit in the entry itself
+SETTINGS = (
+    0x00CA,
+    0x0002,
+    0x0000,
+    0x0004,
+)  # a few SHORT values, too many to fit in the entry itself
 NOTE_SIZE = 128
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 9: 4, 10: 8}
 
@@ -66,7 +71,7 @@ def read_lens(tiff: bytes) -> tuple[bytes, bytes, tuple]:
         found = {}
         for index in range(count):
             tag, kind, number = struct.unpack_from(order + "HHI", tiff, offset + 2 + 12 * index)
-            found[tag] = (kind, number, tiff[offset + 10 + 12 * index:offset + 14 + 12 * index])
+            found[tag] = (kind, number, tiff[offset + 10 + 12 * index : offset + 14 + 12 * index])
         return found
 
     def value(entry: tuple[int, int, bytes]) -> bytes:
@@ -75,7 +80,7 @@ def read_lens(tiff: bytes) -> tuple[bytes, bytes, tuple]:
         if size <= 4:
             return field[:size]
         (offset,) = struct.unpack(order + "I", field)
-        return tiff[offset:offset + size]
+        return tiff[offset : offset + size]
 
     ifd0 = directory(struct.unpack_from(order + "I", tiff, 4)[0])
     exif_ifd = directory(struct.unpack(order + "I", ifd0[0x8769][2])[0])
@@ -98,15 +103,24 @@ def output_tiff_structure(path) -> bytes:
 
 @pytest.mark.parametrize("byte_order", ["<", ">"], ids=["little-endian", "big-endian"])
 @pytest.mark.parametrize("fmt", OUTPUT_FORMATS)
-def test_maker_note_survives_byte_for_byte_and_its_offsets_still_lead_to_the_lens(tmp_path, fmt, byte_order):
+def test_maker_note_survives_byte_for_byte_and_its_offsets_still_lead_to_the_lens(
+    tmp_path, fmt, byte_order
+):
     blob, note = canon_style_exif(byte_order)
-    assert read_lens(blob[6:]) == (note, LENS, SETTINGS)  # the note reads right in the camera's file
+    assert read_lens(blob[6:]) == (
+        note,
+        LENS,
+        SETTINGS,
+    )  # the note reads right in the camera's file
     source = tmp_path / "IMG_0001.JPG"
     Image.fromarray(np.full((24, 40, 3), 90, np.uint8)).save(source, quality=95, exif=blob)
     photo = read_photo(source)
 
-    out = write_photo(tmp_path / f"out{output_extension(fmt)}", np.repeat(np.repeat(photo.pixels, 2, 0), 2, 1),
-                      metadata_from=photo)
+    out = write_photo(
+        tmp_path / f"out{output_extension(fmt)}",
+        np.repeat(np.repeat(photo.pixels, 2, 0), 2, 1),
+        metadata_from=photo,
+    )
 
     assert read_lens(output_tiff_structure(out)) == (note, LENS, SETTINGS)
     with Image.open(out) as written:
@@ -125,7 +139,12 @@ def test_maker_note_survives_a_tiff_and_back_to_jpeg(tmp_path, depth):
     blob, note = canon_style_exif("<")
     source = tmp_path / "IMG_0002.JPG"
     Image.fromarray(np.full((24, 40, 3), 90, np.uint8)).save(source, quality=95, exif=blob)
-    tiff = write_photo(tmp_path / "step.tif", read_photo(source).pixels, metadata_from=read_photo(source), bit_depth=depth)
+    tiff = write_photo(
+        tmp_path / "step.tif",
+        read_photo(source).pixels,
+        metadata_from=read_photo(source),
+        bit_depth=depth,
+    )
     assert read_lens(tiff.read_bytes()) == (note, LENS, SETTINGS)
     again = read_photo(tiff)
     assert again.bit_depth == depth

@@ -18,10 +18,11 @@ from sr_studio.photo_io import (
     OUTPUT_FORMATS,
     Photo,
     output_extension,
+    png16,
     read_photo,
+    tiff_writer,
     write_photo,
 )
-from sr_studio.photo_io import png16, tiff_writer
 
 
 def pixels(height=12, width=16, channels=3, dtype=np.uint8):
@@ -320,7 +321,10 @@ def test_damaged_exif_is_dropped_with_a_notice_not_a_failed_write(tmp_path):
     for fmt in OUTPUT_FORMATS:
         notes = []
         out = write_photo(
-            tmp_path / f"out{output_extension(fmt)}", pixels(), metadata_from=source, on_warning=notes.append
+            tmp_path / f"out{output_extension(fmt)}",
+            pixels(),
+            metadata_from=source,
+            on_warning=notes.append,
         )
         assert read_photo(out).pixels.shape == (12, 16, 3)
         assert any("EXIF" in note for note in notes), fmt
@@ -349,6 +353,7 @@ def test_whatever_we_write_we_can_read_back(tmp_path, fmt, channels, dtype):
 
 def peak_growth_mb(work) -> float:
     """Growth of this process's peak resident memory during `work` (Linux: VmHWM reset first)."""
+
     def status(key):
         with open("/proc/self/status", encoding="ascii") as lines:
             return next(int(line.split()[1]) for line in lines if line.startswith(key)) / 1024
@@ -387,16 +392,29 @@ def rgb_in_4_byte_buffer() -> np.ndarray:
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
-def test_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(tmp_path, monkeypatch, suffix):
+def test_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(
+    tmp_path, monkeypatch, suffix
+):
     """How the CLI writes large JPEG/PNG/WebP results: Pillow would otherwise copy the whole result first (4 bytes
     a pixel). The file must be the very same as from a plain array, metadata included."""
     result = rgb_in_4_byte_buffer()
     exif = Image.Exif()
     exif[271], exif[272] = "Canon", "EOS R5"
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    source = Photo(np.zeros((8, 8, 3), np.uint8), tmp_path / "in.jpg", "JPEG", exif.tobytes(), srgb, (300.0, 300.0))
+    source = Photo(
+        np.zeros((8, 8, 3), np.uint8),
+        tmp_path / "in.jpg",
+        "JPEG",
+        exif.tobytes(),
+        srgb,
+        (300.0, 300.0),
+    )
     with monkeypatch.context() as patch:  # no whole-result copy into Pillow
-        patch.setattr(Image, "fromarray", lambda *args, **kwargs: pytest.fail("the result was copied into Pillow"))
+        patch.setattr(
+            Image,
+            "fromarray",
+            lambda *args, **kwargs: pytest.fail("the result was copied into Pillow"),
+        )
         write_photo(tmp_path / f"padded{suffix}", result, metadata_from=source, quality=90)
     plain = np.ascontiguousarray(result)
     write_photo(tmp_path / f"plain{suffix}", plain, metadata_from=source, quality=90)
@@ -410,8 +428,19 @@ def test_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(tmp_p
 
     def growth(layout):  # in a fresh process: memory this one freed earlier would hide the copy
         done = subprocess.run(
-            [sys.executable, "-c", _WRITE_IN_A_FRESH_PROCESS, str(tmp_path / f"{layout}-m{suffix}"), layout,
-             os.path.dirname(__file__)], capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            [
+                sys.executable,
+                "-c",
+                _WRITE_IN_A_FRESH_PROCESS,
+                str(tmp_path / f"{layout}-m{suffix}"),
+                layout,
+                os.path.dirname(__file__),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
         return float(done.stdout.split()[-1])
 
     padded_growth, plain_growth = growth("padded"), growth("plain")
@@ -426,7 +455,14 @@ def test_only_the_rgb_part_of_a_4_byte_buffer_is_mapped(mode):
     buffer = np.zeros((5, 6, 4), np.uint8)
     image = view(buffer[..., :3])
     buffer[2, 3] = (10, 20, 30, 40)  # the image reads the buffer itself
-    assert image.mode == mode and image.size == (6, 5) and image.getpixel((3, 2))[:3] == (10, 20, 30)
-    for other in (np.zeros((5, 6, 3), np.uint8), buffer[..., 1:], buffer[1:, :, :3], buffer[..., :3].copy(),
-                  np.zeros((5, 6, 4), np.uint16)[..., :3]):
+    assert (
+        image.mode == mode and image.size == (6, 5) and image.getpixel((3, 2))[:3] == (10, 20, 30)
+    )
+    for other in (
+        np.zeros((5, 6, 3), np.uint8),
+        buffer[..., 1:],
+        buffer[1:, :, :3],
+        buffer[..., :3].copy(),
+        np.zeros((5, 6, 4), np.uint16)[..., :3],
+    ):
         assert view(other) is None

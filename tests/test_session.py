@@ -15,8 +15,12 @@ from sr_studio.gui.export_plan import ExportOptions
 from sr_studio.gui.jobs import LoadedPhoto, RestoredResult, RunResult
 from sr_studio.gui.session import RunOptions, Session
 
-OPTIONS = RunOptions(model_id="span-x2", model_name="SPAN x2", model_path=Path("/models/span.safetensors"),
-                     model_scale=2)
+OPTIONS = RunOptions(
+    model_id="span-x2",
+    model_name="SPAN x2",
+    model_path=Path("/models/span.safetensors"),
+    model_scale=2,
+)
 
 
 class FakeWorkers:
@@ -75,13 +79,17 @@ class FakeWorkers:
         request = self.runs.pop(0)
         pixels = np.repeat(np.repeat(request.pixels, 2, axis=0), 2, axis=1)
         self.session.run_progress(request.job_id, 1, 1, 0, 1)
-        self.session.run_finished(RunResult(request.job_id, pixels, _View(pixels), "SPAN", 2, 2.0, "cpu", 0.1))
+        self.session.run_finished(
+            RunResult(request.job_id, pixels, _View(pixels), "SPAN", 2, 2.0, "cpu", 0.1)
+        )
 
     def finish_exports(self) -> None:
         while self.exports:
             request = self.exports.pop(0)
             if request.destination.exists() and not request.overwrite:
-                self.session.export_failed(request.job_id, f"{request.destination.name}: already exists")
+                self.session.export_failed(
+                    request.job_id, f"{request.destination.name}: already exists"
+                )
                 continue
             request.destination.parent.mkdir(parents=True, exist_ok=True)
             request.destination.write_bytes(b"result")
@@ -144,7 +152,9 @@ def test_a_photo_that_cannot_be_read_fails_mid_batch_and_the_batch_goes_on(setup
 
 def test_a_batch_with_several_failures_names_them_all_at_the_end(setup):
     session, workers, seen, photo, run_to_the_end = setup
-    items = session.add_paths([photo("a.jpg", broken=True), photo("b.png"), photo("c.jpg", broken=True)])
+    items = session.add_paths(
+        [photo("a.jpg", broken=True), photo("b.png"), photo("c.jpg", broken=True)]
+    )
     session.run_all(OPTIONS)
     run_to_the_end()
     last = [n for n in of(events.Notice, seen) if n.kind == "error"][-1]
@@ -224,7 +234,11 @@ def test_an_export_conflict_asks_once_and_keeps_both_or_cancels(setup, tmp_path)
     assert session.export_all(options, lambda existing: "keep") == 2
     workers.finish_exports()
     assert (out / "a_x2_span-x2.png").read_bytes() == b"the user's own file"
-    assert sorted(p.name for p in out.iterdir()) == ["a_x2_span-x2 (2).png", "a_x2_span-x2.png", "b_x2_span-x2.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a_x2_span-x2 (2).png",
+        "a_x2_span-x2.png",
+        "b_x2_span-x2.png",
+    ]
     assert [item.status for item in items] == ["exported", "exported"]
     # Added again, the folder gives back only what this session did not write (here: the user's own file).
     assert [item.name for item in session.add_paths([out])] == ["a_x2_span-x2.png"]
@@ -237,7 +251,9 @@ def test_quitting_knows_the_work_not_exported(setup, tmp_path):
     session.run_all(OPTIONS)
     run_to_the_end()
     assert session.unexported() == items
-    session.export([items[0]], ExportOptions(folder=str(tmp_path / "out")), lambda existing: "replace")
+    session.export(
+        [items[0]], ExportOptions(folder=str(tmp_path / "out")), lambda existing: "replace"
+    )
     assert session.unexported() == items  # asked for, not yet written
     workers.finish_exports()
     assert session.unexported() == items[1:]
@@ -271,11 +287,14 @@ def test_photos_pasted_as_pixels_are_enlarged_like_files(setup):
 
 
 def test_the_session_needs_no_qt():
-    code = ("import sys, sr_studio.gui.session; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'PySide6', 'torch'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, sr_studio.gui.session; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'PySide6', 'torch'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
-
 
 
 def test_a_finished_run_says_which_precision_ran_and_why(setup):
@@ -286,9 +305,20 @@ def test_a_finished_run_says_which_precision_ran_and_why(setup):
     assert workers.runs[0].precision == "auto"  # the default the engine resolves
     request = workers.runs.pop(0)
     pixels = np.repeat(np.repeat(request.pixels, 2, axis=0), 2, axis=1)
-    session.run_finished(RunResult(request.job_id, pixels, _View(pixels), "SPAN", 2, 2.0, "cpu", 0.1,
-                                   precision="bf16",
-                                   precision_reason="automatic: this CPU computes bfloat16 in hardware"))
+    session.run_finished(
+        RunResult(
+            request.job_id,
+            pixels,
+            _View(pixels),
+            "SPAN",
+            2,
+            2.0,
+            "cpu",
+            0.1,
+            precision="bf16",
+            precision_reason="automatic: this CPU computes bfloat16 in hardware",
+        )
+    )
     item = session.queue.current
     assert item.status == "done" and item.message.endswith("on cpu, bf16")
     status = [n.text for n in of(events.Notice, seen) if n.kind == "status"][-1]

@@ -21,7 +21,9 @@ from sr_studio.errors import CheckpointError
 from sr_studio.model_loading import load_model, model_from_state_dict
 from sr_studio.weights import ModelStore
 
-CHAIN_ENTRY = re.compile(r"\.(sk|conv\.\d)\.")  # the 1x1 / 3x3 / 1x1 chains and skips that fusing removes
+CHAIN_ENTRY = re.compile(
+    r"\.(sk|conv\.\d)\."
+)  # the 1x1 / 3x3 / 1x1 chains and skips that fusing removes
 
 
 def random_span(channels: int, scale: int, norm: bool, seed: int) -> SPAN:
@@ -51,7 +53,9 @@ def expected_fused_keys(norm: bool) -> set[str]:
 def fused_entries(model: SPAN) -> dict[str, torch.Tensor]:
     """What a re-fused export keeps: the state dict after fusing, without the chain entries."""
     model.fuse()
-    return {k: v.detach().clone() for k, v in model.state_dict().items() if not CHAIN_ENTRY.search(k)}
+    return {
+        k: v.detach().clone() for k, v in model.state_dict().items() if not CHAIN_ENTRY.search(k)
+    }
 
 
 def unfused_output(model: SPAN, x: torch.Tensor) -> torch.Tensor:
@@ -93,8 +97,12 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    "channels,scale,norm,container,half,suffix", CASES,
-    ids=[f"ch{c}-x{s}-{'norm' if n else 'nonorm'}-{k}{'-fp16' if h else ''}{x}" for c, s, n, k, h, x in CASES],
+    "channels,scale,norm,container,half,suffix",
+    CASES,
+    ids=[
+        f"ch{c}-x{s}-{'norm' if n else 'nonorm'}-{k}{'-fp16' if h else ''}{x}"
+        for c, s, n, k, h, x in CASES
+    ],
 )
 def test_re_fused_file_loads_and_matches_the_network_it_was_fused_from(
     tmp_path, channels, scale, norm, container, half, suffix
@@ -120,7 +128,12 @@ def test_re_fused_file_loads_and_matches_the_network_it_was_fused_from(
     loaded = load_model(path)
     model, described = loaded.network, loaded.descriptor
 
-    expected = {"feature_channels": channels, "upscale": scale, **({} if norm else {"norm": False}), "fused_only": True}
+    expected = {
+        "feature_channels": channels,
+        "upscale": scale,
+        **({} if norm else {"norm": False}),
+        "fused_only": True,
+    }
     assert (described.arch, described.scale, described.hyperparameters) == ("SPAN", scale, expected)
     assert (described.context, described.size_multiple, described.cross_fade) == (21, 1, 0)
     assert not model.training
@@ -156,13 +169,17 @@ def test_a_fused_only_model_state_dict_loads_back_as_the_same_network():
     with torch.no_grad():
         torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)
     model.fuse()  # nothing to rebuild: calling it again changes no kernel
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
+    )
 
 
 def test_the_official_form_still_rebuilds_its_kernels_from_the_chains():
     """An official file keeps the chain network (and stale eval_conv tensors are replaced, not trusted)."""
     trained = random_span(16, 2, True, seed=4)
-    official = {k: v.clone() for k, v in trained.state_dict().items()}  # eval_conv still the random init
+    official = {
+        k: v.clone() for k, v in trained.state_dict().items()
+    }  # eval_conv still the random init
     loaded = model_from_state_dict(official)
     model = loaded.network
     assert "fused_only" not in loaded.descriptor.hyperparameters
@@ -204,7 +221,9 @@ def test_published_span_re_fused_gives_the_official_output(shared_dir, tmp_path,
     with torch.no_grad():
         expected, output = official(x), re_fused(x)
     assert output.shape == (1, 3, 40 * scale, 40 * scale)
-    print(f"published spanx{scale}_ch48 re-fused: max err / std = {error_ratio(output, expected):.3g}")
+    print(
+        f"published spanx{scale}_ch48 re-fused: max err / std = {error_ratio(output, expected):.3g}"
+    )
     assert error_ratio(output, expected) <= 1e-3
     assert torch.equal(output, expected)  # the same kernels through the same convolutions
 
@@ -226,7 +245,9 @@ def test_models_import_stores_a_re_fused_file_that_loads_back(data_home, capsys)
     from sr_studio.cli import main
 
     trained = random_span(48, 4, False, seed=5)
-    entries = {k: v.half() if v.is_floating_point() else v for k, v in fused_entries(trained).items()}
+    entries = {
+        k: v.half() if v.is_floating_point() else v for k, v in fused_entries(trained).items()
+    }
     source = data_home / "4x-zoo-span.pth"
     torch.save({"params_ema": {f"module.{k}": v for k, v in entries.items()}}, source)
     x = torch.rand(1, 3, 12, 9)
@@ -237,7 +258,12 @@ def test_models_import_stores_a_re_fused_file_that_loads_back(data_home, capsys)
 
     [installed] = ModelStore().installed()
     assert (installed.arch, installed.scale, installed.path.suffix) == ("SPAN", 4, ".safetensors")
-    assert installed.hyperparameters == {"feature_channels": 48, "upscale": 4, "norm": False, "fused_only": True}
+    assert installed.hyperparameters == {
+        "feature_channels": 48,
+        "upscale": 4,
+        "norm": False,
+        "fused_only": True,
+    }
     stored = load_file(installed.path)
     assert set(stored) == expected_fused_keys(norm=False)
     assert all(v.dtype == torch.float32 for v in stored.values())
@@ -261,25 +287,56 @@ def damaged(entries: dict, key: str, change) -> dict:
 
 DAMAGES = [
     # entry, change (None: removed), what the message must say (a stray chain entry is added last)
-    ("block_3.c2_r.eval_conv.weight", None, r"1 missing \(e\.g\. block_3\.c2_r\.eval_conv\.weight\)"),
+    (
+        "block_3.c2_r.eval_conv.weight",
+        None,
+        r"1 missing \(e\.g\. block_3\.c2_r\.eval_conv\.weight\)",
+    ),
     ("conv_cat.bias", None, r"1 missing \(e\.g\. conv_cat\.bias\)"),
-    ("block_2.c1_r.eval_conv.weight", lambda t: t[:, :-1],
-     r"wrong shape \(e\.g\. block_2\.c1_r\.eval_conv\.weight \(16, 15, 3, 3\) vs \(16, 16, 3, 3\)\)"),
-    ("conv_2.eval_conv.bias", lambda t: t[:-2], r"wrong shape \(e\.g\. conv_2\.eval_conv\.bias \(14,\) vs \(16,\)\)"),
-    ("conv_1.eval_conv.weight", lambda t: torch.zeros(16, 4, 3, 3), r"4 input channels .*RGB models only"),
-    ("conv_1.eval_conv.weight", lambda t: t[:, :, :1, :1],
-     r"'conv_1\.eval_conv\.weight' has the shape \(16, 3, 1, 1\)"),
+    (
+        "block_2.c1_r.eval_conv.weight",
+        lambda t: t[:, :-1],
+        r"wrong shape \(e\.g\. block_2\.c1_r\.eval_conv\.weight \(16, 15, 3, 3\) vs \(16, 16, 3, 3\)\)",
+    ),
+    (
+        "conv_2.eval_conv.bias",
+        lambda t: t[:-2],
+        r"wrong shape \(e\.g\. conv_2\.eval_conv\.bias \(14,\) vs \(16,\)\)",
+    ),
+    (
+        "conv_1.eval_conv.weight",
+        lambda t: torch.zeros(16, 4, 3, 3),
+        r"4 input channels .*RGB models only",
+    ),
+    (
+        "conv_1.eval_conv.weight",
+        lambda t: t[:, :, :1, :1],
+        r"'conv_1\.eval_conv\.weight' has the shape \(16, 3, 1, 1\)",
+    ),
     ("upsampler.0.weight", None, r"'upsampler\.0\.weight' is missing"),
-    ("upsampler.0.weight", lambda t: torch.zeros(13, 16, 3, 3), r"13 output channels, which is not 3 x scale\^2"),
-    ("upsampler.0.weight", lambda t: torch.zeros(12, 20, 3, 3), r"upsampler reads 20 channels .* makes 16"),
-    ("block_3.c1_r.sk.weight", lambda t: torch.zeros(16, 16, 1, 1),
-     r"1 unexpected \(e\.g\. block_3\.c1_r\.sk\.weight\)"),
+    (
+        "upsampler.0.weight",
+        lambda t: torch.zeros(13, 16, 3, 3),
+        r"13 output channels, which is not 3 x scale\^2",
+    ),
+    (
+        "upsampler.0.weight",
+        lambda t: torch.zeros(12, 20, 3, 3),
+        r"upsampler reads 20 channels .* makes 16",
+    ),
+    (
+        "block_3.c1_r.sk.weight",
+        lambda t: torch.zeros(16, 16, 1, 1),
+        r"1 unexpected \(e\.g\. block_3\.c1_r\.sk\.weight\)",
+    ),
 ]
 DAMAGE_IDS = [f"{key}-{'missing' if change is None else 'changed'}" for key, change, _ in DAMAGES]
 
 
 @pytest.mark.parametrize("key,change,message", DAMAGES, ids=DAMAGE_IDS)
-def test_a_damaged_re_fused_file_is_refused_in_one_line_naming_the_entry(tmp_path, key, change, message):
+def test_a_damaged_re_fused_file_is_refused_in_one_line_naming_the_entry(
+    tmp_path, key, change, message
+):
     entries = fused_entries(random_span(16, 2, True, seed=6))
     path = tmp_path / "damaged.safetensors"
     save_file({k: v.contiguous() for k, v in damaged(entries, key, change).items()}, str(path))

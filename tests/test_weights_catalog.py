@@ -10,8 +10,8 @@ import pytest
 
 from sr_studio.weights import CatalogError, catalog_path, load_catalog
 from sr_studio.weights.catalog import PURPOSES
-
 from tests.conftest import SHARED
+
 KNOWN_WEIGHTS = SHARED / "catalog" / "known-weights.md"
 SHIPPED = Path(__file__).resolve().parents[1] / "resources" / "catalog.json"
 
@@ -39,9 +39,17 @@ def test_shipped_catalog_is_the_default_and_lists_every_known_model(monkeypatch)
     entries = {e.id: e for e in load_catalog()}
     assert set(entries) == set(OFFICIAL) | set(REAL_WORLD)
     for model_id, (arch, scale) in OFFICIAL.items():
-        assert (entries[model_id].arch, entries[model_id].scale, entries[model_id].purpose) == (arch, scale, "bicubic")
+        assert (entries[model_id].arch, entries[model_id].scale, entries[model_id].purpose) == (
+            arch,
+            scale,
+            "bicubic",
+        )
     for model_id, (arch, scale) in REAL_WORLD.items():
-        assert (entries[model_id].arch, entries[model_id].scale, entries[model_id].purpose) == (arch, scale, "real-world")
+        assert (entries[model_id].arch, entries[model_id].scale, entries[model_id].purpose) == (
+            arch,
+            scale,
+            "real-world",
+        )
     for entry in entries.values():
         assert entry.name and entry.description and "\n" not in entry.description
         assert all(url.startswith("https://") for url in entry.urls)
@@ -53,22 +61,30 @@ def known_weights_rows() -> list[dict]:
     rows = []
     for line in KNOWN_WEIGHTS.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 8 or not re.fullmatch(r"[a-z][a-z0-9-]+", cells[0]) or cells[0] == "catalog":
+        if (
+            len(cells) != 8
+            or not re.fullmatch(r"[a-z][a-z0-9-]+", cells[0])
+            or cells[0] == "catalog"
+        ):
             continue
         model_id, _file, _arch, scale, size, sha256, urls, license_ = cells
-        rows.append({
-            "id": model_id,
-            "scale": int(scale),
-            "size": None if size == "unknown" else int(size.replace(",", "")),
-            "sha256": sha256 if re.fullmatch(r"[0-9a-f]{64}", sha256) else None,
-            "prefix": (re.search(r"starts ([0-9a-f]+)", sha256) or [None, None])[1],
-            "urls": [u.strip() for u in urls.split(";")],
-            "license": license_,
-        })
+        rows.append(
+            {
+                "id": model_id,
+                "scale": int(scale),
+                "size": None if size == "unknown" else int(size.replace(",", "")),
+                "sha256": sha256 if re.fullmatch(r"[0-9a-f]{64}", sha256) else None,
+                "prefix": (re.search(r"starts ([0-9a-f]+)", sha256) or [None, None])[1],
+                "urls": [u.strip() for u in urls.split(";")],
+                "license": license_,
+            }
+        )
     return rows
 
 
-@pytest.mark.skipif(not KNOWN_WEIGHTS.exists(), reason=f"{KNOWN_WEIGHTS} is not beside the checkout")
+@pytest.mark.skipif(
+    not KNOWN_WEIGHTS.exists(), reason=f"{KNOWN_WEIGHTS} is not beside the checkout"
+)
 def test_catalog_matches_the_published_facts_exactly():
     rows = known_weights_rows()
     assert len(rows) == 12
@@ -85,18 +101,42 @@ def test_catalog_matches_the_published_facts_exactly():
 
 def test_environment_variable_points_at_another_catalog(tmp_path, monkeypatch):
     path = tmp_path / "mine.json"
-    path.write_text(json.dumps({"models": [{
-        "id": "mine", "name": "Mine", "arch": "SPAN", "scale": 2, "purpose": "real-world", "license": "MIT",
-        "urls": ["https://example.org/mine.pth"], "size": None, "sha256": None, "description": "mine",
-    }]}))
+    path.write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "id": "mine",
+                        "name": "Mine",
+                        "arch": "SPAN",
+                        "scale": 2,
+                        "purpose": "real-world",
+                        "license": "MIT",
+                        "urls": ["https://example.org/mine.pth"],
+                        "size": None,
+                        "sha256": None,
+                        "description": "mine",
+                    }
+                ]
+            }
+        )
+    )
     monkeypatch.setenv("SR_STUDIO_CATALOG", str(path))
     [entry] = load_catalog()
     assert (entry.id, entry.variant, entry.verifiable, entry.expect) == ("mine", "SPAN", False, {})
 
 
 GOOD = {
-    "id": "ok", "name": "Ok", "arch": "HAT", "scale": 4, "purpose": "bicubic", "license": "MIT",
-    "urls": ["https://example.org/ok.pth"], "size": 10, "sha256": "a" * 64, "description": "ok",
+    "id": "ok",
+    "name": "Ok",
+    "arch": "HAT",
+    "scale": 4,
+    "purpose": "bicubic",
+    "license": "MIT",
+    "urls": ["https://example.org/ok.pth"],
+    "size": 10,
+    "sha256": "a" * 64,
+    "description": "ok",
 }
 
 
@@ -112,9 +152,15 @@ GOOD = {
         ({"models": [{**GOOD, "urls": ["file:///etc/passwd"]}]}, "'urls' must be"),
         ({"models": [{**GOOD, "arch": "ESRGAN"}]}, "'arch' must be one of HAT, SPAN"),
         ({"models": [{**GOOD, "scale": "4"}]}, "'scale' must be"),
-        ({"models": [{**GOOD, "purpose": "anime"}]}, "'purpose' must be one of " + ", ".join(PURPOSES)),
+        (
+            {"models": [{**GOOD, "purpose": "anime"}]},
+            "'purpose' must be one of " + ", ".join(PURPOSES),
+        ),
         ({"models": [{**GOOD, "size": -1}]}, "'size' must be"),
-        ({"models": [{k: v for k, v in GOOD.items() if k != "description"}]}, "entry 1 \\(ok\\): 'description'"),
+        (
+            {"models": [{k: v for k, v in GOOD.items() if k != "description"}]},
+            "entry 1 \\(ok\\): 'description'",
+        ),
     ],
 )
 def test_a_broken_catalog_is_one_line_naming_the_file(tmp_path, document, message):

@@ -22,18 +22,41 @@ from sr_studio.weights import DownloadProgress, human_size
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = [
     {
-        "id": "span-x4-official", "name": "SPAN x4 (official)", "arch": "SPAN", "variant": "SPAN ch48", "scale": 4,
-        "purpose": "bicubic", "license": "Apache-2.0", "urls": ["https://example.org/span.pth"],
-        "size": 9004922, "sha256": "c" * 64, "description": "fast",
+        "id": "span-x4-official",
+        "name": "SPAN x4 (official)",
+        "arch": "SPAN",
+        "variant": "SPAN ch48",
+        "scale": 4,
+        "purpose": "bicubic",
+        "license": "Apache-2.0",
+        "urls": ["https://example.org/span.pth"],
+        "size": 9004922,
+        "sha256": "c" * 64,
+        "description": "fast",
     },
     {
-        "id": "hat-s-x2", "name": "HAT-S x2 (official)", "arch": "HAT", "variant": "HAT-S", "scale": 2,
-        "purpose": "bicubic", "license": "Apache-2.0", "urls": ["https://example.org/hat.pth"],
-        "size": None, "sha256": None, "description": "slow",
+        "id": "hat-s-x2",
+        "name": "HAT-S x2 (official)",
+        "arch": "HAT",
+        "variant": "HAT-S",
+        "scale": 2,
+        "purpose": "bicubic",
+        "license": "Apache-2.0",
+        "urls": ["https://example.org/hat.pth"],
+        "size": None,
+        "sha256": None,
+        "description": "slow",
     },
     {
-        "id": "span-x4-nomosuni-jpg", "name": "4xNomosUni SPAN", "arch": "SPAN", "scale": 4, "purpose": "real-world",
-        "license": "CC-BY-4.0", "urls": ["https://example.org/nomos.pth"], "size": 4546346, "sha256": "d" * 64,
+        "id": "span-x4-nomosuni-jpg",
+        "name": "4xNomosUni SPAN",
+        "arch": "SPAN",
+        "scale": 4,
+        "purpose": "real-world",
+        "license": "CC-BY-4.0",
+        "urls": ["https://example.org/nomos.pth"],
+        "size": 4546346,
+        "sha256": "d" * 64,
         "description": "photos",
     },
 ]
@@ -62,7 +85,9 @@ def table_rows(output: str) -> list[str]:
 
 def test_list_is_an_aligned_table_with_human_sizes_and_a_legend(home, capsys):
     span_file(home / "bundled" / "span-x2.safetensors", 2)
-    (home / "bundled" / "span-x2.md").write_text("id: bundled-span-x2\nname: SR Studio SPAN x2\nscale: 2\nlicense: Apache-2.0\n")
+    (home / "bundled" / "span-x2.md").write_text(
+        "id: bundled-span-x2\nname: SR Studio SPAN x2\nscale: 2\nlicense: Apache-2.0\n"
+    )
     assert main(["models", "import", str(span_file(home / "mine.safetensors", 4))]) == 0
     capsys.readouterr()
 
@@ -72,21 +97,33 @@ def test_list_is_an_aligned_table_with_human_sizes_and_a_legend(home, capsys):
     rows = table_rows(output)
     assert rows[0].split() == ["ID", "NAME", "SCALE", "FOR", "SIZE", "LICENSE", "STATUS"]
     assert [row.split()[0] for row in rows[1:]] == [
-        "bundled-span-x2", "mine", "span-x4-official", "hat-s-x2", "span-x4-nomosuni-jpg"
+        "bundled-span-x2",
+        "mine",
+        "span-x4-official",
+        "hat-s-x2",
+        "span-x4-nomosuni-jpg",
     ]
     # Every column starts at the same place on every row.
     for header in ("NAME", "FOR", "LICENSE", "STATUS"):
         column = rows[0].index(header)
-        assert all(row[column - 2:column] == "  " and row[column] != " " for row in rows[1:]), header
+        assert all(row[column - 2 : column] == "  " and row[column] != " " for row in rows[1:]), (
+            header
+        )
     by_id = {row.split()[0]: row for row in rows[1:]}
     assert by_id["span-x4-official"].endswith("Apache-2.0  available")
     assert "9.0 MB" in by_id["span-x4-official"] and " Clean " in by_id["span-x4-official"]
     assert by_id["hat-s-x2"].endswith("available, unverified") and " ? " in by_id["hat-s-x2"]
     assert " Photo " in by_id["span-x4-nomosuni-jpg"] and "4.5 MB" in by_id["span-x4-nomosuni-jpg"]
-    assert by_id["bundled-span-x2"].endswith("bundled") and "SR Studio SPAN x2" in by_id["bundled-span-x2"]
+    assert (
+        by_id["bundled-span-x2"].endswith("bundled")
+        and "SR Studio SPAN x2" in by_id["bundled-span-x2"]
+    )
     assert by_id["mine"].endswith("imported") and " kB " in by_id["mine"]
     assert "Legend" in output and "unverified  no checksum was published" in output
-    assert re.search(r"\n  FOR +Photo +camera JPEGs, phone photos, noise\n +Clean +sharp sources, renders, downscaled images\n", output)
+    assert re.search(
+        r"\n  FOR +Photo +camera JPEGs, phone photos, noise\n +Clean +sharp sources, renders, downscaled images\n",
+        output,
+    )
     assert f"Models are stored in {home / 'data' / 'models'}" in output
 
 
@@ -103,7 +140,9 @@ def test_import_remove_and_their_errors(home, capsys):
 
     assert main(["models", "import", str(source)]) == 1
     error = capsys.readouterr().err
-    assert error == f"sr-studio: error: {source}: this file is already installed as 'portrait-model'\n"
+    assert (
+        error == f"sr-studio: error: {source}: this file is already installed as 'portrait-model'\n"
+    )
 
     assert main(["models", "remove", "portrait-model"]) == 0
     assert "Removed portrait-model" in capsys.readouterr().out
@@ -114,7 +153,10 @@ def test_import_remove_and_their_errors(home, capsys):
     notes.write_text("hello")
     assert main(["models", "import", str(notes)]) == 1
     error = capsys.readouterr().err
-    assert error.startswith(f"sr-studio: error: {notes}: not a model checkpoint") and error.count("\n") == 1
+    assert (
+        error.startswith(f"sr-studio: error: {notes}: not a model checkpoint")
+        and error.count("\n") == 1
+    )
 
 
 def test_bundled_models_cannot_be_removed(home, capsys):
@@ -141,7 +183,9 @@ def test_verify_reports_a_changed_file(home, capsys):
 
 
 def progress(done: int, total: int | None, phase: str = "downloading") -> DownloadProgress:
-    return DownloadProgress("span-x4-official", phase, done, total, 1_500_000.0, "https://example.org/span.pth")
+    return DownloadProgress(
+        "span-x4-official", phase, done, total, 1_500_000.0, "https://example.org/span.pth"
+    )
 
 
 class Terminal(io.StringIO):
@@ -169,7 +213,9 @@ def test_progress_is_a_line_per_ten_percent_in_a_log():
         printer(progress(done, 9_000_000))
     lines = stream.getvalue().splitlines()
     assert lines[0] == "span-x4-official: downloading 9.0 MB from example.org"
-    assert lines[1:] == [f"span-x4-official: {p}% ({human_size(p * 90_000)} of 9.0 MB)" for p in range(10, 101, 10)]
+    assert lines[1:] == [
+        f"span-x4-official: {p}% ({human_size(p * 90_000)} of 9.0 MB)" for p in range(10, 101, 10)
+    ]
     assert lines[1] == "span-x4-official: 10% (900 kB of 9.0 MB)"
 
 
@@ -182,7 +228,9 @@ def test_list_does_not_import_torch(home):
         "args = parser.parse_args(['models', 'list']); assert args.handler(args) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "span-x4-official" in result.stdout
 
@@ -193,8 +241,15 @@ def test_a_listing_piped_into_head_ends_quietly(home):
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        result = subprocess.run([sys.executable, "-m", "sr_studio", "models", "list"], cwd=ROOT,
-                                env=dict(os.environ), stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "sr_studio", "models", "list"],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert result.returncode == 0, result.stderr

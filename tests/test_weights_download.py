@@ -46,17 +46,27 @@ class Served:
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
-        self.drop_after: dict[str, int] = {}  # path -> bytes sent before the connection is cut (once)
-        self.drop_always: dict[str, int] = {}  # path -> bytes sent before the connection is cut, every time
-        self.slow_headers: set[str] = set()  # paths whose headers come one byte at a time, never ending
+        self.drop_after: dict[
+            str, int
+        ] = {}  # path -> bytes sent before the connection is cut (once)
+        self.drop_always: dict[
+            str, int
+        ] = {}  # path -> bytes sent before the connection is cut, every time
+        self.slow_headers: set[str] = (
+            set()
+        )  # paths whose headers come one byte at a time, never ending
         self.stall: set[str] = set()  # paths whose body never comes (until `release` is set)
         self.ignore_range: set[str] = set()
         self.requests: list[dict] = []
         self.bytes_sent = 0
         self.seconds_per_piece = 0.0  # to pace the transfer like a real network
-        self.pause_after: dict[str, int] = {}  # path -> bytes sent before the body waits for `resume`
+        self.pause_after: dict[
+            str, int
+        ] = {}  # path -> bytes sent before the body waits for `resume`
         self.resume = threading.Event()
-        self.trickle: dict[str, tuple[int, float]] = {}  # path -> (bytes, seconds): that much, that often
+        self.trickle: dict[
+            str, tuple[int, float]
+        ] = {}  # path -> (bytes, seconds): that much, that often
         self.release = threading.Event()
         self.lock = threading.Lock()
 
@@ -69,7 +79,11 @@ def handler_for(served: Served):
         def do_GET(self):
             with served.lock:
                 served.requests.append(
-                    {"path": self.path, "range": self.headers.get("Range"), "if_range": self.headers.get("If-Range")}
+                    {
+                        "path": self.path,
+                        "range": self.headers.get("Range"),
+                        "if_range": self.headers.get("If-Range"),
+                    }
                 )
             data = served.files.get(self.path)
             if self.path in served.slow_headers:
@@ -104,7 +118,7 @@ def handler_for(served: Served):
             if cut is not None:
                 body = body[:cut]
             if self.path in served.drop_always:
-                body = body[:served.drop_always[self.path]]
+                body = body[: served.drop_always[self.path]]
             piece, pause = served.trickle.get(self.path, (8192, served.seconds_per_piece))
             paused_at = served.pause_after.get(self.path)
             for offset in range(0, len(body), piece):
@@ -113,12 +127,12 @@ def handler_for(served: Served):
                 if served.release.is_set():
                     return  # the test is over
                 try:
-                    self.wfile.write(body[offset:offset + piece])
+                    self.wfile.write(body[offset : offset + piece])
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client gave up (cancelled, or refused what it was sent)
                 with served.lock:
-                    served.bytes_sent += len(body[offset:offset + piece])
+                    served.bytes_sent += len(body[offset : offset + piece])
                 if pause:
                     time.sleep(pause)
 
@@ -129,7 +143,7 @@ def handler_for(served: Served):
                 if served.release.is_set():
                     return
                 try:
-                    self.wfile.write(head[offset:offset + 1])
+                    self.wfile.write(head[offset : offset + 1])
                     self.wfile.flush()
                 except OSError:
                     return  # the client gave up: what the test wants
@@ -142,7 +156,9 @@ def handler_for(served: Served):
 def server():
     served = Served()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(served))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     served.base = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield served
@@ -155,7 +171,14 @@ def server():
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """An empty data folder and bundled folder, no proxies; returns the models folder."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path / "data"))
     (tmp_path / "bundled").mkdir()
@@ -193,7 +216,11 @@ def entry(urls, data: bytes | None, model_id="test-span-x2", **changes) -> dict:
 
 
 def files_under(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    return (
+        sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        if root.exists()
+        else []
+    )
 
 
 def no_wait(seconds):
@@ -213,7 +240,13 @@ def test_good_download_is_verified_installed_and_listed(server, home, span_x2):
 
     model = download_model("test-span-x2", progress=events.append, sleep=no_wait)
 
-    assert (model.id, model.arch, model.scale, model.verified, model.source) == ("test-span-x2", "SPAN", 2, True, "catalog")
+    assert (model.id, model.arch, model.scale, model.verified, model.source) == (
+        "test-span-x2",
+        "SPAN",
+        2,
+        True,
+        "catalog",
+    )
     assert model.path.read_bytes() == span_x2
     assert model.sha256 == hashlib.sha256(span_x2).hexdigest()
     assert model.origin == server.base + "/span.pth"
@@ -240,7 +273,10 @@ def test_dropped_connection_resumes_with_a_range_request(server, home, span_x2):
 
     model = download_model("test-span-x2", sleep=waits.append, backoff=0.5, chunk_size=8192)
 
-    assert [(r["range"], r["if_range"]) for r in server.requests] == [(None, None), (f"bytes={half}-", '"v1"')]
+    assert [(r["range"], r["if_range"]) for r in server.requests] == [
+        (None, None),
+        (f"bytes={half}-", '"v1"'),
+    ]
     assert server.bytes_sent == len(span_x2), "the first half was downloaded again"
     assert waits == [0.5]
     assert model.path.read_bytes() == span_x2 and model.verified
@@ -288,7 +324,9 @@ def test_server_that_ignores_range_restarts_the_file_cleanly(server, home, span_
         ({"size": 12345}, "catalog says 12,345"),
     ],
 )
-def test_wrong_checksum_or_size_is_refused_and_nothing_is_left(server, home, span_x2, change, message):
+def test_wrong_checksum_or_size_is_refused_and_nothing_is_left(
+    server, home, span_x2, change, message
+):
     server.files["/span.pth"] = span_x2
     entry(server.base + "/span.pth", span_x2, **change)
 
@@ -371,7 +409,9 @@ def test_file_that_is_not_a_checkpoint_is_refused(server, home):
         ({"expect": {"feature_channels": 48}}, r"the file is not SPAN ch8 \(feature_channels=8\)"),
     ],
 )
-def test_checkpoint_of_the_wrong_architecture_or_scale_is_refused(server, home, span_x2, change, message):
+def test_checkpoint_of_the_wrong_architecture_or_scale_is_refused(
+    server, home, span_x2, change, message
+):
     server.files["/span.pth"] = span_x2
     entry(server.base + "/span.pth", span_x2, **change)
 
@@ -389,10 +429,14 @@ def test_entry_without_checksum_is_installed_unverified(server, home, span_x2):
 
     assert model.verified is False
     assert model.sha256 == hashlib.sha256(span_x2).hexdigest()
-    assert [(m.status, m.verified) for m in list_models() if m.id == "test-span-x2"] == [("installed", False)]
+    assert [(m.status, m.verified) for m in list_models() if m.id == "test-span-x2"] == [
+        ("installed", False)
+    ]
 
 
-def test_published_checksum_prefix_is_checked_when_the_full_digest_is_unknown(server, home, span_x2):
+def test_published_checksum_prefix_is_checked_when_the_full_digest_is_unknown(
+    server, home, span_x2
+):
     server.files["/span.pth"] = span_x2
     entry(server.base + "/span.pth", span_x2, sha256=None, sha256_prefix="00000000")
 
@@ -400,7 +444,12 @@ def test_published_checksum_prefix_is_checked_when_the_full_digest_is_unknown(se
         download_model("test-span-x2", sleep=no_wait)
     assert_nothing_installed(home)
 
-    entry(server.base + "/span.pth", span_x2, sha256=None, sha256_prefix=hashlib.sha256(span_x2).hexdigest()[:12])
+    entry(
+        server.base + "/span.pth",
+        span_x2,
+        sha256=None,
+        sha256_prefix=hashlib.sha256(span_x2).hexdigest()[:12],
+    )
     assert download_model("test-span-x2", sleep=no_wait).verified is False
 
 
@@ -410,7 +459,9 @@ def test_cancelling_leaves_nothing(server, home, span_x2):
     checks = iter(range(1000))
 
     with pytest.raises(Cancelled):
-        download_model("test-span-x2", cancel=lambda: next(checks) >= 4, chunk_size=4096, sleep=no_wait)
+        download_model(
+            "test-span-x2", cancel=lambda: next(checks) >= 4, chunk_size=4096, sleep=no_wait
+        )
 
     assert 0 < server.bytes_sent
     assert_nothing_installed(home)
@@ -430,15 +481,23 @@ def test_cancel_event_set_from_the_progress_callback(server, home, span_x2):
     assert_nothing_installed(home)
 
 
-@pytest.mark.parametrize("size_in_catalog, requests_made", [(True, 0), (False, 1)], ids=["size-known", "size-from-server"])
-def test_insufficient_disk_space_is_refused_before_writing(server, home, span_x2, monkeypatch, size_in_catalog, requests_made):
+@pytest.mark.parametrize(
+    "size_in_catalog, requests_made",
+    [(True, 0), (False, 1)],
+    ids=["size-known", "size-from-server"],
+)
+def test_insufficient_disk_space_is_refused_before_writing(
+    server, home, span_x2, monkeypatch, size_in_catalog, requests_made
+):
     """With the size in the catalog, nothing is even requested; otherwise the server's Content-Length decides."""
     server.files["/span.pth"] = span_x2
     entry(server.base + "/span.pth", span_x2 if size_in_catalog else None)
     usage = collections.namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 5000, 5000))
 
-    with pytest.raises(StoreError, match="not enough disk space for test-span-x2: it needs .* 5.0 kB is free"):
+    with pytest.raises(
+        StoreError, match="not enough disk space for test-span-x2: it needs .* 5.0 kB is free"
+    ):
         download_model("test-span-x2", sleep=no_wait)
 
     assert len(server.requests) == requests_made
@@ -488,19 +547,25 @@ def test_force_downloads_again_over_an_installed_copy(server, home, span_x2):
 
 def test_cli_download_prints_a_line_per_ten_percent(server, home, span_x2, capsys):
     server.files["/span.pth"] = span_x2
-    server.seconds_per_piece = 1.5 / (len(span_x2) / 8192)  # 1.5 s in all: progress comes 10 times a second
+    server.seconds_per_piece = 1.5 / (
+        len(span_x2) / 8192
+    )  # 1.5 s in all: progress comes 10 times a second
     entry(server.base + "/span.pth", span_x2)
 
     assert main(["models", "download", "test-span-x2"]) == 0
 
     captured = capsys.readouterr()
-    percents = [int(line.split(": ")[1].split("%")[0]) for line in captured.err.splitlines() if "%" in line]
+    percents = [
+        int(line.split(": ")[1].split("%")[0]) for line in captured.err.splitlines() if "%" in line
+    ]
     assert len(percents) >= 6 and percents[-1] == 100
     assert all(p % 10 == 0 and p > 0 for p in percents) and percents == sorted(set(percents))
     assert "verifying" in captured.err
     assert "Installed test-span-x2: SPAN x2, verified" in captured.out
     assert main(["models", "list"]) == 0
-    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("test-span-x2 "))
+    row = next(
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("test-span-x2 ")
+    )
     assert row.endswith("installed, verified")
 
 
@@ -510,7 +575,9 @@ def test_cli_download_failure_is_one_line(server, home, span_x2, capsys):
     assert main(["models", "download", "test-span-x2"]) == 1
 
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("sr-studio: error: test-span-x2: download failed") and "HTTP 404" in error
+    assert (
+        error.startswith("sr-studio: error: test-span-x2: download failed") and "HTTP 404" in error
+    )
     assert main(["models", "download", "no-such-model"]) == 1
     assert "no model with this id in the catalog" in capsys.readouterr().err
 
@@ -520,7 +587,10 @@ def test_a_kept_part_file_is_resumed_from_the_mirror_it_came_from(server, home, 
     server.files["/b.pth"] = span_x2
     server.drop_after["/b.pth"] = half
     entry([server.base + "/a.pth", server.base + "/b.pth"], span_x2)
-    with pytest.raises(DownloadError, match=r"\(mirror 1 of 2\): HTTP 404.*\(mirror 2 of 2\): the connection closed"):
+    with pytest.raises(
+        DownloadError,
+        match=r"\(mirror 1 of 2\): HTTP 404.*\(mirror 2 of 2\): the connection closed",
+    ):
         download_model("test-span-x2", retries=0, sleep=no_wait)
     server.files["/a.pth"] = span_x2
     server.requests.clear()
@@ -585,14 +655,20 @@ def test_offline_every_mirror_fails_at_once_and_says_so(home, span_x2, no_such_h
     message = str(raised.value)
     assert time.monotonic() - started < 5
     assert waits == [], "a failed name lookup or a refused connection is not retried"
-    assert message == ("test-span-x2: download failed: this computer seems to be offline (mirror.invalid: name "
-                       "lookup failed; 127.0.0.1: the server refused the connection)")
+    assert message == (
+        "test-span-x2: download failed: this computer seems to be offline (mirror.invalid: name "
+        "lookup failed; 127.0.0.1: the server refused the connection)"
+    )
     assert_nothing_installed(home)
 
     assert main(["models", "download", "test-span-x2"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("sr-studio: error: test-span-x2: download failed: this computer seems to be offline")
-    assert "test-span-x2: connecting to mirror.invalid..." in err, "the user sees what it is waiting for"
+    assert err[-1].startswith(
+        "sr-studio: error: test-span-x2: download failed: this computer seems to be offline"
+    )
+    assert "test-span-x2: connecting to mirror.invalid..." in err, (
+        "the user sees what it is waiting for"
+    )
     assert "Traceback" not in "\n".join(err)
 
 
@@ -607,7 +683,9 @@ def test_an_unreachable_mirror_is_skipped_at_once_for_the_next(server, home, spa
     assert model.origin == server.base + "/span.pth" and model.path.read_bytes() == span_x2
 
 
-def test_a_mirror_that_ignores_range_and_breaks_off_at_the_same_place_runs_out_of_tries(server, home, span_x2):
+def test_a_mirror_that_ignores_range_and_breaks_off_at_the_same_place_runs_out_of_tries(
+    server, home, span_x2
+):
     """Each try restarts at 0 (200, the whole file) and is cut at 1000 bytes: it never gets further than the
     first, so the tries run out instead of counting as progress forever."""
     server.files["/span.pth"] = span_x2
@@ -624,7 +702,9 @@ def test_a_mirror_that_ignores_range_and_breaks_off_at_the_same_place_runs_out_o
         download_model("test-span-x2", retries=2, backoff=0.5, sleep=sleep)
 
     assert "\n" not in str(raised.value)
-    assert len(server.requests) == 3, "the first try (further than ever before), then 2 that were not"
+    assert len(server.requests) == 3, (
+        "the first try (further than ever before), then 2 that were not"
+    )
     assert waits == [0.5, 1.0]
     assert ModelStore().get("test-span-x2") is None
 
@@ -643,7 +723,9 @@ def test_a_retry_that_resumes_further_still_counts_as_progress(server, home, spa
 
     model = download_model("test-span-x2", retries=1, sleep=no_wait)
 
-    assert [r["range"] for r in server.requests] == [None] + [f"bytes={3000 * k}-" for k in range(1, 5)]
+    assert [r["range"] for r in server.requests] == [None] + [
+        f"bytes={3000 * k}-" for k in range(1, 5)
+    ]
     assert model.path.read_bytes() == span_x2
 
 
@@ -685,7 +767,9 @@ def test_trickling_mirror_counts_as_stalled_and_the_next_mirror_is_used(server, 
     waits = []
     started = time.monotonic()
 
-    model = download_model("test-span-x2", timeout=5, retries=1, sleep=waits.append, stall_bytes=2048, stall_seconds=1)
+    model = download_model(
+        "test-span-x2", timeout=5, retries=1, sleep=waits.append, stall_bytes=2048, stall_seconds=1
+    )
 
     assert time.monotonic() - started < 15
     assert [r["path"] for r in server.requests] == ["/trickle.pth", "/trickle.pth", "/good.pth"]
@@ -701,7 +785,9 @@ def test_only_a_trickling_mirror_gives_a_one_line_error_and_keeps_the_bytes(serv
     started = time.monotonic()
 
     with pytest.raises(DownloadError) as raised:
-        download_model("test-span-x2", timeout=5, retries=1, sleep=no_wait, stall_bytes=2048, stall_seconds=1)
+        download_model(
+            "test-span-x2", timeout=5, retries=1, sleep=no_wait, stall_bytes=2048, stall_seconds=1
+        )
 
     message = str(raised.value)
     assert time.monotonic() - started < 10
@@ -716,7 +802,9 @@ def test_a_slow_but_steady_mirror_is_not_a_stall(server, home, span_x2):
     server.trickle["/span.pth"] = (8192, 0.02)  # about 400 kB/s: 40 pieces, about 0.8 s
     entry(server.base + "/span.pth", span_x2)
 
-    model = download_model("test-span-x2", retries=0, sleep=no_wait, stall_bytes=16384, stall_seconds=0.2)
+    model = download_model(
+        "test-span-x2", retries=0, sleep=no_wait, stall_bytes=16384, stall_seconds=0.2
+    )
 
     assert len(server.requests) == 1
     assert model.path.read_bytes() == span_x2
@@ -731,7 +819,10 @@ def start_cli_download(*extra: str) -> subprocess.Popen:
     """`sr-studio models download test-span-x2` in another process, with this test's data folder."""
     return subprocess.Popen(
         [sys.executable, "-m", "sr_studio", "models", "download", "test-span-x2", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
 
 
@@ -775,7 +866,9 @@ def paused_server(server, home, span_x2):
     return server
 
 
-def test_second_process_waits_for_the_first_and_finds_the_model_installed(paused_server, home, span_x2):
+def test_second_process_waits_for_the_first_and_finds_the_model_installed(
+    paused_server, home, span_x2
+):
     server = paused_server
     first = start_cli_download()
     second = None
@@ -795,13 +888,17 @@ def test_second_process_waits_for_the_first_and_finds_the_model_installed(paused
     assert (first_code, second_code) == (0, 0), second_err.lines
     assert "Installed test-span-x2: SPAN x2, verified" in first_out
     assert "Installed test-span-x2: SPAN x2, verified" in second_out
-    assert [r["range"] for r in server.requests] == [None], "the model was downloaded once, by the first process"
+    assert [r["range"] for r in server.requests] == [None], (
+        "the model was downloaded once, by the first process"
+    )
     assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]  # no .part, no .lock left
     model = ModelStore().get("test-span-x2")
     assert model.verified and model.path.read_bytes() == span_x2
 
 
-def test_waiting_can_be_cancelled_and_removal_is_refused_while_another_process_downloads(paused_server, home):
+def test_waiting_can_be_cancelled_and_removal_is_refused_while_another_process_downloads(
+    paused_server, home
+):
     server = paused_server
     first = start_cli_download()
     try:
@@ -820,7 +917,9 @@ def test_waiting_can_be_cancelled_and_removal_is_refused_while_another_process_d
         assert phases == ["waiting"] and time.monotonic() - started < 5
         with pytest.raises(StoreError, match="test-span-x2 is being downloaded right now"):
             ModelStore().remove("test-span-x2")
-        assert (home / ".partial" / "test-span-x2.part").exists(), "the other process's file was touched"
+        assert (home / ".partial" / "test-span-x2.part").exists(), (
+            "the other process's file was touched"
+        )
         server.resume.set()
         code, out = finish(first)
     finally:
@@ -837,21 +936,30 @@ def test_a_killed_downloader_leaves_no_lock_that_blocks_the_next(paused_server, 
     try:
         wait_until(lambda: server.bytes_sent >= PAUSE_AT, what="the first download to start")
         part = home / ".partial" / "test-span-x2.part"
-        wait_until(lambda: part.exists() and part.stat().st_size >= PAUSE_AT // 2, what="the first download to write")
+        wait_until(
+            lambda: part.exists() and part.stat().st_size >= PAUSE_AT // 2,
+            what="the first download to write",
+        )
     finally:
         first.kill()  # SIGKILL: no clean-up of any kind runs
         first.communicate()
-    assert (home / ".partial" / "test-span-x2.lock").exists(), "the test should leave a lock file behind"
+    assert (home / ".partial" / "test-span-x2.lock").exists(), (
+        "the test should leave a lock file behind"
+    )
     kept = (home / ".partial" / "test-span-x2.part").stat().st_size
     del server.pause_after["/span.pth"]
     phases = []
     started = time.monotonic()
 
-    model = download_model("test-span-x2", progress=lambda event: phases.append(event.phase), sleep=no_wait)
+    model = download_model(
+        "test-span-x2", progress=lambda event: phases.append(event.phase), sleep=no_wait
+    )
 
     assert time.monotonic() - started < 30
     assert "waiting" not in phases
-    assert server.requests[-1]["range"] == f"bytes={kept}-", "what the killed process had written is resumed"
+    assert server.requests[-1]["range"] == f"bytes={kept}-", (
+        "what the killed process had written is resumed"
+    )
     assert model.verified and model.path.read_bytes() == span_x2
     assert files_under(home) == ["test-span-x2.json", "test-span-x2.pth"]
 

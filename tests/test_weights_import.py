@@ -23,11 +23,26 @@ def store(tmp_path, monkeypatch) -> ModelStore:
     (tmp_path / "bundled").mkdir()
     monkeypatch.setenv("SR_STUDIO_BUNDLED_DIR", str(tmp_path / "bundled"))
     catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps({"models": [{
-        "id": "span-x4-official", "name": "SPAN x4", "arch": "SPAN", "scale": 4, "purpose": "bicubic",
-        "license": "Apache-2.0", "urls": ["https://example.org/span.pth"], "size": None, "sha256": None,
-        "description": "SPAN",
-    }]}))
+    catalog.write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "id": "span-x4-official",
+                        "name": "SPAN x4",
+                        "arch": "SPAN",
+                        "scale": 4,
+                        "purpose": "bicubic",
+                        "license": "Apache-2.0",
+                        "urls": ["https://example.org/span.pth"],
+                        "size": None,
+                        "sha256": None,
+                        "description": "SPAN",
+                    }
+                ]
+            }
+        )
+    )
     monkeypatch.setenv("SR_STUDIO_CATALOG", str(catalog))
     return ModelStore()
 
@@ -38,7 +53,9 @@ def span_state_dict(upscale: int, seed: int, channels: int = 8) -> dict:
 
 
 def stored_files(store: ModelStore) -> list[str]:
-    return sorted(p.name for p in store.root.rglob("*") if p.is_file()) if store.root.exists() else []
+    return (
+        sorted(p.name for p in store.root.rglob("*") if p.is_file()) if store.root.exists() else []
+    )
 
 
 def test_pth_wrapped_in_params_ema_is_stored_as_the_ema_state_dict_in_safetensors(store, tmp_path):
@@ -48,7 +65,13 @@ def test_pth_wrapped_in_params_ema_is_stored_as_the_ema_state_dict_in_safetensor
 
     model = import_model(source)
 
-    assert (model.id, model.arch, model.scale, model.source, model.verified) == ("my-model-4x", "SPAN", 4, "import", False)
+    assert (model.id, model.arch, model.scale, model.source, model.verified) == (
+        "my-model-4x",
+        "SPAN",
+        4,
+        "import",
+        False,
+    )
     assert model.path.suffix == ".safetensors" and model.path.parent == store.root
     assert model.origin == str(source.resolve())
     stored = load_file(model.path)  # a safetensors file: nothing in it is ever unpickled

@@ -38,10 +38,26 @@ def home(tmp_path, monkeypatch):
     bundled.mkdir()
     monkeypatch.setenv("SR_STUDIO_BUNDLED_DIR", str(bundled))
     catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps({"models": [{
-        "id": "hat-x4", "name": "HAT x4", "arch": "HAT", "scale": 4, "purpose": "bicubic", "license": "Apache-2.0",
-        "urls": ["https://example.org/hat.pth"], "size": 85128960, "sha256": None, "description": "HAT",
-    }]}))
+    catalog.write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "id": "hat-x4",
+                        "name": "HAT x4",
+                        "arch": "HAT",
+                        "scale": 4,
+                        "purpose": "bicubic",
+                        "license": "Apache-2.0",
+                        "urls": ["https://example.org/hat.pth"],
+                        "size": 85128960,
+                        "sha256": None,
+                        "description": "HAT",
+                    }
+                ]
+            }
+        )
+    )
     monkeypatch.setenv("SR_STUDIO_CATALOG", str(catalog))
     return tmp_path
 
@@ -56,7 +72,12 @@ def test_data_folder_is_the_platform_user_data_folder_unless_overridden(tmp_path
 
 def test_human_sizes_read_like_a_file_browser():
     assert [human_size(n) for n in (None, 512, 313_275, 8_942_586, 165_774_123, 2_500_000_000)] == [
-        "?", "512 B", "313 kB", "8.9 MB", "166 MB", "2.5 GB"
+        "?",
+        "512 B",
+        "313 kB",
+        "8.9 MB",
+        "166 MB",
+        "2.5 GB",
     ]
 
 
@@ -67,16 +88,27 @@ def test_bundled_models_are_listed_from_their_cards(home):
         "# SPAN x2\nTrained for SR Studio on photos.\n"
     )
     write_span(home / "bundled" / "span-x4.safetensors", 4)
-    (home / "bundled" / "span-x4.json").write_text(json.dumps(
-        {"id": "bundled-span-x4", "name": "SR Studio SPAN x4", "arch": "SPAN", "scale": 4, "license": "CC0-1.0"}
-    ))
+    (home / "bundled" / "span-x4.json").write_text(
+        json.dumps(
+            {
+                "id": "bundled-span-x4",
+                "name": "SR Studio SPAN x4",
+                "arch": "SPAN",
+                "scale": 4,
+                "license": "CC0-1.0",
+            }
+        )
+    )
     write_span(home / "bundled" / "extra-x2.safetensors", 2)  # no card: named after the file
     (home / "bundled" / "notes.md").write_text("not a model")
 
     found = {m.id: m for m in bundled_models()}
     assert set(found) == {"bundled-span-x2", "bundled-span-x4", "bundled-extra-x2"}
-    assert (found["bundled-span-x2"].name, found["bundled-span-x2"].scale, found["bundled-span-x2"].license) == (
-        "SR Studio SPAN x2", 2, "Apache-2.0")
+    assert (
+        found["bundled-span-x2"].name,
+        found["bundled-span-x2"].scale,
+        found["bundled-span-x2"].license,
+    ) == ("SR Studio SPAN x2", 2, "Apache-2.0")
     assert (found["bundled-span-x4"].scale, found["bundled-span-x4"].license) == (4, "CC0-1.0")
     assert found["bundled-extra-x2"].scale == 2
     listed = [m for m in list_models() if m.status == "bundled"]
@@ -92,7 +124,9 @@ def test_markdown_card_as_a_bullet_list(home):
     assert (model.id, model.scale, model.license) == ("bundled-span-x4", 4, "Apache-2.0")
 
 
-@pytest.mark.parametrize("scale, expected", [(1, "x2"), (2, "x2"), (3, "x4"), (4, "x4"), (6, "x4"), (8, "x4")])
+@pytest.mark.parametrize(
+    "scale, expected", [(1, "x2"), (2, "x2"), (3, "x4"), (4, "x4"), (6, "x4"), (8, "x4")]
+)
 def test_default_model_for_each_scale(home, scale, expected):
     write_span(home / "bundled" / "span-x2.safetensors", 2)
     write_span(home / "bundled" / "span-x4.safetensors", 4)
@@ -104,11 +138,15 @@ def test_the_card_marked_default_wins_among_models_of_one_scale(home):
     """Two x4 models bundled (clean and photo): no --model runs the one whose card says default, and
     each keeps its purpose, so the clean one stays reachable by its own id."""
     write_span(home / "bundled" / "span-x4.safetensors", 4)
-    (home / "bundled" / "span-x4.json").write_text(json.dumps(
-        {"id": "bundled-span-x4", "scale": 4, "purpose": "bicubic"}))
+    (home / "bundled" / "span-x4.json").write_text(
+        json.dumps({"id": "bundled-span-x4", "scale": 4, "purpose": "bicubic"})
+    )
     write_span(home / "bundled" / "span-x4-photo.safetensors", 4)
-    (home / "bundled" / "span-x4-photo.json").write_text(json.dumps(
-        {"id": "bundled-span-x4-photo", "scale": 4, "purpose": "real-world", "default": True}))
+    (home / "bundled" / "span-x4-photo.json").write_text(
+        json.dumps(
+            {"id": "bundled-span-x4-photo", "scale": 4, "purpose": "real-world", "default": True}
+        )
+    )
     assert default_model_path(4).name == "span-x4-photo.safetensors"
     assert default_model_path(3).name == "span-x4-photo.safetensors"
     assert resolve_model("bundled-span-x4").name == "span-x4.safetensors"
@@ -135,9 +173,13 @@ def test_resolve_model_accepts_ids_and_files_and_explains_the_rest(home):
     assert resolve_model("bundled-span-x2", None) == bundled
     assert resolve_model(imported.id, 2) == imported.path
     assert resolve_model(str(loose), None) == loose
-    with pytest.raises(SRStudioError, match="'hat-x4' is not installed; run: sr-studio models download hat-x4"):
+    with pytest.raises(
+        SRStudioError, match="'hat-x4' is not installed; run: sr-studio models download hat-x4"
+    ):
         resolve_model("hat-x4", 4)
-    with pytest.raises(SRStudioError, match="no installed model or file named 'nope'.*sr-studio models list"):
+    with pytest.raises(
+        SRStudioError, match="no installed model or file named 'nope'.*sr-studio models list"
+    ):
         resolve_model("nope", 4)
     with pytest.raises(SRStudioError, match="is a folder"):
         resolve_model(str(home / "loose"), 4)
@@ -159,7 +201,11 @@ def test_verify_reports_changed_missing_and_damaged_models(home):
     kept = import_model(write_span(home / "mine" / "kept.safetensors", 2))
     changed = import_model(write_span(home / "mine" / "changed.safetensors", 2, channels=4))
     missing = import_model(write_span(home / "mine" / "missing.safetensors", 2, channels=6))
-    assert {r.id: r.status for r in store.verify()} == {kept.id: "ok", changed.id: "ok", missing.id: "ok"}
+    assert {r.id: r.status for r in store.verify()} == {
+        kept.id: "ok",
+        changed.id: "ok",
+        missing.id: "ok",
+    }
 
     with open(changed.path, "r+b") as file:
         file.seek(-4, 2)
@@ -169,7 +215,10 @@ def test_verify_reports_changed_missing_and_damaged_models(home):
 
     results = {r.id: r for r in store.verify()}
     assert {i: r.status for i, r in results.items()} == {
-        kept.id: "ok", changed.id: "changed", missing.id: "missing", "broken": "damaged record"
+        kept.id: "ok",
+        changed.id: "changed",
+        missing.id: "missing",
+        "broken": "damaged record",
     }
     assert "sha256 is now" in results[changed.id].detail
     # Only intact models are listed as installed.

@@ -20,14 +20,24 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 SOURCES = {  # bundled stem: (published file, its sha256)
-    "span-x2": ("spanx2_ch48.pth", "5f4e4466011e1d2a12fef08b9c2def28a0ce582567e6eb24a8764745d0a8af0d"),
-    "span-x4": ("spanx4_ch48.pth", "82c9eda8679f0a1525bbb1037c322ac00279029620cc87a31e5f0ea83726c187"),
+    "span-x2": (
+        "spanx2_ch48.pth",
+        "5f4e4466011e1d2a12fef08b9c2def28a0ce582567e6eb24a8764745d0a8af0d",
+    ),
+    "span-x4": (
+        "spanx4_ch48.pth",
+        "82c9eda8679f0a1525bbb1037c322ac00279029620cc87a31e5f0ea83726c187",
+    ),
 }
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path, help="the folder with spanx2_ch48.pth and spanx4_ch48.pth")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "source", type=Path, help="the folder with spanx2_ch48.pth and spanx4_ch48.pth"
+    )
     parser.add_argument("destination", type=Path, help="resources/models")
     args = parser.parse_args(argv)
 
@@ -47,15 +57,23 @@ def main(argv=None) -> int:
         tensors = {k: v.float().contiguous() for k, v in read_state_dict(source).items()}
         target = args.destination / f"{stem}.safetensors"
         temporary = target.with_name(target.name + ".tmp")
-        save_file(tensors, str(temporary), metadata={
-            "arch": "SPAN", "scale": stem[-1], "source": f"{name} (sha256 {expected})",
-            "provenance": "published SPAN ch48 (hongyuanyu/SPAN, Apache-2.0), recovered from a float16 ncnn export",
-        })
+        save_file(
+            tensors,
+            str(temporary),
+            metadata={
+                "arch": "SPAN",
+                "scale": stem[-1],
+                "source": f"{name} (sha256 {expected})",
+                "provenance": "published SPAN ch48 (hongyuanyu/SPAN, Apache-2.0), recovered from a float16 ncnn export",
+            },
+        )
         os.replace(temporary, target)
         x = torch.rand(1, 3, 40, 36)
         with torch.inference_mode():
             difference = (load_model(target)(x) - load_model(source)(x)).abs().max().item()
-        print(f"{target}: {target.stat().st_size} bytes, sha256 {sha256_of(target)}, max difference {difference:.1e}")
+        print(
+            f"{target}: {target.stat().st_size} bytes, sha256 {sha256_of(target)}, max difference {difference:.1e}"
+        )
         if difference != 0.0:
             return 1
     return 0

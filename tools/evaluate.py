@@ -47,15 +47,24 @@ def load(spec: str):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("models", nargs="+", metavar="MODEL")
-    parser.add_argument("--scale", type=int, default=None, help="scale for bicubic (default: the models' scale)")
-    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help=f"default {DEFAULT_DATASETS}")
+    parser.add_argument(
+        "--scale", type=int, default=None, help="scale for bicubic (default: the models' scale)"
+    )
+    parser.add_argument(
+        "--datasets", type=Path, default=DEFAULT_DATASETS, help=f"default {DEFAULT_DATASETS}"
+    )
     parser.add_argument("--sets", nargs="+", default=list(BENCHMARK_SETS))
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--degraded", action="store_true",
-                        help="camera-like degraded inputs (blur, downscale, noise, JPEG; seeded, see benchmarks/DEGRADED.md) "
-                             "instead of the clean bicubic protocol")
+    parser.add_argument(
+        "--degraded",
+        action="store_true",
+        help="camera-like degraded inputs (blur, downscale, noise, JPEG; seeded, see benchmarks/DEGRADED.md) "
+        "instead of the clean bicubic protocol",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -73,20 +82,28 @@ def main(argv=None) -> int:
                 if not scales:
                     parser.error("bicubic needs --scale when no model is given")
                 for scale in scales:
-                    results = [evaluate_set(bicubic_upscaler(scale), scale, args.datasets, s, args.degraded) for s in args.sets]
+                    results = [
+                        evaluate_set(
+                            bicubic_upscaler(scale), scale, args.datasets, s, args.degraded
+                        )
+                        for s in args.sets
+                    ]
                     rows.append(("bicubic (Pillow)", scale, results))
             else:
                 scale = model.descriptor.scale
                 run = model_upscaler(model)
-                results = [evaluate_set(run, scale, args.datasets, s, args.degraded)
-                           for s in args.sets]
+                results = [
+                    evaluate_set(run, scale, args.datasets, s, args.degraded) for s in args.sets
+                ]
                 rows.append((f"{spec} ({model.descriptor.arch})", scale, results))
     except SRStudioError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(markdown_table(rows))
-    print(f"\nY channel (BT.601), shave = scale, LR by Pillow BICUBIC downscale, float32 CPU, "
-          f"{torch.get_num_threads()} threads; total {time.perf_counter() - started:.0f} s")
+    print(
+        f"\nY channel (BT.601), shave = scale, LR by Pillow BICUBIC downscale, float32 CPU, "
+        f"{torch.get_num_threads()} threads; total {time.perf_counter() - started:.0f} s"
+    )
     return 0
 
 

@@ -93,7 +93,9 @@ def to_tensor(arrays) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def camera_batch(pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Generator, clean_share: float):
+def camera_batch(
+    pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Generator, clean_share: float
+):
     """(LR, HR) crops where each LR is its HR crop through a random camera-like degradation.
 
     The degradation runs on the HR crop itself (blur at the HR's resolution, then down to LR size), one
@@ -220,8 +222,12 @@ def upsampler_from_smaller(target: SPAN, source_state: dict, source_scale: int) 
             for i in range(scale):
                 for j in range(scale):
                     k_source = (i // factor) * source_scale + (j // factor)
-                    target.upsampler[0].weight[c * scale * scale + i * scale + j] = weight[c * source_scale**2 + k_source]
-                    target.upsampler[0].bias[c * scale * scale + i * scale + j] = bias[c * source_scale**2 + k_source]
+                    target.upsampler[0].weight[c * scale * scale + i * scale + j] = weight[
+                        c * source_scale**2 + k_source
+                    ]
+                    target.upsampler[0].bias[c * scale * scale + i * scale + j] = bias[
+                        c * source_scale**2 + k_source
+                    ]
 
 
 @torch.no_grad()
@@ -268,7 +274,10 @@ def fp32_upsampler(model: SPAN) -> None:
 
 # ----------------------------------------------------------------------------- model card
 
-PUBLISHED_SPAN = {2: (38.08, 33.71, 32.24), 4: (32.20, 28.66, 26.18)}  # Wan et al. 2024, Table (ch48)
+PUBLISHED_SPAN = {
+    2: (38.08, 33.71, 32.24),
+    4: (32.20, 28.66, 26.18),
+}  # Wan et al. 2024, Table (ch48)
 TARGETS = {2: (37.3, 32.9, 30.3), 4: (31.3, 28.0, 25.0)}
 
 
@@ -284,19 +293,28 @@ def validation_rows(log_path: Path, rows: int = 14) -> list[dict]:
 
 def curve_table(log_path: Path) -> str:
     entries = validation_rows(log_path)
-    lines = ["| step | training minutes | learning rate | training loss (L1, or MSE in an MSE stage) | held-out PSNR (dB) |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| step | training minutes | learning rate | training loss (L1, or MSE in an MSE stage) | held-out PSNR (dB) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for r in entries:
-        lines.append(f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | {r['val_psnr']} |")
+        lines.append(
+            f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | {r['val_psnr']} |"
+        )
     return "\n".join(lines)
 
 
 def photo_curve_table(log_path: Path) -> str:
     entries = validation_rows(log_path)
-    lines = ["| step | training minutes | learning rate | L1 loss | held-out PSNR, clean (dB) | held-out PSNR, degraded (dB) |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| step | training minutes | learning rate | L1 loss | held-out PSNR, clean (dB) | held-out PSNR, degraded (dB) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in entries:
-        lines.append(f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | {r['val_psnr']} | "
-                     f"{r.get('val_psnr_degraded') or '-'} |")
+        lines.append(
+            f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | {r['val_psnr']} | "
+            f"{r.get('val_psnr_degraded') or '-'} |"
+        )
     return "\n".join(lines)
 
 
@@ -306,9 +324,15 @@ def write_photo_card(args, state: dict, model) -> None:
     import json
 
     from sr_studio.degradation import BENCHMARK_RECIPE_TEXT
-    from sr_studio.weights.store import sha256_of
-    from sr_studio.evaluation import BENCHMARK_SETS, bicubic_upscaler, evaluate_set, markdown_table, model_upscaler
+    from sr_studio.evaluation import (
+        BENCHMARK_SETS,
+        bicubic_upscaler,
+        evaluate_set,
+        markdown_table,
+        model_upscaler,
+    )
     from sr_studio.model_loading import load_model
+    from sr_studio.weights.store import sha256_of
 
     scale = args.scale
     published = load_model(args.compare_with)
@@ -316,10 +340,18 @@ def write_photo_card(args, state: dict, model) -> None:
     tables = {}
     for degraded, sets in ((False, BENCHMARK_SETS), (True, ("Set5", "Set14", "Urban100"))):
         rows = []
-        for label, upscaler in ((f"this model (step {state['step']})", model_upscaler(model)),
-                                ("SPAN x4 published (`bundled-span-x4`)", model_upscaler(published)),
-                                ("bicubic (Pillow)", bicubic_upscaler(scale))):
-            rows.append((label, scale, [evaluate_set(upscaler, scale, args.datasets, name, degraded) for name in sets]))
+        for label, upscaler in (
+            (f"this model (step {state['step']})", model_upscaler(model)),
+            ("SPAN x4 published (`bundled-span-x4`)", model_upscaler(published)),
+            ("bicubic (Pillow)", bicubic_upscaler(scale)),
+        ):
+            rows.append(
+                (
+                    label,
+                    scale,
+                    [evaluate_set(upscaler, scale, args.datasets, name, degraded) for name in sets],
+                )
+            )
         tables[degraded] = rows
     seconds = time.perf_counter() - started
 
@@ -335,22 +367,31 @@ def write_photo_card(args, state: dict, model) -> None:
         return min(gain for name, gain in gains(rows).items() if name.split(" (")[0] in sets)
 
     # The photo model's targets, on the degraded benchmark's sets: +1.0 dB degraded, at most -0.7 dB clean.
-    meets_targets = worst(tables[True], ("Set14", "Urban100")) >= 1.0 and worst(tables[False], BENCHMARK_SETS) >= -0.7
+    meets_targets = (
+        worst(tables[True], ("Set14", "Urban100")) >= 1.0
+        and worst(tables[False], BENCHMARK_SETS) >= -0.7
+    )
     run_args = state.get("args", {})
     minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
     notes = args.card_notes.read_text(encoding="utf-8").strip() if args.card_notes else ""
     card_id = f"bundled-span-x{scale}-photo"
     if meets_targets:
-        role = (f"The model SR Studio runs for x{scale} when none is\nchosen. For sharp, noise-free sources "
-                f"(renders, scans of prints, images that were downscaled) the clean\n`bundled-span-x{scale}` keeps "
-                "a little more fine detail.")
+        role = (
+            f"The model SR Studio runs for x{scale} when none is\nchosen. For sharp, noise-free sources "
+            f"(renders, scans of prints, images that were downscaled) the clean\n`bundled-span-x{scale}` keeps "
+            "a little more fine detail."
+        )
         verdict = "Both targets are met, so this is the default model for x4."
     else:
-        role = (f"Choose it for camera photos (`--model {card_id}`, or in the window's\nmodel list); it is not "
-                f"the default, because it does not yet meet both of its targets\n(below). `bundled-span-x{scale}` "
-                "stays the default.")
-        verdict = ("Not both targets are met, so this model is bundled as a choice, not as the default: "
-                   "the gains above are measured, the targets are not reached yet.")
+        role = (
+            f"Choose it for camera photos (`--model {card_id}`, or in the window's\nmodel list); it is not "
+            f"the default, because it does not yet meet both of its targets\n(below). `bundled-span-x{scale}` "
+            "stays the default."
+        )
+        verdict = (
+            "Not both targets are met, so this model is bundled as a choice, not as the default: "
+            "the gains above are measured, the targets are not reached yet."
+        )
     text = f"""# SPAN x{scale} Photo (`{card_id}`)
 
 - **id**: {card_id}
@@ -392,7 +433,7 @@ Targets: at least +1.0 dB over the published SPAN x{scale} on degraded input (Se
 ## Training
 - Data: the 76 training photographs of `train/photos` in the shared datasets (every 20th of the 80,
   sorted by name, held out for the curve below). No benchmark image was used.
-- Degradation, drawn afresh for every {int(run_args.get('lr_patch', 48)) * scale}x{int(run_args.get('lr_patch', 48)) * scale} HR crop
+- Degradation, drawn afresh for every {int(run_args.get("lr_patch", 48)) * scale}x{int(run_args.get("lr_patch", 48)) * scale} HR crop
   (`sr_studio.degradation.camera_recipe`), in the family of Real-ESRGAN's second-order pipeline but kept
   to what cameras do: a share of crops get the clean bicubic protocol only (see the stages below); the others get lens
   blur (90%: Gaussian, sigma 0.2-2.5 HR px, 40% anisotropic at a random angle), then either a resize to the LR
@@ -400,34 +441,41 @@ Targets: at least +1.0 dB over the published SPAN x{scale} on degraded input (Se
   noise, JPEG 60-95, a milder blur, then the resize to LR size), then sensor noise (85%: Gaussian 1-12 levels
   or Poisson of the same strength, in colour or, for 40%, in luma) and JPEG (85%: quality 40-95, 4:2:0);
   the LR is rounded to 8 bits like any photo. Flips and 90-degree rotations.
-- L1 loss, Adam (betas 0.9, 0.99), {int(run_args.get('warmup_steps', 0))}-step warm-up then cosine decay over
-  {run_args.get('budget_minutes', '?')} training minutes to 2% of the peak, batch {run_args.get('batch', '?')},
+- L1 loss, Adam (betas 0.9, 0.99), {int(run_args.get("warmup_steps", 0))}-step warm-up then cosine decay over
+  {run_args.get("budget_minutes", "?")} training minutes to 2% of the peak, batch {run_args.get("batch", "?")},
   EMA of the weights (0.999; the EMA is exported). bfloat16 autocast on the CPU (native AVX-512 BF16), last
   conv in float32. The 3x3 convolutions train in their fused form (`--conv-mode fused`).
 {notes}
-- **Steps: {state['step']}**, **{minutes:.0f} minutes** of training on a 2-core CPU (one torch thread, then two), no GPU.
+- **Steps: {state["step"]}**, **{minutes:.0f} minutes** of training on a 2-core CPU (one torch thread, then two), no GPU.
 
 ## Learning curve (EMA weights; 128x128 LR centre crops of the 4 held-out photos, clean and degraded)
 
-{photo_curve_table(args.run / 'log.csv')}
+{photo_curve_table(args.run / "log.csv")}
 
 ## Reproduce / continue
 The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the README beside it).
 
     .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} --degradation camera \\
-        --clean-share {run_args.get('clean_share', '?')} --lr {run_args.get('lr', '?')} --budget-minutes MINUTES
+        --clean-share {run_args.get("clean_share", "?")} --lr {run_args.get("lr", "?")} --budget-minutes MINUTES
     .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} \\
         --export {args.export.as_posix()} --card {args.card.as_posix()}
 """
     args.card.write_text(text, encoding="utf-8")
     sidecar = {
-        "id": card_id, "name": f"SPAN x{scale} Photo", "arch": "SPAN", "scale": scale, "license": "Apache-2.0",
-        "purpose": "real-world", "default": meets_targets,
+        "id": card_id,
+        "name": f"SPAN x{scale} Photo",
+        "arch": "SPAN",
+        "scale": scale,
+        "license": "Apache-2.0",
+        "purpose": "real-world",
+        "default": meets_targets,
         "description": f"The published SPAN ch48 x{scale} fine-tuned by SR Studio on camera-like blur, noise and JPEG: "
-                       f"for camera JPEGs, phone photos and noisy images. See {args.card.name}.",
+        f"for camera JPEGs, phone photos and noisy images. See {args.card.name}.",
         "sha256": sha256_of(args.export),
     }
-    args.card.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    args.card.with_suffix(".json").write_text(
+        json.dumps(sidecar, indent=2) + "\n", encoding="utf-8"
+    )
     print(markdown_table(tables[True]))
     print(markdown_table(tables[False]))
 
@@ -443,18 +491,36 @@ def machine_description() -> str:
                 flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    bf16 = "AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else "no native bf16"
+    bf16 = (
+        "AMX"
+        if "amx_bf16" in flags
+        else "AVX-512 BF16"
+        if "avx512_bf16" in flags
+        else "no native bf16"
+    )
     return f"{name} ({os.cpu_count()} cores, {bf16}), {torch.get_num_threads()} torch thread(s)"
 
 
 def write_card(args, state: dict, model) -> None:
     """Evaluate the exported model next to bicubic and write the Markdown card people read."""
-    from sr_studio.evaluation import BENCHMARK_SETS, bicubic_upscaler, evaluate_set, markdown_table, model_upscaler
+    from sr_studio.evaluation import (
+        BENCHMARK_SETS,
+        bicubic_upscaler,
+        evaluate_set,
+        markdown_table,
+        model_upscaler,
+    )
 
     scale = args.scale
-    ours = [evaluate_set(model_upscaler(model), scale, args.datasets, name) for name in BENCHMARK_SETS]
-    bicubic = [evaluate_set(bicubic_upscaler(scale), scale, args.datasets, name) for name in BENCHMARK_SETS]
-    table = markdown_table([(f"this model (step {state['step']})", scale, ours), ("bicubic (Pillow)", scale, bicubic)])
+    ours = [
+        evaluate_set(model_upscaler(model), scale, args.datasets, name) for name in BENCHMARK_SETS
+    ]
+    bicubic = [
+        evaluate_set(bicubic_upscaler(scale), scale, args.datasets, name) for name in BENCHMARK_SETS
+    ]
+    table = markdown_table(
+        [(f"this model (step {state['step']})", scale, ours), ("bicubic (Pillow)", scale, bicubic)]
+    )
     labels = [r.name for r in ours]
     published = PUBLISHED_SPAN[scale]
     targets = TARGETS[scale]
@@ -463,31 +529,44 @@ def write_card(args, state: dict, model) -> None:
         "|" + " --- |" * (len(labels) + 1),
         "| this model | " + " | ".join(f"{r.psnr:.2f}" for r in ours) + " |",
         "| bicubic (Pillow) | " + " | ".join(f"{r.psnr:.2f}" for r in bicubic) + " |",
-        "| SPAN ch48, published (paper; Urban100 = all 100 images) | " + " | ".join(f"{v:.2f}" for v in published) + " |",
+        "| SPAN ch48, published (paper; Urban100 = all 100 images) | "
+        + " | ".join(f"{v:.2f}" for v in published)
+        + " |",
         "| project target | " + " | ".join(f"{v:.1f}" for v in targets) + " |",
     ]
     run_args = state.get("args", {})
     init = run_args.get("init_body", "None")
     continued = run_args.get("init_weights", "None")
-    precision = ("bfloat16 autocast on the CPU (last conv in float32)" if run_args.get("amp", "bf16") == "bf16"
-                 else "float32 (this stage ran on a CPU without native bfloat16)")
+    precision = (
+        "bfloat16 autocast on the CPU (last conv in float32)"
+        if run_args.get("amp", "bf16") == "bf16"
+        else "float32 (this stage ran on a CPU without native bfloat16)"
+    )
     minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
     patch = int(run_args.get("lr_patch", 48))
-    loss_name = ("MSE (L2; a PSNR-oriented fine-tuning stage after the L1 stages)" if run_args.get("loss", "l1") == "mse"
-                 else "L1")
+    loss_name = (
+        "MSE (L2; a PSNR-oriented fine-tuning stage after the L1 stages)"
+        if run_args.get("loss", "l1") == "mse"
+        else "L1"
+    )
     if continued != "None":
-        start = (f"as a warm restart from the earlier export `{continued}` (step {state.get('first_step', 0)}, "
-                 f"{state.get('prior_minutes', 0.0):.0f} training minutes; fresh Adam state, new warm-up and cosine; "
-                 "the curve below includes the earlier stage)")
+        start = (
+            f"as a warm restart from the earlier export `{continued}` (step {state.get('first_step', 0)}, "
+            f"{state.get('prior_minutes', 0.0):.0f} training minutes; fresh Adam state, new warm-up and cosine; "
+            "the curve below includes the earlier stage)"
+        )
         if scale != 2:
             start += "; that stage had started from the body of the x2 model"
     elif init == "None":
         start = "from scratch (image routed through at start, see tools/train_span.py)"
     else:
         start = f"from the body of `{init}` (the x2 run)"
-    resume = (f"nice -n 10 .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()}"
-              + ("" if init == "None" else f" --init-body {init}")
-              + ("" if continued == "None" else f" --init-weights {continued}") + " --budget-minutes MINUTES")
+    resume = (
+        f"nice -n 10 .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()}"
+        + ("" if init == "None" else f" --init-body {init}")
+        + ("" if continued == "None" else f" --init-weights {continued}")
+        + " --budget-minutes MINUTES"
+    )
     text = f"""# SPAN x{scale}: SR Studio's bundled default
 
 - **id**: bundled-span-x{scale}
@@ -506,13 +585,13 @@ gives, so any tool that reads official SPAN checkpoints can load it. float32, {a
   sorted by name, held out for the validation curve). No benchmark image was used.
 - Degradation: Pillow BICUBIC downscale by {scale} of the whole photo (the evaluation's protocol);
   random {patch}x{patch} LR crops with their {patch * scale}x{patch * scale} HR crops, flips and 90-degree rotations.
-- {loss_name} loss, Adam (betas 0.9, 0.99), learning rate {run_args.get('lr', '?')} with {run_args.get('warmup_steps', '?')}-step warm-up and cosine decay
-  over {run_args.get('budget_minutes', '?')} training minutes, batch {run_args.get('batch', '?')}, {precision},
+- {loss_name} loss, Adam (betas 0.9, 0.99), learning rate {run_args.get("lr", "?")} with {run_args.get("warmup_steps", "?")}-step warm-up and cosine decay
+  over {run_args.get("budget_minutes", "?")} training minutes, batch {run_args.get("batch", "?")}, {precision},
   EMA of the weights (0.999): the EMA weights are exported.
 - Started {start}. The 3x3 convolutions were trained directly in their fused form (`--conv-mode
   fused`, ~2.5x more steps per CPU-second than the 1x1-3x3-1x1 chains); the exported chains are the
   identity embedding of the trained kernels.
-- **Steps: {state['step']}** (batch {run_args.get('batch', '?')}), **{minutes:.0f} minutes** of training on a shared 2-core CPU (no GPU),
+- **Steps: {state["step"]}** (batch {run_args.get("batch", "?")}), **{minutes:.0f} minutes** of training on a shared 2-core CPU (no GPU),
   one torch thread, `nice -n 10`.
 
 ## Measured quality (PSNR in dB on the Y channel)
@@ -531,7 +610,7 @@ PSNR / SSIM and time (from `python tools/evaluate.py resources/models/span-x{sca
 
 ## Learning curve (EMA weights, held-out training photos, 128x128 LR centre crops)
 
-{curve_table(args.run / 'log.csv')}
+{curve_table(args.run / "log.csv")}
 
 ## Reproduce / continue
 
@@ -540,7 +619,7 @@ The run state (model, EMA, optimizer, step, elapsed time, RNG) is `{args.run.as_
 
     {resume}
 
-(a larger `--budget-minutes` than the {run_args.get('budget_minutes', '?')} used restarts the cosine from where that
+(a larger `--budget-minutes` than the {run_args.get("budget_minutes", "?")} used restarts the cosine from where that
 fraction of the new budget lies), then export, evaluate and rewrite this card with
 
     .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} --export resources/models/span-x{scale}.safetensors --card resources/models/span-x{scale}.md
@@ -562,7 +641,9 @@ def continue_from_export(model: SPAN, args) -> tuple[int, float]:
     from sr_studio.checkpoint import read_state_dict
 
     if args.conv_mode != "fused":
-        raise SystemExit("--init-weights continues fused-mode training only (exports keep trained kernels in eval_conv)")
+        raise SystemExit(
+            "--init-weights continues fused-mode training only (exports keep trained kernels in eval_conv)"
+        )
     metadata = {}
     if args.init_weights.suffix == ".safetensors":
         from safetensors import safe_open
@@ -573,10 +654,16 @@ def continue_from_export(model: SPAN, args) -> tuple[int, float]:
         raise SystemExit(f"{args.init_weights}: a x{metadata['scale']} model, not x{args.scale}")
     model.load_state_dict(read_state_dict(args.init_weights), strict=True)
     model.fuse()  # training runs on eval_conv: start it from the file's chains
-    minutes = float(metadata["training_minutes"]) if "training_minutes" in metadata else args.prior_minutes
+    minutes = (
+        float(metadata["training_minutes"])
+        if "training_minutes" in metadata
+        else args.prior_minutes
+    )
     if minutes is None:
         if metadata:
-            raise SystemExit(f"{args.init_weights}: no training_minutes in its metadata; pass --prior-minutes")
+            raise SystemExit(
+                f"{args.init_weights}: no training_minutes in its metadata; pass --prior-minutes"
+            )
         minutes = 0.0  # a published checkpoint: our training starts here
     step = int(metadata.get("step", 0))
     print(f"continuing from {args.init_weights} (step {step}, {minutes:.0f} min trained)")
@@ -609,7 +696,9 @@ def trainable(model):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
     parser.add_argument("--run", type=Path, required=True, help="run folder: last.pt, log.csv")
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
@@ -617,37 +706,100 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr-patch", type=int, default=48, help="LR crop size")
     parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--lr-floor", type=float, default=0.02, help="final LR as a fraction of --lr")
+    parser.add_argument(
+        "--lr-floor", type=float, default=0.02, help="final LR as a fraction of --lr"
+    )
     parser.add_argument("--warmup-steps", type=int, default=200)
-    parser.add_argument("--budget-minutes", type=float, default=None, help="cosine decay over this training time")
-    parser.add_argument("--total-steps", type=int, default=20000, help="cosine length when no budget is given")
-    parser.add_argument("--stop-minutes", type=float, default=None, help="stop (and checkpoint) after this much time in this process")
-    parser.add_argument("--loss", choices=("l1", "mse"), default="l1",
-                        help="mse for a final fine-tuning stage: it optimises PSNR directly (SPAN paper's second stage)")
-    parser.add_argument("--degradation", choices=("bicubic", "camera"), default="bicubic",
-                        help="camera: a random blur / resize / noise / JPEG recipe per crop (sr_studio.degradation); "
-                             "the photo model's training")
-    parser.add_argument("--clean-share", type=float, default=0.2,
-                        help="with --degradation camera: share of crops given the clean bicubic protocol only")
+    parser.add_argument(
+        "--budget-minutes", type=float, default=None, help="cosine decay over this training time"
+    )
+    parser.add_argument(
+        "--total-steps", type=int, default=20000, help="cosine length when no budget is given"
+    )
+    parser.add_argument(
+        "--stop-minutes",
+        type=float,
+        default=None,
+        help="stop (and checkpoint) after this much time in this process",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=("l1", "mse"),
+        default="l1",
+        help="mse for a final fine-tuning stage: it optimises PSNR directly (SPAN paper's second stage)",
+    )
+    parser.add_argument(
+        "--degradation",
+        choices=("bicubic", "camera"),
+        default="bicubic",
+        help="camera: a random blur / resize / noise / JPEG recipe per crop (sr_studio.degradation); "
+        "the photo model's training",
+    )
+    parser.add_argument(
+        "--clean-share",
+        type=float,
+        default=0.2,
+        help="with --degradation camera: share of crops given the clean bicubic protocol only",
+    )
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--amp", choices=("bf16", "fp32"), default="bf16")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads; on a shared 2-core machine 1 thread does 5x more steps per CPU-second than 2")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads; on a shared 2-core machine 1 thread does 5x more steps per CPU-second than 2",
+    )
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--validate-every", type=int, default=250)
-    parser.add_argument("--init-body", type=Path, default=None, help="a checkpoint whose body (all but the upsampler) starts this run")
-    parser.add_argument("--init-weights", type=Path, default=None,
-                        help="an exported .safetensors of the same scale to continue from (fresh optimizer, new warm-up and cosine)")
-    parser.add_argument("--prior-minutes", type=float, default=None,
-                        help="with --init-weights: training minutes already in that file, when its metadata lacks them")
+    parser.add_argument(
+        "--init-body",
+        type=Path,
+        default=None,
+        help="a checkpoint whose body (all but the upsampler) starts this run",
+    )
+    parser.add_argument(
+        "--init-weights",
+        type=Path,
+        default=None,
+        help="an exported .safetensors of the same scale to continue from (fresh optimizer, new warm-up and cosine)",
+    )
+    parser.add_argument(
+        "--prior-minutes",
+        type=float,
+        default=None,
+        help="with --init-weights: training minutes already in that file, when its metadata lacks them",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--export", type=Path, default=None, help="write the EMA weights of --run as .safetensors and exit")
-    parser.add_argument("--card", type=Path, default=None, help="with --export: evaluate the export and write its model card")
-    parser.add_argument("--card-notes", type=Path, default=None,
-                        help="with --card for a camera run: Markdown bullets about the run's stages, put in the card")
-    parser.add_argument("--compare-with", type=Path, default=REPO / "resources" / "models" / "span-x4.safetensors",
-                        help="with --card for a camera run: the model it started from, measured beside it")
-    parser.add_argument("--benchmark-steps", type=int, default=0, help="time this many steps and exit (no checkpoint)")
+    parser.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        help="write the EMA weights of --run as .safetensors and exit",
+    )
+    parser.add_argument(
+        "--card",
+        type=Path,
+        default=None,
+        help="with --export: evaluate the export and write its model card",
+    )
+    parser.add_argument(
+        "--card-notes",
+        type=Path,
+        default=None,
+        help="with --card for a camera run: Markdown bullets about the run's stages, put in the card",
+    )
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        default=REPO / "resources" / "models" / "span-x4.safetensors",
+        help="with --card for a camera run: the model it started from, measured beside it",
+    )
+    parser.add_argument(
+        "--benchmark-steps",
+        type=int,
+        default=0,
+        help="time this many steps and exit (no checkpoint)",
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -670,8 +822,16 @@ def main(argv=None) -> int:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.export.with_name(args.export.name + ".tmp")
         total_minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
-        save_file(tensors, str(tmp), metadata={"arch": "SPAN", "scale": str(args.scale), "step": str(state["step"]),
-                                               "training_minutes": f"{total_minutes:.1f}"})
+        save_file(
+            tensors,
+            str(tmp),
+            metadata={
+                "arch": "SPAN",
+                "scale": str(args.scale),
+                "step": str(state["step"]),
+                "training_minutes": f"{total_minutes:.1f}",
+            },
+        )
         os.replace(tmp, args.export)
         from sr_studio.model_loading import load_model
 
@@ -682,7 +842,9 @@ def main(argv=None) -> int:
         x = torch.rand(1, 3, 24, 20)
         with torch.no_grad():
             difference = (check(x) - ema(x)).abs().max().item()
-        print(f"exported step {state['step']} ({state['elapsed'] / 60:.1f} min) to {args.export}; reload max diff {difference:.2e}")
+        print(
+            f"exported step {state['step']} ({state['elapsed'] / 60:.1f} min) to {args.export}; reload max diff {difference:.2e}"
+        )
         if difference >= 1e-4:
             return 1
         if args.card is not None:
@@ -703,7 +865,10 @@ def main(argv=None) -> int:
             source = torch.load(args.init_body, weights_only=False)
             body = {k: v for k, v in source["ema"].items() if not k.startswith("upsampler.")}
             missing, unexpected = model.load_state_dict(body, strict=False)
-            assert not unexpected and all(k.startswith("upsampler.") for k in missing), (missing, unexpected)
+            assert not unexpected and all(k.startswith("upsampler.") for k in missing), (
+                missing,
+                unexpected,
+            )
             if source["conv_mode"] != args.conv_mode:
                 raise SystemExit("--init-body checkpoint was trained in another --conv-mode")
             if args.scale % source["scale"] == 0:
@@ -729,12 +894,19 @@ def main(argv=None) -> int:
     set_conv_mode(model, args.conv_mode)
     ema.eval()
     fp32_upsampler(model)
-    model.to(memory_format=torch.channels_last)  # ~1.5x faster bf16 convolutions on the CPU (oneDNN)
+    model.to(
+        memory_format=torch.channels_last
+    )  # ~1.5x faster bf16 convolutions on the CPU (oneDNN)
 
     started = time.time()
-    train_pairs, validation_pairs, validation_names = load_pairs(args.datasets / "train" / "photos", args.scale)
-    print(f"{len(train_pairs)} training photos, {len(validation_pairs)} held out ({', '.join(validation_names)}); "
-          f"loaded in {time.time() - started:.1f}s", flush=True)
+    train_pairs, validation_pairs, validation_names = load_pairs(
+        args.datasets / "train" / "photos", args.scale
+    )
+    print(
+        f"{len(train_pairs)} training photos, {len(validation_pairs)} held out ({', '.join(validation_names)}); "
+        f"loaded in {time.time() - started:.1f}s",
+        flush=True,
+    )
 
     def evaluation_model():
         if args.conv_mode == "reparam":
@@ -745,8 +917,10 @@ def main(argv=None) -> int:
 
     def validation_psnrs(evaluated) -> tuple[float, float]:
         """(clean, camera-degraded) held-out PSNR."""
-        return (validation_psnr(evaluated, validation_pairs, args.scale),
-                validation_psnr(evaluated, validation_pairs, args.scale, degraded=True))
+        return (
+            validation_psnr(evaluated, validation_pairs, args.scale),
+            validation_psnr(evaluated, validation_pairs, args.scale, degraded=True),
+        )
 
     def checkpoint():
         save_atomically(
@@ -781,10 +955,14 @@ def main(argv=None) -> int:
     log = open(log_path, "a", newline="")
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "elapsed_min", "lr", "loss", "val_psnr", "sec_per_step", "val_psnr_degraded"])
+        writer.writerow(
+            ["step", "elapsed_min", "lr", "loss", "val_psnr", "sec_per_step", "val_psnr_degraded"]
+        )
     if step == first_step and elapsed == 0 and not args.benchmark_steps:
         clean, degraded = validation_psnrs(evaluation_model())
-        writer.writerow([step, f"{prior_minutes:.2f}", 0.0, "", f"{clean:.3f}", "", f"{degraded:.3f}"])
+        writer.writerow(
+            [step, f"{prior_minutes:.2f}", 0.0, "", f"{clean:.3f}", "", f"{degraded:.3f}"]
+        )
         log.flush()
 
     amp = args.amp == "bf16"
@@ -794,14 +972,20 @@ def main(argv=None) -> int:
     tick = time.time()
     benchmark_start = None
     while not stop["now"]:
-        progress = elapsed / (args.budget_minutes * 60) if args.budget_minutes else step / args.total_steps
+        progress = (
+            elapsed / (args.budget_minutes * 60) if args.budget_minutes else step / args.total_steps
+        )
         lr = learning_rate(args, progress, step - first_step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         if args.degradation == "camera":
-            lr_batch, hr_batch = camera_batch(train_pairs, args.batch, args.lr_patch, args.scale, rng, args.clean_share)
+            lr_batch, hr_batch = camera_batch(
+                train_pairs, args.batch, args.lr_patch, args.scale, rng, args.clean_share
+            )
         else:
-            lr_batch, hr_batch = random_batch(train_pairs, args.batch, args.lr_patch, args.scale, rng)
+            lr_batch, hr_batch = random_batch(
+                train_pairs, args.batch, args.lr_patch, args.scale, rng
+            )
         lr_batch = lr_batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             out = model(lr_batch)
@@ -823,17 +1007,31 @@ def main(argv=None) -> int:
             if step - first_step == 2:
                 benchmark_start = time.time()
             if step - first_step == args.benchmark_steps + 2:
-                print(f"{args.conv_mode} {args.amp} x{args.scale}: {(time.time() - benchmark_start) / args.benchmark_steps:.3f} s/step")
+                print(
+                    f"{args.conv_mode} {args.amp} x{args.scale}: {(time.time() - benchmark_start) / args.benchmark_steps:.3f} s/step"
+                )
                 return 0
             continue
         if step % args.validate_every == 0:
             psnr, degraded = validation_psnrs(evaluation_model())
             seconds = (time.time() - window_start) / len(losses)
-            writer.writerow([step, f"{prior_minutes + elapsed / 60:.2f}", f"{lr:.3e}", f"{np.mean(losses):.5f}", f"{psnr:.3f}",
-                             f"{seconds:.3f}", f"{degraded:.3f}"])
+            writer.writerow(
+                [
+                    step,
+                    f"{prior_minutes + elapsed / 60:.2f}",
+                    f"{lr:.3e}",
+                    f"{np.mean(losses):.5f}",
+                    f"{psnr:.3f}",
+                    f"{seconds:.3f}",
+                    f"{degraded:.3f}",
+                ]
+            )
             log.flush()
-            print(f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.5f} val {psnr:.3f} dB "
-                  f"degraded {degraded:.3f} dB {seconds:.2f} s/step", flush=True)
+            print(
+                f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.5f} val {psnr:.3f} dB "
+                f"degraded {degraded:.3f} dB {seconds:.2f} s/step",
+                flush=True,
+            )
             losses, window_start = [], time.time()
             tick = time.time()  # validation time does not count as training time
         if time.time() - last_checkpoint > args.checkpoint_minutes * 60:

@@ -25,16 +25,28 @@ def register(subparsers) -> None:
     listing = actions.add_parser("list", help="show bundled, installed and downloadable models")
     listing.set_defaults(handler=list_models_command)
 
-    download = actions.add_parser("download", help="download a model from the catalog and verify it")
+    download = actions.add_parser(
+        "download", help="download a model from the catalog and verify it"
+    )
     download.add_argument("model_id", metavar="ID", help="a model id from `sr-studio models list`")
     download.add_argument("--force", action="store_true", help="download again even if installed")
-    download.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                          help="give up on a silent server after this long (default 30)")
+    download.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up on a silent server after this long (default 30)",
+    )
     download.set_defaults(handler=download_command)
 
     importing = actions.add_parser("import", help="add your own .pth or .safetensors model")
     importing.add_argument("file", metavar="FILE", help="a HAT or SPAN weights file")
-    importing.add_argument("--id", dest="model_id", metavar="ID", help="the id to give it (default: from the file name)")
+    importing.add_argument(
+        "--id",
+        dest="model_id",
+        metavar="ID",
+        help="the id to give it (default: from the file name)",
+    )
     importing.add_argument("--name", help="a display name (default: the file name)")
     importing.set_defaults(handler=import_command)
 
@@ -42,7 +54,9 @@ def register(subparsers) -> None:
     remove.add_argument("model_id", metavar="ID")
     remove.set_defaults(handler=remove_command)
 
-    verify = actions.add_parser("verify", help="re-check installed models against their recorded checksums")
+    verify = actions.add_parser(
+        "verify", help="re-check installed models against their recorded checksums"
+    )
     verify.set_defaults(handler=verify_command)
 
 
@@ -56,15 +70,17 @@ def list_models_command(args) -> int:
             status += ", verified" if item.verified else ", unverified"
         elif item.status == "available" and not item.verified:
             status += ", unverified"  # it will be: nobody published its checksum
-        rows.append((
-            item.id,
-            item.name,
-            f"x{item.scale}",
-            purpose_name(item.purpose) or "-",
-            human_size(item.size),
-            item.license or "-",
-            status,
-        ))
+        rows.append(
+            (
+                item.id,
+                item.name,
+                f"x{item.scale}",
+                purpose_name(item.purpose) or "-",
+                human_size(item.size),
+                item.license or "-",
+                status,
+            )
+        )
     legend = [
         ("FOR", *PURPOSES["real-world"].split(": ", 1)),
         ("", *PURPOSES["bicubic"].split(": ", 1)),
@@ -83,7 +99,9 @@ def list_models_command(args) -> int:
     return 0
 
 
-def format_table(rows: list[tuple[str, ...]], right_aligned: set[int] = frozenset(), indent: str = "") -> str:
+def format_table(
+    rows: list[tuple[str, ...]], right_aligned: set[int] = frozenset(), indent: str = ""
+) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
@@ -101,15 +119,22 @@ def download_command(args) -> int:
     store = ModelStore()
     existing = store.get(args.model_id)
     if existing is not None and not args.force:
-        print(f"{existing.id} is already installed ({existing.path}); use --force to download it again")
+        print(
+            f"{existing.id} is already installed ({existing.path}); use --force to download it again"
+        )
         return 0
     printer = DownloadPrinter(args.model_id, sys.stderr)
     try:
-        model = download_model(args.model_id, store=store, progress=printer, timeout=args.timeout, force=args.force)
+        model = download_model(
+            args.model_id, store=store, progress=printer, timeout=args.timeout, force=args.force
+        )
     finally:
         printer.close()
-    check = "verified against the published checksum" if model.verified else (
-        "unverified: no checksum was published; it loaded correctly")
+    check = (
+        "verified against the published checksum"
+        if model.verified
+        else ("unverified: no checksum was published; it loaded correctly")
+    )
     print(f"Installed {model.id}: {model.arch} x{model.scale}, {check}\n  {model.path}")
     return 0
 
@@ -134,15 +159,23 @@ class DownloadPrinter:
         if progress.phase != self.phase:
             self.phase = progress.phase
             if progress.phase == "waiting":
-                self.line(f"{self.label}: another SR Studio download of this model is running; "
-                          "waiting for it to finish (Ctrl+C to stop waiting)")
+                self.line(
+                    f"{self.label}: another SR Studio download of this model is running; "
+                    "waiting for it to finish (Ctrl+C to stop waiting)"
+                )
             elif progress.phase == "verifying":
                 self.line(f"{self.label}: verifying (checksum, then loading the model once)")
-            elif progress.phase == "connecting":  # before the first byte, which may take the whole timeout
+            elif (
+                progress.phase == "connecting"
+            ):  # before the first byte, which may take the whole timeout
                 self.line(f"{self.label}: connecting to {host(progress.url)}...")
             elif progress.phase == "downloading" and not self.interactive:
                 size = human_size(progress.bytes_total) if progress.bytes_total else "size unknown"
-                resumed = f", resuming at {human_size(progress.bytes_done)}" if progress.bytes_done else ""
+                resumed = (
+                    f", resuming at {human_size(progress.bytes_done)}"
+                    if progress.bytes_done
+                    else ""
+                )
                 self.line(f"{self.label}: downloading {size} from {host(progress.url)}{resumed}")
         if progress.phase != "downloading":
             return
@@ -161,7 +194,9 @@ class DownloadPrinter:
             if total and speed > 0 and done < total:
                 eta = f" ETA {format_clock((total - done) / speed)}"
             percent = f"{fraction:4.0%} " if total else ""
-            self.stream.write(f"\r{self.label} [{bar}] {percent}{amount} {human_size(int(speed))}/s{eta}  ")
+            self.stream.write(
+                f"\r{self.label} [{bar}] {percent}{amount} {human_size(int(speed))}/s{eta}  "
+            )
             self.stream.flush()
             self.drawn = True
             return
@@ -205,7 +240,11 @@ def remove_command(args) -> int:
     if any(model.id == args.model_id for model in bundled_models()):
         raise StoreError(f"'{args.model_id}' is bundled with SR Studio and cannot be removed")
     removed = ModelStore().remove(args.model_id)
-    print(f"Removed {args.model_id}" if removed else f"Removed the partial download of {args.model_id}")
+    print(
+        f"Removed {args.model_id}"
+        if removed
+        else f"Removed the partial download of {args.model_id}"
+    )
     return 0
 
 
@@ -232,7 +271,9 @@ def verify_command(args) -> int:
     if not results:
         print(f"No downloaded or imported models in {models_dir()}")
     if problems:
-        print(f"{problems} model(s) changed or damaged: remove them and download or import them again",
-              file=sys.stderr)
+        print(
+            f"{problems} model(s) changed or damaged: remove them and download or import them again",
+            file=sys.stderr,
+        )
         return 1
     return 0

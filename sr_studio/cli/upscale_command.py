@@ -12,7 +12,14 @@ from typing import Any
 
 from sr_studio.cli.cluster_run import add_cluster_arguments
 from sr_studio.errors import SRStudioError
-from sr_studio.photo_formats import DEVICES, FORMAT_FOR_SUFFIX, INPUT_SUFFIXES, PRECISIONS, format_for, scan_folder
+from sr_studio.photo_formats import (
+    DEVICES,
+    FORMAT_FOR_SUFFIX,
+    INPUT_SUFFIXES,
+    PRECISIONS,
+    format_for,
+    scan_folder,
+)
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
 
 
@@ -23,33 +30,68 @@ def register(subparsers) -> None:
         description="Enlarge photos with a super-resolution model. Outputs keep the photo's metadata and "
         "appear only once complete; existing files are never overwritten unless --overwrite is given.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
-    parser.add_argument("-o", "--output", metavar="OUTPUT_FILE_OR_DIR",
-                        help="output file (one input file, named .png, .jpg, .webp or .tif) or folder (created "
-                        "if missing); default: beside each input as NAME_x<scale>")
-    parser.add_argument("--model", metavar="NAME_OR_PATH",
-                        help="installed or bundled model id, or a .pth/.safetensors file "
-                        "(default: the bundled model for the scale; see `sr-studio models list`)")
-    parser.add_argument("--scale", type=float, metavar="S",
-                        help=f"enlargement factor, {MIN_SCALE:g} to {MAX_SCALE:g} (default: the model's)")
-    parser.add_argument("--tile", type=int, metavar="N", help="tile size in input pixels (default: automatic)")
-    parser.add_argument("--device", choices=DEVICES, default="auto",
-                        help="where the model runs: a CUDA or Apple GPU when there is one, else the CPU (default "
-                        "auto)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="auto (default): the fastest that keeps the model's quality here (bf16 on CPUs "
-                        "with bf16 instructions, fp16 or bf16 on GPUs, else fp32; the run says which and "
-                        "why); fp32: exact; bf16: runs as fp32 on CPUs without bf16 instructions, saying so; "
-                        "fp16: GPUs only, SPAN models only")
-    parser.add_argument("--format", choices=FORMATS, help="output format (default: the input's, PNG for others)")
-    parser.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image files or folders of images"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTPUT_FILE_OR_DIR",
+        help="output file (one input file, named .png, .jpg, .webp or .tif) or folder (created "
+        "if missing); default: beside each input as NAME_x<scale>",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="installed or bundled model id, or a .pth/.safetensors file "
+        "(default: the bundled model for the scale; see `sr-studio models list`)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        metavar="S",
+        help=f"enlargement factor, {MIN_SCALE:g} to {MAX_SCALE:g} (default: the model's)",
+    )
+    parser.add_argument(
+        "--tile", type=int, metavar="N", help="tile size in input pixels (default: automatic)"
+    )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where the model runs: a CUDA or Apple GPU when there is one, else the CPU (default "
+        "auto)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default): the fastest that keeps the model's quality here (bf16 on CPUs "
+        "with bf16 instructions, fp16 or bf16 on GPUs, else fp32; the run says which and "
+        "why); fp32: exact; bf16: runs as fp32 on CPUs without bf16 instructions, saying so; "
+        "fp16: GPUs only, SPAN models only",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, help="output format (default: the input's, PNG for others)"
+    )
+    parser.add_argument(
+        "--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--max-megapixels", type=float, default=200.0, metavar="MP",
-                        help="refuse inputs larger than this, checked before decoding (default 200)")
+    parser.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=200.0,
+        metavar="MP",
+        help="refuse inputs larger than this, checked before decoding (default 200)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--estimate", action="store_true",
-                        help="print how long each photo would take on this machine and write "
-                        "nothing (from earlier runs and previews, or a short calibration)")
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print how long each photo would take on this machine and write "
+        "nothing (from earlier runs and previews, or a short calibration)",
+    )
     add_cluster_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -69,7 +111,9 @@ def collect_inputs(inputs: list[str], notes: list[str] | None = None) -> list[Pa
             if not found:
                 raise SRStudioError("no images in this folder", path)
             if earlier and notes is not None:
-                notes.append(f"{path}: {len(earlier)} earlier SR Studio result(s) left out (NAME_x<scale>...)")
+                notes.append(
+                    f"{path}: {len(earlier)} earlier SR Studio result(s) left out (NAME_x<scale>...)"
+                )
             files += found
         elif path.exists():
             files.append(path)
@@ -101,8 +145,11 @@ def output_is_a_file(output: str | None, files: list[Path], folder_given: bool) 
         return False
     target = Path(output).expanduser()
     suffix = target.suffix.lower()
-    names_a_file = (suffix in FORMAT_FOR_SUFFIX or suffix in INPUT_SUFFIXES) and not target.is_dir() \
+    names_a_file = (
+        (suffix in FORMAT_FOR_SUFFIX or suffix in INPUT_SUFFIXES)
+        and not target.is_dir()
         and not output.endswith(("/", os.sep))
+    )
     if not names_a_file:
         if target.exists() and not target.is_dir():
             raise SRStudioError("is a file; the output must be a folder here", target)
@@ -110,8 +157,10 @@ def output_is_a_file(output: str | None, files: list[Path], folder_given: bool) 
     if len(files) > 1 or folder_given:
         raise SRStudioError("several inputs need an output folder, not a file name", target)
     if suffix not in FORMAT_FOR_SUFFIX:
-        raise SRStudioError(f"SR Studio cannot write {suffix} files; name the output .png, .jpg, .webp or .tif",
-                            target)
+        raise SRStudioError(
+            f"SR Studio cannot write {suffix} files; name the output .png, .jpg, .webp or .tif",
+            target,
+        )
     return True
 
 
@@ -126,7 +175,9 @@ def check_format_matches(output: str | None, as_file: bool, requested_format: st
 
         raise SRStudioError(
             f"--format {requested_format} contradicts the name's {target.suffix}; name it "
-            f"{target.stem}{output_extension(requested_format)} or leave out --format", target)
+            f"{target.stem}{output_extension(requested_format)} or leave out --format",
+            target,
+        )
 
 
 def prepare_folder(folder: Path) -> None:
@@ -136,11 +187,18 @@ def prepare_folder(folder: Path) -> None:
     except FileExistsError:
         raise SRStudioError("is a file, not a folder", folder) from None
     except OSError as error:
-        raise SRStudioError(f"cannot create this folder ({error.strerror or error})", folder) from None
+        raise SRStudioError(
+            f"cannot create this folder ({error.strerror or error})", folder
+        ) from None
 
 
-def plan_outputs(files: list[Path], output: str | None, requested_format: str | None, scale: float,
-                 as_file: bool | None = None) -> list[tuple[Path, Path, str]]:
+def plan_outputs(
+    files: list[Path],
+    output: str | None,
+    requested_format: str | None,
+    scale: float,
+    as_file: bool | None = None,
+) -> list[tuple[Path, Path, str]]:
     """(input, output, format) for each file; decided before any work so mistakes surface at once."""
     from sr_studio.photo_io import output_extension
 
@@ -155,13 +213,17 @@ def plan_outputs(files: list[Path], output: str | None, requested_format: str | 
             continue
         fmt = output_format_for(source, requested_format, None)
         folder = target if target is not None else source.parent
-        plan.append((source, folder / f"{source.stem}_{scale_label(scale)}{output_extension(fmt)}", fmt))
+        plan.append(
+            (source, folder / f"{source.stem}_{scale_label(scale)}{output_extension(fmt)}", fmt)
+        )
     seen: dict[Path, Path] = {}
     for source, destination, _ in plan:
         key = destination.resolve()
         if key == source.resolve():
-            raise SRStudioError("is the input itself; name another output (inputs are never overwritten)",
-                                destination)
+            raise SRStudioError(
+                "is the input itself; name another output (inputs are never overwritten)",
+                destination,
+            )
         if key in seen:
             raise SRStudioError(f"{seen[key]} and {source} would both be written to {destination}")
         seen[key] = source
@@ -197,7 +259,12 @@ def result_canvas(upscaler, pixels, scale: float, fmt: str):
     more at the peak for a 12 MP photo x4). None: the engine allocates the result."""
     import numpy as np
 
-    if fmt not in ("jpg", "png", "webp") or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+    if (
+        fmt not in ("jpg", "png", "webp")
+        or pixels.dtype != np.uint8
+        or pixels.ndim != 3
+        or pixels.shape[2] != 3
+    ):
         return None
     height, width = upscaler.output_size(pixels.shape[0], pixels.shape[1], scale)
     return np.empty((height, width, 4), np.uint8)[..., :3]
@@ -210,8 +277,15 @@ def output_is_done(destination: Path, overwrite: bool) -> bool:
 
 
 def enlarge_photo(
-    upscaler: Any, source: Path, destination: Path, fmt: str, scale: float, quality: int | None,
-    overwrite: bool, max_megapixels: float, on_progress: Callable[[Any], None],
+    upscaler: Any,
+    source: Path,
+    destination: Path,
+    fmt: str,
+    scale: float,
+    quality: int | None,
+    overwrite: bool,
+    max_megapixels: float,
+    on_progress: Callable[[Any], None],
     on_warning: Callable[[Path, str], None],
     on_timing: Callable[[tuple[int, int], float], None] | None = None,
 ) -> tuple[Path, tuple[int, int]]:
@@ -225,20 +299,32 @@ def enlarge_photo(
     for warning in photo.warnings:
         on_warning(source, warning)
     network_started = time.monotonic()
-    result = upscaler.upscale(photo.pixels, scale=scale, on_progress=on_progress,
-                              out=result_canvas(upscaler, photo.pixels, scale, fmt))
+    result = upscaler.upscale(
+        photo.pixels,
+        scale=scale,
+        on_progress=on_progress,
+        out=result_canvas(upscaler, photo.pixels, scale, fmt),
+    )
     if on_timing is not None:  # the network's share, for the next estimate (input (height, width))
         on_timing(photo.pixels.shape[:2], time.monotonic() - network_started)
-    written = write_photo(destination, result, metadata_from=photo, format=fmt, quality=quality,
-                          overwrite=overwrite,
-                          on_warning=lambda text: on_warning(destination, text))
+    written = write_photo(
+        destination,
+        result,
+        metadata_from=photo,
+        format=fmt,
+        quality=quality,
+        overwrite=overwrite,
+        on_warning=lambda text: on_warning(destination, text),
+    )
     height, width = result.shape[:2]
     return written, (width, height)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.scale is not None and not (MIN_SCALE <= args.scale <= MAX_SCALE):
-        raise SRStudioError(f"--scale must be from {MIN_SCALE:g} to {MAX_SCALE:g}, not {args.scale:g}")
+        raise SRStudioError(
+            f"--scale must be from {MIN_SCALE:g} to {MAX_SCALE:g}, not {args.scale:g}"
+        )
     if args.tile is not None and args.tile < 8:
         raise SRStudioError(f"--tile must be at least 8 pixels, not {args.tile}")
     if args.quality is not None and not (1 <= args.quality <= 100):
@@ -247,7 +333,9 @@ def run(args: argparse.Namespace) -> int:
         raise SRStudioError(f"--max-megapixels must be positive, not {args.max_megapixels:g}")
     notes: list[str] = []
     files = collect_inputs(args.inputs, notes)
-    as_file = output_is_a_file(args.output, files, folder_given=any(Path(name).is_dir() for name in args.inputs))
+    as_file = output_is_a_file(
+        args.output, files, folder_given=any(Path(name).is_dir() for name in args.inputs)
+    )
     check_format_matches(args.output, as_file, args.format)
 
     from sr_studio.cli.terminal_progress import ProgressBar
@@ -270,7 +358,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
         return print_estimates(upscaler, model_path, [source for source, _, _ in plan], scale, args)
     if args.output:
-        prepare_folder(Path(args.output).expanduser().parent if as_file else Path(args.output).expanduser())
+        prepare_folder(
+            Path(args.output).expanduser().parent if as_file else Path(args.output).expanduser()
+        )
     upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
     if upscaler.notice:  # shown even with --quiet: the run is not the one asked for
         print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
@@ -278,9 +368,12 @@ def run(args: argparse.Namespace) -> int:
         for note in notes:
             print(f"sr-studio: note: {note}", file=sys.stderr)
         why = f" ({upscaler.precision_reason})" if upscaler.precision_reason else ""
-        print(f"model: {model_label(model_path)} ({model.descriptor.display_name}) "
-              f"on {upscaler.device}, {upscaler.precision}{why}; "
-              f"{len(plan)} image(s) to {scale_label(scale)}", file=sys.stderr)
+        print(
+            f"model: {model_label(model_path)} ({model.descriptor.display_name}) "
+            f"on {upscaler.device}, {upscaler.precision}{why}; "
+            f"{len(plan)} image(s) to {scale_label(scale)}",
+            file=sys.stderr,
+        )
 
     from sr_studio.engine.throughput import ThroughputStore
 
@@ -292,19 +385,32 @@ def run(args: argparse.Namespace) -> int:
         if output_is_done(destination, args.overwrite):
             skipped += 1
             if not args.quiet:
-                print(f"{label} skipped: {destination} already exists (--overwrite replaces it)", file=sys.stderr)
+                print(
+                    f"{label} skipped: {destination} already exists (--overwrite replaces it)",
+                    file=sys.stderr,
+                )
             continue
         bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
         timing: dict[str, Any] = {}
         try:
             written, (width, height) = enlarge_photo(
-                upscaler, source, destination, fmt, scale, args.quality, args.overwrite,
-                args.max_megapixels, on_progress=lambda p: bar.update(p.done, p.total),
-                on_warning=lambda path, warning: print(f"sr-studio: warning: {path}: {warning}",
-                                                       file=sys.stderr),
-                on_timing=lambda size, seconds: timing.update(size=size, seconds=seconds))
-            speed.record(timing["size"], timing["seconds"],
-                         time.monotonic() - started - timing["seconds"])
+                upscaler,
+                source,
+                destination,
+                fmt,
+                scale,
+                args.quality,
+                args.overwrite,
+                args.max_megapixels,
+                on_progress=lambda p: bar.update(p.done, p.total),
+                on_warning=lambda path, warning: print(
+                    f"sr-studio: warning: {path}: {warning}", file=sys.stderr
+                ),
+                on_timing=lambda size, seconds: timing.update(size=size, seconds=seconds),
+            )
+            speed.record(
+                timing["size"], timing["seconds"], time.monotonic() - started - timing["seconds"]
+            )
         except SRStudioError as error:
             failures += 1
             print(f"sr-studio: error: {error}", file=sys.stderr)
@@ -314,8 +420,11 @@ def run(args: argparse.Namespace) -> int:
             continue
         bar.finish(message)
     if skipped:
-        print(f"sr-studio: {skipped} of {len(plan)} image(s) skipped: the output already exists "
-              "(--overwrite replaces it)", file=sys.stderr)
+        print(
+            f"sr-studio: {skipped} of {len(plan)} image(s) skipped: the output already exists "
+            "(--overwrite replaces it)",
+            file=sys.stderr,
+        )
     if failures:
         print(f"sr-studio: {failures} of {len(plan)} image(s) failed", file=sys.stderr)
         return 1

@@ -34,13 +34,19 @@ def choose_device(requested: str = "auto") -> torch.device:
         return torch.device("mps") if _mps_available() else torch.device("cpu")
     if kind == "cuda":
         if not torch.cuda.is_available():
-            raise EngineError("device cuda is not available (no CUDA GPU or this PyTorch build has no CUDA)")
+            raise EngineError(
+                "device cuda is not available (no CUDA GPU or this PyTorch build has no CUDA)"
+            )
         device = torch.device(name)
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise EngineError(f"device {name} is not available ({torch.cuda.device_count()} CUDA GPU(s) found)")
+            raise EngineError(
+                f"device {name} is not available ({torch.cuda.device_count()} CUDA GPU(s) found)"
+            )
         return device
     if kind == "mps" and not _mps_available():
-        raise EngineError("device mps is not available (needs Apple silicon and a PyTorch build with MPS)")
+        raise EngineError(
+            "device mps is not available (needs Apple silicon and a PyTorch build with MPS)"
+        )
     return torch.device(name)
 
 
@@ -181,7 +187,13 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, (RuntimeError, MemoryError)):
         message = str(error).lower()
         return isinstance(error, MemoryError) or any(
-            phrase in message for phrase in ("out of memory", "can't allocate", "cannot allocate", "failed to allocate")
+            phrase in message
+            for phrase in (
+                "out of memory",
+                "can't allocate",
+                "cannot allocate",
+                "failed to allocate",
+            )
         )
     return False
 

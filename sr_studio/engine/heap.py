@@ -27,7 +27,9 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 256 << 20
 # Free memory at the top of the heap is kept up to this much between tiles.
 TRIM_THRESHOLD = 1 << 30
-FALLBACK_MMAP_THRESHOLD = 32 << 20  # glibc's own ceiling for the dynamic threshold, accepted by every version
+FALLBACK_MMAP_THRESHOLD = (
+    32 << 20
+)  # glibc's own ceiling for the dynamic threshold, accepted by every version
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,7 +56,10 @@ def hold_freed_memory() -> bool:
     libc = _glibc()
     if libc is None or _holding:
         return _holding
-    if not any(libc.mallopt(M_MMAP_THRESHOLD, value) == 1 for value in (MMAP_THRESHOLD, FALLBACK_MMAP_THRESHOLD)):
+    if not any(
+        libc.mallopt(M_MMAP_THRESHOLD, value) == 1
+        for value in (MMAP_THRESHOLD, FALLBACK_MMAP_THRESHOLD)
+    ):
         return False
     _holding = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
     return _holding

@@ -31,7 +31,9 @@ def resize_into(
 ) -> None:
     """Fill `target` (H, W) or (H, W, C) with `source` resized to its size; same dtype (uint8 or uint16)."""
     if source.dtype != target.dtype or source.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"resize_into needs matching uint8/uint16 arrays, got {source.dtype} and {target.dtype}")
+        raise ValueError(
+            f"resize_into needs matching uint8/uint16 arrays, got {source.dtype} and {target.dtype}"
+        )
     if source.ndim == 2:
         source, target = source[..., None], target[..., None]
     in_h, in_w = source.shape[:2]
@@ -52,5 +54,7 @@ def resize_into(
         box = (0.0, top * ratio - first, float(in_w), bottom * ratio - first)
         for channel in range(source.shape[2]):
             plane = source[first:last, :, channel].astype(np.float32)
-            resized = np.asarray(Image.fromarray(plane).resize((out_w, bottom - top), resample, box=box))
+            resized = np.asarray(
+                Image.fromarray(plane).resize((out_w, bottom - top), resample, box=box)
+            )
             target[top:bottom, :, channel] = np.rint(np.clip(resized, 0, maximum))

@@ -118,7 +118,7 @@ class ThroughputStore:
                     "pixels": int(pixels),
                     "seconds": round(float(seconds), 4),
                     "source": source,
-                    "when": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                    "when": datetime.datetime.now(datetime.UTC).isoformat(
                         timespec="seconds"
                     ),
                 }
@@ -160,7 +160,7 @@ def calibrate(upscaler: Upscaler) -> Measurement:
     saved_tile: int | None = upscaler.tile
     # One patch, whatever the automatic tile would be (set through setattr: Upscaler.__init__ is not
     # annotated, so mypy takes `tile` for always None).
-    setattr(upscaler, "tile", max(side, saved_tile or 0))
+    upscaler.tile = max(side, saved_tile or 0)
     try:
         warm = max(policy.align, 32 // policy.align * policy.align)
         upscaler.upscale(pixels[:warm, :warm])
@@ -168,7 +168,7 @@ def calibrate(upscaler: Upscaler) -> Measurement:
         upscaler.upscale(pixels)
         seconds = time.perf_counter() - started
     finally:
-        setattr(upscaler, "tile", saved_tile)
+        upscaler.tile = saved_tile
     return Measurement(side * side, seconds, "calibration")
 
 

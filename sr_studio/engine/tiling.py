@@ -93,12 +93,16 @@ class AxisTile:
 def _ramp(centres: np.ndarray, cut: tuple[int, int] | None, scale: int) -> np.ndarray:
     """0 before the feather band around the cut, 1 after it, linear across it (pixel centres)."""
     if cut is None or cut[1] == 0:
-        return np.ones_like(centres) if cut is None else (centres >= cut[0] * scale).astype(np.float64)
+        return (
+            np.ones_like(centres) if cut is None else (centres >= cut[0] * scale).astype(np.float64)
+        )
     position, feather = cut
     return np.clip((centres - (position - feather) * scale) / (2 * feather * scale), 0.0, 1.0)
 
 
-def split_axis(start: int, stop: int, tile: int, align: int = 1, feather: int = 0) -> list[AxisTile]:
+def split_axis(
+    start: int, stop: int, tile: int, align: int = 1, feather: int = 0
+) -> list[AxisTile]:
     """Near-equal tiles of at most `tile` covering [start, stop), interior cuts on multiples of `align`.
 
     Each tile reaches `feather` px into its neighbours (less where a tile is too small for it), so
@@ -116,8 +120,14 @@ def split_axis(start: int, stop: int, tile: int, align: int = 1, feather: int = 
     for index in range(len(sizes)):
         rise = (cuts[index], feathers[index - 1]) if index > 0 else None
         fall = (cuts[index + 1], feathers[index]) if index < len(sizes) - 1 else None
-        tiles.append(AxisTile(cuts[index] - (rise[1] if rise else 0), cuts[index + 1] + (fall[1] if fall else 0),
-                              rise, fall))
+        tiles.append(
+            AxisTile(
+                cuts[index] - (rise[1] if rise else 0),
+                cuts[index + 1] + (fall[1] if fall else 0),
+                rise,
+                fall,
+            )
+        )
     return tiles
 
 

@@ -77,7 +77,9 @@ class Upscaler:
         self.dtype = choose_dtype(self.precision, self.device, self.descriptor)
         self.scale = self.descriptor.scale
         self.policy = policy_for(self.descriptor)
-        if tile is not None and (not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 1):
+        if tile is not None and (
+            not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 1
+        ):
             raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
         self.tile = None if tile is None else int(tile)
         mixed = hasattr(model.network, "cast_for_inference")
@@ -87,7 +89,9 @@ class Upscaler:
         # A mixed-precision network (HAT) takes float32 input; its float32 head casts for the body itself.
         self.input_dtype = torch.float32 if mixed else self.dtype
         self._limit: int | None = None  # largest tile side known to fit, once memory ran out
-        self._patch_shape: tuple[int, int] | None = None  # every patch of the current pass, where uniform
+        self._patch_shape: tuple[int, int] | None = (
+            None  # every patch of the current pass, where uniform
+        )
 
     def output_size(self, height: int, width: int, scale: float | None = None) -> tuple[int, int]:
         """Size of the result for an input of this size: round(scale * side), at least one pixel."""
@@ -112,18 +116,29 @@ class Upscaler:
         _check_pixels(pixels)
         out_h, out_w = self.output_size(pixels.shape[0], pixels.shape[1], scale)
         shape = (out_h, out_w) + pixels.shape[2:]
-        if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != pixels.dtype):
-            raise EngineError(f"out must be a {shape} {pixels.dtype} array, not {getattr(out, 'shape', out)} "
-                              f"{getattr(out, 'dtype', '')}".rstrip())
+        if out is not None and (
+            not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != pixels.dtype
+        ):
+            raise EngineError(
+                f"out must be a {shape} {pixels.dtype} array, not {getattr(out, 'shape', out)} "
+                f"{getattr(out, 'dtype', '')}".rstrip()
+            )
         passes = self._pass_count(self._checked_scale(scale))
         channels = 1 if pixels.ndim == 2 else pixels.shape[2]
         colour = pixels[..., None] if pixels.ndim == 2 else pixels[..., : min(channels, 3)]
         tile = self.tile or auto_tile(self.policy, self.device)
 
-        sizes = [(pixels.shape[0] * self.scale**k, pixels.shape[1] * self.scale**k) for k in range(passes)]
+        sizes = [
+            (pixels.shape[0] * self.scale**k, pixels.shape[1] * self.scale**k)
+            for k in range(passes)
+        ]
         grids = [self._grid(h, w, tile) for h, w in sizes]
-        job = _Job(total=sum(len(rows) * len(cols) for rows, cols in grids), passes=passes,
-                   on_progress=on_progress, should_cancel=should_cancel)
+        job = _Job(
+            total=sum(len(rows) * len(cols) for rows, cols in grids),
+            passes=passes,
+            on_progress=on_progress,
+            should_cancel=should_cancel,
+        )
 
         exact = (sizes[-1][0] * self.scale, sizes[-1][1] * self.scale) == (out_h, out_w)
         self._check_memory(pixels, (out_h, out_w), sizes, exact, tile)
@@ -136,7 +151,11 @@ class Upscaler:
             for index, (rows, cols) in enumerate(grids):
                 last = index == passes - 1
                 h, w = current.shape[0] * self.scale, current.shape[1] * self.scale
-                target = output_colour if last and exact else np.empty((h, w, colour.shape[2]), dtype=pixels.dtype)
+                target = (
+                    output_colour
+                    if last and exact
+                    else np.empty((h, w, colour.shape[2]), dtype=pixels.dtype)
+                )
                 self._run_pass(current, target, rows, cols, job, index)
                 current = target
             if not exact:
@@ -170,7 +189,12 @@ class Upscaler:
     def _checked_scale(self, scale: float | None) -> float:
         if scale is None:
             return float(self.scale)
-        if not isinstance(scale, numbers.Real) or isinstance(scale, bool) or not math.isfinite(scale) or scale <= 0:
+        if (
+            not isinstance(scale, numbers.Real)
+            or isinstance(scale, bool)
+            or not math.isfinite(scale)
+            or scale <= 0
+        ):
             raise EngineError(f"scale must be a positive number, not {scale!r}")
         return float(scale)
 
@@ -187,17 +211,23 @@ class Upscaler:
         tile = self.tile or auto_tile(self.policy, self.device)
         rows, cols = self._grid(height, width, tile)
         self._patch_shape = self._uniform_shape(rows, cols)
-        return [self._patch(ty.lo, ty.hi, tx.lo, tx.hi, height, width) for ty in rows for tx in cols]
+        return [
+            self._patch(ty.lo, ty.hi, tx.lo, tx.hi, height, width) for ty in rows for tx in cols
+        ]
 
-    def _patch(self, y0: int, y1: int, x0: int, x1: int, height: int, width: int) -> tuple[int, int, int, int]:
+    def _patch(
+        self, y0: int, y1: int, x0: int, x1: int, height: int, width: int
+    ) -> tuple[int, int, int, int]:
         """The area plus its context, clipped to the image. It starts and ends on the align grid (HAT's
         windows then fall where they fall in a whole-image run, and no mirror padding is added inside)."""
         c, a = self.policy.context, self.policy.align
         py0, py1 = max(0, (y0 - c) // a * a), min(height, -(-(y1 + c) // a) * a)
         px0, px1 = max(0, (x0 - c) // a * a), min(width, -(-(x1 + c) // a) * a)
         if self._patch_shape is not None:
-            (py0, py1), (px0, px1) = (_widen(py0, py1, self._patch_shape[0], height),
-                                      _widen(px0, px1, self._patch_shape[1], width))
+            (py0, py1), (px0, px1) = (
+                _widen(py0, py1, self._patch_shape[0], height),
+                _widen(px0, px1, self._patch_shape[1], width),
+            )
         return py0, py1, px0, px1
 
     def _uniform_shape(self, rows: list[AxisTile], cols: list[AxisTile]) -> tuple[int, int] | None:
@@ -220,8 +250,12 @@ class Upscaler:
     def _grid(self, height: int, width: int, tile: int) -> tuple[list[AxisTile], list[AxisTile]]:
         p = self.policy
         if p.align == 1 and not p.feather:
-            return split_axis_exact(height, tile, p.context), split_axis_exact(width, tile, p.context)
-        return split_axis(0, height, tile, p.align, p.feather), split_axis(0, width, tile, p.align, p.feather)
+            return split_axis_exact(height, tile, p.context), split_axis_exact(
+                width, tile, p.context
+            )
+        return split_axis(0, height, tile, p.align, p.feather), split_axis(
+            0, width, tile, p.align, p.feather
+        )
 
     # -- running --------------------------------------------------------------------------------------
 
@@ -251,7 +285,9 @@ class Upscaler:
                 up_x, down_x = tx.ramps(s)
                 weight = (up_y * down_y)[:, None, None] * (up_x * down_x)[None, :, None]
                 piece = self._render(source, ty.lo, ty.hi, tx.lo, tx.hi, job)
-                total[(ty.lo - y0) * s : (ty.hi - y0) * s, (tx.lo - x0) * s : (tx.hi - x0) * s] += weight * piece
+                total[(ty.lo - y0) * s : (ty.hi - y0) * s, (tx.lo - x0) * s : (tx.hi - x0) * s] += (
+                    weight * piece
+                )
         return total
 
     def _render_once(self, source, y0, y1, x0, x1, job: _Job) -> np.ndarray:
@@ -289,7 +325,11 @@ class Upscaler:
                     f"expected {expected}"
                 )
             # Cast to float32 before clamping: bf16/fp16 cannot tell 1.0 from values just below it.
-            y = y[0, :, (y0 - py0) * s : (y1 - py0) * s, (x0 - px0) * s : (x1 - px0) * s].float().clamp_(0.0, 1.0)
+            y = (
+                y[0, :, (y0 - py0) * s : (y1 - py0) * s, (x0 - px0) * s : (x1 - px0) * s]
+                .float()
+                .clamp_(0.0, 1.0)
+            )
             if source.shape[2] == 1:
                 y = y.mean(dim=0, keepdim=True)
             # HWC as a strided view on the CPU: _write_tile's one multithreaded copy does the transpose.
@@ -302,8 +342,12 @@ class Upscaler:
     def _quantizes_on_device(self, source: np.ndarray) -> bool:
         """On a GPU, a tile written as it is (8-bit photo, no cross-fade, not in pieces) crosses to the host
         as uint8: a quarter of the bytes of float32. On the CPU, _write_tile's in-place pass is cheaper."""
-        return (self.device.type != "cpu" and source.dtype == np.uint8 and not self.policy.feather
-                and self._limit is None)
+        return (
+            self.device.type != "cpu"
+            and source.dtype == np.uint8
+            and not self.policy.feather
+            and self._limit is None
+        )
 
 
 @dataclass
@@ -323,7 +367,9 @@ class _Job:
     def tile_done(self, box, canvas, pass_index: int) -> None:
         self.done += 1
         if self.on_progress is not None:
-            self.on_progress(TileProgress(self.done, self.total, box, canvas, pass_index, self.passes))
+            self.on_progress(
+                TileProgress(self.done, self.total, box, canvas, pass_index, self.passes)
+            )
 
 
 def _widen(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
@@ -336,7 +382,9 @@ def _widen(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
     return lo, lo + size
 
 
-def _write_tile(target: np.ndarray, values: np.ndarray, top: int, left: int, ramps_y, ramps_x) -> None:
+def _write_tile(
+    target: np.ndarray, values: np.ndarray, top: int, left: int, ramps_y, ramps_x
+) -> None:
     """Quantize `values` into target[top:, left:], cross-fading where earlier tiles already wrote.
 
     Tiles go row by row, left to right, and their weights (products of the axis ramps) sum to one.

@@ -32,8 +32,10 @@ def _message_handler(mode, context, message) -> None:
     if mode == QtMsgType.QtFatalMsg and _held is not None:
         first = (message.strip().splitlines() or ["Qt stopped"])[0].split(". ")[0].rstrip(".")
         reason = f"{_held[-1]} ({first})" if _held else first
-        print(f"sr-studio: error: the window cannot start: {reason}; `sr-studio upscale` works without a window",
-              file=sys.stderr)
+        print(
+            f"sr-studio: error: the window cannot start: {reason}; `sr-studio upscale` works without a window",
+            file=sys.stderr,
+        )
         sys.stderr.flush()
         os._exit(1)  # returning would let Qt abort
     if message in _QUIET_MESSAGES:
@@ -57,7 +59,9 @@ def create_application(argv: list[str] | None = None):
         from sr_studio.gui.application import Application
 
         global _held
-        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
         _held = []
         try:
             app = Application(argv or [sys.argv[0]])
@@ -71,7 +75,10 @@ def create_application(argv: list[str] | None = None):
     QGuiApplication.setDesktopFileName(APP_ID)
     icon = app_icon()
     if icon.isNull():
-        print("sr-studio: the app icon is missing from this installation (resources/icons/app)", file=sys.stderr)
+        print(
+            "sr-studio: the app icon is missing from this installation (resources/icons/app)",
+            file=sys.stderr,
+        )
     else:
         app.setWindowIcon(icon)
     return app
@@ -108,7 +115,11 @@ def follow_system_appearance(app, settings) -> None:
     hints = app.styleHints()
     if hasattr(hints, "colorSchemeChanged"):
         hints.colorSchemeChanged.connect(
-            lambda *_: apply_appearance(app, settings.appearance) if settings.appearance == "system" else None
+            lambda *_: (
+                apply_appearance(app, settings.appearance)
+                if settings.appearance == "system"
+                else None
+            )
         )
 
 
@@ -157,7 +168,9 @@ def run_app(files: list[str] | None = None) -> int:
     window.show()
     if files:
         window.add_paths(files)
-    if interrupted():  # while the window was being built: quit() did nothing, no loop was running yet
+    if (
+        interrupted()
+    ):  # while the window was being built: quit() did nothing, no loop was running yet
         window.close()
         return 130
     code = app.exec()

@@ -26,7 +26,9 @@ def open_settings() -> QSettings:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         return QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat)
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+    return QSettings(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+    )
 
 
 class AppSettings:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from sr_studio.gui.photo_canvas import COMPARE, ORIGINAL, RESULT, CompareImages, PhotoCanvas
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel
@@ -16,7 +24,9 @@ def _titled(canvas: PhotoCanvas, title: QLabel) -> QWidget:
     layout.setSpacing(0)
     title.setContentsMargins(8, 4, 8, 4)
     title.setTextFormat(Qt.TextFormat.PlainText)
-    title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long titles never skew the halves
+    title.setSizePolicy(
+        QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+    )  # long titles never skew the halves
     title.setWordWrap(True)  # a narrow window wraps a heading rather than cutting it
     layout.addWidget(title)
     layout.addWidget(canvas, 1)
@@ -65,7 +75,9 @@ class CompareViewer(QWidget):
     def _even_titles(self) -> None:
         """Both headings as tall as the taller one, wrapped: the panes below stay the same size (and so in sync)."""
         titles = (self.original_title, self.result_title)
-        height = max(title.heightForWidth(max(1, self.splitter.widget(0).width())) for title in titles)
+        height = max(
+            title.heightForWidth(max(1, self.splitter.widget(0).width())) for title in titles
+        )
         for title in titles:
             if title.minimumHeight() != height:
                 title.setMinimumHeight(height)

@@ -20,10 +20,14 @@ def overwrite_box(parent, existing: list[Path]) -> QMessageBox:
     else:
         box.setWindowTitle("Files already exist")
         box.setText(f"{len(existing)} files already exist, for example “{existing[0].name}”.")
-        box.setInformativeText("Replace the existing files, or keep both by numbering the new ones?")
+        box.setInformativeText(
+            "Replace the existing files, or keep both by numbering the new ones?"
+        )
     box.replace_button = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
     box.keep_button = box.addButton("Keep Both", QMessageBox.ButtonRole.AcceptRole)
-    box.skip_button = box.addButton("Skip", QMessageBox.ButtonRole.RejectRole) if len(existing) > 1 else None
+    box.skip_button = (
+        box.addButton("Skip", QMessageBox.ButtonRole.RejectRole) if len(existing) > 1 else None
+    )
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(box.keep_button)
     return box
@@ -48,11 +52,17 @@ def ask_unsaved(parent, items) -> str:
 
 
 def show_shortcuts(parent, shortcut_rows: list[tuple[str, str]]) -> None:
-    rows = "".join(f"<tr><td style='padding-right:16px'><b>{keys}</b></td><td>{what}</td></tr>"
-                   for what, keys in shortcut_rows)
-    QMessageBox.information(parent, "Keyboard shortcuts", f"<table>{rows}</table>"
-                            "<p>Wheel: zoom about the pointer. Drag: pan. Double-click: 100 % / fit."
-                            " In the before/after view, drag the line (or Shift+arrows) to move it.</p>")
+    rows = "".join(
+        f"<tr><td style='padding-right:16px'><b>{keys}</b></td><td>{what}</td></tr>"
+        for what, keys in shortcut_rows
+    )
+    QMessageBox.information(
+        parent,
+        "Keyboard shortcuts",
+        f"<table>{rows}</table>"
+        "<p>Wheel: zoom about the pointer. Drag: pan. Double-click: 100 % / fit."
+        " In the before/after view, drag the line (or Shift+arrows) to move it.</p>",
+    )
 
 
 def about_box(parent) -> QMessageBox:
@@ -60,10 +70,14 @@ def about_box(parent) -> QMessageBox:
     libraries) one click away under Show Details, as their licenses ask."""
     box = QMessageBox(parent)
     box.setWindowTitle("About SR Studio")
-    box.setIconPixmap(parent.windowIcon().pixmap(64, 64) if parent is not None else box.iconPixmap())
-    box.setText(f"<h3>SR Studio {__version__}</h3><p>Enlarge photographs with HAT and SPAN super-resolution "
-                "networks, offline, keeping colours and metadata.</p><p>Licensed under the Apache License 2.0. "
-                "The bundled models are the SPAN networks of Wan et al. (Apache-2.0); see the notices.</p>")
+    box.setIconPixmap(
+        parent.windowIcon().pixmap(64, 64) if parent is not None else box.iconPixmap()
+    )
+    box.setText(
+        f"<h3>SR Studio {__version__}</h3><p>Enlarge photographs with HAT and SPAN super-resolution "
+        "networks, offline, keeping colours and metadata.</p><p>Licensed under the Apache License 2.0. "
+        "The bundled models are the SPAN networks of Wan et al. (Apache-2.0); see the notices.</p>"
+    )
     box.setDetailedText(third_party_notices())
     box.addButton(QMessageBox.StandardButton.Close)
     return box

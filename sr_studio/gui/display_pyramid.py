@@ -63,7 +63,7 @@ class DisplayPyramid:
             self._build_levels()
 
     @classmethod
-    def blank(cls, height: int, width: int, channels: int) -> "DisplayPyramid":
+    def blank(cls, height: int, width: int, channels: int) -> DisplayPyramid:
         """An empty canvas that fills as tiles arrive (zeroed pages are only touched where drawn)."""
         shape = (height, width) if channels == 1 else (height, width, channels)
         pyramid = cls(np.zeros(shape, np.uint8), build_levels=False)
@@ -101,7 +101,10 @@ class DisplayPyramid:
         for k in range(1, len(self.levels)):
             # The source block, aligned to even rows/columns of the level above.
             y0, x0 = y0 & ~1, x0 & ~1
-            y1, x1 = min(y1 + (y1 & 1), self.levels[k - 1].shape[0]), min(x1 + (x1 & 1), self.levels[k - 1].shape[1])
+            y1, x1 = (
+                min(y1 + (y1 & 1), self.levels[k - 1].shape[0]),
+                min(x1 + (x1 & 1), self.levels[k - 1].shape[1]),
+            )
             block = half_size(self.levels[k - 1][y0:y1, x0:x1])
             y0, x0, y1, x1 = y0 // 2, x0 // 2, y0 // 2 + block.shape[0], x0 // 2 + block.shape[1]
             self.levels[k][y0:y1, x0:x1] = block

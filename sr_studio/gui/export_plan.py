@@ -7,10 +7,9 @@ import string
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from sr_studio.photo_formats import FORMAT_LABELS, LOSSY_FORMATS, SIXTEEN_BIT_FORMATS  # noqa: F401 - for the panels
+from sr_studio.photo_formats import FORMAT_LABELS, LOSSY_FORMATS, SIXTEEN_BIT_FORMATS, format_for  # noqa: F401 - for the panels
 from sr_studio.photo_formats import OUTPUT_EXTENSIONS as EXTENSIONS
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
-from sr_studio.photo_formats import format_for
 
 AS_ORIGINAL = "original"  # each photo keeps its own format (PNG for those SR Studio cannot write), like the CLI
 CHOICES = (AS_ORIGINAL,) + FORMATS
@@ -35,7 +34,7 @@ class ExportOptions:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ExportOptions":
+    def from_dict(cls, values: dict) -> ExportOptions:
         """Tolerant of stale or hand-edited settings: unknown keys dropped, bad values reset."""
         defaults = cls()
         known = {f.name for f in fields(cls)}
@@ -59,7 +58,7 @@ class ExportOptions:
         options.folder = str(options.folder or "")
         return options
 
-    def resolved(self, source: Path) -> "ExportOptions":
+    def resolved(self, source: Path) -> ExportOptions:
         """The options for one photo, with "as the original" replaced by its format."""
         return replace(self, format=format_for(source)) if self.format == AS_ORIGINAL else self
 
@@ -88,7 +87,9 @@ def pattern_problem(pattern: str) -> str | None:
             allowed = ", ".join("{" + name + "}" for name in PATTERN_FIELDS)
             return f"unknown field {{{field_name}}} in the file name pattern (use {allowed})"
     if "/" in pattern or "\\" in pattern:
-        return "the file name pattern may not contain folders (choose the destination folder instead)"
+        return (
+            "the file name pattern may not contain folders (choose the destination folder instead)"
+        )
     return None
 
 
@@ -96,7 +97,9 @@ def scale_text(scale: float) -> str:
     return f"{scale:g}"
 
 
-def output_name(pattern: str, source: Path, scale: float, model: str, format: str, index: int = 1) -> str:
+def output_name(
+    pattern: str, source: Path, scale: float, model: str, format: str, index: int = 1
+) -> str:
     """The file name for one output, e.g. `{name}_x{scale}_{model}` -> `beach_x4_span-x4.png`."""
     problem = pattern_problem(pattern)
     if problem:
@@ -112,9 +115,13 @@ def output_name(pattern: str, source: Path, scale: float, model: str, format: st
     return stem + EXTENSIONS[format]
 
 
-def output_path(options: ExportOptions, source: Path, scale: float, model: str, index: int = 1) -> Path:
+def output_path(
+    options: ExportOptions, source: Path, scale: float, model: str, index: int = 1
+) -> Path:
     folder = Path(options.folder).expanduser() if options.folder else source.parent
-    return folder / output_name(options.pattern, source, scale, model, options.resolved(source).format, index)
+    return folder / output_name(
+        options.pattern, source, scale, model, options.resolved(source).format, index
+    )
 
 
 def unused_path(path: Path) -> Path:

@@ -91,18 +91,24 @@ class FileWorker(QObject):
             try:
                 request.destination.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                raise SRStudioError(f"cannot create the folder ({error.strerror})",
-                                    request.destination.parent) from None
+                raise SRStudioError(
+                    f"cannot create the folder ({error.strerror})", request.destination.parent
+                ) from None
             pixels = request.pixels
             if pixels is None:
                 if request.pixels_file is None:
                     raise SRStudioError("the result is neither in memory nor parked on disk")
                 pixels = self._require_store().load(request.pixels_file)
-            written = write_photo(request.destination, pixels, metadata_from=request.metadata_from,
-                                  format=request.format, quality=request.quality,
-                                  bit_depth=request.bit_depth, overwrite=request.overwrite,
-                                  on_warning=notices.append)
+            written = write_photo(
+                request.destination,
+                pixels,
+                metadata_from=request.metadata_from,
+                format=request.format,
+                quality=request.quality,
+                bit_depth=request.bit_depth,
+                overwrite=request.overwrite,
+                on_warning=notices.append,
+            )
             self.exported.emit(request.job_id, str(written), notices)
         except BaseException as error:  # noqa: BLE001
             self.export_failed.emit(request.job_id, describe_error(error))
-

@@ -21,8 +21,12 @@ class RunRequest:
     device: str = "auto"
     precision: str = "auto"
     tile: int | None = None
-    result_size: tuple[int, int] | None = None  # (height, width) the viewer expects; tiles are mapped onto it
-    display: bool = True  # build the display copy; False for a photo off screen (it goes to the cache)
+    result_size: tuple[int, int] | None = (
+        None  # (height, width) the viewer expects; tiles are mapped onto it
+    )
+    display: bool = (
+        True  # build the display copy; False for a photo off screen (it goes to the cache)
+    )
 
 
 @dataclass
@@ -35,7 +39,9 @@ class RunResult:
     scale: float
     device: str
     seconds: float
-    notice: str = ""  # the engine's one line when the run differs from the request (bf16 run as fp32)
+    notice: str = (
+        ""  # the engine's one line when the run differs from the request (bf16 run as fp32)
+    )
     precision: str = ""  # the one that ran
     precision_reason: str = ""  # why, when the engine chose it ("automatic: ...")
 

@@ -28,10 +28,10 @@ from sr_studio.gui.application import Application
 from sr_studio.gui.message_bar import qimage_to_array
 from sr_studio.gui.photo_canvas import CompareImages
 from sr_studio.gui.photo_queue import FAILED, QueueItem, is_model_file
+from sr_studio.gui.queue_list import render_queue
 from sr_studio.gui.session import RunOptions, Session
 from sr_studio.gui.side_panels import available_models
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel
-from sr_studio.gui.queue_list import render_queue
 from sr_studio.gui.window_parts import build_actions, build_layout
 from sr_studio.gui.worker_bridge import WorkerBridge
 from sr_studio.photo_formats import open_dialog_filter
@@ -44,7 +44,10 @@ PREVIEW_SIDE = 512  # original pixels: SPAN previews this in under a second on a
 
 
 def pictures_folder() -> Path:
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) or Path.home())
+    return Path(
+        QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        or Path.home()
+    )
 
 
 class MainWindow(QMainWindow):
@@ -64,7 +67,9 @@ class MainWindow(QMainWindow):
         self.viewer_model = ViewerModel()
         self.images = CompareImages(self)
         self._closing = False
-        self._close_when_exported = False  # "Export All" chosen on quitting: close once every file is written
+        self._close_when_exported = (
+            False  # "Export All" chosen on quitting: close once every file is written
+        )
         # item id -> how long enlarging it would take ("": not measured yet)
         self._estimates: dict[int, str] = {}
         self._comparison = None  # the Compare Models dialog, once opened
@@ -90,7 +95,9 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, Application):  # files opened from Finder or the Dock (macOS)
             app.files_waiting.connect(self._open_waiting_files)
-            QTimer.singleShot(0, self._open_waiting_files)  # the one that launched the app came first
+            QTimer.singleShot(
+                0, self._open_waiting_files
+            )  # the one that launched the app came first
         if self.workers.spill_problem:
             self.show_error(f"Finished results will stay in memory: {self.workers.spill_problem}")
 
@@ -134,13 +141,24 @@ class MainWindow(QMainWindow):
     def _fit_toolbar(self) -> None:
         """Narrower than the labelled toolbar: icons only (tooltips name them), so that nothing, Model Manager
         included, drops into the overflow menu."""
-        style = (Qt.ToolButtonStyle.ToolButtonTextBesideIcon if self.width() >= self._toolbar_wide
-                 else Qt.ToolButtonStyle.ToolButtonIconOnly)
+        style = (
+            Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+            if self.width() >= self._toolbar_wide
+            else Qt.ToolButtonStyle.ToolButtonIconOnly
+        )
         if self.toolbar.toolButtonStyle() != style:
             self.toolbar.setToolButtonStyle(style)
-            for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action, self.zoom_actual_action,
-                           self.preview_action, self.compare_models_action):
-                self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            for action in (
+                self.zoom_out_action,
+                self.zoom_in_action,
+                self.zoom_fit_action,
+                self.zoom_actual_action,
+                self.preview_action,
+                self.compare_models_action,
+            ):
+                self.toolbar.widgetForAction(action).setToolButtonStyle(
+                    Qt.ToolButtonStyle.ToolButtonIconOnly
+                )
 
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
@@ -213,8 +231,9 @@ class MainWindow(QMainWindow):
         dialog.activateWindow()
 
     def import_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a model", self.settings.last_folder or str(Path.home()),
-                                              MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a model", self.settings.last_folder or str(Path.home()), MODEL_FILTER
+        )
         if path:
             self.import_model_file(path)
 
@@ -241,9 +260,13 @@ class MainWindow(QMainWindow):
     def run_options(self) -> RunOptions:
         model = self.run_panel.current_model()
         return RunOptions(
-            model_id=model.id if model else "", model_name=model.name if model else "",
-            model_path=model.path if model else None, model_scale=model.scale if model else 2,
-            scale=self.run_panel.scale(), device=self.run_panel.device(), precision=self.run_panel.precision(),
+            model_id=model.id if model else "",
+            model_name=model.name if model else "",
+            model_path=model.path if model else None,
+            model_scale=model.scale if model else 2,
+            scale=self.run_panel.scale(),
+            device=self.run_panel.device(),
+            precision=self.run_panel.precision(),
             tile=self.run_panel.tile(),
         )
 
@@ -272,19 +295,26 @@ class MainWindow(QMainWindow):
             self.activateWindow()
 
     def open_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add photos", self.settings.last_folder or str(Path.home()),
-                                                OPEN_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Add photos", self.settings.last_folder or str(Path.home()), OPEN_FILTER
+        )
         if paths:
             self.add_paths(paths)
 
     def open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", self.settings.last_folder or str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(
+            self, "Add a folder of photos", self.settings.last_folder or str(Path.home())
+        )
         if folder:
             self.add_paths([folder])
 
     def _add_mime(self, mime, name: str) -> bool:
         """Files (queued) or an image (queued as pixels) from the clipboard or a drop: one path for both."""
-        local = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime and mime.hasUrls() else []
+        local = (
+            [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+            if mime and mime.hasUrls()
+            else []
+        )
         if local:
             self.add_paths(local)
             return True
@@ -342,11 +372,16 @@ class MainWindow(QMainWindow):
 
     def _queue_menu(self, position) -> None:
         menu = QMenu(self)
-        menu.addActions([self.run_action, self.export_action, self.remove_action, self.clear_action])
+        menu.addActions(
+            [self.run_action, self.export_action, self.remove_action, self.clear_action]
+        )
         item = self.queue.current
         if item is not None and not item.clipboard_image:
             menu.addSeparator()
-            menu.addAction("Show in Folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(item.path.parent))))
+            menu.addAction(
+                "Show in Folder",
+                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(item.path.parent))),
+            )
         menu.exec(self.queue_list.mapToGlobal(position))
 
     def remove_current(self) -> None:
@@ -361,8 +396,10 @@ class MainWindow(QMainWindow):
         if item is None:
             self.images.set_original(None)
             self.viewer_model.set_image_size(0, 0)
-            self.viewer.set_empty_text("Drop photos or folders here\nor press Ctrl+O to add them",
-                                       "The enlarged photo appears here")
+            self.viewer.set_empty_text(
+                "Drop photos or folders here\nor press Ctrl+O to add them",
+                "The enlarged photo appears here",
+            )
             self.viewer.set_titles("Original", "Result")
             self.setWindowTitle("SR Studio")
             return
@@ -405,11 +442,17 @@ class MainWindow(QMainWindow):
         if item is None or item.original_view is None:
             return
         original = item.original_view
-        bits = f", {item.photo.bit_depth}-bit" if item.photo is not None and getattr(item.photo, "bit_depth", 8) != 8 else ""
+        bits = (
+            f", {item.photo.bit_depth}-bit"
+            if item.photo is not None and getattr(item.photo, "bit_depth", 8) != 8
+            else ""
+        )
         original_title = f"Original · {original.width} × {original.height}{bits}"
         if item.has_result:
-            result_title = (f"Result · {item.result_size[1]} × {item.result_size[0]}"
-                            f" · x{item.result_scale:g} · {item.result_model_name or item.result_model}")
+            result_title = (
+                f"Result · {item.result_size[1]} × {item.result_size[0]}"
+                f" · x{item.result_scale:g} · {item.result_model_name or item.result_model}"
+            )
         elif item is self.session.running:
             result_title = f"Result · enlarging {item.progress:.0%}"
         elif item.preview is not None:
@@ -425,8 +468,9 @@ class MainWindow(QMainWindow):
             elif estimate == "":  # nothing measured for this model on this machine yet
                 result_title += " · a preview (P) tells how long it would take"
         self.viewer.set_titles(original_title, result_title)
-        marked = (item.preview is not None and not item.has_result
-                  and item is not self.session.running)
+        marked = (
+            item.preview is not None and not item.has_result and item is not self.session.running
+        )
         self.viewer.result_view.marker = "PREVIEW" if marked else ""
 
     def _viewer_changed(self) -> None:
@@ -435,7 +479,12 @@ class MainWindow(QMainWindow):
         self.zoom_label.setText(self.viewer_model.zoom_label() if has_image else "")
         self.compare_action.setChecked(self.viewer_model.mode == BEFORE_AFTER)
         if hasattr(self, "zoom_in_action"):
-            for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action):
+            for action in (
+                self.zoom_in_action,
+                self.zoom_out_action,
+                self.zoom_fit_action,
+                self.zoom_actual_action,
+            ):
                 action.setEnabled(has_image)
         self._offer_preview()
 
@@ -445,7 +494,10 @@ class MainWindow(QMainWindow):
             self._show_current()
         elif isinstance(event, events.ItemChanged):
             if event.item is self.queue.current:
-                if event.item.partial_view is None and self.images.result is not event.item.result_view:
+                if (
+                    event.item.partial_view is None
+                    and self.images.result is not event.item.result_view
+                ):
                     self.images.clear_partial()
                 self._show_current(keep_view=not event.fit)
             if event.fit and event.item.photo is not None:
@@ -498,7 +550,8 @@ class MainWindow(QMainWindow):
         else:
             item.partial_view.write_region(event.y0, event.x0, pixels)
             item.done_region = (item.done_region or QRegion()).united(
-                QRegion(event.x0, event.y0, pixels.shape[1], pixels.shape[0]))
+                QRegion(event.x0, event.y0, pixels.shape[1], pixels.shape[0])
+            )
 
     def _notice(self, notice) -> None:
         if notice.kind == "error":
@@ -541,7 +594,10 @@ class MainWindow(QMainWindow):
         fx = photo_w / max(1, self.images.result_width)
         fy = photo_h / max(1, self.images.result_height)
         x0, y0 = max(0, math.floor(x * fx)), max(0, math.floor(y * fy))
-        x1, y1 = min(photo_w, math.ceil((x + width) * fx)), min(photo_h, math.ceil((y + height) * fy))
+        x1, y1 = (
+            min(photo_w, math.ceil((x + width) * fx)),
+            min(photo_h, math.ceil((y + height) * fy)),
+        )
         self.session.preview_region(self.run_options(), (x0, y0, x1 - x0, y1 - y0))
 
     def _offer_preview(self) -> None:
@@ -551,8 +607,12 @@ class MainWindow(QMainWindow):
             return
         box = self.region_in_view(PREVIEW_SIDE)
         x, y, width, height = item.preview.box
-        if box is not None and not (box[0] >= x and box[1] >= y and box[0] + box[2] <= x + width
-                                    and box[1] + box[3] <= y + height):
+        if box is not None and not (
+            box[0] >= x
+            and box[1] >= y
+            and box[0] + box[2] <= x + width
+            and box[1] + box[3] <= y + height
+        ):
             self.statusBar().showMessage("Press P to preview the region in view", 6000)
 
     def open_comparison(self) -> None:
@@ -626,12 +686,29 @@ class MainWindow(QMainWindow):
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """(what, keys) for every action with a shortcut, in menu order."""
         rows = []
-        for action in (self.open_action, self.open_folder_action, self.paste_action, self.run_action,
-                       self.run_all_action, self.cancel_action, self.export_action, self.export_all_action,
-                       self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action, self.zoom_actual_action,
-                       self.compare_action, self.preview_action, self.compare_models_action,
-                       self.models_action, self.remove_action, self.shortcuts_action):
-            keys = " or ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
+        for action in (
+            self.open_action,
+            self.open_folder_action,
+            self.paste_action,
+            self.run_action,
+            self.run_all_action,
+            self.cancel_action,
+            self.export_action,
+            self.export_all_action,
+            self.zoom_in_action,
+            self.zoom_out_action,
+            self.zoom_fit_action,
+            self.zoom_actual_action,
+            self.compare_action,
+            self.preview_action,
+            self.compare_models_action,
+            self.models_action,
+            self.remove_action,
+            self.shortcuts_action,
+        ):
+            keys = " or ".join(
+                s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()
+            )
             if keys:
                 rows.append((action.text().replace("&", "").rstrip("…"), keys))
         return rows
@@ -653,9 +730,16 @@ class MainWindow(QMainWindow):
         self.export_action.setEnabled(item is not None and item.has_result)
         self.export_all_action.setEnabled(bool(self.queue.finished()))
         self.remove_action.setEnabled(item is not None and item is not self.session.running)
-        for widget in (self.run_panel.model_combo, self.run_panel.scale_combo, self.run_panel.device_combo,
-                       self.run_panel.precision_combo, self.run_panel.tile_spin):
-            widget.setEnabled(not running and (widget is not self.run_panel.model_combo or has_model))
+        for widget in (
+            self.run_panel.model_combo,
+            self.run_panel.scale_combo,
+            self.run_panel.device_combo,
+            self.run_panel.precision_combo,
+            self.run_panel.tile_spin,
+        ):
+            widget.setEnabled(
+                not running and (widget is not self.run_panel.model_combo or has_model)
+            )
 
     def unexported(self) -> list[QueueItem]:
         return self.session.unexported()

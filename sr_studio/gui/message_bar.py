@@ -13,10 +13,14 @@ from sr_studio.gui import appearance
 def qimage_to_array(image: QImage) -> np.ndarray:
     """A pasted image as uint8 RGB, or RGBA when it has transparency."""
     has_alpha = image.hasAlphaChannel()
-    image = image.convertToFormat(QImage.Format.Format_RGBA8888 if has_alpha else QImage.Format.Format_RGB888)
+    image = image.convertToFormat(
+        QImage.Format.Format_RGBA8888 if has_alpha else QImage.Format.Format_RGB888
+    )
     width, height, stride = image.width(), image.height(), image.bytesPerLine()
     channels = 4 if has_alpha else 3
-    buffer = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(height, stride)
+    buffer = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(
+        height, stride
+    )
     return buffer[:, : width * channels].reshape(height, width, channels).copy()
 
 
@@ -48,9 +52,14 @@ class MessageBar(QFrame):
 
     def show_message(self, text: str, kind: str = "error") -> None:
         self.kind = kind
-        colours = {"error": ("#e01b24", "rgba(224, 27, 36, 40)"), "info": ("#3584e4", "rgba(53, 132, 228, 35)")}
+        colours = {
+            "error": ("#e01b24", "rgba(224, 27, 36, 40)"),
+            "info": ("#3584e4", "rgba(53, 132, 228, 35)"),
+        }
         border, fill = colours.get(kind, colours["info"])
-        self.setStyleSheet(f"#messageBar {{ border: 1px solid {border}; border-radius: 4px; background: {fill}; }}")
+        self.setStyleSheet(
+            f"#messageBar {{ border: 1px solid {border}; border-radius: 4px; background: {fill}; }}"
+        )
         name = "fa5s.exclamation-circle" if kind == "error" else "fa5s.info-circle"
         self.icon_label.setPixmap(appearance.qtawesome_icon(name, border).pixmap(18, 18))
         self.close_button.setIcon(appearance.icon("fa5s.times"))

@@ -25,12 +25,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from sr_studio.durations import format_duration
 from sr_studio.errors import Cancelled
 from sr_studio.gui import appearance
-from sr_studio.durations import format_duration
 from sr_studio.gui.error_wording import describe_error
 
-STATUS_LABELS = {"bundled": "Bundled", "installed": "Installed", "imported": "Imported", "available": "Available"}
+STATUS_LABELS = {
+    "bundled": "Bundled",
+    "installed": "Installed",
+    "imported": "Imported",
+    "available": "Available",
+}
 COLUMNS = ("Model", "Architecture", "Scale", "Purpose", "Size", "License", "Status")
 
 
@@ -75,8 +80,14 @@ class ModelTasks(QObject):
         def report(progress) -> None:
             from urllib.parse import urlsplit
 
-            self.progress.emit(model_id, progress.phase, progress.bytes_done, progress.bytes_total,
-                               float(progress.bytes_per_second), urlsplit(progress.url).hostname or "")
+            self.progress.emit(
+                model_id,
+                progress.phase,
+                progress.bytes_done,
+                progress.bytes_total,
+                float(progress.bytes_per_second),
+                urlsplit(progress.url).hostname or "",
+            )
 
         try:
             model = download_model(model_id, progress=report, cancel=self._cancel)
@@ -150,7 +161,12 @@ class ModelManagerDialog(QDialog):
         self.cancel_button = QPushButton("Cancel Download")
         self.import_button = QPushButton("Import from Disk…")
         self.remove_button = QPushButton("Remove")
-        for button in (self.download_button, self.cancel_button, self.import_button, self.remove_button):
+        for button in (
+            self.download_button,
+            self.cancel_button,
+            self.import_button,
+            self.remove_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
@@ -182,9 +198,13 @@ class ModelManagerDialog(QDialog):
         self.refresh()
 
     def _set_icons(self) -> None:
-        for button, name in ((self.download_button, "fa5s.download"), (self.cancel_button, "fa5s.stop"),
-                             (self.import_button, "fa5s.file-import"), (self.remove_button, "fa5s.trash-alt"),
-                             (self.open_folder_button, "fa5s.folder-open")):
+        for button, name in (
+            (self.download_button, "fa5s.download"),
+            (self.cancel_button, "fa5s.stop"),
+            (self.import_button, "fa5s.file-import"),
+            (self.remove_button, "fa5s.trash-alt"),
+            (self.open_folder_button, "fa5s.folder-open"),
+        ):
             button.setIcon(appearance.icon(name, self.palette()))
 
     def refresh(self) -> None:
@@ -200,10 +220,16 @@ class ModelManagerDialog(QDialog):
         self.table.setRowCount(len(self.listings))
         for row, listing in enumerate(self.listings):
             purpose = purpose_name(listing.purpose)
-            values = (listing.name, listing.variant or listing.arch or "?", f"x{listing.scale}", purpose or "—",
-                      _size_text(listing.size), listing.license or "unknown",
-                      STATUS_LABELS.get(listing.status, listing.status)
-                      + (" · unverified" if listing.verified is False else ""))
+            values = (
+                listing.name,
+                listing.variant or listing.arch or "?",
+                f"x{listing.scale}",
+                purpose or "—",
+                _size_text(listing.size),
+                listing.license or "unknown",
+                STATUS_LABELS.get(listing.status, listing.status)
+                + (" · unverified" if listing.verified is False else ""),
+            )
             for column, value in enumerate(values):
                 cell = QTableWidgetItem(value)
                 if column == 0:
@@ -245,8 +271,12 @@ class ModelManagerDialog(QDialog):
             if listing.path is not None:
                 text += f"\nFile: {listing.path}"
             self.details.setText(text)
-        self.download_button.setEnabled(listing is not None and listing.status == "available" and not busy)
-        self.remove_button.setEnabled(listing is not None and listing.status in ("installed", "imported") and not busy)
+        self.download_button.setEnabled(
+            listing is not None and listing.status == "available" and not busy
+        )
+        self.remove_button.setEnabled(
+            listing is not None and listing.status in ("installed", "imported") and not busy
+        )
         self.cancel_button.setEnabled(busy)
         self.import_button.setEnabled(not busy)
 
@@ -261,16 +291,23 @@ class ModelManagerDialog(QDialog):
         self.tasks.request_download(listing.id)
         self._selection_changed()
 
-    def _progress(self, model_id: str, phase: str, done, total, speed: float, host: str = "") -> None:
+    def _progress(
+        self, model_id: str, phase: str, done, total, speed: float, host: str = ""
+    ) -> None:
         if model_id != self.downloading:
             return
         if phase in ("waiting", "verifying"):
             self.progress.setRange(0, 0)
-            self.progress.setFormat("Waiting for another SR Studio download of this model to finish…"
-                                    if phase == "waiting" else "Verifying…")
+            self.progress.setFormat(
+                "Waiting for another SR Studio download of this model to finish…"
+                if phase == "waiting"
+                else "Verifying…"
+            )
             return
         self.progress.setRange(0, 1000)
-        if phase == "connecting":  # nothing has arrived yet: no amounts to show, only where it is waiting
+        if (
+            phase == "connecting"
+        ):  # nothing has arrived yet: no amounts to show, only where it is waiting
             self.progress.setValue(int(1000 * done / total) if total else 0)
             self.progress.setFormat(f"Connecting to {host}…" if host else "Connecting…")
             return
@@ -307,17 +344,22 @@ class ModelManagerDialog(QDialog):
         self.details.setText(f"{'Download' if what == 'download' else 'Import'} failed: {message}")
 
     def _choose_import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a model", str(Path.home()),
-                                              "Model weights (*.pth *.pt *.safetensors)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a model", str(Path.home()), "Model weights (*.pth *.pt *.safetensors)"
+        )
         if path:
             self.details.setText(f"Importing {Path(path).name}…")
             self.tasks.request_import(path)
 
     def confirm_remove(self, name: str) -> bool:
         """Asks first (tests replace this method)."""
-        answer = QMessageBox.question(self, "Remove model", f"Remove “{name}” from this computer?",
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self,
+            "Remove model",
+            f"Remove “{name}” from this computer?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def remove_selected(self) -> None:

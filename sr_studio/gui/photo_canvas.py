@@ -27,14 +27,18 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from sr_studio.gui.display_pyramid import DisplayPyramid
-from sr_studio.gui.viewer_model import ViewerModel, ZOOM_STEP, pyramid_level_for
+from sr_studio.gui.viewer_model import ZOOM_STEP, ViewerModel, pyramid_level_for
 
 ORIGINAL = "original"
 RESULT = "result"
 COMPARE = "compare"
 SLIDER_GRAB_DISTANCE = 10  # logical pixels either side of the slider line that grab it
 REPAINT_INTERVAL_MS = 50  # tiles arriving faster than this are painted together
-_FORMATS = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888, 4: QImage.Format.Format_RGBA8888}
+_FORMATS = {
+    1: QImage.Format.Format_Grayscale8,
+    3: QImage.Format.Format_RGB888,
+    4: QImage.Format.Format_RGBA8888,
+}
 CHECKER_CELL = 8  # logical pixels
 CHECKER_SHADES = (QColor(204, 204, 204), QColor(153, 153, 153))
 
@@ -78,7 +82,9 @@ class CompareImages(QObject):
         self._flush_timer.setInterval(REPAINT_INTERVAL_MS)
         self._flush_timer.timeout.connect(self._flush)
 
-    def set_original(self, pyramid: DisplayPyramid | None, result_width: int = 0, result_height: int = 0) -> None:
+    def set_original(
+        self, pyramid: DisplayPyramid | None, result_width: int = 0, result_height: int = 0
+    ) -> None:
         self.original = pyramid
         self.result = None
         self.result_complete = False
@@ -141,7 +147,9 @@ class PhotoCanvas(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self.setAccessibleName({ORIGINAL: "Original", RESULT: "Result", COMPARE: "Before and after"}[role])
+        self.setAccessibleName(
+            {ORIGINAL: "Original", RESULT: "Result", COMPARE: "Before and after"}[role]
+        )
         model.subscribe(self.update)
         images.changed.connect(self.update)
         images.region_changed.connect(self._update_region)
@@ -226,7 +234,9 @@ class PhotoCanvas(QWidget):
         self._draw(painter, images.result, width, height)
         painter.restore()
 
-    def _draw(self, painter: QPainter, pyramid: DisplayPyramid | None, width: float, height: float) -> None:
+    def _draw(
+        self, painter: QPainter, pyramid: DisplayPyramid | None, width: float, height: float
+    ) -> None:
         """Paint the visible part of `pyramid`, whose full size is stretched to the result's size."""
         if pyramid is None or not self.images.result_width:
             return
@@ -280,8 +290,11 @@ class PhotoCanvas(QWidget):
             arrow.closeSubpath()
             painter.drawPath(arrow)
         self._draw_label(painter, "Before", Qt.AlignmentFlag.AlignLeft)
-        self._draw_label(painter, "After" if self.images.result is not None else "After (not yet enlarged)",
-                         Qt.AlignmentFlag.AlignRight)
+        self._draw_label(
+            painter,
+            "After" if self.images.result is not None else "After (not yet enlarged)",
+            Qt.AlignmentFlag.AlignRight,
+        )
 
     def _draw_label(self, painter: QPainter, text: str, side: Qt.AlignmentFlag) -> None:
         metrics = painter.fontMetrics()
@@ -299,8 +312,12 @@ class PhotoCanvas(QWidget):
     def _draw_caption(self, painter: QPainter, text: str) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         metrics = painter.fontMetrics()
-        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap  # a narrow pane wraps it, never cuts it
-        text_size = metrics.boundingRect(QRect(0, 0, max(20, self.width() - 52), 10000), flags, text).size()
+        flags = (
+            Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        )  # a narrow pane wraps it, never cuts it
+        text_size = metrics.boundingRect(
+            QRect(0, 0, max(20, self.width() - 52), 10000), flags, text
+        ).size()
         box = QRectF(0, 0, text_size.width() + 28, text_size.height() + 16)
         box.moveCenter(QPointF(self.width() / 2, self.height() / 2))
         painter.setPen(Qt.PenStyle.NoPen)
@@ -313,8 +330,11 @@ class PhotoCanvas(QWidget):
         if not self.empty_text:
             return
         painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-        painter.drawText(self.rect().adjusted(20, 20, -20, -20), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                         self.empty_text)
+        painter.drawText(
+            self.rect().adjusted(20, 20, -20, -20),
+            Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+            self.empty_text,
+        )
 
     def _update_region(self, rect: QRect) -> None:
         """Repaint only where new tiles landed (plus a pixel for rounding)."""
@@ -323,9 +343,17 @@ class PhotoCanvas(QWidget):
         ratio = self._ratio()
         width, height = self.viewport_size()
         x0, y0 = self.model.image_to_view(rect.x(), rect.y(), width, height)
-        x1, y1 = self.model.image_to_view(rect.x() + rect.width(), rect.y() + rect.height(), width, height)
-        self.update(QRect(math.floor(x0 / ratio) - 1, math.floor(y0 / ratio) - 1,
-                          math.ceil((x1 - x0) / ratio) + 3, math.ceil((y1 - y0) / ratio) + 3))
+        x1, y1 = self.model.image_to_view(
+            rect.x() + rect.width(), rect.y() + rect.height(), width, height
+        )
+        self.update(
+            QRect(
+                math.floor(x0 / ratio) - 1,
+                math.floor(y0 / ratio) - 1,
+                math.ceil((x1 - x0) / ratio) + 3,
+                math.ceil((y1 - y0) / ratio) + 3,
+            )
+        )
 
     # Interaction ---------------------------------------------------------------------------------
     def resizeEvent(self, event) -> None:
@@ -350,8 +378,11 @@ class PhotoCanvas(QWidget):
             return super().mousePressEvent(event)
         if self._near_slider(event.position().x()):
             self._dragging_slider = True
-        elif (self.role == ORIGINAL and self.model.has_image()
-              and event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+        elif (
+            self.role == ORIGINAL
+            and self.model.has_image()
+            and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
             self._band = (event.position(), event.position())
             self.setCursor(Qt.CursorShape.CrossCursor)
         else:
@@ -375,7 +406,11 @@ class PhotoCanvas(QWidget):
         elif self._near_slider(position.x()):
             self.setCursor(Qt.CursorShape.SplitHCursor)
         else:
-            self.setCursor(Qt.CursorShape.OpenHandCursor if self.model.has_image() else Qt.CursorShape.ArrowCursor)
+            self.setCursor(
+                Qt.CursorShape.OpenHandCursor
+                if self.model.has_image()
+                else Qt.CursorShape.ArrowCursor
+            )
 
     def mouseReleaseEvent(self, event) -> None:
         if self._band is not None:
@@ -389,7 +424,13 @@ class PhotoCanvas(QWidget):
                 self.region_drawn.emit(x0, y0, x1 - x0, y1 - y0)
         self._drag_start = None
         self._dragging_slider = False
-        self.setCursor(QCursor(Qt.CursorShape.OpenHandCursor if self.model.has_image() else Qt.CursorShape.ArrowCursor))
+        self.setCursor(
+            QCursor(
+                Qt.CursorShape.OpenHandCursor
+                if self.model.has_image()
+                else Qt.CursorShape.ArrowCursor
+            )
+        )
 
     def mouseDoubleClickEvent(self, event) -> None:
         """Double-click: 100 % at that point, or back to fit when already there."""
@@ -398,16 +439,29 @@ class PhotoCanvas(QWidget):
         if abs(self.model.zoom - 1.0) < 1e-6:
             self.model.fit(*self.viewport_size())
         else:
-            self.model.zoom_at(1.0 / self.model.zoom, *self._device(event.position()), *self.viewport_size())
+            self.model.zoom_at(
+                1.0 / self.model.zoom, *self._device(event.position()), *self.viewport_size()
+            )
 
     def keyPressEvent(self, event) -> None:
         """Arrow keys pan; in before/after, with Shift they move the slider."""
         step = 40 * self._ratio()
         key = event.key()
-        moves = {Qt.Key.Key_Left: (step, 0), Qt.Key.Key_Right: (-step, 0), Qt.Key.Key_Up: (0, step), Qt.Key.Key_Down: (0, -step)}
+        moves = {
+            Qt.Key.Key_Left: (step, 0),
+            Qt.Key.Key_Right: (-step, 0),
+            Qt.Key.Key_Up: (0, step),
+            Qt.Key.Key_Down: (0, -step),
+        }
         if key in moves and self.model.has_image():
-            if self.role == COMPARE and event.modifiers() & Qt.KeyboardModifier.ShiftModifier and key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
-                self.model.set_slider(self.model.slider + (-0.05 if key == Qt.Key.Key_Left else 0.05))
+            if (
+                self.role == COMPARE
+                and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+                and key in (Qt.Key.Key_Left, Qt.Key.Key_Right)
+            ):
+                self.model.set_slider(
+                    self.model.slider + (-0.05 if key == Qt.Key.Key_Left else 0.05)
+                )
             else:
                 self.model.pan_by(*moves[key])
             return

@@ -8,9 +8,10 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sr_studio.durations import format_duration
 from sr_studio.photo_formats import photos_in_folder
@@ -50,7 +51,9 @@ class QueueItem:
     result: Any = None  # numpy array, in memory only while on screen (or not parked yet)
     result_file: Path | None = None  # the result parked in the session cache
     result_size: tuple[int, int] | None = None  # (height, width) of the result, wherever it is
-    result_token: int = 0  # which result: a re-run makes a new one, late answers about an old one are ignored
+    result_token: int = (
+        0  # which result: a re-run makes a new one, late answers about an old one are ignored
+    )
     result_scale: float | None = None
     result_model: str = ""  # model id (file names)
     result_model_name: str = ""  # what the user knows it as (titles)
@@ -210,7 +213,9 @@ class ProgressClock:
         return f"{format_duration(seconds)} left"
 
 
-def progress_text(fraction: float, done: int, total: int, pass_index: int, passes: int, eta: str) -> str:
+def progress_text(
+    fraction: float, done: int, total: int, pass_index: int, passes: int, eta: str
+) -> str:
     """The progress bar's text, time left first: if a narrow bar clips it, the tile count goes, not the ETA."""
     pass_text = f" · pass {pass_index + 1}/{passes}" if passes > 1 else ""
     return f"{fraction:.0%} · {eta} · tile {done}/{total}{pass_text}"

@@ -17,8 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-NO_DISPLAY = ("no display found: the window needs a desktop session (X11 or Wayland); "
-              "`sr-studio upscale` works without one")
+NO_DISPLAY = (
+    "no display found: the window needs a desktop session (X11 or Wayland); "
+    "`sr-studio upscale` works without one"
+)
 
 # Debian/Ubuntu packages whose names do not follow from the library's (libfoo.so.1 -> libfoo1).
 _DEBIAN_PACKAGE_EXCEPTIONS = {
@@ -54,7 +56,11 @@ def platform_names(environ=os.environ) -> list[str]:
     Wayland session, else X11 (as Qt decides it; options after ':' do not change the plugin)."""
     chosen = environ.get("QT_QPA_PLATFORM", "").strip()
     if chosen:
-        return [name.split(":", 1)[0].strip() for name in chosen.split(";") if name.split(":", 1)[0].strip()]
+        return [
+            name.split(":", 1)[0].strip()
+            for name in chosen.split(";")
+            if name.split(":", 1)[0].strip()
+        ]
     if environ.get("XDG_SESSION_TYPE", "").lower() == "wayland":
         return ["wayland", "xcb"]
     return ["xcb"]
@@ -62,8 +68,12 @@ def platform_names(environ=os.environ) -> list[str]:
 
 def plugin_folders(environ=os.environ) -> list[Path]:
     """Where Qt looks for platform plugins: the folders the environment names, then PySide6's own."""
-    folders = [Path(p) for p in environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "").split(os.pathsep) if p]
-    folders += [Path(p) / "platforms" for p in environ.get("QT_PLUGIN_PATH", "").split(os.pathsep) if p]
+    folders = [
+        Path(p) for p in environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "").split(os.pathsep) if p
+    ]
+    folders += [
+        Path(p) / "platforms" for p in environ.get("QT_PLUGIN_PATH", "").split(os.pathsep) if p
+    ]
     spec = importlib.util.find_spec("PySide6")
     if spec is not None and spec.origin:
         folders.append(Path(spec.origin).parent / "Qt" / "plugins" / "platforms")
@@ -108,7 +118,11 @@ def missing_libraries(library: Path) -> list[str] | None:
     if result.returncode != 0 and "not found" not in result.stdout:
         return None
     shipped = shipped_libraries(library)
-    return [name for name in parse_ldd(result.stdout) if name not in shipped and not name.startswith("libQt6")]
+    return [
+        name
+        for name in parse_ldd(result.stdout)
+        if name not in shipped and not name.startswith("libQt6")
+    ]
 
 
 def parse_ldd(output: str) -> list[str]:
@@ -133,8 +147,9 @@ def debian_package(library: str) -> str | None:
     return f"{name}-{version}" if name[-1].isdigit() else f"{name}{version}"
 
 
-def plugin_problem(environ=os.environ, platform: str = sys.platform,
-                   missing=missing_libraries) -> str | None:
+def plugin_problem(
+    environ=os.environ, platform: str = sys.platform, missing=missing_libraries
+) -> str | None:
     """The line to print when no platform plugin Qt would try can load for want of system libraries.
 
     Only Linux-like systems are checked (with ldd). A plugin that cannot be found or checked counts as
@@ -153,8 +168,13 @@ def plugin_problem(environ=os.environ, platform: str = sys.platform,
         gaps[name] = lacking
     libraries = list(dict.fromkeys(library for lacking in gaps.values() for library in lacking))
     packages = list(dict.fromkeys(p for p in map(debian_package, libraries) if p))
-    which = f"Qt's {names[0]} platform plugin needs" if len(names) == 1 else \
-        f"Qt's platform plugins ({', '.join(names)}) need"
+    which = (
+        f"Qt's {names[0]} platform plugin needs"
+        if len(names) == 1
+        else f"Qt's platform plugins ({', '.join(names)}) need"
+    )
     hint = f" (on Debian or Ubuntu: sudo apt install {' '.join(packages)})" if packages else ""
-    return (f"the window cannot start: {which} {', '.join(libraries)}, missing on this system{hint}; "
-            "`sr-studio upscale` works without them")
+    return (
+        f"the window cannot start: {which} {', '.join(libraries)}, missing on this system{hint}; "
+        "`sr-studio upscale` works without them"
+    )

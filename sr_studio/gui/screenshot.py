@@ -11,22 +11,33 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="+", metavar="PHOTO")
     parser.add_argument("output")
-    parser.add_argument("--enlarge-all", action="store_true", help="enlarge every photo, not only the first")
+    parser.add_argument(
+        "--enlarge-all", action="store_true", help="enlarge every photo, not only the first"
+    )
     parser.add_argument("--size", default="1440x860", help="window size, WIDTHxHEIGHT")
     parser.add_argument("--appearance", choices=("light", "dark", "system"), default="dark")
     parser.add_argument("--zoom", type=float, default=0.0, help="zoom after the run (0: fit)")
     parser.add_argument("--mode", choices=("side_by_side", "before_after"), default="side_by_side")
-    parser.add_argument("--model", default="", help="a model id from the window's list (default: the first-run choice)")
-    parser.add_argument("--compare", default="", metavar="A,B,...",
-                        help="model ids: save the comparison grid of the region in view instead")
-    parser.add_argument("--grid-zoom", type=float, default=0.0, help="zoom of the comparison grid (0: fit)")
+    parser.add_argument(
+        "--model",
+        default="",
+        help="a model id from the window's list (default: the first-run choice)",
+    )
+    parser.add_argument(
+        "--compare",
+        default="",
+        metavar="A,B,...",
+        help="model ids: save the comparison grid of the region in view instead",
+    )
+    parser.add_argument(
+        "--grid-zoom", type=float, default=0.0, help="zoom of the comparison grid (0: fit)"
+    )
     args = parser.parse_args(argv)
 
     import os
@@ -111,7 +122,9 @@ def compare_grid(window, args: argparse.Namespace, settle) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     dialog.resize(width, height)
     ended = []
-    window.session.subscribe(lambda event: ended.append(event) if isinstance(event, events.CompareEnded) else None)
+    window.session.subscribe(
+        lambda event: ended.append(event) if isinstance(event, events.CompareEnded) else None
+    )
     dialog.start()
     settle(lambda: bool(ended))
     if not ended or ended[0].outcome != "done":

@@ -15,11 +15,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 SELF_TEST_TIMEOUT_S = float(os.environ.get("SR_STUDIO_SELF_TEST_TIMEOUT", "900"))
-CLOSE_GRACE_S = 60.0  # after the timeout, for the window to close before the watchdog ends the process
+CLOSE_GRACE_S = (
+    60.0  # after the timeout, for the window to close before the watchdog ends the process
+)
 
 
 class SelfTestFailure(Exception):
@@ -61,8 +63,10 @@ def run_self_test(photos: Path | list[Path], timeout: float = SELF_TEST_TIMEOUT_
     for name, ok, text in outcomes:
         print(f"sr-studio: self-test: {name}: {'ok' if ok else 'FAILED'}: {text}")
     if failed:
-        print(f"sr-studio: self-test failed: {len(failed)} of {len(outcomes)} photo(s): {', '.join(failed)}",
-              file=sys.stderr)
+        print(
+            f"sr-studio: self-test failed: {len(failed)} of {len(outcomes)} photo(s): {', '.join(failed)}",
+            file=sys.stderr,
+        )
         return 1
     print(f"sr-studio: self-test passed: {summary}")
     return 0
@@ -86,7 +90,9 @@ class _Watchdog:
         self._timer.cancel()
 
 
-def _self_test(photos: list[Path], export_folder: Path, timeout: float) -> tuple[list[tuple[str, bool, str]], str]:
+def _self_test(
+    photos: list[Path], export_folder: Path, timeout: float
+) -> tuple[list[tuple[str, bool, str]], str]:
     """(name, ok, what happened) per photo, in the order given, and a summary line."""
     from PySide6.QtCore import QEventLoop
 
@@ -101,7 +107,9 @@ def _self_test(photos: list[Path], export_folder: Path, timeout: float) -> tuple
     app = create_application()
     apply_appearance(app, "system")
     window = MainWindow(AppSettings())
-    window.ask_unsaved = lambda items: "discard"  # its results are throwaway; a dialog would wait forever
+    window.ask_unsaved = lambda items: (
+        "discard"
+    )  # its results are throwaway; a dialog would wait forever
     window.ask_overwrite = lambda existing: "keep"
     started = time.monotonic()
     deadline = started + timeout
@@ -123,7 +131,10 @@ def _self_test(photos: list[Path], export_folder: Path, timeout: float) -> tuple
             if added:
                 items[photo] = added[0]
             else:
-                outcomes[photo] = (False, f"not queued: {window.message_bar.text() or 'no reason given'}")
+                outcomes[photo] = (
+                    False,
+                    f"not queued: {window.message_bar.text() or 'no reason given'}",
+                )
         model = _choose_bundled_x2(window)
         tiles = []
         window.upscale_worker.tile_ready.connect(lambda *args: tiles.append(args[0]))
@@ -132,10 +143,18 @@ def _self_test(photos: list[Path], export_folder: Path, timeout: float) -> tuple
             window.run_ended.connect(ended.append)
             window.queue.select(next(iter(items.values())))
             window.run_all_action.trigger()  # Enlarge All
-            wait_until(lambda: bool(ended) or window.running_item is None
-                       and not window.cancel_action.isEnabled(),
-                       "Enlarge All")
-            wait_until(lambda: all(item.status != "loading" for item in items.values()), "the photos to load")
+            wait_until(
+                lambda: (
+                    bool(ended)
+                    or window.running_item is None
+                    and not window.cancel_action.isEnabled()
+                ),
+                "Enlarge All",
+            )
+            wait_until(
+                lambda: all(item.status != "loading" for item in items.values()),
+                "the photos to load",
+            )
         enlarged = {photo: item for photo, item in items.items() if item.has_result}
         for photo, item in items.items():
             if photo not in enlarged:
@@ -143,8 +162,13 @@ def _self_test(photos: list[Path], export_folder: Path, timeout: float) -> tuple
         if enlarged:
             current = window.queue.current
             if current in enlarged.values():
-                wait_until(lambda: window.images.result is current.result_view and window.images.result_complete,
-                           "the result to be shown")
+                wait_until(
+                    lambda: (
+                        window.images.result is current.result_view
+                        and window.images.result_complete
+                    ),
+                    "the result to be shown",
+                )
             if window.grab().isNull():
                 raise SelfTestFailure("the window could not be drawn")
             window.export_panel.folder_edit.setText(str(export_folder))
@@ -156,8 +180,10 @@ def _self_test(photos: list[Path], export_folder: Path, timeout: float) -> tuple
             wait_until(lambda: len(written) + len(errors) >= len(enlarged), "Export All")
             for photo, item in enlarged.items():
                 outcomes[photo] = _check_export(item, read_photo)
-        summary = (f"{sum(ok for ok, _ in outcomes.values())} of {len(photos)} photo(s) enlarged x2 with {model}, "
-                   f"exported and read back ({len(tiles)} tile update(s) shown) in {time.monotonic() - started:.1f} s")
+        summary = (
+            f"{sum(ok for ok, _ in outcomes.values())} of {len(photos)} photo(s) enlarged x2 with {model}, "
+            f"exported and read back ({len(tiles)} tile update(s) shown) in {time.monotonic() - started:.1f} s"
+        )
         return [(photo.name, *outcomes[photo]) for photo in photos], summary
     finally:
         window.close()
@@ -175,7 +201,10 @@ def _check_export(item, read_photo) -> tuple[bool, str]:
     check_h, check_w = check.pixels.shape[:2]
     if (check_h, check_w) != (2 * height, 2 * width):
         return False, f"the exported file is {check_w}x{check_h}, expected {2 * width}x{2 * height}"
-    return True, f"{width}x{height} -> {check_w}x{check_h}, exported as {item.exported_to.name} and read back"
+    return (
+        True,
+        f"{width}x{height} -> {check_w}x{check_h}, exported as {item.exported_to.name} and read back",
+    )
 
 
 def _choose_bundled_x2(window) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from sr_studio.gui.display_pyramid import DisplayPyramid
 from sr_studio.gui.export_plan import ExportOptions, output_path, pattern_problem, unused_path
@@ -56,7 +57,10 @@ class Workers(Protocol):
 
     def load(self, job_id: int, path: str) -> None: ...  # [photo_loaded, photo_failed]
 
-    def run(self, request: RunRequest) -> None: ...  # [run_status, run_enlarging, run_progress, run_tile,
+    def run(
+        self, request: RunRequest
+    ) -> None: ...  # [run_status, run_enlarging, run_progress, run_tile,
+
     #                                                     run_finished, run_failed, run_cancelled]
 
     def cancel_run(self) -> None: ...
@@ -65,9 +69,13 @@ class Workers(Protocol):
 
     def park(self, job_id: int, token: int, pixels: Any) -> None: ...  # [parked, park_failed]
 
-    def restore(self, job_id: int, token: int, path: Path) -> None: ...  # [restored, restore_failed]
+    def restore(
+        self, job_id: int, token: int, path: Path
+    ) -> None: ...  # [restored, restore_failed]
 
-    def prepare_view(self, job_id: int, token: int, pixels: Any) -> None: ...  # [restored, restore_failed]
+    def prepare_view(
+        self, job_id: int, token: int, pixels: Any
+    ) -> None: ...  # [restored, restore_failed]
 
     def discard(self, path: Path) -> None: ...
 
@@ -211,9 +219,23 @@ class EstimateReady:
     text: str  # "" when nothing was measured for this model yet
 
 
-Event = (CurrentChanged | ItemChanged | TileDone | RunStarted | RunProgress | BatchEnded | Notice | Exported
-         | ExportFailed | ItemsRemoved | PreviewEnded | CompareStarted | CompareCellDone
-         | CompareEnded | EstimateReady)
+Event = (
+    CurrentChanged
+    | ItemChanged
+    | TileDone
+    | RunStarted
+    | RunProgress
+    | BatchEnded
+    | Notice
+    | Exported
+    | ExportFailed
+    | ItemsRemoved
+    | PreviewEnded
+    | CompareStarted
+    | CompareCellDone
+    | CompareEnded
+    | EstimateReady
+)
 
 MAX_COMPARED = 4
 
@@ -242,7 +264,9 @@ class Session:
         self.running: QueueItem | None = None
         self.clock: ProgressClock | None = None
         self.pending_exports: dict[int, QueueItem] = {}
-        self.written: set[Path] = set()  # exported this session: never queued again from their folder
+        self.written: set[Path] = (
+            set()
+        )  # exported this session: never queued again from their folder
         self._batch = _Batch()
         self._export_ids = itertools.count(1)
         self._result_tokens = itertools.count(1)
@@ -265,7 +289,9 @@ class Session:
         for callback in list(self._observers):
             callback(event)
 
-    def _notice(self, text: str, kind: str = "info", about: QueueItem | None = None, seconds: float = 0) -> None:
+    def _notice(
+        self, text: str, kind: str = "info", about: QueueItem | None = None, seconds: float = 0
+    ) -> None:
         self._emit(Notice(text, kind, about, seconds))
 
     # State ----------------------------------------------------------------------------------------
@@ -300,7 +326,10 @@ class Session:
         not_photos = [p for p in photos if not p.is_dir() and not is_photo_path(p)]
         refuse(not_photos, f"not a photo (SR Studio opens {INPUT_FORMAT_NAMES})")
         photos = [p for p in photos if p not in not_photos]
-        refuse([p for p in photos if p.is_dir() and not photos_in_folder(p)], "no photos in this folder")
+        refuse(
+            [p for p in photos if p.is_dir() and not photos_in_folder(p)],
+            "no photos in this folder",
+        )
         if problems:
             self._notice("\n".join(problems), "error")
         added = self.queue.add(photos, skip=self.written)
@@ -393,7 +422,9 @@ class Session:
         self._emit(ItemChanged(item, fit=True))
         if job_id in self._batch.waiting_for_load:
             self._batch.waiting_for_load.discard(job_id)
-            if item in self._batch.items:  # done with it: the batch goes on with the next photo, never retries it
+            if (
+                item in self._batch.items
+            ):  # done with it: the batch goes on with the next photo, never retries it
                 self._batch.items.remove(item)
             self._batch.outcome = "failed"
             self._batch.failed.append(item)
@@ -409,17 +440,23 @@ class Session:
 
     def run_all(self, options: RunOptions) -> None:
         """Every photo not enlarged yet (failed ones are left out); if there is none, the failed and cancelled."""
-        items = [item for item in self.queue.items if not item.has_result and item.status != FAILED] or [
-            item for item in self.queue.items if item.status in (FAILED, CANCELLED)]
+        items = [
+            item for item in self.queue.items if not item.has_result and item.status != FAILED
+        ] or [item for item in self.queue.items if item.status in (FAILED, CANCELLED)]
         if not items:
-            self._notice("Every photo in the queue is already enlarged." if self.queue.items
-                         else "Add photos first: drop them on the window or press Ctrl+O.")
+            self._notice(
+                "Every photo in the queue is already enlarged."
+                if self.queue.items
+                else "Add photos first: drop them on the window or press Ctrl+O."
+            )
             return
         self.start_batch(items, options)
 
     def start_batch(self, items: list[QueueItem], options: RunOptions) -> None:
         if self.running is not None:
-            self._batch.items.extend(item for item in items if item not in self._batch.items and item is not self.running)
+            self._batch.items.extend(
+                item for item in items if item not in self._batch.items and item is not self.running
+            )
             return
         if options.model_path is None:
             self._notice(NO_MODEL, "error")
@@ -438,7 +475,9 @@ class Session:
             if item.photo is None:
                 if item.id not in batch.waiting_for_load:
                     if item.status == FAILED:
-                        self.queue.set_status(item, PENDING)  # read it again, once per batch: it may be fixed
+                        self.queue.set_status(
+                            item, PENDING
+                        )  # read it again, once per batch: it may be fixed
                     batch.waiting_for_load.add(item.id)
                     self._request_load(item)
                     self.queue.changed()  # busy now, even when the photo was already being read
@@ -446,9 +485,14 @@ class Session:
             batch.items.pop(0)
             self._start_run(item, batch.options)
             return
-        if len(batch.failed) > 1:  # the message bar holds one error: say how many, the list says why
+        if (
+            len(batch.failed) > 1
+        ):  # the message bar holds one error: say how many, the list says why
             names = ", ".join(item.name for item in batch.failed)
-            self._notice(f"{len(batch.failed)} photos failed: {names} (their reasons are in the Photos list)", "error")
+            self._notice(
+                f"{len(batch.failed)} photos failed: {names} (their reasons are in the Photos list)",
+                "error",
+            )
         self._emit(BatchEnded(batch.outcome))
 
     def _start_run(self, item: QueueItem, options: RunOptions) -> None:
@@ -457,12 +501,17 @@ class Session:
         self._forget_result(item)
         mark = item.preview
         view = item.partial_view
-        if not (mark is not None and mark.model_id == options.model_id
-                and mark.scale == options.effective_scale
-                and view is not None and (view.height, view.width) == (height, width)):
+        if not (
+            mark is not None
+            and mark.model_id == options.model_id
+            and mark.scale == options.effective_scale
+            and view is not None
+            and (view.height, view.width) == (height, width)
+        ):
             # A preview by another model or at another scale would be taken for this run's tiles.
-            item.partial_view = DisplayPyramid.blank(height, width, 1 if pixels.ndim == 2 else
-                                                     (4 if pixels.shape[2] in (2, 4) else 3))
+            item.partial_view = DisplayPyramid.blank(
+                height, width, 1 if pixels.ndim == 2 else (4 if pixels.shape[2] in (2, 4) else 3)
+            )
             item.done_region = None
         # Same model, same scale: the preview's pixels stay on screen until the run's tiles replace
         # them.
@@ -474,15 +523,31 @@ class Session:
         self.clock = ProgressClock()
         item.progress = 0.0
         self.queue.set_status(item, RUNNING)
-        self._emit(RunStarted(item, f"Enlarging {item.name} x{options.effective_scale:g} with {options.model_name}…"))
+        self._emit(
+            RunStarted(
+                item,
+                f"Enlarging {item.name} x{options.effective_scale:g} with {options.model_name}…",
+            )
+        )
         self._emit(ItemChanged(item))
-        self.workers.run(RunRequest(
-            job_id=item.id, pixels=pixels, model_path=options.model_path, scale=options.scale, device=options.device,
-            precision=options.precision, tile=options.tile, result_size=(height, width),
-            display=item is self.queue.current,  # a photo off screen goes to the cache without a display copy
-        ))
+        self.workers.run(
+            RunRequest(
+                job_id=item.id,
+                pixels=pixels,
+                model_path=options.model_path,
+                scale=options.scale,
+                device=options.device,
+                precision=options.precision,
+                tile=options.tile,
+                result_size=(height, width),
+                display=item
+                is self.queue.current,  # a photo off screen goes to the cache without a display copy
+            )
+        )
 
-    def expected_result_size(self, item: QueueItem, options: RunOptions | None) -> tuple[int, int] | None:
+    def expected_result_size(
+        self, item: QueueItem, options: RunOptions | None
+    ) -> tuple[int, int] | None:
         """(height, width) the viewer lays the photo out at: its result's, or what a run would make."""
         if item.result_size is not None:
             return item.result_size
@@ -519,14 +584,21 @@ class Session:
         if self._is_running(job_id) is not None:
             self.clock = ProgressClock()
 
-    def run_progress(self, job_id: int, done: int, total: int, pass_index: int, passes: int) -> None:
+    def run_progress(
+        self, job_id: int, done: int, total: int, pass_index: int, passes: int
+    ) -> None:
         item = self._is_running(job_id)
         if item is None or self.clock is None:
             return
         fraction = self.clock.update(done, total, pass_index, passes)
         item.progress = fraction
-        self._emit(RunProgress(item, fraction, progress_text(fraction, done, total, pass_index, passes,
-                                                             self.clock.eta_text())))
+        self._emit(
+            RunProgress(
+                item,
+                fraction,
+                progress_text(fraction, done, total, pass_index, passes, self.clock.eta_text()),
+            )
+        )
         self.queue.changed()
 
     def run_tile(self, job_id: int, y0: int, x0: int, pixels) -> None:
@@ -551,8 +623,12 @@ class Session:
         why = f" ({result.precision_reason})" if result.precision_reason else ""
         notice = f"; {result.notice}" if result.notice else ""
         height, width = item.result_size
-        self._notice(f"{item.name}: enlarged x{result.scale:g} to {width} × {height} in "
-                     f"{result.seconds:.1f} s on {where}{why}{notice}", "status", seconds=10)
+        self._notice(
+            f"{item.name}: enlarged x{result.scale:g} to {width} × {height} in "
+            f"{result.seconds:.1f} s on {where}{why}{notice}",
+            "status",
+            seconds=10,
+        )
         if item is self.queue.current:
             if result.pyramid is None:  # selected during the run: its display copy is made now
                 self._restore(item)
@@ -627,26 +703,44 @@ class Session:
         self._stop_previews()
         out_h, out_w = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
         mark = item.preview
-        same = (mark is not None and mark.model_id == options.model_id
-                and mark.scale == options.effective_scale
-                and item.partial_view is not None)
+        same = (
+            mark is not None
+            and mark.model_id == options.model_id
+            and mark.scale == options.effective_scale
+            and item.partial_view is not None
+        )
         # Earlier previews stay only when they are from the same model at the same scale.
         if not same:
-            item.partial_view = DisplayPyramid.blank(out_h, out_w, 1 if pixels.ndim == 2 else
-                                                     (4 if pixels.shape[2] in (2, 4) else 3))
+            item.partial_view = DisplayPyramid.blank(
+                out_h, out_w, 1 if pixels.ndim == 2 else (4 if pixels.shape[2] in (2, 4) else 3)
+            )
             item.done_region = None
         token = next(self._preview_tokens)
-        item.preview = PreviewMark(token, options.model_id, options.model_name,
-                                   options.effective_scale,
-                                   (x, y, width, height))
+        item.preview = PreviewMark(
+            token,
+            options.model_id,
+            options.model_name,
+            options.effective_scale,
+            (x, y, width, height),
+        )
         self.previewing = item
         self._emit(ItemChanged(item))
-        self._notice(f"Previewing {width} × {height} px of {item.name} with {options.model_name}…",
-                     "status")
-        self.workers.preview(PreviewRequest(
-            job_id=item.id, token=token, pixels=pixels, box=(x, y, width, height),
-            model_path=options.model_path, scale=options.scale, device=options.device,
-            precision=options.precision, tile=options.tile))
+        self._notice(
+            f"Previewing {width} × {height} px of {item.name} with {options.model_name}…", "status"
+        )
+        self.workers.preview(
+            PreviewRequest(
+                job_id=item.id,
+                token=token,
+                pixels=pixels,
+                box=(x, y, width, height),
+                model_path=options.model_path,
+                scale=options.scale,
+                device=options.device,
+                precision=options.precision,
+                tile=options.tile,
+            )
+        )
 
     def _previewed(self, job_id: int, token: int) -> QueueItem | None:
         item = self.previewing
@@ -666,8 +760,15 @@ class Session:
         self.previewing = None
         self._emit(TileDone(item, result.top, result.left, result.pixels))  # the whole crop, final
         mark = item.preview
-        item.preview = PreviewMark(mark.token, mark.model_id, mark.model_name, mark.scale, mark.box,
-                                   result.seconds, result.estimate)
+        item.preview = PreviewMark(
+            mark.token,
+            mark.model_id,
+            mark.model_name,
+            mark.scale,
+            mark.box,
+            result.seconds,
+            result.estimate,
+        )
         whole = f"; the whole photo: {result.estimate}" if result.estimate else ""
         self._notice(f"Preview with {mark.model_name} in {result.seconds:.1f} s{whole}", "status")
         self._emit(ItemChanged(item))
@@ -694,8 +795,9 @@ class Session:
             self.comparing = None
             self._emit(CompareEnded("cancelled"))
 
-    def compare_models(self, models: list[CompareModel], options: RunOptions,
-                       box: tuple[int, int, int, int]) -> None:
+    def compare_models(
+        self, models: list[CompareModel], options: RunOptions, box: tuple[int, int, int, int]
+    ) -> None:
         """The same crop of the current photo from two to four models, for the comparison grid."""
         if not 2 <= len(models) <= MAX_COMPARED:
             self._notice(f"Choose two to {MAX_COMPARED} models to compare.")
@@ -711,10 +813,18 @@ class Session:
         token = next(self._preview_tokens)
         self.comparing = token
         self._emit(CompareStarted(item, tuple(models), box))
-        self.workers.compare(CompareRequest(token=token, pixels=item.photo.pixels, box=box,
-                                            models=list(models),
-                                            scale=options.effective_scale, device=options.device,
-                                            precision=options.precision, tile=options.tile))
+        self.workers.compare(
+            CompareRequest(
+                token=token,
+                pixels=item.photo.pixels,
+                box=box,
+                models=list(models),
+                scale=options.effective_scale,
+                device=options.device,
+                precision=options.precision,
+                tile=options.tile,
+            )
+        )
 
     def compare_cell(self, cell: CompareCell) -> None:
         if cell.token == self.comparing:
@@ -741,10 +851,19 @@ class Session:
         token = next(self._preview_tokens)
         self._estimates[item.id] = (token, options.model_id)
         pixels = item.photo.pixels
-        self.workers.estimate(EstimateRequest(
-            job_id=item.id, token=token, height=int(pixels.shape[0]), width=int(pixels.shape[1]),
-            model_path=options.model_path, scale=options.scale, device=options.device,
-            precision=options.precision, tile=options.tile))
+        self.workers.estimate(
+            EstimateRequest(
+                job_id=item.id,
+                token=token,
+                height=int(pixels.shape[0]),
+                width=int(pixels.shape[1]),
+                model_path=options.model_path,
+                scale=options.scale,
+                device=options.device,
+                precision=options.precision,
+                tile=options.tile,
+            )
+        )
 
     def estimated(self, job_id: int, token: int, text: str) -> None:
         item = self.find(job_id)
@@ -792,8 +911,12 @@ class Session:
     def restored(self, restored: RestoredResult) -> None:
         self._restoring.discard(restored.token)
         item = self.find(restored.job_id)
-        if (item is None or item.result_token != restored.token or item is not self.queue.current
-                or item.result_view is not None):
+        if (
+            item is None
+            or item.result_token != restored.token
+            or item is not self.queue.current
+            or item.result_view is not None
+        ):
             return  # no longer wanted on screen: let it go
         item.result = restored.pixels
         item.result_view = restored.pyramid
@@ -806,7 +929,9 @@ class Session:
             return
         self._forget_result(item)
         self.queue.set_status(item, FAILED, message)
-        self._notice(f"The result of {item.name} is lost ({message}); enlarge it again.", "error", item)
+        self._notice(
+            f"The result of {item.name} is lost ({message}); enlarge it again.", "error", item
+        )
         self._emit(ItemChanged(item))
 
     def _forget_result(self, item: QueueItem) -> None:
@@ -837,7 +962,9 @@ class Session:
             source = item.path
             if item.clipboard_image and not options.folder:
                 source = self.pictures / item.path.name
-            path = output_path(options, source, item.result_scale or 1, item.result_model or "model", index)
+            path = output_path(
+                options, source, item.result_scale or 1, item.result_model or "model", index
+            )
             counter = 2
             base = path
             while path in destinations:  # two photos with the same name in one batch
@@ -846,7 +973,9 @@ class Session:
             destinations.append(path)
         return destinations
 
-    def export(self, items: list[QueueItem], options: ExportOptions, ask: Callable[[list[Path]], str]) -> int:
+    def export(
+        self, items: list[QueueItem], options: ExportOptions, ask: Callable[[list[Path]], str]
+    ) -> int:
         """Queue the exports; `ask` decides about existing files ('replace', 'keep', 'skip' or 'cancel').
         Returns how many were queued."""
         problem = pattern_problem(options.pattern)
@@ -871,12 +1000,19 @@ class Session:
             export_id = next(self._export_ids)
             self.pending_exports[export_id] = item
             own = options.resolved(item.path)
-            self.workers.export(ExportRequest(
-                job_id=export_id, destination=destination, pixels=item.result,
-                metadata_from=item.photo if options.keep_metadata else None, format=own.format,
-                quality=own.write_quality(), bit_depth=own.write_bit_depth(), overwrite=overwrite,
-                pixels_file=item.result_file if item.result is None else None,
-            ))
+            self.workers.export(
+                ExportRequest(
+                    job_id=export_id,
+                    destination=destination,
+                    pixels=item.result,
+                    metadata_from=item.photo if options.keep_metadata else None,
+                    format=own.format,
+                    quality=own.write_quality(),
+                    bit_depth=own.write_bit_depth(),
+                    overwrite=overwrite,
+                    pixels_file=item.result_file if item.result is None else None,
+                )
+            )
             queued += 1
         if queued:
             self._notice(f"Exporting {queued} photo(s)…", "status")

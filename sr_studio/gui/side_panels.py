@@ -33,17 +33,31 @@ from sr_studio.gui.export_plan import (
 )
 
 SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
-DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (Metal)"}
-PRECISION_LABELS = {"auto": "Automatic", "fp32": "Full (fp32)", "bf16": "bfloat16", "fp16": "Half (fp16)"}
+DEVICE_LABELS = {
+    "auto": "Automatic",
+    "cpu": "CPU",
+    "cuda": "NVIDIA GPU (CUDA)",
+    "mps": "Apple GPU (Metal)",
+}
+PRECISION_LABELS = {
+    "auto": "Automatic",
+    "fp32": "Full (fp32)",
+    "bf16": "bfloat16",
+    "fp16": "Half (fp16)",
+}
 PRECISION_TIPS = {
-    "auto": ("The fastest that keeps the model's quality here: bf16 on CPUs with bfloat16 instructions, "
-             "fp16 (SPAN) or bf16 (HAT) on GPUs, otherwise fp32. The status line says which ran"),
+    "auto": (
+        "The fastest that keeps the model's quality here: bf16 on CPUs with bfloat16 instructions, "
+        "fp16 (SPAN) or bf16 (HAT) on GPUs, otherwise fp32. The status line says which ran"
+    ),
     "fp32": "Exact; the safe choice everywhere",
     "bf16": "Faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, with a tiny loss of precision",
     "fp16": "Fastest on GPUs; SPAN models only, not on the CPU",
 }
-EMULATED_BF16_TIP = ("Not on this CPU: it lacks bfloat16 instructions (AVX512-BF16, AMX, Arm BF16), "
-                     "so bf16 would run about 10x slower than fp32")
+EMULATED_BF16_TIP = (
+    "Not on this CPU: it lacks bfloat16 instructions (AVX512-BF16, AMX, Arm BF16), "
+    "so bf16 would run about 10x slower than fp32"
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,9 @@ class ModelChoice:
     def summary(self) -> str:
         from sr_studio.weights.catalog import PURPOSES
 
-        source = {"bundled": "bundled", "installed": "downloaded", "imported": "imported"}.get(self.status, self.status)
+        source = {"bundled": "bundled", "installed": "downloaded", "imported": "imported"}.get(
+            self.status, self.status
+        )
         facts = f"{self.variant or self.arch} · x{self.scale} · {self.speed} · {self.license or 'license unknown'} · {source}"
         # The same words as `sr-studio models list` and the Model Manager.
         return f"{PURPOSES[self.purpose]}\n{facts}" if self.purpose in PURPOSES else facts
@@ -88,15 +104,37 @@ def available_models() -> tuple[list[ModelChoice], str]:
             from sr_studio.weights import bundled_models
 
             return [
-                ModelChoice(m.id, m.name, m.arch or "", m.arch or "", m.scale, m.license, "bundled", m.path, m.description,
-                            m.purpose, m.descriptor.speed if m.descriptor else "unknown speed")
+                ModelChoice(
+                    m.id,
+                    m.name,
+                    m.arch or "",
+                    m.arch or "",
+                    m.scale,
+                    m.license,
+                    "bundled",
+                    m.path,
+                    m.description,
+                    m.purpose,
+                    m.descriptor.speed if m.descriptor else "unknown speed",
+                )
                 for m in bundled_models()
             ], problem
         except Exception:  # noqa: BLE001
             return [], problem
     return [
-        ModelChoice(m.id, m.name, m.arch or "", m.variant or (m.arch or ""), m.scale, m.license or "", m.status,
-                    m.path, m.description, m.purpose, m.speed or "unknown speed")
+        ModelChoice(
+            m.id,
+            m.name,
+            m.arch or "",
+            m.variant or (m.arch or ""),
+            m.scale,
+            m.license or "",
+            m.status,
+            m.path,
+            m.description,
+            m.purpose,
+            m.speed or "unknown speed",
+        )
         for m in listings
         if m.on_disk
     ], ""
@@ -128,7 +166,9 @@ class RunPanel(QWidget):
         model_row = QHBoxLayout()
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("modelCombo")
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.model_combo.setMinimumContentsLength(14)
         self.manage_button = QToolButton()
         self.manage_button.setToolTip("Model manager: download, import and remove models")
@@ -145,8 +185,10 @@ class RunPanel(QWidget):
 
         self.scale_combo = QComboBox()
         self.scale_combo.setObjectName("scaleCombo")
-        self.scale_combo.setToolTip("Other sizes than the model's own are reached by running it again and/or "
-                                    "resampling the result precisely")
+        self.scale_combo.setToolTip(
+            "Other sizes than the model's own are reached by running it again and/or "
+            "resampling the result precisely"
+        )
         form.addRow("Enlarge", self.scale_combo)
 
         self.device_combo = QComboBox()
@@ -155,12 +197,15 @@ class RunPanel(QWidget):
         form.addRow("Device", self.device_combo)
 
         self.precision_combo = QComboBox()
-        self.precision_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.precision_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.precision_combo.setMinimumContentsLength(10)
         for name, label in PRECISION_LABELS.items():
             self.precision_combo.addItem(label, name)
-            self.precision_combo.setItemData(self.precision_combo.count() - 1, PRECISION_TIPS[name],
-                                             Qt.ItemDataRole.ToolTipRole)
+            self.precision_combo.setItemData(
+                self.precision_combo.count() - 1, PRECISION_TIPS[name], Qt.ItemDataRole.ToolTipRole
+            )
         form.addRow("Precision", self.precision_combo)
 
         self.tile_spin = QSpinBox()
@@ -168,10 +213,14 @@ class RunPanel(QWidget):
         self.tile_spin.setSingleStep(64)
         self.tile_spin.setSpecialValueText("Automatic")
         self.tile_spin.setSuffix(" px")
-        self.tile_spin.setToolTip("Tile size in photo pixels. Automatic picks the largest that fits in memory.")
+        self.tile_spin.setToolTip(
+            "Tile size in photo pixels. Automatic picks the largest that fits in memory."
+        )
         form.addRow("Tile size", self.tile_spin)
 
-        self._devices: dict[str, bool] = {}  # what the engine thread found; empty until it has looked
+        self._devices: dict[
+            str, bool
+        ] = {}  # what the engine thread found; empty until it has looked
         self.device_combo.currentIndexChanged.connect(self._update_precisions)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         for widget in (self.scale_combo, self.device_combo, self.precision_combo):
@@ -185,14 +234,20 @@ class RunPanel(QWidget):
         self.model_combo.clear()
         for model in models:
             self.model_combo.addItem(model.label, model.id)
-            self.model_combo.setItemData(self.model_combo.count() - 1, model.summary, Qt.ItemDataRole.ToolTipRole)
+            self.model_combo.setItemData(
+                self.model_combo.count() - 1, model.summary, Qt.ItemDataRole.ToolTipRole
+            )
         if not models:
             self.model_combo.addItem("No model installed: open the model manager", "")
         index = max(0, self.model_combo.findData(current)) if current else 0
-        if models and not current:  # the CLI's default (the bundled x4 its card names), else the first bundled one
+        if (
+            models and not current
+        ):  # the CLI's default (the bundled x4 its card names), else the first bundled one
             default = _default_model_path()
-            index = next((i for i, m in enumerate(models) if m.status == "bundled" and m.path == default),
-                         next((i for i, m in enumerate(models) if m.status == "bundled"), 0))
+            index = next(
+                (i for i, m in enumerate(models) if m.status == "bundled" and m.path == default),
+                next((i for i, m in enumerate(models) if m.status == "bundled"), 0),
+            )
         self.model_combo.setCurrentIndex(index)
         self.model_combo.setEnabled(bool(models))
         self.model_combo.blockSignals(False)
@@ -244,8 +299,11 @@ class RunPanel(QWidget):
         for index in range(self.device_combo.count()):
             available = bool(devices.get(self.device_combo.itemData(index), False))
             self.device_combo.model().item(index).setEnabled(available)
-            self.device_combo.setItemData(index, None if available else "not available on this computer",
-                                          Qt.ItemDataRole.ToolTipRole)
+            self.device_combo.setItemData(
+                index,
+                None if available else "not available on this computer",
+                Qt.ItemDataRole.ToolTipRole,
+            )
         if not devices.get(self.device()):
             self.device_combo.setCurrentIndex(0)
         self._update_precisions()
@@ -253,12 +311,17 @@ class RunPanel(QWidget):
     def _update_precisions(self) -> None:
         """bf16 is offered unless the run would land on a CPU without bfloat16 instructions."""
         found, device = self._devices, self.device()
-        on_cpu = device == "cpu" or (device == "auto" and not found.get("cuda") and not found.get("mps"))
+        on_cpu = device == "cpu" or (
+            device == "auto" and not found.get("cuda") and not found.get("mps")
+        )
         usable = not (on_cpu and found.get("cpu_bf16") is False)
         index = self.precision_combo.findData("bf16")
         self.precision_combo.model().item(index).setEnabled(usable)
-        self.precision_combo.setItemData(index, PRECISION_TIPS["bf16"] if usable else EMULATED_BF16_TIP,
-                                         Qt.ItemDataRole.ToolTipRole)
+        self.precision_combo.setItemData(
+            index,
+            PRECISION_TIPS["bf16"] if usable else EMULATED_BF16_TIP,
+            Qt.ItemDataRole.ToolTipRole,
+        )
         if not usable and self.precision() == "bf16":
             self.precision_combo.setCurrentIndex(self.precision_combo.findData("auto"))
 
@@ -299,8 +362,11 @@ class ExportPanel(QWidget):
         self.format_combo = QComboBox()
         for name in CHOICES:
             self.format_combo.addItem(CHOICE_LABELS[name], name)
-        self.format_combo.setItemData(0, "JPEG stays JPEG, PNG stays PNG, …; other photos (HEIC, GIF, …) become PNG",
-                                      Qt.ItemDataRole.ToolTipRole)
+        self.format_combo.setItemData(
+            0,
+            "JPEG stays JPEG, PNG stays PNG, …; other photos (HEIC, GIF, …) become PNG",
+            Qt.ItemDataRole.ToolTipRole,
+        )
         form.addRow("Format", self.format_combo)
 
         self.quality_spin = QSpinBox()
@@ -315,7 +381,9 @@ class ExportPanel(QWidget):
         form.addRow("Bit depth", self.depth_combo)
 
         self.pattern_edit = QLineEdit()
-        self.pattern_edit.setToolTip("Fields: " + ", ".join("{" + name + "}" for name in PATTERN_FIELDS))
+        self.pattern_edit.setToolTip(
+            "Fields: " + ", ".join("{" + name + "}" for name in PATTERN_FIELDS)
+        )
         form.addRow("File name", self.pattern_edit)
         self.pattern_problem = QLabel()
         self.pattern_problem.setWordWrap(True)
@@ -336,7 +404,9 @@ class ExportPanel(QWidget):
         form.addRow("Folder", folder_row)
 
         self.metadata_check = QCheckBox("Keep metadata")
-        self.metadata_check.setToolTip("Copy the original's EXIF (camera, date, GPS), colour profile and DPI")
+        self.metadata_check.setToolTip(
+            "Copy the original's EXIF (camera, date, GPS), colour profile and DPI"
+        )
         form.addRow("", self.metadata_check)
 
         self.format_combo.currentIndexChanged.connect(self._format_changed)
@@ -360,8 +430,11 @@ class ExportPanel(QWidget):
         return ExportOptions(
             format=self.format_combo.currentData(),
             quality=self.quality_spin.value(),
-            bit_depth=(self.depth_combo.currentData()
-                       if self.format_combo.currentData() in SIXTEEN_BIT_FORMATS | {AS_ORIGINAL} else 8),
+            bit_depth=(
+                self.depth_combo.currentData()
+                if self.format_combo.currentData() in SIXTEEN_BIT_FORMATS | {AS_ORIGINAL}
+                else 8
+            ),
             pattern=self.pattern_edit.text(),
             folder=self.folder_edit.text().strip(),
             keep_metadata=self.metadata_check.isChecked(),
@@ -372,7 +445,9 @@ class ExportPanel(QWidget):
 
     def _format_changed(self) -> None:
         fmt = self.format_combo.currentData()
-        self.quality_spin.setEnabled(fmt in LOSSY_FORMATS or fmt == AS_ORIGINAL)  # for the JPEGs and WebPs
+        self.quality_spin.setEnabled(
+            fmt in LOSSY_FORMATS or fmt == AS_ORIGINAL
+        )  # for the JPEGs and WebPs
         sixteen = fmt in SIXTEEN_BIT_FORMATS or fmt == AS_ORIGINAL
         self.depth_combo.setEnabled(sixteen)
         if not sixteen:
@@ -388,6 +463,8 @@ class ExportPanel(QWidget):
         self.changed.emit()
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.folder_edit.text() or str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(
+            self, "Export to folder", self.folder_edit.text() or str(Path.home())
+        )
         if folder:
             self.folder_edit.setText(folder)

@@ -52,7 +52,9 @@ class SpillStore:
             remove_abandoned_sessions(root)
             self.folder = Path(tempfile.mkdtemp(prefix=f"{SESSION_PREFIX}{os.getpid()}-", dir=root))
         except OSError as error:
-            raise SpillError(f"cannot create the session cache ({error.strerror or error})", root) from None
+            raise SpillError(
+                f"cannot create the session cache ({error.strerror or error})", root
+            ) from None
         self._numbers = itertools.count(1)
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
 
@@ -116,7 +118,7 @@ def remove_abandoned_sessions(root: Path) -> list[Path]:
     """Delete the session folders of processes that no longer run (a crash leaves its folder behind)."""
     removed = []
     for child in root.glob(f"{SESSION_PREFIX}*"):
-        pid_text = child.name[len(SESSION_PREFIX):].split("-", 1)[0]
+        pid_text = child.name[len(SESSION_PREFIX) :].split("-", 1)[0]
         if not child.is_dir() or not pid_text.isdigit():
             continue
         if process_alive(int(pid_text)):

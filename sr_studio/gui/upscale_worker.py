@@ -65,8 +65,13 @@ class UpscaleWorker(QObject):
             from sr_studio.engine.devices import cpu_has_native_bf16
 
             mps = getattr(torch.backends, "mps", None)
-            found = {"auto": True, "cpu": True, "cuda": bool(torch.cuda.is_available()),
-                     "mps": bool(mps and mps.is_available()), "cpu_bf16": cpu_has_native_bf16()}
+            found = {
+                "auto": True,
+                "cpu": True,
+                "cuda": bool(torch.cuda.is_available()),
+                "mps": bool(mps and mps.is_available()),
+                "cpu_bf16": cpu_has_native_bf16(),
+            }
         except Exception:  # noqa: BLE001
             found = {"auto": True, "cpu": True, "cuda": False, "mps": False}
         self.devices_found.emit(found)
@@ -85,30 +90,44 @@ class UpscaleWorker(QObject):
             scale = request.scale if request.scale is not None else float(model.descriptor.scale)
 
             def on_progress(progress: Any) -> None:
-                self.progress.emit(request.job_id, int(progress.done), int(progress.total),
-                                   int(getattr(progress, "pass_index", 0)),
-                                   int(getattr(progress, "passes", 1)))
-                self._show_tile(request, getattr(progress, "canvas", None),
-                                getattr(progress, "box", None))
+                self.progress.emit(
+                    request.job_id,
+                    int(progress.done),
+                    int(progress.total),
+                    int(getattr(progress, "pass_index", 0)),
+                    int(getattr(progress, "passes", 1)),
+                )
+                self._show_tile(
+                    request, getattr(progress, "canvas", None), getattr(progress, "box", None)
+                )
 
-            pixels = upscaler.upscale(request.pixels, scale=scale, on_progress=on_progress,
-                                      should_cancel=self._cancel.is_set)
+            pixels = upscaler.upscale(
+                request.pixels,
+                scale=scale,
+                on_progress=on_progress,
+                should_cancel=self._cancel.is_set,
+            )
             if self._cancel.is_set():
                 raise Cancelled()
             pyramid = None
             if request.display:
                 self.status.emit(request.job_id, "Preparing the view…")
                 pyramid = DisplayPyramid(pixels)
-            self.finished.emit(RunResult(
-                job_id=request.job_id, pixels=pixels, pyramid=pyramid,
-                model_arch=model.descriptor.arch,
-                model_scale=model.descriptor.scale, scale=scale,
-                device=str(getattr(upscaler, "device", request.device)),
-                seconds=time.monotonic() - started,
-                notice=str(getattr(upscaler, "notice", None) or ""),
-                precision=str(getattr(upscaler, "precision", "") or ""),
-                precision_reason=str(getattr(upscaler, "precision_reason", None) or ""),
-            ))
+            self.finished.emit(
+                RunResult(
+                    job_id=request.job_id,
+                    pixels=pixels,
+                    pyramid=pyramid,
+                    model_arch=model.descriptor.arch,
+                    model_scale=model.descriptor.scale,
+                    scale=scale,
+                    device=str(getattr(upscaler, "device", request.device)),
+                    seconds=time.monotonic() - started,
+                    notice=str(getattr(upscaler, "notice", None) or ""),
+                    precision=str(getattr(upscaler, "precision", "") or ""),
+                    precision_reason=str(getattr(upscaler, "precision_reason", None) or ""),
+                )
+            )
         except Cancelled:
             self.cancelled.emit(request.job_id)
         except BaseException as error:  # noqa: BLE001 - nothing may escape into Qt's event loop
@@ -156,7 +175,8 @@ class UpscaleWorker(QObject):
                 from sr_studio.engine import Upscaler
 
                 make = Upscaler
-            self._upscaler = make(model, device=request.device, precision=request.precision,
-                                  tile=request.tile)
+            self._upscaler = make(
+                model, device=request.device, precision=request.precision, tile=request.tile
+            )
             self._upscaler_key = key
         return self._upscaler

@@ -8,12 +8,12 @@ size, so one detail sits at the same place in every pane.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 MIN_ZOOM = 1 / 64
 MAX_ZOOM = 64.0
-ZOOM_STEP = 2 ** 0.5  # two presses double the size
+ZOOM_STEP = 2**0.5  # two presses double the size
 SIDE_BY_SIDE = "side_by_side"
 BEFORE_AFTER = "before_after"
 COMPARE_MODES = (SIDE_BY_SIDE, BEFORE_AFTER)
@@ -36,7 +36,7 @@ class Rect:
     def bottom(self) -> float:
         return self.y + self.height
 
-    def intersected(self, other: "Rect") -> "Rect":
+    def intersected(self, other: Rect) -> Rect:
         x0, y0 = max(self.x, other.x), max(self.y, other.y)
         x1, y1 = min(self.right, other.right), min(self.bottom, other.bottom)
         return Rect(x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0))
@@ -113,7 +113,14 @@ class ViewerModel:
         self.fit_mode = False
         self._changed()
 
-    def zoom_at(self, factor: float, view_x: float, view_y: float, viewport_width: float, viewport_height: float) -> None:
+    def zoom_at(
+        self,
+        factor: float,
+        view_x: float,
+        view_y: float,
+        viewport_width: float,
+        viewport_height: float,
+    ) -> None:
         """Zoom by `factor` keeping the image point under (view_x, view_y) where it is (wheel zoom)."""
         image_x, image_y = self.view_to_image(view_x, view_y, viewport_width, viewport_height)
         self.zoom = _clamp(self.zoom * factor, MIN_ZOOM, MAX_ZOOM)
@@ -142,13 +149,17 @@ class ViewerModel:
         self.center_y = _clamp(self.center_y, 0.0, float(self.image_height))
 
     # Geometry ------------------------------------------------------------------------------------
-    def view_to_image(self, view_x: float, view_y: float, viewport_width: float, viewport_height: float) -> tuple[float, float]:
+    def view_to_image(
+        self, view_x: float, view_y: float, viewport_width: float, viewport_height: float
+    ) -> tuple[float, float]:
         return (
             self.center_x + (view_x - viewport_width / 2) / self.zoom,
             self.center_y + (view_y - viewport_height / 2) / self.zoom,
         )
 
-    def image_to_view(self, image_x: float, image_y: float, viewport_width: float, viewport_height: float) -> tuple[float, float]:
+    def image_to_view(
+        self, image_x: float, image_y: float, viewport_width: float, viewport_height: float
+    ) -> tuple[float, float]:
         return (
             (image_x - self.center_x) * self.zoom + viewport_width / 2,
             (image_y - self.center_y) * self.zoom + viewport_height / 2,

@@ -46,8 +46,12 @@ def build_layout(window) -> None:
     window.queue_list.setObjectName("queueList")
     window.queue_list.setAlternatingRowColors(True)
     window.queue_list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
-    window.queue_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # long reasons: "…",
-    window.queue_list.setTextElideMode(Qt.TextElideMode.ElideRight)  # the whole of them in the tooltip
+    window.queue_list.setHorizontalScrollBarPolicy(
+        Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    )  # long reasons: "…",
+    window.queue_list.setTextElideMode(
+        Qt.TextElideMode.ElideRight
+    )  # the whole of them in the tooltip
     window.queue_list.currentRowChanged.connect(window._queue_row_selected)
     window.queue_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     window.queue_list.customContextMenuRequested.connect(window._queue_menu)
@@ -60,8 +64,10 @@ def build_layout(window) -> None:
     window.queue_dock = QDockWidget("Photos")
     window.queue_dock.setObjectName("photosDock")
     window.queue_dock.setWidget(queue_panel)
-    window.queue_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+    window.queue_dock.setFeatures(
+        QDockWidget.DockWidgetFeature.DockWidgetMovable
+        | QDockWidget.DockWidgetFeature.DockWidgetClosable
+    )
     window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.queue_dock)
 
     # Enlarge and export (right).
@@ -86,13 +92,17 @@ def build_layout(window) -> None:
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     scroll.setWidget(side)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setMinimumWidth(side.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+    scroll.setMinimumWidth(
+        side.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+    )
     window.settings_dock = QDockWidget("Settings")
     window.settings_dock.setObjectName("settingsDock")
     window.settings_dock.setWidget(scroll)
     window.settings_dock.setFeatures(window.queue_dock.features())
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.settings_dock)
-    window.resizeDocks([window.queue_dock, window.settings_dock], [220, 320], Qt.Orientation.Horizontal)
+    window.resizeDocks(
+        [window.queue_dock, window.settings_dock], [220, 320], Qt.Orientation.Horizontal
+    )
     window.run_panel.changed.connect(window._run_options_changed)
     window.run_panel.manage_button.clicked.connect(lambda: window.open_model_manager())
     window.export_panel.changed.connect(window._update_actions)
@@ -102,8 +112,14 @@ def build_layout(window) -> None:
     window.progress_bar = QProgressBar()
     window.progress_bar.setObjectName("runProgress")
     window.progress_bar.setRange(0, 1000)
-    window.progress_bar.setFixedWidth(max(260, window.progress_bar.fontMetrics().horizontalAdvance(WIDEST_PROGRESS_TEXT)
-                                        + 2 * window.progress_bar.fontMetrics().averageCharWidth() + 8))
+    window.progress_bar.setFixedWidth(
+        max(
+            260,
+            window.progress_bar.fontMetrics().horizontalAdvance(WIDEST_PROGRESS_TEXT)
+            + 2 * window.progress_bar.fontMetrics().averageCharWidth()
+            + 8,
+        )
+    )
     window.progress_bar.setTextVisible(True)
     window.progress_bar.hide()
     window.cancel_button = QPushButton("Cancel")
@@ -126,7 +142,9 @@ def section(title: str) -> QLabel:
     return label
 
 
-def make_action(window, text: str, icon_name: str | None, shortcut=None, slot=None, tip: str = "") -> QAction:
+def make_action(
+    window, text: str, icon_name: str | None, shortcut=None, slot=None, tip: str = ""
+) -> QAction:
     action = QAction(text, window)
     action.setData(icon_name)
     if shortcut is not None:
@@ -135,7 +153,9 @@ def make_action(window, text: str, icon_name: str | None, shortcut=None, slot=No
     if slot is not None:
         action.triggered.connect(lambda checked=False: slot())
     keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-    action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')}" + (f" ({keys})" if keys else ""))
+    action.setToolTip(
+        f"{tip or text.replace('&', '').rstrip('…')}" + (f" ({keys})" if keys else "")
+    )
     action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
     window.addAction(action)
     return action
@@ -146,31 +166,70 @@ def build_actions(window) -> None:
     a = partial(make_action, window)
     Std = QKeySequence.StandardKey
     window.open_action = a("&Open…", "fa5s.folder-open", Std.Open, window.open_files, "Add photos")
-    window.open_folder_action = a("Open &Folder…", "fa5s.folder-plus", "Ctrl+Shift+O", window.open_folder)
+    window.open_folder_action = a(
+        "Open &Folder…", "fa5s.folder-plus", "Ctrl+Shift+O", window.open_folder
+    )
     window.paste_action = a("&Paste Image", "fa5s.paste", Std.Paste, window.paste_from_clipboard)
-    window.run_action = a("&Enlarge", "fa5s.play", ["Ctrl+R", "Ctrl+Return"], window.run_current, "Enlarge this photo")
-    window.run_all_action = a("Enlarge &All", "fa5s.forward", "Ctrl+Shift+R", window.run_all, "Enlarge every waiting photo")
+    window.run_action = a(
+        "&Enlarge", "fa5s.play", ["Ctrl+R", "Ctrl+Return"], window.run_current, "Enlarge this photo"
+    )
+    window.run_all_action = a(
+        "Enlarge &All",
+        "fa5s.forward",
+        "Ctrl+Shift+R",
+        window.run_all,
+        "Enlarge every waiting photo",
+    )
     window.cancel_action = a("&Cancel", "fa5s.stop", "Esc", window.cancel_run, "Stop the run")
-    window.export_action = a("&Export", "fa5s.file-export", "Ctrl+E", window.export_current, "Export this result")
-    window.export_all_action = a("Export A&ll", "fa5s.file-archive", "Ctrl+Shift+E", window.export_all,
-                               "Export every finished result")
+    window.export_action = a(
+        "&Export", "fa5s.file-export", "Ctrl+E", window.export_current, "Export this result"
+    )
+    window.export_all_action = a(
+        "Export A&ll",
+        "fa5s.file-archive",
+        "Ctrl+Shift+E",
+        window.export_all,
+        "Export every finished result",
+    )
     window.remove_action = a("&Remove from Queue", "fa5s.times", Std.Delete, window.remove_current)
     window.clear_action = a("Clear &Finished", "fa5s.broom", None, window.clear_finished)
     window.quit_action = a("&Quit", None, Std.Quit, window.close)
-    window.zoom_in_action = a("Zoom &In", "fa5s.search-plus", [Std.ZoomIn, "Ctrl+="], window.viewer_model.zoom_in)
-    window.zoom_out_action = a("Zoom &Out", "fa5s.search-minus", Std.ZoomOut, window.viewer_model.zoom_out)
+    window.zoom_in_action = a(
+        "Zoom &In", "fa5s.search-plus", [Std.ZoomIn, "Ctrl+="], window.viewer_model.zoom_in
+    )
+    window.zoom_out_action = a(
+        "Zoom &Out", "fa5s.search-minus", Std.ZoomOut, window.viewer_model.zoom_out
+    )
     window.zoom_fit_action = a("&Fit to Window", "fa5s.expand", "Ctrl+0", window.viewer.fit)
-    window.zoom_actual_action = a("&Actual Pixels (100 %)", "fa5s.search", "Ctrl+1", lambda: window.viewer_model.set_zoom(1.0))
-    window.compare_action = a("&Before/After Slider", "fa5s.columns", "Ctrl+B", window.viewer_model.toggle_mode,
-                            "Switch between side by side and the before/after slider")
+    window.zoom_actual_action = a(
+        "&Actual Pixels (100 %)", "fa5s.search", "Ctrl+1", lambda: window.viewer_model.set_zoom(1.0)
+    )
+    window.compare_action = a(
+        "&Before/After Slider",
+        "fa5s.columns",
+        "Ctrl+B",
+        window.viewer_model.toggle_mode,
+        "Switch between side by side and the before/after slider",
+    )
     window.compare_action.setCheckable(True)
-    window.preview_action = a("&Preview Region in View", "fa5s.eye", "P", window.preview_in_view,
-                              "Enlarge just what the result pane shows, with the selected model")
-    window.compare_models_action = a("Compare &Models…", "fa5s.th-large", "Ctrl+K",
-                                     window.open_comparison,
-                                     "Enlarge the region in view with two to four models")
+    window.preview_action = a(
+        "&Preview Region in View",
+        "fa5s.eye",
+        "P",
+        window.preview_in_view,
+        "Enlarge just what the result pane shows, with the selected model",
+    )
+    window.compare_models_action = a(
+        "Compare &Models…",
+        "fa5s.th-large",
+        "Ctrl+K",
+        window.open_comparison,
+        "Enlarge the region in view with two to four models",
+    )
     window.models_action = a("&Model Manager…", "fa5s.cubes", "Ctrl+M", window.open_model_manager)
-    window.import_model_action = a("&Import Model…", "fa5s.file-import", None, window.import_model_dialog)
+    window.import_model_action = a(
+        "&Import Model…", "fa5s.file-import", None, window.import_model_dialog
+    )
     window.shortcuts_action = a("&Keyboard Shortcuts", "fa5s.keyboard", "F1", window.show_shortcuts)
     window.about_action = a("&About SR Studio", "fa5s.info-circle", None, window.show_about)
     window.cancel_button.clicked.connect(window.cancel_run)
@@ -188,7 +247,14 @@ def build_actions(window) -> None:
     edit_menu = menu.addMenu("&Edit")
     edit_menu.addActions([window.paste_action, window.remove_action, window.clear_action])
     view_menu = menu.addMenu("&View")
-    view_menu.addActions([window.zoom_in_action, window.zoom_out_action, window.zoom_fit_action, window.zoom_actual_action])
+    view_menu.addActions(
+        [
+            window.zoom_in_action,
+            window.zoom_out_action,
+            window.zoom_fit_action,
+            window.zoom_actual_action,
+        ]
+    )
     view_menu.addSeparator()
     view_menu.addAction(window.compare_action)
     view_menu.addSeparator()
@@ -214,20 +280,36 @@ def build_actions(window) -> None:
     toolbar.setObjectName("mainToolbar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     toolbar.setMovable(False)
-    for action in (window.open_action, None, window.preview_action, window.run_action,
-                   window.run_all_action, window.cancel_action, None,
-                   window.export_action, window.export_all_action, None):
+    for action in (
+        window.open_action,
+        None,
+        window.preview_action,
+        window.run_action,
+        window.run_all_action,
+        window.cancel_action,
+        None,
+        window.export_action,
+        window.export_all_action,
+        None,
+    ):
         toolbar.addSeparator() if action is None else toolbar.addAction(action)
     # Icons only (their tooltips name them): the labelled toolbar still fits a 1100 px window.
-    for action in (window.zoom_out_action, window.zoom_in_action, window.zoom_fit_action, window.zoom_actual_action):
+    for action in (
+        window.zoom_out_action,
+        window.zoom_in_action,
+        window.zoom_fit_action,
+        window.zoom_actual_action,
+    ):
         toolbar.addAction(action)
         toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     toolbar.widgetForAction(window.preview_action).setToolButtonStyle(
-        Qt.ToolButtonStyle.ToolButtonIconOnly)
+        Qt.ToolButtonStyle.ToolButtonIconOnly
+    )
     toolbar.addAction(window.compare_action)
     toolbar.addAction(window.compare_models_action)
     toolbar.widgetForAction(window.compare_models_action).setToolButtonStyle(
-        Qt.ToolButtonStyle.ToolButtonIconOnly)
+        Qt.ToolButtonStyle.ToolButtonIconOnly
+    )
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     toolbar.addWidget(spacer)
@@ -253,8 +335,11 @@ def build_actions(window) -> None:
     for action in (window.open_action, window.remove_action):
         widget = QToolButton()
         widget.setDefaultAction(action)
-        widget.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if action is window.open_action
-                                  else Qt.ToolButtonStyle.ToolButtonIconOnly)  # the list stays narrow
+        widget.setToolButtonStyle(
+            Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+            if action is window.open_action
+            else Qt.ToolButtonStyle.ToolButtonIconOnly
+        )  # the list stays narrow
         window.queue_buttons.addWidget(widget)
     window.queue_buttons.addStretch(1)
     window._refresh_icons()

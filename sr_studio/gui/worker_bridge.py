@@ -10,8 +10,8 @@ from PySide6.QtCore import QObject, Signal
 
 from sr_studio.gui.file_worker import FileWorker
 from sr_studio.gui.jobs import ExportRequest, RunRequest
-from sr_studio.gui.prewarm import prewarm_imports
 from sr_studio.gui.preview_worker import PreviewBridge
+from sr_studio.gui.prewarm import prewarm_imports
 from sr_studio.gui.spill_store import open_spill_store
 from sr_studio.gui.upscale_worker import UpscaleWorker
 from sr_studio.gui.worker_threads import start_thread, stop_thread
@@ -49,13 +49,20 @@ class WorkerBridge(QObject):
         self.view_requested.connect(files.prepare_view)
         self.discard_requested.connect(files.discard)
         answers = (
-            (up.status, self._run_status), (up.enlarging, self._run_enlarging),
-            (up.progress, self._run_progress), (up.tile_ready, self._run_tile),
-            (up.finished, self._run_finished), (up.failed, self._run_failed),
-            (up.cancelled, self._run_cancelled), (files.loaded, self._loaded),
-            (files.load_failed, self._load_failed), (files.exported, self._exported),
-            (files.export_failed, self._export_failed), (files.parked, self._parked),
-            (files.park_failed, self._park_failed), (files.restored, self._restored),
+            (up.status, self._run_status),
+            (up.enlarging, self._run_enlarging),
+            (up.progress, self._run_progress),
+            (up.tile_ready, self._run_tile),
+            (up.finished, self._run_finished),
+            (up.failed, self._run_failed),
+            (up.cancelled, self._run_cancelled),
+            (files.loaded, self._loaded),
+            (files.load_failed, self._load_failed),
+            (files.exported, self._exported),
+            (files.export_failed, self._export_failed),
+            (files.parked, self._parked),
+            (files.park_failed, self._park_failed),
+            (files.restored, self._restored),
             (files.restore_failed, self._restore_failed),
         )
         for signal, slot in answers:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from numpy.typing import NDArray
 
 # Pixel arrays of any dtype and shape: uint8/uint16 photos, float results on their way out.

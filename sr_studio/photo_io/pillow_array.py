@@ -34,8 +34,13 @@ def _padded_buffer(pixels: np.ndarray) -> np.ndarray | None:
     """The (H, W, 4) uint8 array whose first three channels `pixels` is, else None."""
     buffer = pixels.base
     if not (
-        isinstance(buffer, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
-        and buffer.dtype == np.uint8 and buffer.shape == pixels.shape[:2] + (4,) and buffer.flags.c_contiguous
+        isinstance(buffer, np.ndarray)
+        and pixels.dtype == np.uint8
+        and pixels.ndim == 3
+        and pixels.shape[2] == 3
+        and buffer.dtype == np.uint8
+        and buffer.shape == pixels.shape[:2] + (4,)
+        and buffer.flags.c_contiguous
         and pixels.strides == buffer.strides
         and pixels.__array_interface__["data"][0] == buffer.__array_interface__["data"][0]
     ):

@@ -493,4 +493,3 @@ def _apply_orientation(pixels: Pixels, orientation: int) -> Pixels:
     if upright is pixels and pixels.flags.writeable and pixels.flags.c_contiguous:
         return pixels
     return np.array(upright, order="C", copy=True)
-

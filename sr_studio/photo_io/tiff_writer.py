@@ -83,7 +83,9 @@ def encode(
             parts = _ExifParts(exif)
         except Exception:
             warn("the photo's EXIF could not be stored in TIFF form and was left out")
-    extratags: list[tuple[Any, ...]] = [(274, "H", 1, 1, True)]  # Orientation: pixels are stored upright
+    extratags: list[tuple[Any, ...]] = [
+        (274, "H", 1, 1, True)
+    ]  # Orientation: pixels are stored upright
     if parts is not None:
         for tag, text in parts.text_tags:
             extratags.append((tag, "s", 0, text, True))
@@ -157,7 +159,9 @@ def _link_to_block(handle: BinaryIO, start: int, parts: _ExifParts) -> None:
             if kind != _LONG:
                 raise ValueError("TIFF writer wrote 16-bit strip offsets")
             if size <= 4:
-                struct.pack_into(order + "I", entry, 8, moved(struct.unpack_from(order + "I", entry, 8)[0]))
+                struct.pack_into(
+                    order + "I", entry, 8, moved(struct.unpack_from(order + "I", entry, 8)[0])
+                )
                 continue
             array = image + struct.unpack_from(order + "I", entry, 8)[0]
             handle.seek(array)
@@ -165,7 +169,9 @@ def _link_to_block(handle: BinaryIO, start: int, parts: _ExifParts) -> None:
             handle.seek(array)
             handle.write(struct.pack(order + f"{number}I", *map(moved, offsets)))
         if size > 4:  # the value lives elsewhere: its offset moves with the image
-            struct.pack_into(order + "I", entry, 8, moved(struct.unpack_from(order + "I", entry, 8)[0]))
+            struct.pack_into(
+                order + "I", entry, 8, moved(struct.unpack_from(order + "I", entry, 8)[0])
+            )
     if by_placeholder:
         raise ValueError("TIFF writer dropped the EXIF placeholders")
     entries.sort(key=lambda entry: struct.unpack_from(order + "H", entry, 0)[0])

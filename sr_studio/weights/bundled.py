@@ -24,9 +24,21 @@ from sr_studio.resource_paths import resource_dir
 from sr_studio.weights.catalog import PURPOSES, valid_model_id
 
 BUNDLED_DIR_ENV = "SR_STUDIO_BUNDLED_DIR"
-CARD_FIELDS = ("id", "name", "arch", "scale", "license", "description", "sha256", "purpose", "default")
+CARD_FIELDS = (
+    "id",
+    "name",
+    "arch",
+    "scale",
+    "license",
+    "description",
+    "sha256",
+    "purpose",
+    "default",
+)
 CARD_LINE = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?(" + "|".join(CARD_FIELDS) + r")(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(.+?)\s*$",
+    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?("
+    + "|".join(CARD_FIELDS)
+    + r")(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(.+?)\s*$",
     re.IGNORECASE,
 )
 
@@ -138,7 +150,11 @@ def read_card(weights: Path) -> dict[str, object]:
             document = json.loads(json_card.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
-        return {k: v for k, v in document.items() if k in CARD_FIELDS} if isinstance(document, dict) else {}
+        return (
+            {k: v for k, v in document.items() if k in CARD_FIELDS}
+            if isinstance(document, dict)
+            else {}
+        )
     markdown_card = weights.with_suffix(".md")
     if not markdown_card.is_file():
         return {}
@@ -169,7 +185,9 @@ def default_model_path(scale: int, directory: str | os.PathLike[str] | None = No
             "(ids in `sr-studio models list`) and choose it by its id",
             where,
         )
-    larger = sorted((m for m in models if m.scale >= scale), key=lambda m: (m.scale, not m.default, m.id))
+    larger = sorted(
+        (m for m in models if m.scale >= scale), key=lambda m: (m.scale, not m.default, m.id)
+    )
     if larger:
         return larger[0].path
     return min(models, key=lambda m: (-m.scale, not m.default, m.id)).path

@@ -27,8 +27,10 @@ PURPOSES = {
 
 
 def purpose_name(purpose: str | None) -> str:
-    """"Photo" or "Clean" (the word before the colon); "" for a model whose purpose nobody stated."""
+    """ "Photo" or "Clean" (the word before the colon); "" for a model whose purpose nobody stated."""
     return PURPOSES[purpose].split(":", 1)[0] if purpose in PURPOSES else ""
+
+
 MODEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
@@ -50,7 +52,9 @@ class CatalogEntry:
     size: int | None  # bytes; None where nobody published it
     sha256: str | None  # None where unknown: verified by size and loading only
     description: str
-    sha256_prefix: str | None = None  # a published digest prefix, checked when the full digest is unknown
+    sha256_prefix: str | None = (
+        None  # a published digest prefix, checked when the full digest is unknown
+    )
     # hyperparameters the loaded file must have
     expect: dict[str, object] = field(default_factory=dict)
 
@@ -67,7 +71,9 @@ def catalog_path() -> Path:
     try:
         return resource_dir() / "catalog.json"
     except FileNotFoundError:
-        raise CatalogError("SR Studio's resources folder is missing; reinstall or set " + CATALOG_ENV) from None
+        raise CatalogError(
+            "SR Studio's resources folder is missing; reinstall or set " + CATALOG_ENV
+        ) from None
 
 
 def valid_model_id(model_id: str) -> bool:
@@ -150,7 +156,9 @@ def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
     if sha256 is not None and (not isinstance(sha256, str) or not SHA256_PATTERN.match(sha256)):
         fail("'sha256' must be 64 lower-case hexadecimal digits or null")
     prefix = raw.get("sha256_prefix")
-    if prefix is not None and (not isinstance(prefix, str) or not re.fullmatch(r"[0-9a-f]{8,63}", prefix)):
+    if prefix is not None and (
+        not isinstance(prefix, str) or not re.fullmatch(r"[0-9a-f]{8,63}", prefix)
+    ):
         fail("'sha256_prefix' must be 8 to 63 lower-case hexadecimal digits")
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):

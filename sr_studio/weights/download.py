@@ -46,7 +46,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sr_studio import __version__
@@ -129,8 +128,13 @@ def download_model(
     if before is not None and not force:
         return before
     transfer = TransferOptions(
-        timeout=timeout, retries=max(0, retries), backoff=backoff, sleep=sleep,
-        chunk_size=chunk_size, stall_bytes=stall_bytes, stall_seconds=stall_seconds,
+        timeout=timeout,
+        retries=max(0, retries),
+        backoff=backoff,
+        sleep=sleep,
+        chunk_size=chunk_size,
+        stall_bytes=stall_bytes,
+        stall_seconds=stall_seconds,
     )
     download = Download(entry, store, options=transfer, progress=progress, cancel=cancel)
     with claimed(entry.id), download.locked() as waited:
@@ -150,7 +154,9 @@ def catalog_entry(model_id: str) -> CatalogEntry:
 
     if find_bundled(model_id) is not None:
         raise DownloadError("is bundled with SR Studio; there is nothing to download", model_id)
-    raise DownloadError("no model with this id in the catalog (see `sr-studio models list`)", model_id)
+    raise DownloadError(
+        "no model with this id in the catalog (see `sr-studio models list`)", model_id
+    )
 
 
 @contextlib.contextmanager
@@ -195,7 +201,13 @@ class MirrorFailure(Exception):
 # Failures that retrying cannot cure within a download: no route or no name for the host, or nothing
 # listening there. errno values, as a socket reports them (also inside a URLError).
 UNREACHABLE_ERRNOS = frozenset(
-    code for code in (errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, getattr(errno, "ENETDOWN", None))
+    code
+    for code in (
+        errno.ECONNREFUSED,
+        errno.ENETUNREACH,
+        errno.EHOSTUNREACH,
+        getattr(errno, "ENETDOWN", None),
+    )
     if code is not None
 )
 
@@ -271,7 +283,9 @@ class Download:
                 except MirrorFailure as failure:
                     failures.append(f"{mirror_label(url, self.entry.urls)}: {failure.reason}")
                     if failure.unreachable:
-                        unreachable.append(f"{urllib.parse.urlsplit(url).hostname or url}: {failure.reason}")
+                        unreachable.append(
+                            f"{urllib.parse.urlsplit(url).hostname or url}: {failure.reason}"
+                        )
                     if not failure.resumable and self.read_state().get("url") == url:
                         self.discard_partial()  # what this mirror sent before is of no use now
         except BaseException:
@@ -282,7 +296,8 @@ class Download:
             failures = [f"this computer seems to be offline ({'; '.join(unreachable)})"]
         if self.part_size() > 0 and self.state_path.exists():
             raise DownloadError(
-                "download failed: " + "; ".join(failures)
+                "download failed: "
+                + "; ".join(failures)
                 + f" ({human_size(self.part_size())} kept: run the download again to resume)",
                 self.entry.id,
             )
@@ -322,7 +337,9 @@ class Download:
 
     def transfer(self, url: str) -> None:
         offset = self.resume_offset(url)
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+        request = urllib.request.Request(
+            url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        )
         if offset:
             request.add_header("Range", f"bytes={offset}-")
             validator = self.read_state().get("validator")
@@ -349,7 +366,9 @@ class Download:
                     "(the server sent its headers too slowly)"
                 ) from None
             if is_unreachable(error):
-                raise MirrorFailure(self.describe(error), resumable=True, unreachable=True) from None
+                raise MirrorFailure(
+                    self.describe(error), resumable=True, unreachable=True
+                ) from None
             raise RetryableFailure(self.describe(error)) from None
         with response:
             length = content_length(response)
@@ -361,7 +380,9 @@ class Download:
                 if total is None and length is not None:
                     total = offset + length
             elif response.status == 200:
-                offset = 0  # a fresh file, or the server ignored the Range / the file changed (If-Range)
+                offset = (
+                    0  # a fresh file, or the server ignored the Range / the file changed (If-Range)
+                )
                 total = length
             else:
                 raise MirrorFailure(f"unexpected HTTP {response.status}")
@@ -388,7 +409,9 @@ class Download:
         try:
             file = open(self.part, "ab")
         except OSError as error:
-            raise DownloadError(f"cannot write the download ({error.strerror})", self.part) from None
+            raise DownloadError(
+                f"cannot write the download ({error.strerror})", self.part
+            ) from None
         # read1 returns what has arrived (up to a chunk) instead of waiting for a full chunk, so progress
         # and cancellation stay responsive on a slow line.
         read = getattr(response, "read1", response.read)
@@ -403,11 +426,15 @@ class Download:
                 if not chunk:
                     break
                 if done + len(chunk) > limit:
-                    raise MirrorFailure(f"the server sends more than the expected {human_size(limit)}")
+                    raise MirrorFailure(
+                        f"the server sends more than the expected {human_size(limit)}"
+                    )
                 try:
                     file.write(chunk)
                 except OSError as error:
-                    raise DownloadError(f"cannot write the download ({error.strerror})", self.part) from None
+                    raise DownloadError(
+                        f"cannot write the download ({error.strerror})", self.part
+                    ) from None
                 done += len(chunk)
                 self.report("downloading", done, total, url)
                 now = time.monotonic()
@@ -440,7 +467,11 @@ class Download:
                     f"checksum mismatch: the file is not the published one "
                     f"(sha256 {digest[:12]}..., expected {entry.sha256[:12]}...)"
                 )
-            if entry.sha256 is None and entry.sha256_prefix and not digest.startswith(entry.sha256_prefix):
+            if (
+                entry.sha256 is None
+                and entry.sha256_prefix
+                and not digest.startswith(entry.sha256_prefix)
+            ):
                 raise MirrorFailure(
                     f"checksum mismatch (sha256 {digest[:12]}..., published {entry.sha256_prefix}...)"
                 )
@@ -481,8 +512,14 @@ class Download:
         hyperparameters = dict(described.hyperparameters)
         del model
         if (arch, scale) != (entry.arch, entry.scale):
-            raise MirrorFailure(f"the file is a {arch} x{scale} model, the catalog says {entry.arch} x{entry.scale}")
-        wrong = [f"{k}={hyperparameters.get(k)!r}" for k, v in entry.expect.items() if hyperparameters.get(k) != v]
+            raise MirrorFailure(
+                f"the file is a {arch} x{scale} model, the catalog says {entry.arch} x{entry.scale}"
+            )
+        wrong = [
+            f"{k}={hyperparameters.get(k)!r}"
+            for k, v in entry.expect.items()
+            if hyperparameters.get(k) != v
+        ]
         if wrong:
             raise MirrorFailure(f"the file is not {entry.variant} ({', '.join(wrong)})")
         with open(self.part, "rb") as file:
@@ -512,9 +549,13 @@ class Download:
     def start_partial(self, url: str, response: http.client.HTTPResponse) -> None:
         self.store.partial_dir.mkdir(parents=True, exist_ok=True)
         etag = response.headers.get("ETag")
-        validator = etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified")
+        validator = (
+            etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified")
+        )
         self.part.write_bytes(b"")
-        self.state_path.write_text(json.dumps({"url": url, "validator": validator}), encoding="utf-8")
+        self.state_path.write_text(
+            json.dumps({"url": url, "validator": validator}), encoding="utf-8"
+        )
 
     def discard_partial(self) -> None:
         self.part.unlink(missing_ok=True)
@@ -526,7 +567,9 @@ class Download:
 
     # -- progress, cancellation, waiting -----------------------------------------------------------
 
-    def report(self, phase: str, done: int, total: int | None, url: str, force: bool = False) -> None:
+    def report(
+        self, phase: str, done: int, total: int | None, url: str, force: bool = False
+    ) -> None:
         if self.progress is None:
             return
         now = time.monotonic()
@@ -538,7 +581,11 @@ class Download:
                 self.samples.popleft()
             first_time, first_done = self.samples[0]
             speed = max(0.0, (done - first_done) / (now - first_time)) if now > first_time else 0.0
-        if not force and phase == self.last_phase and now - self.last_report < PROGRESS_INTERVAL_SECONDS:
+        if (
+            not force
+            and phase == self.last_phase
+            and now - self.last_report < PROGRESS_INTERVAL_SECONDS
+        ):
             return
         self.last_report, self.last_phase = now, phase
         self.progress(DownloadProgress(self.entry.id, phase, done, total, speed, url))
@@ -562,7 +609,10 @@ class Download:
             error = error.reason
         if isinstance(error, socket.gaierror):
             return "name lookup failed"
-        if isinstance(error, OSError) and error.errno in (errno.ENETUNREACH, getattr(errno, "ENETDOWN", None)):
+        if isinstance(error, OSError) and error.errno in (
+            errno.ENETUNREACH,
+            getattr(errno, "ENETDOWN", None),
+        ):
             return "no network to reach the server"
         if isinstance(error, OSError) and error.errno == errno.EHOSTUNREACH:
             return "the server cannot be reached from here"
@@ -585,7 +635,9 @@ def is_unreachable(error: BaseException) -> bool:
     """No name for the host, no route to it, or nothing listening: a retry would meet the same."""
     if isinstance(error, urllib.error.URLError) and not isinstance(error.reason, str):
         error = error.reason
-    return isinstance(error, socket.gaierror) or (isinstance(error, OSError) and error.errno in UNREACHABLE_ERRNOS)
+    return isinstance(error, socket.gaierror) or (
+        isinstance(error, OSError) and error.errno in UNREACHABLE_ERRNOS
+    )
 
 
 class HeaderDeadline:
@@ -629,7 +681,7 @@ class HeaderDeadline:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
 
-    def __enter__(self) -> "HeaderDeadline":
+    def __enter__(self) -> HeaderDeadline:
         self._timer = threading.Timer(self.seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
@@ -663,9 +715,7 @@ class _Watching(urllib.request.AbstractHTTPHandler):
             # covered too. `_create_connection` is the instance hook http.client itself calls; it is
             # private, so typeshed does not declare it (hence the two ignores).
             connection = http_class(*args, **kwargs)
-            create: Callable[..., socket.socket] = (
-                connection._create_connection  # type: ignore[attr-defined]
-            )
+            create: Callable[..., socket.socket] = connection._create_connection  # type: ignore[attr-defined]
 
             def create_and_watch(*args: Any, **kwargs: Any) -> socket.socket:
                 sock = create(*args, **kwargs)

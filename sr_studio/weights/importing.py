@@ -65,7 +65,9 @@ def import_model(
                 raise StoreError(f"the id '{model_id}' is already used; choose another", path)
         else:
             model_id = unique_id(id_from_file_name(path), taken)
-        ensure_free_space(store.root, sum(t.numel() * t.element_size() for t in tensors.values()), path.name)
+        ensure_free_space(
+            store.root, sum(t.numel() * t.element_size() for t in tensors.values()), path.name
+        )
         store.partial_dir.mkdir(parents=True, exist_ok=True)
         descriptor, temporary_name = tempfile.mkstemp(
             dir=store.partial_dir, prefix=f"{model_id}.", suffix=".import"
@@ -74,9 +76,15 @@ def import_model(
         temporary = Path(temporary_name)
         try:
             try:
-                save_file(tensors, str(temporary), metadata={"format": "pt", "arch": arch, "scale": str(scale)})
+                save_file(
+                    tensors,
+                    str(temporary),
+                    metadata={"format": "pt", "arch": arch, "scale": str(scale)},
+                )
             except OSError as error:
-                raise StoreError(f"cannot write the imported model ({error.strerror})", temporary) from None
+                raise StoreError(
+                    f"cannot write the imported model ({error.strerror})", temporary
+                ) from None
             record = {
                 "name": name or path.stem,
                 "arch": arch,
@@ -120,4 +128,3 @@ def taken_ids(store: ModelStore) -> set[str]:
     if store.root.is_dir():
         taken |= {p.stem for p in store.root.glob("*.json")}
     return taken
-

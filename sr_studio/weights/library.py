@@ -24,7 +24,9 @@ class ModelListing:
     license: str | None
     size: int | None
     status: str  # "bundled", "installed" (from the catalog), "imported" or "available"
-    verified: bool | None  # installed: matched a published sha256; available: has one to match; else None
+    verified: (
+        bool | None
+    )  # installed: matched a published sha256; available: has one to match; else None
     description: str
     path: Path | None  # where the weights are, when they are on this computer
     speed: str | None = None  # the descriptor's speed class, where the model can be described
@@ -34,15 +36,27 @@ class ModelListing:
         return self.path is not None
 
 
-def list_models(store: ModelStore | None = None, catalog: list[CatalogEntry] | None = None) -> list[ModelListing]:
+def list_models(
+    store: ModelStore | None = None, catalog: list[CatalogEntry] | None = None
+) -> list[ModelListing]:
     """Bundled models, then installed ones (catalog order, then imports), then those available to download."""
     store = store if store is not None else ModelStore()
     catalog = catalog if catalog is not None else load_catalog()
     installed = {model.id: model for model in store.installed()}
     listings = [
         ModelListing(
-            id=m.id, name=m.name, arch=m.arch, variant=m.arch or "", scale=m.scale, purpose=m.purpose,
-            license=m.license, size=m.size, status="bundled", verified=None, description=m.description, path=m.path,
+            id=m.id,
+            name=m.name,
+            arch=m.arch,
+            variant=m.arch or "",
+            scale=m.scale,
+            purpose=m.purpose,
+            license=m.license,
+            size=m.size,
+            status="bundled",
+            verified=None,
+            description=m.description,
+            path=m.path,
             speed=m.descriptor.speed if m.descriptor else None,
         )
         for m in bundled_models()
@@ -53,11 +67,22 @@ def list_models(store: ModelStore | None = None, catalog: list[CatalogEntry] | N
         if model is not None:
             listings.append(from_installed(model, entry))
         else:
-            available.append(ModelListing(
-                id=entry.id, name=entry.name, arch=entry.arch, variant=entry.variant, scale=entry.scale,
-                purpose=entry.purpose, license=entry.license, size=entry.size, status="available",
-                verified=entry.verifiable, description=entry.description, path=None,
-            ))
+            available.append(
+                ModelListing(
+                    id=entry.id,
+                    name=entry.name,
+                    arch=entry.arch,
+                    variant=entry.variant,
+                    scale=entry.scale,
+                    purpose=entry.purpose,
+                    license=entry.license,
+                    size=entry.size,
+                    status="available",
+                    verified=entry.verifiable,
+                    description=entry.description,
+                    path=None,
+                )
+            )
     listings.extend(from_installed(model, None) for model in installed.values())
     return listings + available
 
@@ -82,9 +107,7 @@ def from_installed(model: InstalledModel, entry: CatalogEntry | None) -> ModelLi
     )
 
 
-def resolve_model(
-    name_or_path: str | os.PathLike[str] | None, scale: int | None = None
-) -> Path:
+def resolve_model(name_or_path: str | os.PathLike[str] | None, scale: int | None = None) -> Path:
     """The weights file for `sr-studio upscale --model`: an installed, bundled or catalog id, or a file.
 
     None gives the bundled default for `scale` (4 when that is None too). A catalog model that is not
@@ -103,9 +126,13 @@ def resolve_model(
     if path.is_file():
         return path
     if path.is_dir():
-        raise SRStudioError("is a folder; give a model id or a weights file (.pth or .safetensors)", path)
+        raise SRStudioError(
+            "is a folder; give a model id or a weights file (.pth or .safetensors)", path
+        )
     if any(entry.id == text for entry in load_catalog()):
-        raise SRStudioError(f"the model '{text}' is not installed; run: sr-studio models download {text}")
+        raise SRStudioError(
+            f"the model '{text}' is not installed; run: sr-studio models download {text}"
+        )
     raise SRStudioError(
         f"no installed model or file named '{text}' (see `sr-studio models list` for model ids)"
     )

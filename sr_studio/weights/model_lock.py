@@ -70,7 +70,9 @@ class ModelLock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as error:
-                raise StoreError(f"cannot write to the models folder ({error.strerror})", self.path.parent) from None
+                raise StoreError(
+                    f"cannot write to the models folder ({error.strerror})", self.path.parent
+                ) from None
             try:
                 locked = _try_lock(descriptor)
             except OSError:  # no locking on this file system

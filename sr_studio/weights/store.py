@@ -188,7 +188,9 @@ class ModelStore:
                 "format": RECORD_FORMAT,
                 "id": model_id,
                 "file": target.name,
-                "installed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "installed_at": datetime.datetime.now(datetime.UTC).isoformat(
+                    timespec="seconds"
+                ),
                 **record,
             }
             write_json_atomically(self.record_path(model_id), document)
@@ -196,7 +198,10 @@ class ModelStore:
                 old.path.unlink(missing_ok=True)
             result = self._read(self.record_path(model_id))
         if result.model is None:
-            raise StoreError(f"the record just written for {model_id} cannot be read ({result.detail})", self.root)
+            raise StoreError(
+                f"the record just written for {model_id} cannot be read ({result.detail})",
+                self.root,
+            )
         return result.model
 
     def remove(self, model_id: str) -> InstalledModel | None:
@@ -211,7 +216,9 @@ class ModelStore:
             return self._remove(model_id)  # nothing installed, nothing downloading: says so
         lock = ModelLock(self.partial_dir, model_id)
         if not lock.try_acquire():
-            raise StoreError(f"{model_id} is being downloaded right now; cancel that download first")
+            raise StoreError(
+                f"{model_id} is being downloaded right now; cancel that download first"
+            )
         try:
             return self._remove(model_id)
         finally:
@@ -221,10 +228,18 @@ class ModelStore:
         with store_lock:
             record_path = self.record_path(model_id)
             result = self._read(record_path) if record_path.exists() else None
-            partials = [p for p in (self.partial_dir / f"{model_id}.part", self.partial_dir / f"{model_id}.part.json")
-                        if p.exists()]
+            partials = [
+                p
+                for p in (
+                    self.partial_dir / f"{model_id}.part",
+                    self.partial_dir / f"{model_id}.part.json",
+                )
+                if p.exists()
+            ]
             if result is None and not partials:
-                raise StoreError(f"no installed model with the id '{model_id}' (see `sr-studio models list`)")
+                raise StoreError(
+                    f"no installed model with the id '{model_id}' (see `sr-studio models list`)"
+                )
             # The record goes first: from that moment the model is no longer listed, whatever happens next.
             record_path.unlink(missing_ok=True)
             for suffix in WEIGHT_SUFFIXES:
@@ -245,9 +260,14 @@ class ModelStore:
                 continue
             actual = sha256_of(model.path, cancelled)
             if actual != model.sha256:
-                results.append(VerifyResult(
-                    model.id, "changed", f"sha256 is now {actual[:12]}..., was {model.sha256[:12]}...", model
-                ))
+                results.append(
+                    VerifyResult(
+                        model.id,
+                        "changed",
+                        f"sha256 is now {actual[:12]}..., was {model.sha256[:12]}...",
+                        model,
+                    )
+                )
             else:
                 results.append(VerifyResult(model.id, "ok", "", model))
         return results
@@ -255,14 +275,21 @@ class ModelStore:
     def _scan(self) -> list[VerifyResult]:
         if not self.root.is_dir():
             return []
-        return [self._read(path) for path in sorted(self.root.glob("*.json")) if not path.name.startswith(".")]
+        return [
+            self._read(path)
+            for path in sorted(self.root.glob("*.json"))
+            if not path.name.startswith(".")
+        ]
 
     def _read(self, record_path: Path) -> VerifyResult:
         model_id = record_path.stem
         try:
             document = json.loads(record_path.read_text(encoding="utf-8"))
             weights = self.root / document["file"]
-            if Path(document["file"]).name != document["file"] or weights.suffix not in WEIGHT_SUFFIXES:
+            if (
+                Path(document["file"]).name != document["file"]
+                or weights.suffix not in WEIGHT_SUFFIXES
+            ):
                 raise ValueError("bad file name")
             model = InstalledModel(
                 id=model_id,
@@ -281,9 +308,13 @@ class ModelStore:
                 source_sha256=document.get("source_sha256"),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
-            return VerifyResult(model_id, "damaged record", f"{record_path.name} cannot be read ({error})")
+            return VerifyResult(
+                model_id, "damaged record", f"{record_path.name} cannot be read ({error})"
+            )
         if not valid_model_id(model_id):
-            return VerifyResult(model_id, "damaged record", f"{record_path.name} is not a valid model id")
+            return VerifyResult(
+                model_id, "damaged record", f"{record_path.name} is not a valid model id"
+            )
         if not weights.is_file():
             return VerifyResult(model_id, "missing", f"{weights.name} is missing", model)
         return VerifyResult(model_id, "ok", "", model)

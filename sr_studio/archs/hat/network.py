@@ -37,13 +37,17 @@ def window_reverse(windows: torch.Tensor, window: int, h: int, w: int) -> torch.
 _WINDOW_ORDERS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def window_order(h: int, w: int, window: int, shift: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def window_order(
+    h: int, w: int, window: int, shift: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Token indices of the shifted windows in window_partition order, and the inverse permutation."""
     key = (h, w, window, shift, device)
     if key not in _WINDOW_ORDERS:
         if len(_WINDOW_ORDERS) > 16:
             _WINDOW_ORDERS.clear()
-        tokens = torch.roll(torch.arange(h * w).view(1, h, w, 1), shifts=(-shift, -shift), dims=(1, 2))
+        tokens = torch.roll(
+            torch.arange(h * w).view(1, h, w, 1), shifts=(-shift, -shift), dims=(1, 2)
+        )
         order = window_partition(tokens, window).flatten()
         _WINDOW_ORDERS[key] = (order.to(device), torch.argsort(order).to(device))
     return _WINDOW_ORDERS[key]
@@ -51,14 +55,18 @@ def window_order(h: int, w: int, window: int, shift: int, device: torch.device) 
 
 def relative_position_index_self(window: int) -> torch.Tensor:
     """Index into the (2w-1)^2 bias table for every (query, key) pair of one window."""
-    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
+    ).flatten(1)
     relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
     return relative[:, :, 0] * (2 * window - 1) + relative[:, :, 1]
 
 
 def relative_position_index_overlap(window: int, overlap_window: int) -> torch.Tensor:
     """Index into the (w + ow - 1)^2 bias table for queries of a window and keys of its overlapping window."""
-    grid = lambda n: torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).flatten(1)
+    grid = lambda n: torch.stack(
+        torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    ).flatten(1)
     relative = (grid(overlap_window)[:, None, :] - grid(window)[:, :, None]).permute(1, 2, 0)
     relative = relative + (window - overlap_window + 1)
     return relative[:, :, 0] * (window + overlap_window - 1) + relative[:, :, 1]
@@ -67,7 +75,9 @@ def relative_position_index_overlap(window: int, overlap_window: int) -> torch.T
 def position_bias(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """(1, heads, queries, keys) bias from a (entries, heads) table, gathered head-major in one pass
     (gathering rows and then permuting heads to the front copies the (queries * keys, heads) result twice)."""
-    flat = index.reshape(-1).remainder(table.shape[0])  # negative indices count from the end, as in table[index]
+    flat = index.reshape(-1).remainder(
+        table.shape[0]
+    )  # negative indices count from the end, as in table[index]
     return table.t().contiguous().index_select(1, flat).view(1, table.shape[1], *index.shape)
 
 
@@ -102,9 +112,16 @@ def linear(layer: nn.Linear, x: torch.Tensor, gelu: bool = False) -> torch.Tenso
     Under torch.compile the plain layer is traced: inductor cannot lower the op with an unpacked weight
     and emits the same fused kernel itself.
     """
-    if (x.dtype == torch.bfloat16 and x.device.type == "cpu" and _FUSED_LINEAR is not None
-            and not torch.is_grad_enabled() and not torch.compiler.is_compiling()):
-        return _FUSED_LINEAR(x, layer.weight, layer.bias, "gelu" if gelu else "none", [], "none" if gelu else "")
+    if (
+        x.dtype == torch.bfloat16
+        and x.device.type == "cpu"
+        and _FUSED_LINEAR is not None
+        and not torch.is_grad_enabled()
+        and not torch.compiler.is_compiling()
+    ):
+        return _FUSED_LINEAR(
+            x, layer.weight, layer.bias, "gelu" if gelu else "none", [], "none" if gelu else ""
+        )
     y = layer(x)
     return F.gelu(y) if gelu else y
 
@@ -116,8 +133,10 @@ def _fused_linear():
             return None
         probe = torch.ones(2, 4, 4, dtype=torch.bfloat16)
         weight = torch.ones(3, 4, dtype=torch.bfloat16)
-        ok = torch.equal(op(probe, weight, torch.ones(3, dtype=torch.bfloat16), "none", [], ""),
-                         torch.full((2, 4, 3), 5.0, dtype=torch.bfloat16))
+        ok = torch.equal(
+            op(probe, weight, torch.ones(3, dtype=torch.bfloat16), "none", [], ""),
+            torch.full((2, 4, 3), 5.0, dtype=torch.bfloat16),
+        )
         return op if ok else None
     except (AttributeError, RuntimeError):
         return None
@@ -173,7 +192,9 @@ class CAB(nn.Module):
 PAD_HEADS_ON_GPU = True
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, pad: bool | None = None):
+def attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, pad: bool | None = None
+):
     """scaled_dot_product_attention, with the head size padded to a multiple of 8 on a GPU (or when `pad`)."""
     head_dim = q.shape[-1]
     if pad is None:
@@ -181,8 +202,9 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Ten
     if not pad or head_dim % 8 == 0:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
     extra = (0, -head_dim % 8)
-    out = F.scaled_dot_product_attention(F.pad(q, extra), F.pad(k, extra), F.pad(v, extra), attn_mask=bias,
-                                         scale=head_dim**-0.5)
+    out = F.scaled_dot_product_attention(
+        F.pad(q, extra), F.pad(k, extra), F.pad(v, extra), attn_mask=bias, scale=head_dim**-0.5
+    )
     return out[..., :head_dim]
 
 
@@ -191,14 +213,20 @@ class WindowAttention(nn.Module):
         super().__init__()
         self.window = window
         self.num_heads = num_heads
-        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * window - 1) ** 2, num_heads)
+        )
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, rpi: torch.Tensor, mask: tuple | None) -> torch.Tensor:
         """x: (b * windows, n, c); mask: None, or (index, windows, mask) of the masked windows of one image."""
         batch_windows, n, c = x.shape
-        qkv = linear(self.qkv, x).view(batch_windows, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        qkv = (
+            linear(self.qkv, x)
+            .view(batch_windows, n, 3, self.num_heads, c // self.num_heads)
+            .permute(2, 0, 3, 1, 4)
+        )
         q, k, v = qkv.unbind(0)
         # A 4-D mask keeps SDPA on its fused CPU kernel; a 3-D or 5-D one falls back to the slow math path.
         bias = position_bias(self.relative_position_bias_table, rpi).to(q.dtype)
@@ -210,19 +238,35 @@ class WindowAttention(nn.Module):
             index, windows, edge_mask = mask
             images = batch_windows // windows
             if images > 1:
-                index = (index[None] + windows * torch.arange(images, device=index.device)[:, None]).flatten()
+                index = (
+                    index[None] + windows * torch.arange(images, device=index.device)[:, None]
+                ).flatten()
                 edge_mask = edge_mask.repeat(images, 1, 1)
             edge_bias = bias + edge_mask.unsqueeze(1).to(q.dtype)
             out[index] = attention(q[index], k[index], v[index], edge_bias)
-        out = out.reshape(batch_windows, self.num_heads, n, -1).transpose(1, 2).reshape(batch_windows, n, c)
+        out = (
+            out.reshape(batch_windows, self.num_heads, n, -1)
+            .transpose(1, 2)
+            .reshape(batch_windows, n, c)
+        )
         return linear(self.proj, out)
 
 
 class HAB(nn.Module):
     """Hybrid attention block: (shifted) window attention plus a scaled channel-attention conv branch."""
 
-    def __init__(self, dim, num_heads, window, shift, compress_ratio, squeeze_factor, mlp_ratio, qkv_bias,
-                 conv_scale=0.01):
+    def __init__(
+        self,
+        dim,
+        num_heads,
+        window,
+        shift,
+        compress_ratio,
+        squeeze_factor,
+        mlp_ratio,
+        qkv_bias,
+        conv_scale=0.01,
+    ):
         super().__init__()
         self.window = window
         self.shift = shift
@@ -246,7 +290,9 @@ class HAB(nn.Module):
             windows = x.reshape(b, h * w, c).index_select(1, order).view(-1, self.window**2, c)
             attn = self.attn(windows, rpi, mask).view(b, h * w, c).index_select(1, inverse)
         else:
-            attn = window_reverse(self.attn(window_partition(x, self.window), rpi, None), self.window, h, w)
+            attn = window_reverse(
+                self.attn(window_partition(x, self.window), rpi, None), self.window, h, w
+            )
         x = shortcut + attn.reshape(b, h * w, c)
         x.add_(conv_x, alpha=self.conv_scale)
         return x + self.mlp(self.norm2(x).to(self.mlp.fc1.weight.dtype))
@@ -264,7 +310,9 @@ class OCAB(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.unfold = nn.Unfold(
-            kernel_size=self.overlap_window, stride=window, padding=(self.overlap_window - window) // 2
+            kernel_size=self.overlap_window,
+            stride=window,
+            padding=(self.overlap_window - window) // 2,
         )
         self.relative_position_bias_table = nn.Parameter(
             torch.zeros((window + self.overlap_window - 1) ** 2, num_heads)
@@ -287,7 +335,9 @@ class OCAB(nn.Module):
         pad = (self.overlap_window - self.window) // 2
         padded = qkv.new_zeros(b, h + 2 * pad, w + 2 * pad, 2, c)
         padded[:, pad : pad + h, pad : pad + w] = qkv[..., 1:, :]
-        kv = padded.unfold(1, self.overlap_window, self.window).unfold(2, self.overlap_window, self.window)
+        kv = padded.unfold(1, self.overlap_window, self.window).unfold(
+            2, self.overlap_window, self.window
+        )
         windows = kv.shape[1] * kv.shape[2]  # kv: (b, rows, cols, 2, c, ky, kx)
         kv = kv.unflatten(4, (heads, head_dim)).permute(3, 0, 1, 2, 4, 6, 7, 5)
         k, v = kv.reshape(2, b * windows, heads, ow2, head_dim).unbind(0)
@@ -295,17 +345,38 @@ class OCAB(nn.Module):
         bias = position_bias(self.relative_position_bias_table, rpi)
         out = attention(q, k, v, bias.to(q.dtype))
         out = out.transpose(1, 2).reshape(b * windows, w2, c)
-        x = linear(self.proj, window_reverse(out, self.window, h, w).reshape(b, h * w, c)) + shortcut
+        x = (
+            linear(self.proj, window_reverse(out, self.window, h, w).reshape(b, h * w, c))
+            + shortcut
+        )
         return x + self.mlp(self.norm2(x).to(self.mlp.fc1.weight.dtype))
 
 
 class AttenBlocks(nn.Module):
-    def __init__(self, dim, depth, num_heads, window, compress_ratio, squeeze_factor, overlap_ratio, mlp_ratio,
-                 qkv_bias):
+    def __init__(
+        self,
+        dim,
+        depth,
+        num_heads,
+        window,
+        compress_ratio,
+        squeeze_factor,
+        overlap_ratio,
+        mlp_ratio,
+        qkv_bias,
+    ):
         super().__init__()
         self.blocks = nn.ModuleList(
-            HAB(dim, num_heads, window, 0 if i % 2 == 0 else window // 2, compress_ratio, squeeze_factor,
-                mlp_ratio, qkv_bias)
+            HAB(
+                dim,
+                num_heads,
+                window,
+                0 if i % 2 == 0 else window // 2,
+                compress_ratio,
+                squeeze_factor,
+                mlp_ratio,
+                qkv_bias,
+            )
             for i in range(depth)
         )
         self.overlap_attn = OCAB(dim, window, overlap_ratio, num_heads, qkv_bias, mlp_ratio)
@@ -369,15 +440,25 @@ class HAT(nn.Module):
         self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
         overlap_window = int(window * overlap_ratio) + window
         self.register_buffer("relative_position_index_SA", relative_position_index_self(window))
-        self.register_buffer("relative_position_index_OCA", relative_position_index_overlap(window, overlap_window))
+        self.register_buffer(
+            "relative_position_index_OCA", relative_position_index_overlap(window, overlap_window)
+        )
         self._mask_cache: dict[tuple, torch.Tensor] = {}
 
         self.conv_first = nn.Conv2d(3, embed_dim, 3, 1, 1)
         self.patch_embed = PatchEmbed(embed_dim, patch_norm)
         self.layers = nn.ModuleList(
-            RHAG(embed_dim, depth=depth, num_heads=heads, window=window, compress_ratio=compress_ratio,
-                 squeeze_factor=squeeze_factor, overlap_ratio=overlap_ratio, mlp_ratio=mlp_ratio,
-                 qkv_bias=qkv_bias)
+            RHAG(
+                embed_dim,
+                depth=depth,
+                num_heads=heads,
+                window=window,
+                compress_ratio=compress_ratio,
+                squeeze_factor=squeeze_factor,
+                overlap_ratio=overlap_ratio,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+            )
             for depth, heads in zip(depths, num_heads)
         )
         if self.shift_size == 0:
@@ -386,7 +467,9 @@ class HAT(nn.Module):
                     block.shift = 0
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, 1, 1)
-        self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, num_feat, 3, 1, 1), nn.LeakyReLU(inplace=True))
+        self.conv_before_upsample = nn.Sequential(
+            nn.Conv2d(embed_dim, num_feat, 3, 1, 1), nn.LeakyReLU(inplace=True)
+        )
         upsample: list[nn.Module] = []
         if upscale == 3:
             upsample += [nn.Conv2d(num_feat, 9 * num_feat, 3, 1, 1), nn.PixelShuffle(3)]
@@ -444,7 +527,9 @@ class HAT(nn.Module):
         mask = self.shift_mask(h, w, x.device)
         x = self.patch_embed(x)
         for layer in self.layers:
-            x = layer(x, (h, w), self.relative_position_index_SA, self.relative_position_index_OCA, mask)
+            x = layer(
+                x, (h, w), self.relative_position_index_SA, self.relative_position_index_OCA, mask
+            )
         return self.norm(x).transpose(1, 2).reshape(b, c, h, w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -77,7 +77,9 @@ class SPAB(nn.Module):
         self.c2_r = conv(channels, channels)
         self.c3_r = conv(channels, channels)
 
-    def forward(self, x: torch.Tensor, keep_first: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, x: torch.Tensor, keep_first: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(block output, first activation); keep_first=False returns None instead and frees it early.
 
         SPAN uses the first activation of its last block only; dropping the others as soon as they are
@@ -147,8 +149,18 @@ class SPAN(nn.Module):
         out, out_b5_2 = self.block_6(out)
         out = self.conv_2(out)
         parts = [features, out, out_b1, out_b5_2]
-        del features, out, out_b1, out_b5_2  # freed as soon as conv_cat has read them (a tile's peak memory)
-        if self.training or torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32:
+        del (
+            features,
+            out,
+            out_b1,
+            out_b5_2,
+        )  # freed as soon as conv_cat has read them (a tile's peak memory)
+        if (
+            self.training
+            or torch.is_grad_enabled()
+            or x.device.type != "cpu"
+            or x.dtype != torch.float32
+        ):
             out = self.conv_cat(torch.cat(parts, dim=1))
         else:
             out = self._conv_cat_of_parts(parts)
@@ -170,7 +182,11 @@ class SPAN(nn.Module):
         for index in range(len(parts)):
             rows = parts[index].permute(0, 2, 3, 1).reshape(n * h * w, c)
             part_weight = weight[:, index * c : (index + 1) * c].t()
-            out = torch.addmm(self.conv_cat.bias, rows, part_weight) if out is None else out.addmm_(rows, part_weight)
+            out = (
+                torch.addmm(self.conv_cat.bias, rows, part_weight)
+                if out is None
+                else out.addmm_(rows, part_weight)
+            )
             parts[index] = None
             del rows
         return out.view(n, h, w, -1).permute(0, 3, 1, 2)
