@@ -3,8 +3,9 @@
     .venv/bin/pip install -c constraints.txt -e '.[package]'
     .venv/bin/python packaging/build.py [--dist DIR] [--work DIR] [--clean]
 
-Runs PyInstaller on packaging/sr-studio.spec with the Python running this script (so the venv's torch,
-Qt and SR Studio are what gets bundled), then prints the bundle's size and how long the build took.
+Runs PyInstaller on packaging/sr-studio.spec with the Python running this script (so the venv's
+torch, Qt and SR Studio are what gets bundled), then prints the bundle's size and how long the build
+took.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ SPEC = ROOT / "packaging" / "sr-studio.spec"
 
 
 def folder_size(folder: Path) -> int:
-    """Bytes on disk of every regular file below `folder` (links are not followed, not counted twice)."""
+    """Bytes on disk of every regular file below `folder` (links are not followed, not counted
+    twice)."""
     total = 0
     for dirpath, _dirnames, filenames in os.walk(folder):
         for name in filenames:
@@ -52,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     ).stdout.strip()
     if cuda:
         print(
-            f"build.py: this venv has a CUDA build of torch (CUDA {cuda}); the bundle is made for the CPU "
-            "build, which is a tenth of the size. Install it first: .venv/bin/pip install torch==<version> "
+            f"build.py: this venv has a CUDA build of torch (CUDA {cuda}); the bundle is made for "
+            "the CPU build, which is a tenth of the size. Install it first: "
+            ".venv/bin/pip install torch==<version> "
             "--index-url https://download.pytorch.org/whl/cpu",
             file=sys.stderr,
         )
@@ -86,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     bundle = args.dist / "sr-studio"
     executable = bundle / ("sr-studio.exe" if sys.platform == "win32" else "sr-studio")
     print(
-        f"Built {executable} in {elapsed:.0f} s; the folder holds {folder_size(bundle) / 1e6:.0f} MB"
+        f"Built {executable} in {elapsed:.0f} s; "
+        f"the folder holds {folder_size(bundle) / 1e6:.0f} MB"
     )
     if sys.platform == "darwin":
         print(f"macOS app: {args.dist / 'SR Studio.app'}")

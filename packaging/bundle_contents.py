@@ -1,10 +1,11 @@
-"""What the frozen bundle leaves out, in one place: read by `sr-studio.spec` and by the packaging tests.
+"""What the frozen bundle leaves out, in one place: read by `sr-studio.spec` and by the packaging
+tests.
 
-SR Studio only runs inference with plain PyTorch modules on tensors. Everything torch imports lazily for
-compilation (`torch._dynamo`, `torch._inductor`, and through them sympy, networkx, jinja2), distributed
-training, ONNX export, profiling and its own tests is never reached, so it is excluded; the tests in
-`tests/test_packaging_bundle.py` prove that the real workflows import none of it, and the smoke test
-(`packaging/smoke_test.py`) proves the frozen executable still runs each of them.
+SR Studio only runs inference with plain PyTorch modules on tensors. Everything torch imports lazily
+for compilation (`torch._dynamo`, `torch._inductor`, and through them sympy, networkx, jinja2),
+distributed training, ONNX export, profiling and its own tests is never reached, so it is excluded;
+the tests in `tests/test_packaging_bundle.py` prove that the real workflows import none of it, and
+the smoke test (`packaging/smoke_test.py`) proves the frozen executable still runs each of them.
 
 Entries are module names (a package excludes its submodules) or glob patterns matched against the
 destination path of a collected file inside the bundle (forward slashes, relative to `_internal/`).
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import fnmatch
 
-# Where resources/ goes inside the bundle: the place sr_studio.resource_paths.resource_dir() looks first
-# when frozen (sys._MEIPASS/sr_studio/resources), which is also sr_studio/resources inside a wheel.
+# Where resources/ goes inside the bundle: the place sr_studio.resource_paths.resource_dir() looks
+# first when frozen (sys._MEIPASS/sr_studio/resources), which is also sr_studio/resources inside a
+# wheel.
 RESOURCES_DESTINATION = "sr_studio/resources"
 
 # Python modules never imported by SR Studio, with the reason they would otherwise be collected.
@@ -32,7 +34,8 @@ EXCLUDED_MODULES = (
     "iniconfig",
     "py",
     "pygments",
-    "pillow_heif",  # writes the HEIC test files; its wheel carries the GPL x265 encoder, never shipped
+    # pillow_heif writes the HEIC test files; its wheel carries the GPL x265 encoder, never shipped.
+    "pillow_heif",
     "PyInstaller",
     "_pyinstaller_hooks_contrib",
     "altgraph",
@@ -42,14 +45,16 @@ EXCLUDED_MODULES = (
     "_distutils_hack",
     "distutils",
     "wheel",
-    # GUI toolkits and notebooks other than Qt (tifffile's viewer imports tkinter/matplotlib lazily).
+    # GUI toolkits and notebooks other than Qt (tifffile's viewer imports tkinter/matplotlib
+    # lazily).
     "tkinter",
     "_tkinter",
     "matplotlib",
     "IPython",
     "ipykernel",
     "ipywidgets",
-    # torch.compile and symbolic shapes: we never compile, and these pull in sympy, networkx, jinja2.
+    # torch.compile and symbolic shapes: we never compile, and these pull in sympy, networkx,
+    # jinja2.
     "torch._dynamo",
     "torch._inductor",
     "torch._export.serde",
@@ -62,8 +67,9 @@ EXCLUDED_MODULES = (
     "markupsafe",
     "torch.fx.experimental.symbolic_shapes",
     # torch features we do not use.
-    # (torch.testing._internal, torch.package, torch.distributed.rpc and torch._functorch._aot_autograd
-    # look unused but are imported by `import torch` itself: they stay.)
+    # (torch.testing._internal, torch.package, torch.distributed.rpc and
+    # torch._functorch._aot_autograd look unused but are imported by `import torch` itself: they
+    # stay.)
     "torch.utils.cpp_extension",
     "torch.utils.tensorboard",
     "torch.utils.benchmark",
@@ -112,7 +118,8 @@ EXCLUDED_MODULES = (
     "PySide6.QtSvgWidgets",
     "PIL.ImageTk",
     "PIL.ImageQt",
-    # `upscale --cluster` (the `cluster` extra, installed for the tests): a pip install, never bundled.
+    # `upscale --cluster` (the `cluster` extra, installed for the tests): a pip install, never
+    # bundled.
     "ray",
     "grpc",
     "yaml",  # PyYAML, which Ray brings; torch imports it only to save fake-op profiles
@@ -145,7 +152,8 @@ EXCLUDED_FILES = (
     "**/*.cpp",
     "**/*.pyi",
     "**/*.cmake",
-    # CUDA runtime libraries (a CPU build of torch should not have any; a CUDA venv would add ~3 GB).
+    # CUDA runtime libraries (a CPU build of torch should not have any; a CUDA venv would add
+    # ~3 GB).
     "nvidia/*",
     "torch/lib/*cuda*",
     "torch/lib/*cudnn*",
@@ -178,7 +186,8 @@ EXCLUDED_FILES = (
     "PySide6/Qt/lib/libQt6Quick*",
     "PySide6/Qt/lib/libQt6Pdf*",
     "PySide6/Qt/lib/libQt6Network*",
-    # Qt's own translations of tools we do not ship (qtbase_* is kept: it translates standard dialogs).
+    # Qt's own translations of tools we do not ship (qtbase_* is kept: it translates standard
+    # dialogs).
     "PySide6/Qt/translations/assistant_*",
     "PySide6/Qt/translations/designer_*",
     "PySide6/Qt/translations/linguist_*",

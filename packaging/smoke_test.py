@@ -1,4 +1,5 @@
-"""Smoke test of the built bundle: does the frozen executable do, on its own, what the installed app does?
+"""Smoke test of the built bundle: does the frozen executable do, on its own, what the installed app
+does?
 
     .venv/bin/python packaging/smoke_test.py [dist/sr-studio] [--timings N]
 
@@ -21,8 +22,8 @@ compares it with the unfrozen app run by this script's Python (the venv). Checks
 
 When the bundle has no bundled model (resources/models/*.safetensors not trained yet) a tiny SPAN
 stand-in is made and SR_STUDIO_BUNDLED_DIR points at it; the report says so.
-`--timings N` also times N runs of `--version` and of a small upscale (frozen and venv): median, min.
-Exit code 0 when every check passed; the failures are listed otherwise.
+`--timings N` also times N runs of `--version` and of a small upscale (frozen and venv): median,
+min. Exit code 0 when every check passed; the failures are listed otherwise.
 """
 
 from __future__ import annotations
@@ -137,7 +138,9 @@ class Runner:
 
 def succeeded(result, what: str) -> str:
     assert result.returncode == 0, (
-        f"{what} exited with {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+        f"{what} exited with {result.returncode}\n"
+        f"--- stdout\n{result.stdout[-3000:]}\n"
+        f"--- stderr\n{result.stderr[-3000:]}"
     )
     return result.stdout
 
@@ -308,7 +311,10 @@ def check_upscale(runner: Runner, photo: Path, extra_env: dict) -> str:
             np.asarray(ours, dtype=np.int16) - np.asarray(theirs, dtype=np.int16)
         ).max()
     assert difference <= 1, f"the bundle's pixels differ from the venv's by up to {difference}"
-    return f"{photo.name} -> {frozen_out.name} {ours.size[0]}x{ours.size[1]}, max |frozen - venv| = {difference}"
+    return (
+        f"{photo.name} -> {frozen_out.name} {ours.size[0]}x{ours.size[1]}, "
+        f"max |frozen - venv| = {difference}"
+    )
 
 
 def check_default_scale_keeps_exif(runner: Runner, photo: Path, extra_env: dict) -> str:
@@ -353,7 +359,8 @@ def check_bad_input(runner: Runner) -> str:
 
 
 def check_cluster_left_out(runner: Runner, photo: Path) -> str:
-    """Ray (the `cluster` extra) is not in the bundle: --cluster says so in one line, nothing is written."""
+    """Ray (the `cluster` extra) is not in the bundle: --cluster says so in one line, nothing is
+    written."""
     result = runner.frozen(
         "upscale", str(photo), "--cluster", "auto", "-o", str(runner.work / "cluster.png")
     )
@@ -401,7 +408,8 @@ def check_window_stays_open(runner: Runner, extra_env: dict, seconds: float = 10
 
 
 def installed_files(models: Path) -> dict[str, object]:
-    """What a download leaves in the models folder, minus what differs between two runs (time, paths)."""
+    """What a download leaves in the models folder, minus what differs between two runs (time,
+    paths)."""
     summary = {}
     for path in sorted(models.iterdir()):
         if path.name.endswith(".json"):
@@ -497,7 +505,10 @@ def check_download(runner: Runner, photo: Path, extra_env: dict) -> str:
         ),
         "upscale with the downloaded model",
     )
-    return f"installed {sorted(frozen_files)} in SR_STUDIO_DATA_DIR/models, as the venv does; verified; used"
+    return (
+        f"installed {sorted(frozen_files)} in SR_STUDIO_DATA_DIR/models, as the venv does; "
+        "verified; used"
+    )
 
 
 def timings(runner: Runner, photo: Path, extra_env: dict, repeat: int) -> None:
@@ -602,7 +613,8 @@ def main(argv: list[str] | None = None) -> int:
             model_env["SR_STUDIO_BUNDLED_DIR"] = str(stand_in)
             check.notes.append("the bundle has no bundled model: a tiny SPAN stand-in was used")
             print(
-                "bundled models: none in the bundle; using a tiny SPAN stand-in (SR_STUDIO_BUNDLED_DIR)"
+                "bundled models: none in the bundle; "
+                "using a tiny SPAN stand-in (SR_STUDIO_BUNDLED_DIR)"
             )
 
         commands = source_commands()

@@ -1,9 +1,9 @@
 """SR Studio's own PyInstaller hook for torch, used instead of the one in pyinstaller-hooks-contrib.
 
-The contrib hook collects every torch submodule and data file (so that any torch feature works frozen);
-SR Studio only runs inference, so this hook collects torch's shared libraries and lets PyInstaller
-follow the imports that torch actually makes. `bundle_contents.EXCLUDED_MODULES` cuts the lazily
-imported compiler stack; `packaging/smoke_test.py` proves the result runs.
+The contrib hook collects every torch submodule and data file (so that any torch feature works
+frozen); SR Studio only runs inference, so this hook collects torch's shared libraries and lets
+PyInstaller follow the imports that torch actually makes. `bundle_contents.EXCLUDED_MODULES` cuts
+the lazily imported compiler stack; `packaging/smoke_test.py` proves the result runs.
 """
 
 import os

@@ -4,8 +4,8 @@ The bundle carries the build machine's OpenSSL, which looks for certificates whe
 distribution keeps them (e.g. /usr/lib/ssl on Debian). On another distribution (Fedora keeps them in
 /etc/pki/tls) or on macOS that folder does not exist and every HTTPS download would fail certificate
 verification. When the user has not chosen (SSL_CERT_FILE / SSL_CERT_DIR) and OpenSSL's own places
-are missing, point SSL_CERT_FILE at the first CA bundle the system has. Windows needs nothing: Python
-reads the Windows certificate store.
+are missing, point SSL_CERT_FILE at the first CA bundle the system has. Windows needs nothing:
+Python reads the Windows certificate store.
 """
 
 import os

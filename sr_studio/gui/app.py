@@ -1,4 +1,5 @@
-"""Starting the application: QApplication, appearance, the main window, files given on the command line."""
+"""Starting the application: QApplication, appearance, the main window, files given on the command
+line."""
 
 from __future__ import annotations
 
@@ -24,16 +25,17 @@ _held: list[str] | None = None
 
 
 def _message_handler(mode, context, message) -> None:
-    """Qt's own notices, minus the offscreen platform's harmless chatter. A fatal one while the application
-    starts (no platform plugin could: an unreachable display, a broken plugin) ends the app with one line
-    instead of Qt's abort and core dump."""
+    """Qt's own notices, minus the offscreen platform's harmless chatter. A fatal one while the
+    application starts (no platform plugin could: an unreachable display, a broken plugin) ends the
+    app with one line instead of Qt's abort and core dump."""
     from PySide6.QtCore import QtMsgType
 
     if mode == QtMsgType.QtFatalMsg and _held is not None:
         first = (message.strip().splitlines() or ["Qt stopped"])[0].split(". ")[0].rstrip(".")
         reason = f"{_held[-1]} ({first})" if _held else first
         print(
-            f"sr-studio: error: the window cannot start: {reason}; `sr-studio upscale` works without a window",
+            f"sr-studio: error: the window cannot start: {reason}; "
+            "`sr-studio upscale` works without a window",
             file=sys.stderr,
         )
         sys.stderr.flush()
@@ -88,8 +90,8 @@ APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
 def app_icon():
-    """The app icon from its PNG renderings, the same files as the desktop entry, .ico and .icns: crisp at
-    every size, with no SVG plugin needed. Empty when the resources are missing."""
+    """The app icon from its PNG renderings, the same files as the desktop entry, .ico and .icns:
+    crisp at every size, with no SVG plugin needed. Empty when the resources are missing."""
     from PySide6.QtCore import QSize
     from PySide6.QtGui import QIcon
 
@@ -124,10 +126,12 @@ def follow_system_appearance(app, settings) -> None:
 
 
 def close_on_interrupt(app):
-    """Ctrl+C in the terminal closes the window as its close button does (runs cancelled, settings saved).
+    """Ctrl+C in the terminal closes the window as its close button does (runs cancelled, settings
+    saved).
 
-    Qt's event loop runs in C++, where Python's signal handler cannot run: a timer hands control back to
-    Python a few times a second. A second Ctrl+C ends the process at once. Returns whether it happened.
+    Qt's event loop runs in C++, where Python's signal handler cannot run: a timer hands control
+    back to Python a few times a second. A second Ctrl+C ends the process at once. Returns whether
+    it happened.
     """
     import signal
 
@@ -152,7 +156,8 @@ def close_on_interrupt(app):
 def run_app(files: list[str] | None = None) -> int:
     from sr_studio.gui.platform_check import display_problem, plugin_problem
 
-    # Without a display there is nothing to show: say so and stop, rather than keep an invisible window.
+    # Without a display there is nothing to show: say so and stop, rather than keep an invisible
+    # window.
     problem = display_problem() or plugin_problem()
     if problem:
         print(f"sr-studio: error: {problem}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Settings kept between runs (QSettings), with typed accessors that survive stale or hand-edited values.
+"""Settings kept between runs (QSettings), with typed accessors that survive stale or hand-edited
+values.
 
 `SR_STUDIO_SETTINGS_DIR` puts them in an INI file in that folder instead of the platform's place;
 tests and the self-test use it so that they never read or change a user's settings.

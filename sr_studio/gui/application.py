@@ -1,9 +1,10 @@
 """The QApplication of SR Studio: it receives the system's requests to open files.
 
-macOS delivers Finder's "Open With", a double-click on an associated photo and files dropped on the Dock
-icon as QFileOpenEvent to the application object, not to a window (and not in argv: the app may already
-be running). They are collected here and announced with `files_waiting`; the window takes them with
-`take_opened_files`, also those that arrived before it existed (the event that launched the app).
+macOS delivers Finder's "Open With", a double-click on an associated photo and files dropped on the
+Dock icon as QFileOpenEvent to the application object, not to a window (and not in argv: the app may
+already be running). They are collected here and announced with `files_waiting`; the window takes
+them with `take_opened_files`, also those that arrived before it existed (the event that launched
+the app).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ class Application(QApplication):
     def __init__(self, argv: list[str]):
         super().__init__(argv)
         self._opened: list[str] = []
-        # Finder sends one event per file of a multiple selection: announce them together, like one drop.
+        # Finder sends one event per file of a multiple selection: announce them together, like one
+        # drop.
         self._announce = QTimer(self)
         self._announce.setSingleShot(True)
         self._announce.setInterval(0)

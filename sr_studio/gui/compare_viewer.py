@@ -73,7 +73,8 @@ class CompareViewer(QWidget):
         self._even_titles()
 
     def _even_titles(self) -> None:
-        """Both headings as tall as the taller one, wrapped: the panes below stay the same size (and so in sync)."""
+        """Both headings as tall as the taller one, wrapped: the panes below stay the same size (and
+        so in sync)."""
         titles = (self.original_title, self.result_title)
         height = max(
             title.heightForWidth(max(1, self.splitter.widget(0).width())) for title in titles

@@ -1,4 +1,5 @@
-"""The window's questions and notes: replace existing files?, quit without exporting?, shortcuts, about."""
+"""The window's questions and notes: replace existing files?, quit without exporting?, shortcuts,
+about."""
 
 from __future__ import annotations
 
@@ -66,16 +67,17 @@ def show_shortcuts(parent, shortcut_rows: list[tuple[str, str]]) -> None:
 
 
 def about_box(parent) -> QMessageBox:
-    """About SR Studio, with the third-party notices (the bundled SPAN weights' authors and license, the
-    libraries) one click away under Show Details, as their licenses ask."""
+    """About SR Studio, with the third-party notices (the bundled SPAN weights' authors and license,
+    the libraries) one click away under Show Details, as their licenses ask."""
     box = QMessageBox(parent)
     box.setWindowTitle("About SR Studio")
     box.setIconPixmap(
         parent.windowIcon().pixmap(64, 64) if parent is not None else box.iconPixmap()
     )
     box.setText(
-        f"<h3>SR Studio {__version__}</h3><p>Enlarge photographs with HAT and SPAN super-resolution "
-        "networks, offline, keeping colours and metadata.</p><p>Licensed under the Apache License 2.0. "
+        f"<h3>SR Studio {__version__}</h3><p>Enlarge photographs with HAT and SPAN "
+        "super-resolution networks, offline, keeping colours and metadata.</p>"
+        "<p>Licensed under the Apache License 2.0. "
         "The bundled models are the SPAN networks of Wan et al. (Apache-2.0); see the notices.</p>"
     )
     box.setDetailedText(third_party_notices())

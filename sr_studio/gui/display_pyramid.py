@@ -13,7 +13,8 @@ SMALLEST_LEVEL_SIDE = 256  # no level smaller than this (the screen is bigger an
 
 
 def display_pixels(pixels: np.ndarray) -> np.ndarray:
-    """uint8, C-contiguous, (H,W) grey, (H,W,3) RGB or (H,W,4) RGBA; shares memory when already so."""
+    """uint8, C-contiguous, (H,W) grey, (H,W,3) RGB or (H,W,4) RGBA; shares memory when already
+    so."""
     array = np.asarray(pixels)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -64,7 +65,8 @@ class DisplayPyramid:
 
     @classmethod
     def blank(cls, height: int, width: int, channels: int) -> DisplayPyramid:
-        """An empty canvas that fills as tiles arrive (zeroed pages are only touched where drawn)."""
+        """An empty canvas that fills as tiles arrive (zeroed pages are only touched where
+        drawn)."""
         shape = (height, width) if channels == 1 else (height, width, channels)
         pyramid = cls(np.zeros(shape, np.uint8), build_levels=False)
         for _ in range(1, level_count(width, height)):
@@ -91,7 +93,8 @@ class DisplayPyramid:
         return 1 if base.ndim == 2 else base.shape[2]
 
     def write_region(self, y0: int, x0: int, pixels: np.ndarray) -> None:
-        """Copy a finished tile into level 0 and refresh the matching blocks of the smaller levels."""
+        """Copy a finished tile into level 0 and refresh the matching blocks of the smaller
+        levels."""
         tile = display_pixels(pixels)
         base = self.levels[0]
         if tile.ndim != base.ndim or (tile.ndim == 3 and tile.shape[2] != base.shape[2]):

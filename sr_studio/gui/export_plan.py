@@ -11,7 +11,8 @@ from sr_studio.photo_formats import FORMAT_LABELS, LOSSY_FORMATS, SIXTEEN_BIT_FO
 from sr_studio.photo_formats import OUTPUT_EXTENSIONS as EXTENSIONS
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
 
-AS_ORIGINAL = "original"  # each photo keeps its own format (PNG for those SR Studio cannot write), like the CLI
+# Each photo keeps its own format (PNG for those SR Studio cannot write), like the CLI.
+AS_ORIGINAL = "original"
 CHOICES = (AS_ORIGINAL,) + FORMATS
 CHOICE_LABELS = {AS_ORIGINAL: "As the original", **FORMAT_LABELS}
 PATTERN_FIELDS = ("name", "scale", "model", "ext", "index")
@@ -21,7 +22,8 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 @dataclass
 class ExportOptions:
-    """What "Export" writes; bit_depth 0 means "as the source photo" (16 only where the format holds it)."""
+    """What "Export" writes; bit_depth 0 means "as the source photo" (16 only where the format holds
+    it)."""
 
     format: str = AS_ORIGINAL
     quality: int = 95
@@ -63,7 +65,8 @@ class ExportOptions:
         return replace(self, format=format_for(source)) if self.format == AS_ORIGINAL else self
 
     def write_bit_depth(self) -> int | None:
-        """The bit_depth argument for write_photo: None keeps the source depth where the format allows."""
+        """The bit_depth argument for write_photo: None keeps the source depth where the format
+        allows."""
         if self.format not in SIXTEEN_BIT_FORMATS:
             return 8
         return None if self.bit_depth == 0 else self.bit_depth

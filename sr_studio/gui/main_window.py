@@ -1,8 +1,9 @@
-"""The main window: a view of the session (sr_studio.gui.session) with the photo queue, the viewer, the run
-and export panels, menus and shortcuts.
+"""The main window: a view of the session (sr_studio.gui.session) with the photo queue, the viewer,
+the run and export panels, menus and shortcuts.
 
-It forwards what the user asks for to the session and renders the session's events; the workflow itself
-(queue, load, enlarge, park, export, batch, cancel) lives in the session, the work in the worker threads.
+It forwards what the user asks for to the session and renders the session's events; the workflow
+itself (queue, load, enlarge, park, export, batch, cancel) lives in the session, the work in the
+worker threads.
 """
 
 from __future__ import annotations
@@ -139,8 +140,8 @@ class MainWindow(QMainWindow):
         self._fit_toolbar()
 
     def _fit_toolbar(self) -> None:
-        """Narrower than the labelled toolbar: icons only (tooltips name them), so that nothing, Model Manager
-        included, drops into the overflow menu."""
+        """Narrower than the labelled toolbar: icons only (tooltips name them), so that nothing,
+        Model Manager included, drops into the overflow menu."""
         style = (
             Qt.ToolButtonStyle.ToolButtonTextBesideIcon
             if self.width() >= self._toolbar_wide
@@ -272,7 +273,8 @@ class MainWindow(QMainWindow):
 
     # Getting photos in ----------------------------------------------------------------------------
     def add_paths(self, paths) -> list[QueueItem]:
-        """Queue photos (folders searched); model files are imported instead. Returns the new items."""
+        """Queue photos (folders searched); model files are imported instead. Returns the new
+        items."""
         paths = [Path(p) for p in paths]
         models = [p for p in paths if p.is_file() and is_model_file(p)]
         for model in models:
@@ -309,7 +311,8 @@ class MainWindow(QMainWindow):
             self.add_paths([folder])
 
     def _add_mime(self, mime, name: str) -> bool:
-        """Files (queued) or an image (queued as pixels) from the clipboard or a drop: one path for both."""
+        """Files (queued) or an image (queued as pixels) from the clipboard or a drop: one path for
+        both."""
         local = (
             [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
             if mime and mime.hasUrls()
@@ -474,7 +477,8 @@ class MainWindow(QMainWindow):
         self.viewer.result_view.marker = "PREVIEW" if marked else ""
 
     def _viewer_changed(self) -> None:
-        """Zooming follows the picture on screen (the wheel zooms any photo shown, so do the keys and buttons)."""
+        """Zooming follows the picture on screen (the wheel zooms any photo shown, so do the keys
+        and buttons)."""
         has_image = self.viewer_model.has_image()
         self.zoom_label.setText(self.viewer_model.zoom_label() if has_image else "")
         self.compare_action.setChecked(self.viewer_model.mode == BEFORE_AFTER)
@@ -660,7 +664,8 @@ class MainWindow(QMainWindow):
         return dialogs.overwrite_box(self, existing)
 
     def ask_overwrite(self, existing: list[Path]) -> str:
-        """'replace', 'keep' (add a number), 'skip' or 'cancel'; a dialog (tests replace this method)."""
+        """'replace', 'keep' (add a number), 'skip' or 'cancel'; a dialog (tests replace this
+        method)."""
         box = self.overwrite_box(existing)
         box.exec()
         answers = {box.replace_button: "replace", box.keep_button: "keep", box.skip_button: "skip"}
@@ -668,7 +673,8 @@ class MainWindow(QMainWindow):
 
     # Messages -------------------------------------------------------------------------------------
     def show_error(self, text: str, about: QueueItem | None = None) -> None:
-        """`about`: the photo the error concerns; removing it from the queue takes the error away."""
+        """`about`: the photo the error concerns; removing it from the queue takes the error
+        away."""
         self.message_bar.show_message(text, "error")
         self.message_bar.about = about.id if about is not None else None
         self.statusBar().showMessage(text.splitlines()[0], 10000)
@@ -749,7 +755,8 @@ class MainWindow(QMainWindow):
         return dialogs.ask_unsaved(self, items)
 
     def _may_close(self) -> bool:
-        """Results the user waited for are never dropped without a word: ask, and export first if wanted."""
+        """Results the user waited for are never dropped without a word: ask, and export first if
+        wanted."""
         waiting = [] if self._closing else self.session.unexported()
         if not waiting:
             return True
@@ -770,7 +777,8 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.close)
 
     def closeEvent(self, event) -> None:
-        """Stop cleanly: cancel a run, let the engine reach the end of its tile, then end every thread."""
+        """Stop cleanly: cancel a run, let the engine reach the end of its tile, then end every
+        thread."""
         if not self._may_close():
             event.ignore()
             return

@@ -1,4 +1,5 @@
-"""The message bar above the viewer, and images that arrive as pixels (pasted or dropped, not files)."""
+"""The message bar above the viewer, and images that arrive as pixels (pasted or dropped, not
+files)."""
 
 from __future__ import annotations
 

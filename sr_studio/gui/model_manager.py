@@ -1,5 +1,6 @@
-"""The model manager: the catalog with size, license and purpose; download (with progress and cancel),
-import from disk, remove, and where models are stored. Network and file work runs on a worker thread.
+"""The model manager: the catalog with size, license and purpose; download (with progress and
+cancel), import from disk, remove, and where models are stored. Network and file work runs on a
+worker thread.
 """
 
 from __future__ import annotations
@@ -183,8 +184,8 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(close)
 
         self.download_button.clicked.connect(self.download_selected)
-        # A lambda, not the bound slot: the tasks object lives on the busy model thread, and a queued
-        # call would wait until the download it is meant to stop had finished.
+        # A lambda, not the bound slot: the tasks object lives on the busy model thread, and a
+        # queued call would wait until the download it is meant to stop had finished.
         self.cancel_button.clicked.connect(lambda: self.tasks.cancel())
         self.import_button.clicked.connect(self._choose_import)
         self.remove_button.clicked.connect(self.remove_selected)
@@ -313,8 +314,8 @@ class ModelManagerDialog(QDialog):
             return
         from sr_studio.weights import human_size
 
-        # Bytes are counted from the first one (0 B is a size, not "unknown"); the speed and time left
-        # appear once there is a speed to tell.
+        # Bytes are counted from the first one (0 B is a size, not "unknown"); the speed and time
+        # left appear once there is a speed to tell.
         amount = f"{human_size(done)} of {human_size(total)}" if total else human_size(done)
         rate = f" · {human_size(int(speed))}/s" if speed > 0 else ""
         left = f" · {format_duration((total - done) / speed)} left" if total and speed > 0 else ""

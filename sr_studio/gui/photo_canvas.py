@@ -1,8 +1,8 @@
 """The panes that draw photos: original, result, and the before/after view with its slider.
 
 Every pane observes the shared `ViewerModel` (that is the zoom/pan sync) and reads the pixels from
-`CompareImages`. A repaint wraps only the visible part of one pyramid level in a QImage (no copy) and
-lets QPainter scale it: nearest neighbour past 100 %, smooth below.
+`CompareImages`. A repaint wraps only the visible part of one pyramid level in a QImage (no copy)
+and lets QPainter scale it: nearest neighbour past 100 %, smooth below.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def checkerboard(cell: int) -> QBrush:
 
 
 def level_view(level: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> QImage:
-    """A QImage over level[y0:y1, x0:x1] sharing its memory (the caller keeps `level` alive while painting)."""
+    """A QImage over level[y0:y1, x0:x1] sharing its memory (the caller keeps `level` alive while
+    painting)."""
     channels = 1 if level.ndim == 2 else level.shape[2]
     stride = level.shape[1] * channels
     flat = level.reshape(-1)
@@ -63,7 +64,8 @@ def level_view(level: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> QImage:
 
 
 class CompareImages(QObject):
-    """The original and the (possibly partial) result, in display form; panes repaint on `changed`."""
+    """The original and the (possibly partial) result, in display form; panes repaint on
+    `changed`."""
 
     changed = Signal()  # everything may differ (new photo, finished result)
     region_changed = Signal(QRect)  # only this rectangle of the result, in result pixels
@@ -94,7 +96,8 @@ class CompareImages(QObject):
         self.changed.emit()
 
     def add_tile(self, y0: int, x0: int, pixels: np.ndarray) -> None:
-        """A finished tile (result pixels); painted with others at most every REPAINT_INTERVAL_MS."""
+        """A finished tile (result pixels); painted with others at most every
+        REPAINT_INTERVAL_MS."""
         if self.result is None or self.result_complete:
             return
         self.result.write_region(y0, x0, pixels)
@@ -154,7 +157,7 @@ class PhotoCanvas(QWidget):
         images.changed.connect(self.update)
         images.region_changed.connect(self._update_region)
 
-    # Geometry in device pixels (so that 100 % is one photo pixel per screen pixel on HiDPI too) -----
+    # Geometry in device pixels (so that 100 % is one photo pixel per screen pixel on HiDPI too) ---
     def _ratio(self) -> float:
         return self.devicePixelRatioF() or 1.0
 
@@ -237,7 +240,8 @@ class PhotoCanvas(QWidget):
     def _draw(
         self, painter: QPainter, pyramid: DisplayPyramid | None, width: float, height: float
     ) -> None:
-        """Paint the visible part of `pyramid`, whose full size is stretched to the result's size."""
+        """Paint the visible part of `pyramid`, whose full size is stretched to the result's
+        size."""
         if pyramid is None or not self.images.result_width:
             return
         model = self.model

@@ -41,7 +41,8 @@ _ids = itertools.count(1)
 
 @dataclass(eq=False)
 class QueueItem:
-    """One photo of the batch: its source, what happened to it and, once read/enlarged, the pixels."""
+    """One photo of the batch: its source, what happened to it and, once read/enlarged, the
+    pixels."""
 
     path: Path
     status: str = PENDING
@@ -100,8 +101,8 @@ class PhotoQueue:
             callback()
 
     def add(self, paths: Iterable[str | os.PathLike], skip: Iterable[Path] = ()) -> list[QueueItem]:
-        """Append photos (folders are searched one level deep, without `skip`: files this session wrote);
-        returns the new items, skipping duplicates."""
+        """Append photos (folders are searched one level deep, without `skip`: files this session
+        wrote); returns the new items, skipping duplicates."""
         known = {item.path for item in self.items}
         added = []
         for path in photo_paths(paths, skip):
@@ -164,8 +165,8 @@ class PhotoQueue:
 
 
 def photo_paths(paths: Iterable[str | os.PathLike], skip: Iterable[Path] = ()) -> list[Path]:
-    """Files as given (the window refuses other names first) and the photos inside folders, but for SR Studio's
-    own results and `skip` (files written this session, whatever their name)."""
+    """Files as given (the window refuses other names first) and the photos inside folders, but for
+    SR Studio's own results and `skip` (files written this session, whatever their name)."""
     skip = {Path(path).resolve() for path in skip}
     found: list[Path] = []
     for raw in paths:
@@ -216,7 +217,8 @@ class ProgressClock:
 def progress_text(
     fraction: float, done: int, total: int, pass_index: int, passes: int, eta: str
 ) -> str:
-    """The progress bar's text, time left first: if a narrow bar clips it, the tile count goes, not the ETA."""
+    """The progress bar's text, time left first: if a narrow bar clips it, the tile count goes, not
+    the ETA."""
     pass_text = f" · pass {pass_index + 1}/{passes}" if passes > 1 else ""
     return f"{fraction:.0%} · {eta} · tile {done}/{total}{pass_text}"
 

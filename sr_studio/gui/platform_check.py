@@ -1,10 +1,10 @@
 """Before the window is created: is there a display, and can Qt's platform plugin load?
 
-Qt answers both itself with an abort: on a machine without a display it used to be given the offscreen
-platform, which left an invisible window running forever; with a system library missing it names one
-that is not the culprit (the xcb plugin blames xcb-cursor whatever is missing) and dumps core. These
-checks turn each case into one line that says what is wrong and what to do. No Qt is imported here, so
-they run before anything can abort.
+Qt answers both itself with an abort: on a machine without a display it used to be given the
+offscreen platform, which left an invisible window running forever; with a system library missing it
+names one that is not the culprit (the xcb plugin blames xcb-cursor whatever is missing) and dumps
+core. These checks turn each case into one line that says what is wrong and what to do. No Qt is
+imported here, so they run before anything can abort.
 """
 
 from __future__ import annotations
@@ -38,12 +38,14 @@ _DEBIAN_PACKAGE_EXCEPTIONS = {
 
 
 def uses_a_display(platform: str = sys.platform) -> bool:
-    """Systems whose windows go to an X11 or Wayland server named in the environment (not macOS, Windows)."""
+    """Systems whose windows go to an X11 or Wayland server named in the environment (not macOS,
+    Windows)."""
     return platform.startswith(("linux", "freebsd", "openbsd", "netbsd"))
 
 
 def display_problem(environ=os.environ, platform: str = sys.platform) -> str | None:
-    """The line to print when the window has nowhere to appear; None when it has (or Qt was told where)."""
+    """The line to print when the window has nowhere to appear; None when it has (or Qt was told
+    where)."""
     if environ.get("QT_QPA_PLATFORM") or not uses_a_display(platform):
         return None
     if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
@@ -52,8 +54,8 @@ def display_problem(environ=os.environ, platform: str = sys.platform) -> str | N
 
 
 def platform_names(environ=os.environ) -> list[str]:
-    """The platform plugins Qt will try, in order: QT_QPA_PLATFORM's list, else Wayland then X11 in a
-    Wayland session, else X11 (as Qt decides it; options after ':' do not change the plugin)."""
+    """The platform plugins Qt will try, in order: QT_QPA_PLATFORM's list, else Wayland then X11 in
+    a Wayland session, else X11 (as Qt decides it; options after ':' do not change the plugin)."""
     chosen = environ.get("QT_QPA_PLATFORM", "").strip()
     if chosen:
         return [
@@ -67,7 +69,8 @@ def platform_names(environ=os.environ) -> list[str]:
 
 
 def plugin_folders(environ=os.environ) -> list[Path]:
-    """Where Qt looks for platform plugins: the folders the environment names, then PySide6's own."""
+    """Where Qt looks for platform plugins: the folders the environment names, then PySide6's
+    own."""
     folders = [
         Path(p) for p in environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "").split(os.pathsep) if p
     ]
@@ -89,9 +92,9 @@ def find_plugin(name: str, folders: list[Path]) -> Path | None:
 
 
 def shipped_libraries(library: Path) -> set[str]:
-    """Library files that come with the app rather than the system: Qt's (beside the plugin's folder) and,
-    in a frozen bundle, everything in it. ldd may not find them from the plugin alone (a bundle lays them
-    out its own way), but they are loaded already when Qt loads the plugin."""
+    """Library files that come with the app rather than the system: Qt's (beside the plugin's
+    folder) and, in a frozen bundle, everything in it. ldd may not find them from the plugin alone
+    (a bundle lays them out its own way), but they are loaded already when Qt loads the plugin."""
     folders = [library.parent.parent.parent / "lib"]
     if getattr(sys, "frozen", False) and getattr(sys, "_MEIPASS", None):
         folders.append(Path(sys._MEIPASS))
@@ -105,8 +108,8 @@ def shipped_libraries(library: Path) -> set[str]:
 
 
 def missing_libraries(library: Path) -> list[str] | None:
-    """The shared libraries `library` needs, directly or through its dependencies, that the system lacks,
-    as `ldd` finds them; Qt's own and those the app ships do not count.
+    """The shared libraries `library` needs, directly or through its dependencies, that the system
+    lacks, as `ldd` finds them; Qt's own and those the app ships do not count.
     None when this cannot be told (no ldd: not glibc, or the file is not a shared library)."""
     ldd = shutil.which("ldd")
     if ldd is None:
@@ -137,7 +140,8 @@ def parse_ldd(output: str) -> list[str]:
 
 def debian_package(library: str) -> str | None:
     """The Debian/Ubuntu package that holds a library, by the naming rule (libfoo.so.1 -> libfoo1,
-    libfoo-2.so.0 -> libfoo-2-0) and the few exceptions; None for a name that is not libNAME.so.N."""
+    libfoo-2.so.0 -> libfoo-2-0) and the few exceptions; None for a name that is not
+    libNAME.so.N."""
     if library in _DEBIAN_PACKAGE_EXCEPTIONS:
         return _DEBIAN_PACKAGE_EXCEPTIONS[library]
     match = re.fullmatch(r"(lib[^/]+?)\.so\.(\d+)(?:\.\d+)*", library)
@@ -152,8 +156,9 @@ def plugin_problem(
 ) -> str | None:
     """The line to print when no platform plugin Qt would try can load for want of system libraries.
 
-    Only Linux-like systems are checked (with ldd). A plugin that cannot be found or checked counts as
-    loadable: Qt then speaks for itself, and the fatal-message handler keeps that to one line too.
+    Only Linux-like systems are checked (with ldd). A plugin that cannot be found or checked counts
+    as loadable: Qt then speaks for itself, and the fatal-message handler keeps that to one line
+    too.
     """
     if not uses_a_display(platform):
         return None

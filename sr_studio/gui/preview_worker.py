@@ -196,8 +196,8 @@ class PreviewBridge(QObject):
         self.preview_requested.connect(self.worker.preview)
         self.compare_requested.connect(self.worker.compare)
         self.estimate_requested.connect(self.worker.estimate)
-        # Bound methods of this object (it lives on the GUI thread), so the answers are queued there:
-        # a lambda would run on the worker's thread and touch the window from it.
+        # Bound methods of this object (it lives on the GUI thread), so the answers are queued
+        # there: a lambda would run on the worker's thread and touch the window from it.
         worker = self.worker
         worker.tile_ready.connect(self._tile_ready)
         worker.preview_done.connect(self._preview_done)

@@ -1,4 +1,5 @@
-"""The Photos list: it observes the queue (sr_studio.gui.photo_queue) and draws one row per photo."""
+"""The Photos list: it observes the queue (sr_studio.gui.photo_queue) and draws one row per
+photo."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""`python -m sr_studio.gui.screenshot PHOTO... OUT.png`: the real window with the first PHOTO enlarged (the
-others queued, or all enlarged with --enlarge-all), saved as a PNG. With --compare A,B,...: the Compare
-Models grid of those models on the region in view (at --zoom), instead of the window.
+"""`python -m sr_studio.gui.screenshot PHOTO... OUT.png`: the real window with the first PHOTO
+enlarged (the others queued, or all enlarged with --enlarge-all), saved as a PNG. With --compare
+A,B,...: the Compare Models grid of those models on the region in view (at --zoom), instead of the
+window.
 
 Used to make the README's screenshots (run it under `xvfb-run` on a machine without a display). The
 photos are enlarged with the bundled model for the chosen scale, as a user would see them.
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compare_grid(window, args: argparse.Namespace, settle) -> int:
-    """The Compare Models dialog, its models ticked, compared on the region in view, saved when done."""
+    """The Compare Models dialog, its models ticked, compared on the region in view, saved when
+    done."""
     from sr_studio.gui import session as events
 
     settle(lambda: False, 0.3)

@@ -1,11 +1,12 @@
-"""`sr-studio gui --self-test PHOTO...`: the real window's batch, end to end, as a user would run it.
+"""`sr-studio gui --self-test PHOTO...`: the real window's batch, end to end, as a user would run
+it.
 
-Used by packaging and CI to prove that an installation works, and by anyone to check a set of photos:
-the window queues the photos, Enlarge All runs them x2 with the bundled model, Export All writes the
-results to a temporary folder, and each file is read back. One line per photo says what became of it;
-the exit code is 1 if any photo failed. Every wait is bounded, and a watchdog ends the process if
-anything else (closing the window, a stuck thread) outlasts the time allowed: it can never hang.
-Settings go to a temporary folder too, so a user's own settings are never touched.
+Used by packaging and CI to prove that an installation works, and by anyone to check a set of
+photos: the window queues the photos, Enlarge All runs them x2 with the bundled model, Export All
+writes the results to a temporary folder, and each file is read back. One line per photo says what
+became of it; the exit code is 1 if any photo failed. Every wait is bounded, and a watchdog ends the
+process if anything else (closing the window, a stuck thread) outlasts the time allowed: it can
+never hang. Settings go to a temporary folder too, so a user's own settings are never touched.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def run_self_test(photos: Path | list[Path], timeout: float = SELF_TEST_TIMEOUT_
         print(f"sr-studio: self-test: {name}: {'ok' if ok else 'FAILED'}: {text}")
     if failed:
         print(
-            f"sr-studio: self-test failed: {len(failed)} of {len(outcomes)} photo(s): {', '.join(failed)}",
+            f"sr-studio: self-test failed: {len(failed)} of {len(outcomes)} photo(s): "
+            f"{', '.join(failed)}",
             file=sys.stderr,
         )
         return 1
@@ -73,7 +75,8 @@ def run_self_test(photos: Path | list[Path], timeout: float = SELF_TEST_TIMEOUT_
 
 
 class _Watchdog:
-    """Ends the process with a line on stderr if the test outlives its time, whatever it is stuck in."""
+    """Ends the process with a line on stderr if the test outlives its time, whatever it is stuck
+    in."""
 
     def __init__(self, seconds: float) -> None:
         self._timer = threading.Timer(seconds, self._fire, args=(seconds,))
@@ -181,8 +184,10 @@ def _self_test(
             for photo, item in enlarged.items():
                 outcomes[photo] = _check_export(item, read_photo)
         summary = (
-            f"{sum(ok for ok, _ in outcomes.values())} of {len(photos)} photo(s) enlarged x2 with {model}, "
-            f"exported and read back ({len(tiles)} tile update(s) shown) in {time.monotonic() - started:.1f} s"
+            f"{sum(ok for ok, _ in outcomes.values())} of {len(photos)} photo(s) "
+            f"enlarged x2 with {model}, "
+            f"exported and read back ({len(tiles)} tile update(s) shown) "
+            f"in {time.monotonic() - started:.1f} s"
         )
         return [(photo.name, *outcomes[photo]) for photo in photos], summary
     finally:
@@ -203,7 +208,8 @@ def _check_export(item, read_photo) -> tuple[bool, str]:
         return False, f"the exported file is {check_w}x{check_h}, expected {2 * width}x{2 * height}"
     return (
         True,
-        f"{width}x{height} -> {check_w}x{check_h}, exported as {item.exported_to.name} and read back",
+        f"{width}x{height} -> {check_w}x{check_h}, "
+        f"exported as {item.exported_to.name} and read back",
     )
 
 

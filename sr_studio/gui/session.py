@@ -1,10 +1,11 @@
-"""The app's workflow, free of Qt: the queue, load → enlarge → park → export, the batch, cancel, remove,
-the overwrite policy and the work not yet exported.
+"""The app's workflow, free of Qt: the queue, load → enlarge → park → export, the batch, cancel,
+remove, the overwrite policy and the work not yet exported.
 
 The window forwards what the user asks for to a `Session` and renders the events it announces; it
 decides nothing (the napari split: a model free of Qt, widgets that observe it). The work itself is
 done through `Workers`, an interface: in the app, threads behind Qt signals
-(`worker_bridge.WorkerBridge`); in the tests, fakes that answer at once, so that the whole workflow runs without a window.
+(`worker_bridge.WorkerBridge`); in the tests, fakes that answer at once, so that the whole workflow
+runs without a window.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ NO_MODEL = "No model is installed. Open the model manager (Ctrl+M) to download o
 
 
 class Workers(Protocol):
-    """What the session has done elsewhere; each answer comes back later through the session's methods
-    named in brackets (in the app on the GUI thread, in tests at once)."""
+    """What the session has done elsewhere; each answer comes back later through the session's
+    methods named in brackets (in the app on the GUI thread, in tests at once)."""
 
     can_park: bool  # whether results off screen can be parked on disk
 
@@ -108,7 +109,7 @@ class RunOptions:
         return self.scale or float(self.model_scale)
 
 
-# Events: what the window renders. ------------------------------------------------------------------
+# Events: what the window renders. -----------------------------------------------------------------
 @dataclass(frozen=True)
 class CurrentChanged:
     """Another photo (or none) is the current one: show it afresh, fitted."""
@@ -118,7 +119,8 @@ class CurrentChanged:
 
 @dataclass(frozen=True)
 class ItemChanged:
-    """What the viewer shows of an item changed (read, enlarged, result back, lost); `fit`: a new picture."""
+    """What the viewer shows of an item changed (read, enlarged, result back, lost); `fit`: a new
+    picture."""
 
     item: QueueItem
     fit: bool = False
@@ -179,7 +181,8 @@ class ItemsRemoved:
 
 @dataclass(frozen=True)
 class PreviewMark:
-    """What the result pane shows of a photo not enlarged yet: a preview by this model, this scale."""
+    """What the result pane shows of a photo not enlarged yet: a preview by this model, this
+    scale."""
 
     token: int
     model_id: str
@@ -255,7 +258,8 @@ class _Batch:
 
 
 class Session:
-    """The queue and everything that happens to its photos; observers get one typed event per call."""
+    """The queue and everything that happens to its photos; observers get one typed event per
+    call."""
 
     def __init__(self, workers: Workers, pictures: Path | None = None) -> None:
         self.workers = workers
@@ -386,7 +390,8 @@ class Session:
             self._park(previous)
 
     def _bring_on_screen(self, item: QueueItem) -> None:
-        """What the viewer needs of the current photo: its pixels read, its result back from the cache."""
+        """What the viewer needs of the current photo: its pixels read, its result back from the
+        cache."""
         if item.original_view is None:
             if item.status != FAILED:
                 self._request_load(item)
@@ -439,7 +444,8 @@ class Session:
         self.start_batch([item], options)
 
     def run_all(self, options: RunOptions) -> None:
-        """Every photo not enlarged yet (failed ones are left out); if there is none, the failed and cancelled."""
+        """Every photo not enlarged yet (failed ones are left out); if there is none, the failed and
+        cancelled."""
         items = [
             item for item in self.queue.items if not item.has_result and item.status != FAILED
         ] or [item for item in self.queue.items if item.status in (FAILED, CANCELLED)]
@@ -490,7 +496,8 @@ class Session:
         ):  # the message bar holds one error: say how many, the list says why
             names = ", ".join(item.name for item in batch.failed)
             self._notice(
-                f"{len(batch.failed)} photos failed: {names} (their reasons are in the Photos list)",
+                f"{len(batch.failed)} photos failed: {names} "
+                "(their reasons are in the Photos list)",
                 "error",
             )
         self._emit(BatchEnded(batch.outcome))
@@ -540,15 +547,16 @@ class Session:
                 precision=options.precision,
                 tile=options.tile,
                 result_size=(height, width),
-                display=item
-                is self.queue.current,  # a photo off screen goes to the cache without a display copy
+                # A photo off screen goes to the cache without a display copy.
+                display=item is self.queue.current,
             )
         )
 
     def expected_result_size(
         self, item: QueueItem, options: RunOptions | None
     ) -> tuple[int, int] | None:
-        """(height, width) the viewer lays the photo out at: its result's, or what a run would make."""
+        """(height, width) the viewer lays the photo out at: its result's, or what a run would
+        make."""
         if item.result_size is not None:
             return item.result_size
         if item.partial_view is not None:  # being enlarged: the size it is being made at
@@ -580,7 +588,8 @@ class Session:
             self._emit(RunProgress(item, None, text))
 
     def run_enlarging(self, job_id: int) -> None:
-        """Time left is estimated from the tiles alone: loading the model would make it seconds too long."""
+        """Time left is estimated from the tiles alone: loading the model would make it seconds too
+        long."""
         if self._is_running(job_id) is not None:
             self.clock = ProgressClock()
 
@@ -844,7 +853,8 @@ class Session:
         self._emit(CompareEnded("cancelled" if message == "cancelled" else "failed"))
 
     def request_estimate(self, options: RunOptions) -> None:
-        """How long enlarging the current photo would take, from what was measured (runs nothing)."""
+        """How long enlarging the current photo would take, from what was measured (runs
+        nothing)."""
         item = self.queue.current
         if item is None or item.photo is None or item.has_result or options.model_path is None:
             return
@@ -874,7 +884,8 @@ class Session:
 
     # Results off screen ---------------------------------------------------------------------------
     def _park(self, item: QueueItem) -> None:
-        """A result not on screen leaves memory: at once when a copy is parked on disk, else once it is."""
+        """A result not on screen leaves memory: at once when a copy is parked on disk, else once it
+        is."""
         if item is self.queue.current or item.result is None or item not in self.queue.items:
             return
         if item.result_file is not None:
@@ -899,8 +910,9 @@ class Session:
             self._notice(f"{item.name}: the result stays in memory: {message}")
 
     def _restore(self, item: QueueItem) -> None:
-        """The display copy of a result for the screen, off the GUI thread: from memory when the result is still
-        there (enlarged off screen), else read back from the cache (result and copy leave memory together)."""
+        """The display copy of a result for the screen, off the GUI thread: from memory when the
+        result is still there (enlarged off screen), else read back from the cache (result and copy
+        leave memory together)."""
         if item.result_token not in self._restoring:
             self._restoring.add(item.result_token)
             if item.result is not None:
@@ -935,7 +947,8 @@ class Session:
         self._emit(ItemChanged(item))
 
     def _forget_result(self, item: QueueItem) -> None:
-        """Drop a result (re-run, removal): from memory now, from disk after any export already asked for."""
+        """Drop a result (re-run, removal): from memory now, from disk after any export already
+        asked for."""
         if item.result_file is not None:
             self.workers.discard(item.result_file)
         item.result = item.result_view = item.result_file = item.result_size = None
@@ -976,8 +989,8 @@ class Session:
     def export(
         self, items: list[QueueItem], options: ExportOptions, ask: Callable[[list[Path]], str]
     ) -> int:
-        """Queue the exports; `ask` decides about existing files ('replace', 'keep', 'skip' or 'cancel').
-        Returns how many were queued."""
+        """Queue the exports; `ask` decides about existing files ('replace', 'keep', 'skip' or
+        'cancel'). Returns how many were queued."""
         problem = pattern_problem(options.pattern)
         if problem:
             self._notice(f"Cannot export: {problem}.", "error")
@@ -988,7 +1001,7 @@ class Session:
         if choice == "cancel":
             return 0
         queued = 0
-        for item, destination in zip(items, destinations):
+        for item, destination in zip(items, destinations, strict=True):
             overwrite = False
             if destination.exists():
                 if choice == "skip":

@@ -1,4 +1,5 @@
-"""The right-hand panels: how to enlarge (model, scale, device, precision, tile) and how to export."""
+"""The right-hand panels: how to enlarge (model, scale, device, precision, tile) and how to
+export."""
 
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ PRECISION_TIPS = {
         "fp16 (SPAN) or bf16 (HAT) on GPUs, otherwise fp32. The status line says which ran"
     ),
     "fp32": "Exact; the safe choice everywhere",
-    "bf16": "Faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, with a tiny loss of precision",
+    "bf16": (
+        "Faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, with a tiny loss of precision"
+    ),
     "fp16": "Fastest on GPUs; SPAN models only, not on the CPU",
 }
 EMULATED_BF16_TIP = (
@@ -87,7 +90,10 @@ class ModelChoice:
         source = {"bundled": "bundled", "installed": "downloaded", "imported": "imported"}.get(
             self.status, self.status
         )
-        facts = f"{self.variant or self.arch} · x{self.scale} · {self.speed} · {self.license or 'license unknown'} · {source}"
+        facts = (
+            f"{self.variant or self.arch} · x{self.scale} · {self.speed} · "
+            f"{self.license or 'license unknown'} · {source}"
+        )
         # The same words as `sr-studio models list` and the Model Manager.
         return f"{PURPOSES[self.purpose]}\n{facts}" if self.purpose in PURPOSES else facts
 
@@ -293,8 +299,8 @@ class RunPanel(QWidget):
         return self.device_combo.currentData()
 
     def set_available_devices(self, devices: dict[str, bool]) -> None:
-        """Grey out devices this computer lacks (known once the engine thread has looked), and bf16 where
-        the CPU would emulate it (`cpu_bf16`)."""
+        """Grey out devices this computer lacks (known once the engine thread has looked), and bf16
+        where the CPU would emulate it (`cpu_bf16`)."""
         self._devices = dict(devices)
         for index in range(self.device_combo.count()):
             available = bool(devices.get(self.device_combo.itemData(index), False))

@@ -1,11 +1,12 @@
-"""Finished results parked on disk for the session, so that a batch of large photos never piles up in memory.
+"""Finished results parked on disk for the session, so that a batch of large photos never piles up
+in memory.
 
 Only the result on screen stays in memory; the others are written here and read back when they are
 shown or exported. The format is NumPy's own `.npy`: lossless, any dtype and layout (16-bit stays
 16-bit), and read back at disk speed with no decoding. Each window gets its own session folder under
-the user's cache folder (on disk: /tmp is often RAM-backed on Linux, which would defeat the purpose),
-removed when the window closes or the interpreter exits; a folder left by a crashed session is removed
-by the next one. Free of Qt: the file worker calls it on its own thread.
+the user's cache folder (on disk: /tmp is often RAM-backed on Linux, which would defeat the
+purpose), removed when the window closes or the interpreter exits; a folder left by a crashed
+session is removed by the next one. Free of Qt: the file worker calls it on its own thread.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from sr_studio.errors import SRStudioError
 CACHE_DIR_ENV = "SR_STUDIO_CACHE_DIR"  # replaces the user's cache folder (tests, portable installs)
 APP_NAME = "SR Studio"
 SESSION_PREFIX = "session-"
-# Free space kept beyond the file itself, so that parking a result never fills the disk to the last byte.
+# Free space kept beyond the file itself, so that parking a result never fills the disk to the last
+# byte.
 DISK_MARGIN_BYTES = 256 * 1024 * 1024
 
 
@@ -43,7 +45,8 @@ def cache_dir() -> Path:
 
 
 class SpillStore:
-    """One session's folder of parked arrays: `put` on the worker thread, `load` back, `close` at the end."""
+    """One session's folder of parked arrays: `put` on the worker thread, `load` back, `close` at
+    the end."""
 
     def __init__(self, root: Path | None = None):
         root = Path(root) if root is not None else cache_dir()
@@ -103,8 +106,8 @@ class SpillStore:
 
 
 def open_spill_store() -> tuple[SpillStore | None, str]:
-    """The session store in the user's cache folder, else in the system's temporary folder; (None, the
-    reason) when neither can be written (results then stay in memory: the app still works)."""
+    """The session store in the user's cache folder, else in the system's temporary folder; (None,
+    the reason) when neither can be written (results then stay in memory: the app still works)."""
     try:
         return SpillStore(), ""
     except SpillError as error:
@@ -115,7 +118,8 @@ def open_spill_store() -> tuple[SpillStore | None, str]:
 
 
 def remove_abandoned_sessions(root: Path) -> list[Path]:
-    """Delete the session folders of processes that no longer run (a crash leaves its folder behind)."""
+    """Delete the session folders of processes that no longer run (a crash leaves its folder
+    behind)."""
     removed = []
     for child in root.glob(f"{SESSION_PREFIX}*"):
         pid_text = child.name[len(SESSION_PREFIX) :].split("-", 1)[0]

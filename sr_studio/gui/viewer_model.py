@@ -1,4 +1,5 @@
-"""What the viewer shows (zoom, centre, compare mode, slider), free of Qt so it can be tested headless.
+"""What the viewer shows (zoom, centre, compare mode, slider), free of Qt so it can be tested
+headless.
 
 Both panes of the side-by-side view and the before/after view observe one `ViewerModel`; that is
 what keeps them in sync. Coordinates are in *result* pixels: the original is drawn at the result's
@@ -74,14 +75,16 @@ class ViewerModel:
 
     # Image ---------------------------------------------------------------------------------------
     def set_image_size(self, width: int, height: int) -> None:
-        """A new photo (or new output scale): keep the view when the size is the same, else fit later.
-        A zero size (the next photo still being read) is no image: the photo that follows is fitted."""
+        """A new photo (or new output scale): keep the view when the size is the same, else fit
+        later. A zero size (the next photo still being read) is no image: the photo that follows is
+        fitted."""
         if (width, height) == (self.image_width, self.image_height):
             return
         old_w, old_h = self.image_width, self.image_height
         self.image_width, self.image_height = int(width), int(height)
         if old_w and old_h and width and height and not self.fit_mode:
-            # Same photo at another scale: keep the same detail under the centre and its apparent size.
+            # Same photo at another scale: keep the same detail under the centre and its apparent
+            # size.
             ratio = width / old_w
             self.center_x *= ratio
             self.center_y *= height / old_h
@@ -121,7 +124,8 @@ class ViewerModel:
         viewport_width: float,
         viewport_height: float,
     ) -> None:
-        """Zoom by `factor` keeping the image point under (view_x, view_y) where it is (wheel zoom)."""
+        """Zoom by `factor` keeping the image point under (view_x, view_y) where it is (wheel
+        zoom)."""
         image_x, image_y = self.view_to_image(view_x, view_y, viewport_width, viewport_height)
         self.zoom = _clamp(self.zoom * factor, MIN_ZOOM, MAX_ZOOM)
         self.center_x = image_x - (view_x - viewport_width / 2) / self.zoom
@@ -194,14 +198,16 @@ class ViewerModel:
 
 
 def pyramid_level_for(zoom: float, levels: int) -> int:
-    """Which half-size level to draw from when zoomed out: the smallest one still at least as sharp as the screen."""
+    """Which half-size level to draw from when zoomed out: the smallest one still at least as sharp
+    as the screen."""
     if zoom >= 1 or levels <= 1:
         return 0
     return max(0, min(levels - 1, int(math.floor(math.log2(1 / zoom)))))
 
 
 def _snap(zoom: float) -> float:
-    """Land exactly on the steps (50 %, 71 %, 100 %, 141 %, 200 %) despite rounding errors from repeated steps."""
+    """Land exactly on the steps (50 %, 71 %, 100 %, 141 %, 200 %) despite rounding errors from
+    repeated steps."""
     exponent = math.log2(zoom) * 2
     if abs(exponent - round(exponent)) < 1e-3:
         return 2.0 ** (round(exponent) / 2)

@@ -1,5 +1,6 @@
-"""The window's parts that are only built once: the docks and status bar, the actions with their shortcuts,
-the menus and the toolbar. Kept apart from `main_window`, which renders the session and forwards requests."""
+"""The window's parts that are only built once: the docks and status bar, the actions with their
+shortcuts, the menus and the toolbar. Kept apart from `main_window`, which renders the session and
+forwards requests."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from sr_studio.gui.side_panels import ExportPanel, RunPanel
 
 
 def build_layout(window) -> None:
-    """The viewer in the middle, the photo queue left, settings right, progress and zoom in the status bar."""
+    """The viewer in the middle, the photo queue left, settings right, progress and zoom in the
+    status bar."""
     central = QWidget()
     layout = QVBoxLayout(central)
     layout.setContentsMargins(6, 6, 6, 0)
@@ -162,7 +164,8 @@ def make_action(
 
 
 def build_actions(window) -> None:
-    """Every command as an action with its shortcut, in the menus, the toolbar and the panels' buttons."""
+    """Every command as an action with its shortcut, in the menus, the toolbar and the panels'
+    buttons."""
     a = partial(make_action, window)
     Std = QKeySequence.StandardKey
     window.open_action = a("&Open…", "fa5s.folder-open", Std.Open, window.open_files, "Add photos")
