@@ -148,7 +148,7 @@ def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(
 ):
     from sr_studio.engine import devices
 
-    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda native=native: native)
     source = photo(tmp_path / "pier.png")
     assert (
         main(
@@ -370,7 +370,7 @@ def test_the_header_says_which_precision_runs_and_why(tmp_path, model_file, caps
         (True, "bf16 (automatic: this CPU computes bfloat16 in hardware)"),
         (False, "fp32 (automatic: this CPU has no bfloat16 instructions)"),
     ):
-        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
+        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda native=native: native)
         argv = [
             "upscale",
             str(source),

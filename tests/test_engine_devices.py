@@ -127,8 +127,10 @@ def test_native_bf16_is_read_from_the_cpu_features(monkeypatch):
             (True, False, True),
             (False, True, True),
         ):
-            monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
-            monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+            monkeypatch.setattr(
+                torch.cpu, "_is_avx512_bf16_supported", lambda avx512_bf16=avx512_bf16: avx512_bf16
+            )
+            monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
             devices.cpu_has_native_bf16.cache_clear()
             assert devices.cpu_has_native_bf16() is expected
     finally:

@@ -162,7 +162,7 @@ def test_progress_after_every_tile_with_finished_tiles_on_the_canvas(span_x2):
     assert [e.done for e in events] == list(range(1, len(events) + 1))
     assert {e.total for e in events} == {len(events)} == {9}
     assert {(e.pass_index, e.passes) for e in events} == {(0, 1)}
-    for event, snapshot in zip(events, snapshots):
+    for event, snapshot in zip(events, snapshots, strict=True):
         assert np.shares_memory(event.canvas, out)
         y0, x0, y1, x1 = event.box
         np.testing.assert_array_equal(
@@ -417,7 +417,9 @@ def test_exact_split_covers_the_axis_with_patches_no_longer_than_the_tile_and_it
 
     tiles = split_axis_exact(length, tile, context)
     assert tiles[0].lo == 0 and tiles[-1].hi == length
-    assert all(a.hi == b.lo for a, b in zip(tiles, tiles[1:])) and all(t.hi > t.lo for t in tiles)
+    assert all(a.hi == b.lo for a, b in zip(tiles, tiles[1:], strict=False)) and all(
+        t.hi > t.lo for t in tiles
+    )
     patches = [min(length, t.hi + context) - max(0, t.lo - context) for t in tiles]
     if len(tiles) > 1:
         assert max(patches) <= tile + 2 * context  # the memory a tile size promises

@@ -21,9 +21,9 @@ from sr_studio.evaluation import (
     ssim,
     y_channel,
 )
+from tests.conftest import SHARED
 
 REPO = Path(__file__).resolve().parents[1]
-from tests.conftest import SHARED
 
 DATASETS = SHARED / "datasets"
 needs_datasets = pytest.mark.skipif(

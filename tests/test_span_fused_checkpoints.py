@@ -170,7 +170,8 @@ def test_a_fused_only_model_state_dict_loads_back_as_the_same_network():
         torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)
     model.fuse()  # nothing to rebuild: calling it again changes no kernel
     assert all(
-        torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
     )
 
 

@@ -255,7 +255,9 @@ def test_good_download_is_verified_installed_and_listed(server, home, span_x2):
     assert [(m.status, m.verified, m.path) for m in listed] == [("installed", True, model.path)]
     downloading = [e for e in events if e.phase == "downloading"]
     assert downloading[-1].bytes_done == downloading[-1].bytes_total == len(span_x2)
-    assert all(a.bytes_done <= b.bytes_done for a, b in zip(downloading, downloading[1:]))
+    assert all(
+        a.bytes_done <= b.bytes_done for a, b in zip(downloading, downloading[1:], strict=False)
+    )
     assert all(e.bytes_per_second >= 0 for e in events)
     assert [e.phase for e in events][-1] == "verifying"
     # Asking again returns the installed model without touching the network.

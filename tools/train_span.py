@@ -358,7 +358,7 @@ def write_photo_card(args, state: dict, model) -> None:
     def gains(rows) -> dict[str, float]:
         """This model minus the published SPAN, by set label."""
         ours, theirs = rows[0][2], rows[1][2]
-        return {a.name: a.psnr - b.psnr for a, b in zip(ours, theirs)}
+        return {a.name: a.psnr - b.psnr for a, b in zip(ours, theirs, strict=True)}
 
     def differences(rows) -> str:
         return ", ".join(f"{name} {gain:+.2f} dB" for name, gain in gains(rows).items())
@@ -996,7 +996,7 @@ def main(argv=None) -> int:
         step += 1
         decay = min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters()):
+            for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
                 if p.requires_grad:
                     p_ema.lerp_(p, 1 - decay)
         now = time.time()
