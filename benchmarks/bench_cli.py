@@ -1,18 +1,19 @@
-"""End to end: a 12 MP photo enlarged x4 by the `sr-studio upscale` CLI, against the model's own compute time.
+"""End to end: a 12 MP photo enlarged x4 by the `sr-studio upscale` CLI, against the model's own
+compute time.
 
-The test photo is made at run time (a training photo from ../shared resized to 4000x3000, or a procedural
-scene when that is absent) and never stored in the repository. Reports the CLI's wall time, CPU time and
-the peak resident memory of the child process, and the time the network itself took inside that same run
-(the child runs the CLI with each patch's forward pass timed), two ways:
-- tiled: the sum over the patches the CLI ran (each tile plus its context): wall / tiled shows what I/O,
-  stitching and encoding add;
+The test photo is made at run time (a training photo from ../shared resized to 4000x3000, or a
+procedural scene when that is absent) and never stored in the repository. Reports the CLI's wall
+time, CPU time and the peak resident memory of the child process, and the time the network itself
+took inside that same run (the child runs the CLI with each patch's forward pass timed), two ways:
+- tiled: the sum over the patches the CLI ran (each tile plus its context): wall / tiled shows what
+  I/O, stitching and encoding add;
 - pure: the photo's pixels at the per-pixel speed of the run's largest patches, no context: what the
-  issue-7 target "wall <= 1.3x the model's compute time for that many pixels" compares with. Two figures:
-  at the median patch's speed, and at the mean over those patches. SPAN's patches all have one shape, so
-  the mean is the run's own model speed. Patches of one shape took 1.16-2.04 s in one run on this VM, and
-  such jitter slows the model, not the I/O.
-Both come from the run itself: on a VM whose speed drifts by 10-35% from minute to minute, a separate
-measurement afterwards read wall / pure as 1.28 and as 1.42 for the same code.
+  issue-7 target "wall <= 1.3x the model's compute time for that many pixels" compares with. Two
+  figures: at the median patch's speed, and at the mean over those patches. SPAN's patches all have
+  one shape, so the mean is the run's own model speed. Patches of one shape took 1.16-2.04 s in one
+  run on this VM, and such jitter slows the model, not the I/O.
+Both come from the run itself: on a VM whose speed drifts by 10-35% from minute to minute, a
+separate measurement afterwards read wall / pure as 1.28 and as 1.42 for the same code.
 Issue 7 targets: wall <= 1.3x pure compute, peak RSS <= 1.5 GB (1536 MB).
 
     .venv/bin/python benchmarks/bench_cli.py [--precision fp32|bf16|fp16] [--threads N] [--format jpg|png]
@@ -70,7 +71,8 @@ def make_photo(path: Path, width: int, height: int) -> str:
 
 
 def run_probed(timings: Path, cli_args: list[str]) -> int:
-    """Run the CLI in this process with every patch's forward pass timed; the timings go to `timings`."""
+    """Run the CLI in this process with every patch's forward pass timed; the timings go to
+    `timings`."""
     import json
 
     from sr_studio.cli import main as cli_main

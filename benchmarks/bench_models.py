@@ -1,15 +1,15 @@
 """Throughput of SR Studio's networks against the machine's own matmul roofline.
 
-Each configuration runs in a fresh subprocess so that its peak resident memory is its own. Reports input
-megapixels per second, achieved GFLOP/s (FLOPs from torch.utils.flop_counter on the same model and input
-size), and the float32 / bfloat16 2048x2048 matmul GFLOP/s measured in the same run.
+Each configuration runs in a fresh subprocess so that its peak resident memory is its own. Reports
+input megapixels per second, achieved GFLOP/s (FLOPs from torch.utils.flop_counter on the same model
+and input size), and the float32 / bfloat16 2048x2048 matmul GFLOP/s measured in the same run.
 
-bfloat16 rows are run where the device computes bf16 in hardware (a CPU with AVX512-BF16 or AMX, a GPU
-that supports it). Elsewhere PyTorch emulates bf16 at about a tenth of fp32's speed (and the app runs such
-requests in fp32), so those rows would take minutes for nothing; `--precisions fp32,bf16` runs them anyway.
-On CUDA, fp16 rows are added for SPAN (the engine refuses fp16 for HAT), fp32 is strict IEEE float32 as the
-engine runs it (no TF32), and the inputs are larger (SPAN 1024, HAT 256 px) so that a GPU is not measured
-on launch overhead.
+bfloat16 rows are run where the device computes bf16 in hardware (a CPU with AVX512-BF16 or AMX, a
+GPU that supports it). Elsewhere PyTorch emulates bf16 at about a tenth of fp32's speed (and the app
+runs such requests in fp32), so those rows would take minutes for nothing; `--precisions fp32,bf16`
+runs them anyway. On CUDA, fp16 rows are added for SPAN (the engine refuses fp16 for HAT), fp32 is
+strict IEEE float32 as the engine runs it (no TF32), and the inputs are larger (SPAN 1024, HAT 256
+px) so that a GPU is not measured on launch overhead.
 
     .venv/bin/python benchmarks/bench_models.py [--device cpu|cuda] [--models span-x2,span-x4,hat-s-x4,hat-x4] [--side N]
 """
@@ -82,8 +82,9 @@ def matmul_side(device: str) -> int:
 
 
 def matmul_gflops(dtype, device, seconds: float = 1.5, windows: int = 5) -> float:
-    """The best of `windows` timing windows: on a shared VM one 1.5 s window read anywhere from 77 to
-    111 GFLOP/s (fp32, 2 threads, AVX2); the roofline is what the machine can do, so the best counts."""
+    """The best of `windows` timing windows: on a shared VM one 1.5 s window read anywhere from 77
+    to 111 GFLOP/s (fp32, 2 threads, AVX2); the roofline is what the machine can do, so the best
+    counts."""
     import torch
 
     n = matmul_side(device)
@@ -122,8 +123,9 @@ def measure_one(name: str, precision: str, device: str, repeats: int, side: int)
     model = model.to(device=device)
     x = torch.rand(1, 3, side, side, device=device)
     with torch.inference_mode():
-        # The fused attention kernels (and oneDNN's fused bf16 linear) are invisible to the FLOP counter:
-        # count in float32 on SDPA's math path instead; the network does the same arithmetic in any precision.
+        # The fused attention kernels (and oneDNN's fused bf16 linear) are invisible to the FLOP
+        # counter: count in float32 on SDPA's math path instead; the network does the same
+        # arithmetic in any precision.
         with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
             model(x)
         flops = counter.get_total_flops()
@@ -162,8 +164,9 @@ def measure_one(name: str, precision: str, device: str, repeats: int, side: int)
 def attention_split(model, x, flops: float) -> dict:
     """HAT's window attention apart from the rest: its FLOPs and its time in one profiled run.
 
-    With them, the best the whole model could reach if everything but attention ran at the matmul rate is
-    flops / (attention time + other FLOPs / matmul rate): the ceiling attention leaves (see main)."""
+    With them, the best the whole model could reach if everything but attention ran at the matmul
+    rate is flops / (attention time + other FLOPs / matmul rate): the ceiling attention leaves (see
+    main)."""
     import torch
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.flop_counter import FlopCounterMode
@@ -202,7 +205,8 @@ def attention_split(model, x, flops: float) -> dict:
             )
             / 1e6
         )
-    # On a GPU the counter sees the fused attention ops; on the CPU it does not, and the difference is attention.
+    # On a GPU the counter sees the fused attention ops; on the CPU it does not, and the difference
+    # is attention.
     fused = sum(
         count
         for op, count in counter.get_flop_counts().get("Global", {}).items()
@@ -287,7 +291,8 @@ def main() -> int:
                 print(f"{name} {precision}: failed\n{result.stderr[-2000:]}", file=sys.stderr)
                 continue
             rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
-    # Measured again after the models (the machine's state drifts): the better of the two is the roofline.
+    # Measured again after the models (the machine's state drifts): the better of the two is the
+    # roofline.
     roofline = {
         p: max(g, matmul_gflops(getattr(torch, DTYPE_NAMES[p]), args.device))
         for p, g in roofline.items()

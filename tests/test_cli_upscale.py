@@ -1,4 +1,5 @@
-"""`sr-studio upscale` as a user runs it: files and folders in, complete files out, one-line errors."""
+"""`sr-studio upscale` as a user runs it: files and folders in, complete files out, one-line
+errors."""
 
 import subprocess
 import sys
@@ -180,8 +181,8 @@ def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
 def test_jpeg_png_webp_output_is_the_engine_result_encoded(tmp_path, model_file, suffix):
-    """The CLI fills a 4-byte-per-pixel buffer for JPEG, PNG and WebP (no full-size copy when encoding): same file as
-    encoding the engine's own result."""
+    """The CLI fills a 4-byte-per-pixel buffer for JPEG, PNG and WebP (no full-size copy when
+    encoding): same file as encoding the engine's own result."""
     from sr_studio.engine import Upscaler
     from sr_studio.model_loading import load_model
     from sr_studio.photo_io import read_photo, write_photo
@@ -194,7 +195,7 @@ def test_jpeg_png_webp_output_is_the_engine_result_encoded(tmp_path, model_file,
     assert (tmp_path / f"cli{suffix}").read_bytes() == (tmp_path / f"direct{suffix}").read_bytes()
 
 
-# -- output paths that do what a user means ------------------------------------------------------------
+# -- output paths that do what a user means --------------------------------------------------------
 
 
 def test_an_output_folder_that_does_not_exist_is_created(tmp_path, model_file):
@@ -316,7 +317,7 @@ def test_a_format_that_contradicts_the_output_name_is_refused(
     assert not (tmp_path / name).exists()
 
 
-# -- the small ones ------------------------------------------------------------------------------------
+# -- the small ones --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("scale", ["0", "-2", "0.5", "17"])

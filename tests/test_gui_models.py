@@ -1,4 +1,5 @@
-"""Qt-free parts of the app: zoom/pan arithmetic, the queue, export names, display pyramids, settings values."""
+"""Qt-free parts of the app: zoom/pan arithmetic, the queue, export names, display pyramids,
+settings values."""
 
 from __future__ import annotations
 

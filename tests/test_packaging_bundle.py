@@ -129,8 +129,8 @@ WORKFLOWS = textwrap.dedent(
 
 
 def test_real_workflows_import_nothing_the_bundle_leaves_out(tmp_path):
-    """Upscaling (SPAN safetensors, HAT .pth, bf16), model import/list/verify and the GUI self-test, run
-    unfrozen: any module they import that the spec excludes would crash the bundle."""
+    """Upscaling (SPAN safetensors, HAT .pth, bf16), model import/list/verify and the GUI self-test,
+    run unfrozen: any module they import that the spec excludes would crash the bundle."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("SR_STUDIO_")}
     result = subprocess.run(
         [sys.executable, "-c", WORKFLOWS, str(tmp_path)],

@@ -1,4 +1,5 @@
-"""One list of what SR Studio reads and writes, shared by the CLI, the window and the folder scan."""
+"""One list of what SR Studio reads and writes, shared by the CLI, the window and the folder
+scan."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def test_own_results_are_told_apart_from_photos(tmp_path: Path):
         "IMG_0001_x2-2.jpg",
         "IMG_0001_x1.5.png",
     }
-    # A photo whose own name looks like a result is a photo when nothing it could come from is beside it.
+    # A photo whose own name looks like a result is a photo when nothing it could come from is
+    # beside it.
     assert [p.name for p in photos_in_folder(tmp_path)] == [
         "IMG_0001.HEIC",
         "lonely_x2.png",

@@ -2,11 +2,11 @@
 
   python tools/bundle_published_span.py ../shared/weights/span-official resources/models
 
-The source files are checked against the sha256 recorded in `../shared/weights/README.md` and
-loaded once; the bundle gets the same tensors, flat, in the official layout, as .safetensors (no pickle
-to open at start-up). The output must give exactly the source's pictures: the script checks that too.
-safetensors writes its metadata in hash-map order, so two runs give equal tensors but not always equal
-bytes; the cards record the sha256 of the files shipped.
+The source files are checked against the sha256 recorded in `../shared/weights/README.md` and loaded
+once; the bundle gets the same tensors, flat, in the official layout, as .safetensors (no pickle to
+open at start-up). The output must give exactly the source's pictures: the script checks that too.
+safetensors writes its metadata in hash-map order, so two runs give equal tensors but not always
+equal bytes; the cards record the sha256 of the files shipped.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""PSNR / SSIM (Y channel, paper protocol) of models on Set5, Set14 and Urban100, as a Markdown table.
+"""PSNR / SSIM (Y channel, paper protocol) of models on Set5, Set14 and Urban100, as a Markdown
+table.
 
   python tools/evaluate.py bicubic --scale 2
   python tools/evaluate.py resources/models/span-x2.safetensors bicubic

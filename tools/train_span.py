@@ -1,11 +1,11 @@
 """Train the bundled SPAN models (48 channels, official layout) on the CPU, resumably.
 
-Data: the photos in `train/photos` of the shared datasets folder ONLY (never a benchmark image). A few
-of them (every 20th, sorted by name) are held out for a quick validation PSNR. Degradation is the
-evaluation protocol's: Pillow BICUBIC downscale of the whole (scale-cropped) photo, done once at start;
-random aligned LR/HR crops, flips and 90-degree rotations; L1 loss (or, for a last PSNR-oriented
-fine-tuning stage as in the SPAN paper, `--loss mse`); Adam; warm-up then cosine decay;
-EMA of the weights (the EMA model is what gets exported).
+Data: the photos in `train/photos` of the shared datasets folder ONLY (never a benchmark image). A
+few of them (every 20th, sorted by name) are held out for a quick validation PSNR. Degradation is
+the evaluation protocol's: Pillow BICUBIC downscale of the whole (scale-cropped) photo, done once at
+start; random aligned LR/HR crops, flips and 90-degree rotations; L1 loss (or, for a last
+PSNR-oriented fine-tuning stage as in the SPAN paper, `--loss mse`); Adam; warm-up then cosine
+decay; EMA of the weights (the EMA model is what gets exported).
 
 Two ways to train each 3x3 convolution of SPAN (`--conv-mode`):
   reparam  the Conv3XC chain (1x1 -> 3x3 -> 1x1 + 1x1 skip), as in the paper; ~2.5x slower a step.
@@ -14,9 +14,9 @@ Two ways to train each 3x3 convolution of SPAN (`--conv-mode`):
            export the chain tensors are written so that fusing them reproduces `eval_conv` exactly
            (identity 1x1s, zero skip), so the file stays a valid official-layout SPAN checkpoint.
 
-The learning-rate schedule runs on progress = trained wall-clock time / `--budget-minutes` (or steps /
-`--total-steps` when no budget is given), so a run that is slowed by a busy machine still finishes its
-decay on time. Checkpoints (model, EMA, optimizer, step, elapsed time, RNG states) are written
+The learning-rate schedule runs on progress = trained wall-clock time / `--budget-minutes` (or steps
+/ `--total-steps` when no budget is given), so a run that is slowed by a busy machine still finishes
+its decay on time. Checkpoints (model, EMA, optimizer, step, elapsed time, RNG states) are written
 atomically every `--checkpoint-minutes` and on SIGTERM/SIGINT; rerunning the same command resumes.
 
   python tools/train_span.py --scale 2 --run training/runs/x2 --budget-minutes 75
@@ -77,7 +77,8 @@ def load_pairs(folder: Path, scale: int) -> tuple[list, list, list[str]]:
 
 
 def flipped_and_turned(rng: np.random.Generator, *crops: np.ndarray) -> list[np.ndarray]:
-    """The same random flips and quarter turns applied to aligned crops (HWC), as contiguous arrays."""
+    """The same random flips and quarter turns applied to aligned crops (HWC), as contiguous
+    arrays."""
     horizontal, vertical, turns = rng.random() < 0.5, rng.random() < 0.5, int(rng.integers(4))
     out = []
     for crop in crops:
@@ -98,9 +99,9 @@ def camera_batch(
 ):
     """(LR, HR) crops where each LR is its HR crop through a random camera-like degradation.
 
-    The degradation runs on the HR crop itself (blur at the HR's resolution, then down to LR size), one
-    recipe per crop from `rng`, so a resumed run draws the same stream. `clean_share` of the crops get
-    the clean bicubic protocol only.
+    The degradation runs on the HR crop itself (blur at the HR's resolution, then down to LR size),
+    one recipe per crop from `rng`, so a resumed run draws the same stream. `clean_share` of the
+    crops get the clean bicubic protocol only.
     """
     from sr_studio.degradation import apply, camera_recipe
 
@@ -185,11 +186,12 @@ def set_conv_mode(model: SPAN, mode: str) -> None:
 def initialise_fused(model: SPAN) -> None:
     """Start the fused 3x3 convs from the fused random chains, then route the image through.
 
-    SPAN has no global skip, so from a random start it must first learn to reproduce the input, which
-    costs thousands of steps. Here conv_1 copies the normalised image into feature channels 0-2,
-    conv_cat passes them on, and the upsampler turns them back into the image at every sub-pixel: the
-    network starts as a nearest-neighbour upscaler and learns the detail on top. Only the initial
-    weights differ from the paper's; the architecture and file layout are the official ones.
+    SPAN has no global skip, so from a random start it must first learn to reproduce the input,
+    which costs thousands of steps. Here conv_1 copies the normalised image into feature channels
+    0-2, conv_cat passes them on, and the upsampler turns them back into the image at every
+    sub-pixel: the network starts as a nearest-neighbour upscaler and learns the detail on top. Only
+    the initial weights differ from the paper's; the architecture and file layout are the official
+    ones.
     """
     model.fuse()
     scale = int(round((model.upsampler[0].out_channels // 3) ** 0.5))
@@ -213,7 +215,8 @@ def initialise_fused(model: SPAN) -> None:
 
 
 def upsampler_from_smaller(target: SPAN, source_state: dict, source_scale: int) -> None:
-    """Start the x4 upsampler as the x2 one followed by a nearest-neighbour x2 (same image at start)."""
+    """Start the x4 upsampler as the x2 one followed by a nearest-neighbour x2 (same image at
+    start)."""
     weight, bias = source_state["upsampler.0.weight"], source_state["upsampler.0.bias"]
     scale = int(round((target.upsampler[0].out_channels // 3) ** 0.5))
     factor = scale // source_scale
@@ -232,7 +235,8 @@ def upsampler_from_smaller(target: SPAN, source_state: dict, source_scale: int) 
 
 @torch.no_grad()
 def write_chain_from_eval_conv(block: Conv3XC) -> None:
-    """Set sk/conv so that fusing them gives exactly the trained eval_conv (identity 1x1s, zero skip)."""
+    """Set sk/conv so that fusing them gives exactly the trained eval_conv (identity 1x1s, zero
+    skip)."""
     first, middle, last = block.conv
     weight, bias = block.eval_conv.weight, block.eval_conv.bias
     c_out, c_in = weight.shape[:2]
@@ -366,7 +370,8 @@ def write_photo_card(args, state: dict, model) -> None:
     def worst(rows, sets) -> float:
         return min(gain for name, gain in gains(rows).items() if name.split(" (")[0] in sets)
 
-    # The photo model's targets, on the degraded benchmark's sets: +1.0 dB degraded, at most -0.7 dB clean.
+    # The photo model's targets, on the degraded benchmark's sets: +1.0 dB degraded, at most -0.7 dB
+    # clean.
     meets_targets = (
         worst(tables[True], ("Set14", "Urban100")) >= 1.0
         and worst(tables[False], BENCHMARK_SETS) >= -0.7
@@ -628,16 +633,16 @@ fraction of the new budget lies), then export, evaluate and rewrite this card wi
     print(table)
 
 
-# ----------------------------------------------------------------------------- schedule / checkpoint
+# ---------------------------------------------------------------------------- schedule / checkpoint
 
 
 def continue_from_export(model: SPAN, args) -> tuple[int, float]:
-    """Start from a trained model: its weights (model and EMA) and, for our own exports, their step count
-    and training minutes. Any SPAN checkpoint of this width and scale works (the published .pth files too:
-    they start at step 0).
+    """Start from a trained model: its weights (model and EMA) and, for our own exports, their step
+    count and training minutes. Any SPAN checkpoint of this width and scale works (the published
+    .pth files too: they start at step 0).
 
-    The optimizer state of the run that made it is not in the file, so Adam starts afresh, with a new
-    warm-up and cosine (a warm restart)."""
+    The optimizer state of the run that made it is not in the file, so Adam starts afresh, with a
+    new warm-up and cosine (a warm restart)."""
     from sr_studio.checkpoint import read_state_dict
 
     if args.conv_mode != "fused":
@@ -672,7 +677,8 @@ def continue_from_export(model: SPAN, args) -> tuple[int, float]:
 
 def compact_state(state_dict: dict, conv_mode: str) -> dict:
     """The tensors a run needs to resume: in fused mode the Conv3XC chains are never read (they are
-    rewritten from eval_conv on export), so they stay out and the run state fits in the repository."""
+    rewritten from eval_conv on export), so they stay out and the run state fits in the
+    repository."""
     if conv_mode != "fused":
         return state_dict
     return {k: v for k, v in state_dict.items() if ".sk." not in k and ".conv." not in k}
