@@ -11,7 +11,8 @@ runs them anyway. On CUDA, fp16 rows are added for SPAN (the engine refuses fp16
 strict IEEE float32 as the engine runs it (no TF32), and the inputs are larger (SPAN 1024, HAT 256
 px) so that a GPU is not measured on launch overhead.
 
-    .venv/bin/python benchmarks/bench_models.py [--device cpu|cuda] [--models span-x2,span-x4,hat-s-x4,hat-x4] [--side N]
+    .venv/bin/python benchmarks/bench_models.py [--device cpu|cuda]
+        [--models span-x2,span-x4,hat-s-x4,hat-x4] [--side N]
 """
 
 from __future__ import annotations
@@ -227,7 +228,8 @@ def main() -> int:
     parser.add_argument(
         "--precisions",
         default="auto",
-        help="comma-separated (fp32,bf16); auto: fp32, plus bf16 where the device has it in hardware",
+        help="comma-separated (fp32,bf16); auto: fp32, plus bf16 where the device has it in "
+        "hardware",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -304,7 +306,8 @@ def main() -> int:
     )
     print(f"Machine: {where}, torch {torch.__version__}, device {args.device}")
     print(
-        f"CPU capability {capability}; bf16 in hardware on {args.device}: {'yes' if native_bf16 else 'no (emulated)'}"
+        f"CPU capability {capability}; bf16 in hardware on {args.device}: "
+        f"{'yes' if native_bf16 else 'no (emulated)'}"
         + (
             ""
             if "bf16" in precisions
@@ -319,7 +322,8 @@ def main() -> int:
     print()
     memory = "peak GPU MB" if gpu else "peak RSS MB"
     print(
-        f"| model | weights | precision | input | MFLOP/px | s/run | input MP/s | GFLOP/s | % of matmul | vs fp32 | {memory} |"
+        "| model | weights | precision | input | MFLOP/px | s/run | input MP/s | GFLOP/s "
+        f"| % of matmul | vs fp32 | {memory} |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     fp32_speed = {r["model"]: r["mpix_per_s"] for r in rows if r["precision"] == "fp32"}
@@ -328,7 +332,8 @@ def main() -> int:
             r["mpix_per_s"] / fp32_speed[r["model"]] if r["model"] in fp32_speed else float("nan")
         )
         print(
-            f"| {r['model']} | {r['weights']} | {r['precision']} | {r['input']} | {r['mflop_per_pixel']:.2f} | "
+            f"| {r['model']} | {r['weights']} | {r['precision']} | {r['input']} | "
+            f"{r['mflop_per_pixel']:.2f} | "
             f"{r['seconds']:.3f} | {r['mpix_per_s']:.4f} | {r['gflops']:.1f} | "
             f"{100 * r['gflops'] / roofline[r['precision']]:.0f}% | {ratio:.2f}x | "
             f"{r['peak_device_mb'] if gpu else r['peak_rss_mb']:.0f} |"
@@ -337,12 +342,14 @@ def main() -> int:
     if split:
         print()
         print(
-            "Window attention (scaled_dot_product_attention) in one profiled run, and the ceiling it leaves: the "
+            "Window attention (scaled_dot_product_attention) in one profiled run, and the ceiling "
+            "it leaves: the "
             "model's % of matmul if everything else ran at the matmul rate."
         )
         print()
         print(
-            "| model | precision | attention share of FLOPs | share of time | attention GFLOP/s | % of matmul | ceiling |"
+            "| model | precision | attention share of FLOPs | share of time | attention GFLOP/s | "
+            "% of matmul | ceiling |"
         )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for r in split:
@@ -355,7 +362,8 @@ def main() -> int:
             )
             if not r["attention_seconds"]:
                 print(
-                    f"| {r['model']} | {r['precision']} | no attention kernel found in the profile | | | | |"
+                    f"| {r['model']} | {r['precision']} | no attention kernel found in the profile "
+                    "| | | | |"
                 )
                 continue
             attention_rate = r["attention_flops"] / r["attention_seconds"]
@@ -364,7 +372,8 @@ def main() -> int:
             )
             print(
                 f"| {r['model']} | {r['precision']} | {100 * r['attention_flops'] / total:.0f}% | "
-                f"{100 * r['attention_seconds'] / r['profiled_seconds']:.0f}% | {attention_rate / 1e9:.1f} | "
+                f"{100 * r['attention_seconds'] / r['profiled_seconds']:.0f}% | "
+                f"{attention_rate / 1e9:.1f} | "
                 f"{100 * attention_rate / peak:.0f}% | {100 * ceiling:.0f}% |"
             )
     return 0

@@ -121,7 +121,8 @@ def measure_reads(folder: Path, megapixels: float) -> None:
             sys.executable,
             "-c",
             "import re, sr_studio.photo_io;"
-            "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1000)",
+            "print(int(re.search(r'VmHWM:\\s+(\\d+)', "
+            "open('/proc/self/status').read())[1]) // 1000)",
         ],
         capture_output=True,
         text=True,
@@ -153,7 +154,8 @@ def main() -> None:
         return
     pixels = test_picture(args.megapixels)
     print(
-        f"# test picture {pixels.shape[1]}x{pixels.shape[0]} ({pixels.shape[0] * pixels.shape[1] / 1e6:.1f} MP)"
+        f"# test picture {pixels.shape[1]}x{pixels.shape[0]} "
+        f"({pixels.shape[0] * pixels.shape[1] / 1e6:.1f} MP)"
     )
     for level in range(1, 7):
         timed(
@@ -197,7 +199,8 @@ def main() -> None:
         if not args.skip_read:
             measure_reads(folder, args.read_megapixels)
     print(
-        f"# chosen: PNG_COMPRESS_LEVEL={writing.PNG_COMPRESS_LEVEL}, TIFF_COMPRESS_LEVEL={writing.TIFF_COMPRESS_LEVEL}"
+        f"# chosen: PNG_COMPRESS_LEVEL={writing.PNG_COMPRESS_LEVEL}, "
+        f"TIFF_COMPRESS_LEVEL={writing.TIFF_COMPRESS_LEVEL}"
     )
 
 

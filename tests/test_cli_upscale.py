@@ -117,7 +117,10 @@ def test_sixteen_bit_input_gives_sixteen_bit_output(tmp_path, model_file):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from sr_studio.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = (
+        "import sys; from sr_studio.cli import build_parser; build_parser(); "
+        "print('torch' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -170,8 +170,8 @@ def test_the_plugins_qt_would_try_are_all_checked(tmp_path):
     env = {"DISPLAY": ":0", "QT_QPA_PLATFORM_PLUGIN_PATH": str(folder)}
     line = platform_check.plugin_problem(env, "linux", missing)
     assert line == (
-        "the window cannot start: Qt's xcb platform plugin needs libxcb-icccm.so.4, missing on this "
-        "system (on Debian or Ubuntu: sudo apt install libxcb-icccm4); "
+        "the window cannot start: Qt's xcb platform plugin needs libxcb-icccm.so.4, "
+        "missing on this system (on Debian or Ubuntu: sudo apt install libxcb-icccm4); "
         "`sr-studio upscale` works without them"
     )
     wayland = dict(env, XDG_SESSION_TYPE="wayland", WAYLAND_DISPLAY="wayland-0")

@@ -101,10 +101,13 @@ WORKFLOWS = textwrap.dedent(
     torch.manual_seed(0)
     bundled = work / "bundled"
     bundled.mkdir()
-    save_file(SPAN(feature_channels=8, upscale=2).state_dict(), str(bundled / "span-x2.safetensors"))
+    save_file(
+        SPAN(feature_channels=8, upscale=2).state_dict(), str(bundled / "span-x2.safetensors")
+    )
     hat = work / "hat.pth"
-    torch.save({"params_ema": HAT(embed_dim=16, depths=(1,), num_heads=(2,), window_size=8, compress_ratio=2,
-                                  squeeze_factor=4, upscale=2).state_dict()}, hat)
+    torch.save({"params_ema": HAT(embed_dim=16, depths=(1,), num_heads=(2,), window_size=8,
+                                  compress_ratio=2, squeeze_factor=4, upscale=2).state_dict()},
+               hat)
     os.environ.update(SR_STUDIO_BUNDLED_DIR=str(bundled), SR_STUDIO_DATA_DIR=str(work / "data"),
                       SR_STUDIO_SETTINGS_DIR=str(work / "settings"), QT_QPA_PLATFORM="offscreen")
     from PIL import Image

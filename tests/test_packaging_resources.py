@@ -126,7 +126,10 @@ def test_missing_resources_is_a_clear_error_not_a_wrong_folder(tmp_path):
     site = tmp_path / "site"
     copy_package(site)
     shutil.rmtree(site / "sr_studio" / "resources", ignore_errors=True)
-    script = "from sr_studio.resource_paths import resource_dir\ntry:\n    resource_dir()\nexcept FileNotFoundError as e:\n    print(e)\n"
+    script = (
+        "from sr_studio.resource_paths import resource_dir\n"
+        "try:\n    resource_dir()\nexcept FileNotFoundError as e:\n    print(e)\n"
+    )
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,

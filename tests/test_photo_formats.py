@@ -41,7 +41,8 @@ def test_the_cli_the_window_and_the_files_use_the_one_list():
 def test_the_module_imports_neither_torch_nor_qt():
     code = (
         "import sys, sr_studio.photo_formats; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'PySide6', 'PIL', 'numpy'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'PySide6', 'PIL', 'numpy'}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

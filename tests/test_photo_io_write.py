@@ -426,7 +426,9 @@ def test_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(
     if suffix == ".png":
         assert np.array_equal(back.pixels, plain) and back.dpi == pytest.approx((300, 300), abs=0.1)
     if suffix == ".webp" or not os.path.exists("/proc/self/clear_refs"):
-        return  # libwebp's own picture buffers make its peak vary by more than the copy; peaks come from Linux's /proc
+        # libwebp's own picture buffers make its peak vary by more than the copy; peaks come from
+        # Linux's /proc
+        return
 
     def growth(layout):  # in a fresh process: memory this one freed earlier would hide the copy
         done = subprocess.run(

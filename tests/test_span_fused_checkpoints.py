@@ -304,7 +304,8 @@ DAMAGES = [
     (
         "block_2.c1_r.eval_conv.weight",
         lambda t: t[:, :-1],
-        r"wrong shape \(e\.g\. block_2\.c1_r\.eval_conv\.weight \(16, 15, 3, 3\) vs \(16, 16, 3, 3\)\)",
+        r"wrong shape \(e\.g\. block_2\.c1_r\.eval_conv\.weight \(16, 15, 3, 3\) "
+        r"vs \(16, 16, 3, 3\)\)",
     ),
     (
         "conv_2.eval_conv.bias",

@@ -122,7 +122,8 @@ def test_list_is_an_aligned_table_with_human_sizes_and_a_legend(home, capsys):
     assert by_id["mine"].endswith("imported") and " kB " in by_id["mine"]
     assert "Legend" in output and "unverified  no checksum was published" in output
     assert re.search(
-        r"\n  FOR +Photo +camera JPEGs, phone photos, noise\n +Clean +sharp sources, renders, downscaled images\n",
+        r"\n  FOR +Photo +camera JPEGs, phone photos, noise\n"
+        r" +Clean +sharp sources, renders, downscaled images\n",
         output,
     )
     assert f"Models are stored in {home / 'data' / 'models'}" in output

@@ -64,7 +64,8 @@ def main(argv=None) -> int:
                 "arch": "SPAN",
                 "scale": stem[-1],
                 "source": f"{name} (sha256 {expected})",
-                "provenance": "published SPAN ch48 (hongyuanyu/SPAN, Apache-2.0), recovered from a float16 ncnn export",
+                "provenance": "published SPAN ch48 (hongyuanyu/SPAN, Apache-2.0), recovered from a "
+                "float16 ncnn export",
             },
         )
         os.replace(temporary, target)
@@ -72,7 +73,8 @@ def main(argv=None) -> int:
         with torch.inference_mode():
             difference = (load_model(target)(x) - load_model(source)(x)).abs().max().item()
         print(
-            f"{target}: {target.stat().st_size} bytes, sha256 {sha256_of(target)}, max difference {difference:.1e}"
+            f"{target}: {target.stat().st_size} bytes, sha256 {sha256_of(target)}, max difference "
+            f"{difference:.1e}"
         )
         if difference != 0.0:
             return 1
