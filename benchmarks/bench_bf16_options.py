@@ -230,7 +230,8 @@ def bench_span(sides: list[int], rounds: int, with_compile: bool, only: str = ""
         for precision, model in models.items():
             x = x32.to(model.conv_1.eval_conv.weight.dtype)
             runs[f"{precision} engine (channels-last activations)"] = lambda m=model, x=x: m(x)
-            runs[f"{precision} NCHW activations"] = lambda r=span_nchw(model), x=x: r(x)
+            nchw = span_nchw(model)
+            runs[f"{precision} NCHW activations"] = lambda r=nchw, x=x: r(x)
             weights_cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
             runs[f"{precision} + channels-last weights"] = lambda m=weights_cl, x=x: m(x)
             fused = span_fused_silu(model)
@@ -291,11 +292,11 @@ def bench_hat(sides: list[int], rounds: int, with_compile: bool, only: str = "")
         runs: dict[str, Run] = {}
         compile_seconds: dict[str, float] = {}
         for precision, model in models.items():
-            runs[f"{precision} engine (SDPA default)"] = lambda m=model: m(x)
+            runs[f"{precision} engine (SDPA default)"] = lambda m=model, x=x: m(x)
             flash = with_sdpa(model, SDPBackend.FLASH_ATTENTION)
             math_path = with_sdpa(model, SDPBackend.MATH)
-            runs[f"{precision} SDPA flash forced"] = lambda r=flash: r(x)
-            runs[f"{precision} SDPA math forced"] = lambda r=math_path: r(x)
+            runs[f"{precision} SDPA flash forced"] = lambda r=flash, x=x: r(x)
+            runs[f"{precision} SDPA math forced"] = lambda r=math_path, x=x: r(x)
             if with_compile and re.search(only, "torch.compile"):
                 # Inductor's weight freezing fails on HAT in torch 2.13 (an assertion in its mkldnn
                 # fusion pass), so HAT is compiled with its weights as graph inputs.

@@ -1,22 +1,22 @@
-"""End to end: a 12 MP photo enlarged x4 by the `sr-studio upscale` CLI, against the model's own compute time.
+"""End to end: a 12 MP photo enlarged x4 by the `sr-studio upscale` CLI vs the model's compute time.
 
-The test photo is made at run time (a training photo from ../shared resized to 4000x3000, or a procedural
-scene when that is absent) and never stored in the repository. Reports the CLI's wall time, CPU time and
-the peak resident memory of the child process, and the time the network itself took inside that same run
-(the child runs the CLI with each patch's forward pass timed), two ways:
-- tiled: the sum over the patches the CLI ran (each tile plus its context): wall / tiled shows what I/O,
-  stitching and encoding add;
+The test photo is made at run time (a training photo from ../shared resized to 4000x3000, or a
+procedural scene when that is absent) and never stored in the repository. Reports the CLI's wall
+time, CPU time and the peak resident memory of the child process, and the time the network itself
+took inside that same run (the child runs the CLI with each patch's forward pass timed), two ways:
+- tiled: the sum over the patches the CLI ran (each tile plus its context): wall / tiled shows what
+  I/O, stitching and encoding add;
 - pure: the photo's pixels at the per-pixel speed of the run's largest patches, no context: what the
-  issue-7 target "wall <= 1.3x the model's compute time for that many pixels" compares with. Two figures:
-  at the median patch's speed, and at the mean over those patches. SPAN's patches all have one shape, so
-  the mean is the run's own model speed. Patches of one shape took 1.16-2.04 s in one run on this VM, and
-  such jitter slows the model, not the I/O.
-Both come from the run itself: on a VM whose speed drifts by 10-35% from minute to minute, a separate
-measurement afterwards read wall / pure as 1.28 and as 1.42 for the same code.
+  issue-7 target "wall <= 1.3x the model's compute time for that many pixels" compares with. Two
+  figures: at the median patch's speed, and at the mean over those patches. SPAN's patches all have
+  one shape, so the mean is the run's own model speed. Patches of one shape took 1.16-2.04 s in one
+  run on this VM, and such jitter slows the model, not the I/O.
+Both come from the run itself: on a VM whose speed drifts by 10-35% from minute to minute, a
+separate measurement afterwards read wall / pure as 1.28 and as 1.42 for the same code.
 Issue 7 targets: wall <= 1.3x pure compute, peak RSS <= 1.5 GB (1536 MB).
 
-    .venv/bin/python benchmarks/bench_cli.py [--precision fp32|bf16|fp16] [--threads N] [--format jpg|png]
-        [--size 4000x3000] [--tile N] [--device cpu|cuda] [--model FILE]
+    .venv/bin/python benchmarks/bench_cli.py [--precision fp32|bf16|fp16] [--threads N]
+        [--format jpg|png] [--size 4000x3000] [--tile N] [--device cpu|cuda] [--model FILE]
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def make_photo(path: Path, width: int, height: int) -> str:
 
 
 def run_probed(timings: Path, cli_args: list[str]) -> int:
-    """Run the CLI in this process with every patch's forward pass timed; the timings go to `timings`."""
+    """Run the CLI in this process with every patch's forward pass timed; the timings go to
+    `timings`."""
     import json
 
     from sr_studio.cli import main as cli_main
@@ -132,7 +133,8 @@ def machine_line(threads: int) -> str:
 
     return (
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}; "
+        f"{torch.backends.cpu.get_cpu_capability()}, native bf16: "
+        f"{'yes' if cpu_has_native_bf16() else 'no'}; "
         f"torch {torch.__version__}; {threads} thread(s)"
     )
 
@@ -201,34 +203,43 @@ def main() -> int:
         import torch
 
         print(
-            f"Device: {torch.cuda.get_device_name()}; peak GPU memory allocated {probed['peak_gpu_mb']:.0f} MB"
+            f"Device: {torch.cuda.get_device_name()}; peak GPU memory allocated "
+            f"{probed['peak_gpu_mb']:.0f} MB"
         )
     print(
-        f"Input: {origin} ({width * height / 1e6:.1f} MP); model {args.model.name} x{scale}; precision {args.precision}; "
+        f"Input: {origin} ({width * height / 1e6:.1f} MP); model {args.model.name} x{scale}; "
+        f"precision {args.precision}; "
         f"output {args.format} {output_mb:.0f} MB"
     )
     print(
         f"Command: OMP_NUM_THREADS={args.threads} sr-studio upscale photo.jpg -o {output.name} "
-        f"--model {args.model.name} {' '.join(cli_args[6:])} (run as bench_cli.py --probe, forward passes timed)"
+        f"--model {args.model.name} {' '.join(cli_args[6:])} "
+        "(run as bench_cli.py --probe, forward passes timed)"
     )
     print(
-        f"CLI wall time: {wall:.1f} s; child CPU time (user+sys): {usage.ru_utime + usage.ru_stime:.1f} s "
-        f"(sys {usage.ru_stime:.1f} s); child peak RSS: {usage.ru_maxrss / 1024:.0f} MB (target <= 1536)"
+        f"CLI wall time: {wall:.1f} s; child CPU time (user+sys): "
+        f"{usage.ru_utime + usage.ru_stime:.1f} s "
+        f"(sys {usage.ru_stime:.1f} s); "
+        f"child peak RSS: {usage.ru_maxrss / 1024:.0f} MB (target <= 1536)"
     )
     print(
         f"Model compute inside the run ({compute['patches']} patches, {compute['shapes']} shapes, "
-        f"largest {cols}x{rows}; {compute['context_share']:.3f} px computed per photo px): {compute['tiled']:.1f} s"
+        f"largest {cols}x{rows}; {compute['context_share']:.3f} px computed per photo px): "
+        f"{compute['tiled']:.1f} s"
     )
     print(
-        f"Model compute, pure throughput ({width * height / 1e6:.1f} MP at {compute['us_per_pixel']:.2f} us/px, "
+        f"Model compute, pure throughput ({width * height / 1e6:.1f} MP at "
+        f"{compute['us_per_pixel']:.2f} us/px, "
         f"the median {cols}x{rows} patch's speed in the run): {compute['pure']:.1f} s"
     )
     print(
-        f"Model compute, pure at the mean speed of those patches ({compute['us_per_pixel_mean']:.2f} us/px; the VM's "
+        "Model compute, pure at the mean speed of those patches "
+        f"({compute['us_per_pixel_mean']:.2f} us/px; the VM's "
         f"jitter only ever slows a patch): {compute['pure_mean']:.1f} s"
     )
     print(
-        f"Wall / tiled compute: {wall / compute['tiled']:.2f}; wall / pure compute: {wall / compute['pure']:.2f} "
+        f"Wall / tiled compute: {wall / compute['tiled']:.2f}; wall / pure compute: "
+        f"{wall / compute['pure']:.2f} "
         f"(median), {wall / compute['pure_mean']:.2f} (mean) (target <= 1.3)"
     )
     return 0

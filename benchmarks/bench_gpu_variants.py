@@ -1,8 +1,8 @@
-"""Which GPU settings make SR Studio's networks faster: each one measured against the engine's current way.
+"""Which GPU settings make SR Studio's networks faster, each measured against the engine's way.
 
-For HAT x4 (official layout, random weights) and the bundled SPAN x4 at about the engine's GPU patch size,
-in each precision: the first call (which includes cuDNN's autotuning where it is on) and the best of five
-steady calls, for
+For HAT x4 (official layout, random weights) and the bundled SPAN x4 at about the engine's GPU patch
+size, in each precision: the first call (which includes cuDNN's autotuning where it is on) and the
+best of five steady calls, for
 - default: as the engine runs them now;
 - no-head-pad: HAT's attention with its 30-wide heads left to PyTorch's fallback path (HAT-M only);
 - channels-last: weights and input in NHWC memory order;
@@ -128,7 +128,8 @@ def main() -> int:
                     first, steady = measure(name, precision, variant, args.device, side)
                 except Exception as error:  # one failing variant must not lose the others' figures
                     print(
-                        f"| {name} | {side} | {precision} | {variant} | failed: {str(error).splitlines()[0][:80]} | | |"
+                        f"| {name} | {side} | {precision} | {variant} | failed: "
+                        f"{str(error).splitlines()[0][:80]} | | |"
                     )
                     continue
                 baseline = baseline or steady

@@ -1,17 +1,18 @@
 """Throughput of SR Studio's networks against the machine's own matmul roofline.
 
-Each configuration runs in a fresh subprocess so that its peak resident memory is its own. Reports input
-megapixels per second, achieved GFLOP/s (FLOPs from torch.utils.flop_counter on the same model and input
-size), and the float32 / bfloat16 2048x2048 matmul GFLOP/s measured in the same run.
+Each configuration runs in a fresh subprocess so that its peak resident memory is its own. Reports
+input megapixels per second, achieved GFLOP/s (FLOPs from torch.utils.flop_counter on the same model
+and input size), and the float32 / bfloat16 2048x2048 matmul GFLOP/s measured in the same run.
 
-bfloat16 rows are run where the device computes bf16 in hardware (a CPU with AVX512-BF16 or AMX, a GPU
-that supports it). Elsewhere PyTorch emulates bf16 at about a tenth of fp32's speed (and the app runs such
-requests in fp32), so those rows would take minutes for nothing; `--precisions fp32,bf16` runs them anyway.
-On CUDA, fp16 rows are added for SPAN (the engine refuses fp16 for HAT), fp32 is strict IEEE float32 as the
-engine runs it (no TF32), and the inputs are larger (SPAN 1024, HAT 256 px) so that a GPU is not measured
-on launch overhead.
+bfloat16 rows are run where the device computes bf16 in hardware (a CPU with AVX512-BF16 or AMX, a
+GPU that supports it). Elsewhere PyTorch emulates bf16 at about a tenth of fp32's speed (and the app
+runs such requests in fp32), so those rows would take minutes for nothing; `--precisions fp32,bf16`
+runs them anyway. On CUDA, fp16 rows are added for SPAN (the engine refuses fp16 for HAT), fp32 is
+strict IEEE float32 as the engine runs it (no TF32), and the inputs are larger (SPAN 1024, HAT 256
+px) so that a GPU is not measured on launch overhead.
 
-    .venv/bin/python benchmarks/bench_models.py [--device cpu|cuda] [--models span-x2,span-x4,hat-s-x4,hat-x4] [--side N]
+    .venv/bin/python benchmarks/bench_models.py [--device cpu|cuda]
+        [--models span-x2,span-x4,hat-s-x4,hat-x4] [--side N]
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ def matmul_side(device: str) -> int:
 
 
 def matmul_gflops(dtype, device, seconds: float = 1.5, windows: int = 5) -> float:
-    """The best of `windows` timing windows: on a shared VM one 1.5 s window read anywhere from 77 to
-    111 GFLOP/s (fp32, 2 threads, AVX2); the roofline is what the machine can do, so the best counts."""
+    """The best of `windows` timing windows: on a shared VM one 1.5 s window read anywhere from 77
+    to 111 GFLOP/s (fp32, 2 threads, AVX2); the roofline is what the machine can do, so the best
+    counts."""
     import torch
 
     n = matmul_side(device)
@@ -122,8 +124,9 @@ def measure_one(name: str, precision: str, device: str, repeats: int, side: int)
     model = model.to(device=device)
     x = torch.rand(1, 3, side, side, device=device)
     with torch.inference_mode():
-        # The fused attention kernels (and oneDNN's fused bf16 linear) are invisible to the FLOP counter:
-        # count in float32 on SDPA's math path instead; the network does the same arithmetic in any precision.
+        # The fused attention kernels (and oneDNN's fused bf16 linear) are invisible to the FLOP
+        # counter: count in float32 on SDPA's math path instead; the network does the same
+        # arithmetic in any precision.
         with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
             model(x)
         flops = counter.get_total_flops()
@@ -162,8 +165,9 @@ def measure_one(name: str, precision: str, device: str, repeats: int, side: int)
 def attention_split(model, x, flops: float) -> dict:
     """HAT's window attention apart from the rest: its FLOPs and its time in one profiled run.
 
-    With them, the best the whole model could reach if everything but attention ran at the matmul rate is
-    flops / (attention time + other FLOPs / matmul rate): the ceiling attention leaves (see main)."""
+    With them, the best the whole model could reach if everything but attention ran at the matmul
+    rate is flops / (attention time + other FLOPs / matmul rate): the ceiling attention leaves (see
+    main)."""
     import torch
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.flop_counter import FlopCounterMode
@@ -202,7 +206,8 @@ def attention_split(model, x, flops: float) -> dict:
             )
             / 1e6
         )
-    # On a GPU the counter sees the fused attention ops; on the CPU it does not, and the difference is attention.
+    # On a GPU the counter sees the fused attention ops; on the CPU it does not, and the difference
+    # is attention.
     fused = sum(
         count
         for op, count in counter.get_flop_counts().get("Global", {}).items()
@@ -223,7 +228,8 @@ def main() -> int:
     parser.add_argument(
         "--precisions",
         default="auto",
-        help="comma-separated (fp32,bf16); auto: fp32, plus bf16 where the device has it in hardware",
+        help="comma-separated (fp32,bf16); auto: fp32, plus bf16 where the device has it in "
+        "hardware",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -287,7 +293,8 @@ def main() -> int:
                 print(f"{name} {precision}: failed\n{result.stderr[-2000:]}", file=sys.stderr)
                 continue
             rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
-    # Measured again after the models (the machine's state drifts): the better of the two is the roofline.
+    # Measured again after the models (the machine's state drifts): the better of the two is the
+    # roofline.
     roofline = {
         p: max(g, matmul_gflops(getattr(torch, DTYPE_NAMES[p]), args.device))
         for p, g in roofline.items()
@@ -299,7 +306,8 @@ def main() -> int:
     )
     print(f"Machine: {where}, torch {torch.__version__}, device {args.device}")
     print(
-        f"CPU capability {capability}; bf16 in hardware on {args.device}: {'yes' if native_bf16 else 'no (emulated)'}"
+        f"CPU capability {capability}; bf16 in hardware on {args.device}: "
+        f"{'yes' if native_bf16 else 'no (emulated)'}"
         + (
             ""
             if "bf16" in precisions
@@ -314,7 +322,8 @@ def main() -> int:
     print()
     memory = "peak GPU MB" if gpu else "peak RSS MB"
     print(
-        f"| model | weights | precision | input | MFLOP/px | s/run | input MP/s | GFLOP/s | % of matmul | vs fp32 | {memory} |"
+        "| model | weights | precision | input | MFLOP/px | s/run | input MP/s | GFLOP/s "
+        f"| % of matmul | vs fp32 | {memory} |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     fp32_speed = {r["model"]: r["mpix_per_s"] for r in rows if r["precision"] == "fp32"}
@@ -323,7 +332,8 @@ def main() -> int:
             r["mpix_per_s"] / fp32_speed[r["model"]] if r["model"] in fp32_speed else float("nan")
         )
         print(
-            f"| {r['model']} | {r['weights']} | {r['precision']} | {r['input']} | {r['mflop_per_pixel']:.2f} | "
+            f"| {r['model']} | {r['weights']} | {r['precision']} | {r['input']} | "
+            f"{r['mflop_per_pixel']:.2f} | "
             f"{r['seconds']:.3f} | {r['mpix_per_s']:.4f} | {r['gflops']:.1f} | "
             f"{100 * r['gflops'] / roofline[r['precision']]:.0f}% | {ratio:.2f}x | "
             f"{r['peak_device_mb'] if gpu else r['peak_rss_mb']:.0f} |"
@@ -332,12 +342,14 @@ def main() -> int:
     if split:
         print()
         print(
-            "Window attention (scaled_dot_product_attention) in one profiled run, and the ceiling it leaves: the "
+            "Window attention (scaled_dot_product_attention) in one profiled run, and the ceiling "
+            "it leaves: the "
             "model's % of matmul if everything else ran at the matmul rate."
         )
         print()
         print(
-            "| model | precision | attention share of FLOPs | share of time | attention GFLOP/s | % of matmul | ceiling |"
+            "| model | precision | attention share of FLOPs | share of time | attention GFLOP/s | "
+            "% of matmul | ceiling |"
         )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for r in split:
@@ -350,7 +362,8 @@ def main() -> int:
             )
             if not r["attention_seconds"]:
                 print(
-                    f"| {r['model']} | {r['precision']} | no attention kernel found in the profile | | | | |"
+                    f"| {r['model']} | {r['precision']} | no attention kernel found in the profile "
+                    "| | | | |"
                 )
                 continue
             attention_rate = r["attention_flops"] / r["attention_seconds"]
@@ -359,7 +372,8 @@ def main() -> int:
             )
             print(
                 f"| {r['model']} | {r['precision']} | {100 * r['attention_flops'] / total:.0f}% | "
-                f"{100 * r['attention_seconds'] / r['profiled_seconds']:.0f}% | {attention_rate / 1e9:.1f} | "
+                f"{100 * r['attention_seconds'] / r['profiled_seconds']:.0f}% | "
+                f"{attention_rate / 1e9:.1f} | "
                 f"{100 * attention_rate / peak:.0f}% | {100 * ceiling:.0f}% |"
             )
     return 0

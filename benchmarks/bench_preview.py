@@ -39,7 +39,9 @@ def measure(model_path: Path, side: int, repeats: int) -> dict:
             upscaler,
             pixels,
             box,
-            on_tile=lambda tile: first.append(time.perf_counter() - started) if not first else None,
+            on_tile=lambda tile, first=first, started=started: (
+                first.append(time.perf_counter() - started) if not first else None
+            ),
         )
         runs.append(
             {"total_s": round(time.perf_counter() - started, 2), "first_tile_s": round(first[0], 2)}

@@ -121,7 +121,8 @@ def measure_reads(folder: Path, megapixels: float) -> None:
             sys.executable,
             "-c",
             "import re, sr_studio.photo_io;"
-            "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1000)",
+            "print(int(re.search(r'VmHWM:\\s+(\\d+)', "
+            "open('/proc/self/status').read())[1]) // 1000)",
         ],
         capture_output=True,
         text=True,
@@ -153,10 +154,15 @@ def main() -> None:
         return
     pixels = test_picture(args.megapixels)
     print(
-        f"# test picture {pixels.shape[1]}x{pixels.shape[0]} ({pixels.shape[0] * pixels.shape[1] / 1e6:.1f} MP)"
+        f"# test picture {pixels.shape[1]}x{pixels.shape[0]} "
+        f"({pixels.shape[0] * pixels.shape[1] / 1e6:.1f} MP)"
     )
     for level in range(1, 7):
-        timed(f"PNG 8-bit compress_level={level}", lambda: pillow_png(pixels, level), lambda n: n)
+        timed(
+            f"PNG 8-bit compress_level={level}",
+            lambda level=level: pillow_png(pixels, level),
+            lambda n: n,
+        )
     if args.png_levels_only:
         return
     deep = pixels.astype(np.uint16) * 257
@@ -168,7 +174,7 @@ def main() -> None:
         for workers in sorted({1, min(8, cores)}):
             timed(
                 f"PNG 16-bit level={level} threads={workers}",
-                lambda: png16_bytes(deep, level, workers),
+                lambda level=level, workers=workers: png16_bytes(deep, level, workers),
                 lambda n: n,
             )
     with tempfile.TemporaryDirectory() as folder:
@@ -184,14 +190,17 @@ def main() -> None:
             target = folder / f"out-{len(name)}{suffix}"
             timed(
                 f"write_photo {name}",
-                lambda: write_photo(target, data, **options),
+                lambda target=target, data=data, options=options: write_photo(
+                    target, data, **options
+                ),
                 lambda p: p.stat().st_size,
             )
 
         if not args.skip_read:
             measure_reads(folder, args.read_megapixels)
     print(
-        f"# chosen: PNG_COMPRESS_LEVEL={writing.PNG_COMPRESS_LEVEL}, TIFF_COMPRESS_LEVEL={writing.TIFF_COMPRESS_LEVEL}"
+        f"# chosen: PNG_COMPRESS_LEVEL={writing.PNG_COMPRESS_LEVEL}, "
+        f"TIFF_COMPRESS_LEVEL={writing.TIFF_COMPRESS_LEVEL}"
     )
 
 

@@ -5,7 +5,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-# ../shared beside the checkout; SR_STUDIO_SHARED points elsewhere (a copy carried to a GPU machine).
+# ../shared beside the checkout; SR_STUDIO_SHARED points elsewhere (a copy carried to a GPU
+# machine).
 SHARED = Path(
     os.environ.get("SR_STUDIO_SHARED") or Path(__file__).resolve().parents[1].parent / "shared"
 )
@@ -30,7 +31,8 @@ def parity_dir(shared_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def qapp_cls():
-    """The GUI tests run in SR Studio's own QApplication (it receives the system's file-open requests)."""
+    """The GUI tests run in SR Studio's own QApplication (it receives the system's file-open
+    requests)."""
     from sr_studio.gui.application import Application
 
     return Application
@@ -38,10 +40,10 @@ def qapp_cls():
 
 @pytest.fixture(autouse=True)
 def cpu_without_native_bf16(request, monkeypatch):
-    """The automatic precision depends on the CPU (bf16 where it has bfloat16 instructions), and CI's
-    CPU varies between sessions: in-process tests see a CPU without them, so "auto" means fp32 and
-    outputs compare exactly everywhere. Tests of the detection itself are marked `real_cpu_features`;
-    tests of bf16 say so with their own monkeypatch."""
+    """The automatic precision depends on the CPU (bf16 where it has bfloat16 instructions), and
+    CI's CPU varies between sessions: in-process tests see a CPU without them, so "auto" means fp32
+    and outputs compare exactly everywhere. Tests of the detection itself are marked
+    `real_cpu_features`; tests of bf16 say so with their own monkeypatch."""
     if request.node.get_closest_marker("real_cpu_features") is None:
         from sr_studio.engine import devices
 

@@ -1,5 +1,6 @@
-"""The automatic precision keeps the quality rule it is chosen by: where a CPU computes bfloat16, the
-bundled SPAN models run in bf16 by default, so their bf16 output must stay within 45 dB of fp32."""
+"""The automatic precision keeps the quality rule it is chosen by: where a CPU computes bfloat16,
+the bundled SPAN models run in bf16 by default, so their bf16 output must stay within 45 dB of
+fp32."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def test_bundled_span_in_automatic_bf16_stays_45_db_from_fp32_on_set5(
     images = sorted(folder.glob("*.png"))
     if not images:
         pytest.skip(f"{folder} has no images")
-    # As on a CPU with AVX512-BF16 or AMX, whatever this one has (emulated bf16 gives the same numbers).
+    # As on a CPU with AVX512-BF16 or AMX, whatever this one has (emulated bf16 gives the same
+    # numbers).
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     exact = Upscaler(load_model(BUNDLED / f"{name}.safetensors"), device="cpu", precision="fp32")
     automatic = Upscaler(

@@ -1,5 +1,5 @@
-"""The models shipped with the app: which one runs, that the clean ones are the published SPAN, and the
-quality a photographer gets from each, through the same CLI they use."""
+"""The models shipped with the app: which one runs, that the clean ones are the published SPAN, and
+the quality a photographer gets from each, through the same CLI they use."""
 
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ def test_the_clean_models_are_the_published_span_tensor_for_tensor(scale):
 def cli_psnr(
     tmp_path: Path, set_name: str, scale: int, model_id: str | None, degraded: bool = False
 ) -> float:
-    """Mean Y PSNR of `sr-studio upscale` (tiled, as users run it) over a benchmark set's LR images."""
+    """Mean Y PSNR of `sr-studio upscale` (tiled, as users run it) over a benchmark set's LR
+    images."""
     from sr_studio.degradation import degrade_benchmark_image
 
     kind = "degraded" if degraded else "clean"
@@ -155,7 +156,8 @@ def test_the_cli_with_the_clean_model_reproduces_the_published_set5_figure(
 def test_the_photo_model_restores_camera_jpegs_and_keeps_clean_sources(tmp_path):
     """The shipped photo model on Set14 through the CLI, against the published SPAN it started from:
     measured +0.63 dB on camera-like degraded input and -0.58 dB on clean input (model card). These
-    floors guard what ships; the issue's targets (+1.0 / -0.7 on Set14 and Urban100) are in its card."""
+    floors guard what ships; the issue's targets (+1.0 / -0.7 on Set14 and Urban100) are in its
+    card."""
     clean_published = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4")
     clean_photo = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4-photo")
     degraded_published = cli_psnr(

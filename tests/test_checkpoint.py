@@ -1,4 +1,5 @@
-"""Weights files in every shape a user may bring: wrapped, prefixed, half precision, damaged or hostile."""
+"""Weights files in every shape a user may bring: wrapped, prefixed, half precision, damaged or
+hostile."""
 
 import json
 import os
@@ -196,7 +197,8 @@ def test_missing_entries(tmp_path, span_weights):
 )
 @given(data=st.binary(max_size=2048), keep=st.integers(min_value=0, max_value=4000))
 def test_fuzz_any_bytes_give_a_model_or_our_error(tmp_path_factory, data, keep):
-    """Random bytes, and random prefixes/corruptions of a real file: never an unexpected exception."""
+    """Random bytes, and random prefixes/corruptions of a real file: never an unexpected
+    exception."""
     folder = tmp_path_factory.mktemp("fuzz")
     pickled, safetensors = folder / "real.pth", folder / "real.safetensors"
     torch.save({"params": {"conv_1.sk.weight": torch.zeros(2, 3, 1, 1)}}, pickled)

@@ -65,7 +65,7 @@ def test_the_sheet_holds_the_original_and_each_models_crop_labelled(street, caps
     assert len({y for _, y, _, _ in boxes}) == 1 and [x for x, *_ in boxes] == sorted(
         x for x, *_ in boxes
     )
-    assert all(a[0] + a[2] < b[0] for a, b in zip(boxes, boxes[1:]))
+    assert all(a[0] + a[2] < b[0] for a, b in zip(boxes, boxes[1:], strict=False))
     assert (
         max(x + w for x, _, w, _ in boxes) <= pixels.shape[1]
         and max(y + h for _, y, _, h in boxes) <= pixels.shape[0]

@@ -1,4 +1,5 @@
-"""`sr-studio upscale` as a user runs it: files and folders in, complete files out, one-line errors."""
+"""`sr-studio upscale` as a user runs it: files and folders in, complete files out, one-line
+errors."""
 
 import subprocess
 import sys
@@ -116,7 +117,10 @@ def test_sixteen_bit_input_gives_sixteen_bit_output(tmp_path, model_file):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from sr_studio.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = (
+        "import sys; from sr_studio.cli import build_parser; build_parser(); "
+        "print('torch' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
@@ -148,7 +152,7 @@ def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(
 ):
     from sr_studio.engine import devices
 
-    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda native=native: native)
     source = photo(tmp_path / "pier.png")
     assert (
         main(
@@ -180,8 +184,8 @@ def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
 def test_jpeg_png_webp_output_is_the_engine_result_encoded(tmp_path, model_file, suffix):
-    """The CLI fills a 4-byte-per-pixel buffer for JPEG, PNG and WebP (no full-size copy when encoding): same file as
-    encoding the engine's own result."""
+    """The CLI fills a 4-byte-per-pixel buffer for JPEG, PNG and WebP (no full-size copy when
+    encoding): same file as encoding the engine's own result."""
     from sr_studio.engine import Upscaler
     from sr_studio.model_loading import load_model
     from sr_studio.photo_io import read_photo, write_photo
@@ -194,7 +198,7 @@ def test_jpeg_png_webp_output_is_the_engine_result_encoded(tmp_path, model_file,
     assert (tmp_path / f"cli{suffix}").read_bytes() == (tmp_path / f"direct{suffix}").read_bytes()
 
 
-# -- output paths that do what a user means ------------------------------------------------------------
+# -- output paths that do what a user means --------------------------------------------------------
 
 
 def test_an_output_folder_that_does_not_exist_is_created(tmp_path, model_file):
@@ -316,7 +320,7 @@ def test_a_format_that_contradicts_the_output_name_is_refused(
     assert not (tmp_path / name).exists()
 
 
-# -- the small ones ------------------------------------------------------------------------------------
+# -- the small ones --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("scale", ["0", "-2", "0.5", "17"])
@@ -370,7 +374,7 @@ def test_the_header_says_which_precision_runs_and_why(tmp_path, model_file, caps
         (True, "bf16 (automatic: this CPU computes bfloat16 in hardware)"),
         (False, "fp32 (automatic: this CPU has no bfloat16 instructions)"),
     ):
-        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
+        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda native=native: native)
         argv = [
             "upscale",
             str(source),

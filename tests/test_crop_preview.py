@@ -138,7 +138,7 @@ def test_measurements_are_kept_per_machine_and_network_and_survive_a_damaged_fil
     store.record("k", 3000, 2.0, "preview")
     assert store.rate("k") == pytest.approx(1000.0)
     assert ThroughputStore(store.path).rate("other") is None
-    for index in range(20):
+    for _ in range(20):
         store.record("k", 100, 1.0, "run")
     assert len(store.measurements("k")) == 6 and store.rate("k") == pytest.approx(100.0)
     document = json.loads(store.path.read_text())

@@ -1,7 +1,8 @@
 """On a CUDA GPU the engine gives the photo the CPU gives, and its fast precisions stay faithful.
 
-These run only where PyTorch sees a CUDA GPU (CI has none; benchmarks/RESULTS.md records the runs on one).
-fp32 is strict IEEE float32 there (no TF32), so it must match the reference outputs as tightly as the CPU does.
+These run only where PyTorch sees a CUDA GPU (CI has none; benchmarks/RESULTS.md records the runs on
+one). fp32 is strict IEEE float32 there (no TF32), so it must match the reference outputs as tightly
+as the CPU does.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def test_bundled_span_in_reduced_precision_matches_float32_to_45_db_on_set5(
 
 
 def test_tiled_span_on_the_gpu_gives_the_cpu_photo():
-    """Wider than one GPU tile (1024 px), so the GPU run is stitched; SPAN's exact context leaves no seam."""
+    """Wider than one GPU tile (1024 px), so the GPU run is stitched; SPAN's exact context leaves no
+    seam."""
     model = load_model(BUNDLED / "span-x2.safetensors")
     pixels = photo(150, 1300)
     on_gpu = Upscaler(model, device="cuda").upscale(pixels)

@@ -83,7 +83,8 @@ def test_unknown_precision_is_refused():
 
 @pytest.fixture
 def native_bf16(monkeypatch):
-    """Pretend the CPU computes bfloat16 in hardware (AVX512-BF16 / AMX), whatever this machine has."""
+    """Pretend the CPU computes bfloat16 in hardware (AVX512-BF16 / AMX), whatever this machine
+    has."""
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
 
 
@@ -127,8 +128,10 @@ def test_native_bf16_is_read_from_the_cpu_features(monkeypatch):
             (True, False, True),
             (False, True, True),
         ):
-            monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
-            monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+            monkeypatch.setattr(
+                torch.cpu, "_is_avx512_bf16_supported", lambda avx512_bf16=avx512_bf16: avx512_bf16
+            )
+            monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
             devices.cpu_has_native_bf16.cache_clear()
             assert devices.cpu_has_native_bf16() is expected
     finally:
@@ -198,8 +201,9 @@ def test_auto_tile_follows_free_memory_within_caps(monkeypatch, window):
 
 
 def test_hat_in_bf16_runs_mixed_and_takes_float32_pixels(native_bf16):
-    """The engine casts HAT with its own recipe (bf16 body, float32 residual stream, head and tail), and feeds
-    it float32 pixels: bf16 input would round a 16-bit photo to about 256 levels before the network sees it."""
+    """The engine casts HAT with its own recipe (bf16 body, float32 residual stream, head and tail),
+    and feeds it float32 pixels: bf16 input would round a 16-bit photo to about 256 levels before
+    the network sees it."""
     from sr_studio.archs.hat.network import HAT
 
     def tiny_hat():

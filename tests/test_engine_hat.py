@@ -1,5 +1,6 @@
 """HAT cannot be tiled exactly (its channel attention pools over the whole image): tiles must still
-agree with a whole-image run to >= 45 dB with the default context and cross-fade, even at small tiles."""
+agree with a whole-image run to >= 45 dB with the default context and cross-fade, even at small
+tiles."""
 
 from __future__ import annotations
 

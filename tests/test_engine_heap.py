@@ -1,4 +1,5 @@
-"""On the CPU, each tile reuses the memory of the tile before instead of faulting it in again (Linux, glibc)."""
+"""On the CPU, each tile reuses the memory of the tile before instead of faulting it in again
+(Linux, glibc)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def page_faults(work) -> int:
 
 
 def test_four_tiles_fault_in_about_the_memory_of_one():
-    # 8 channels at a 1048 px patch: 35 MB activations, above glibc's own ceiling for reusable blocks (32 MB),
-    # as a 48-channel SPAN has them from a 418 px patch on.
+    # 8 channels at a 1048 px patch: 35 MB activations, above glibc's own ceiling for reusable
+    # blocks (32 MB), as a 48-channel SPAN has them from a 418 px patch on.
     torch.manual_seed(0)
     model = SPAN(feature_channels=8, upscale=2)
     model.fuse()
@@ -35,6 +36,7 @@ def test_four_tiles_fault_in_about_the_memory_of_one():
     upscaler.upscale(one_tile)  # warm-up: kernels, thread pools
     single = page_faults(lambda: upscaler.upscale(one_tile))
     quadruple = page_faults(lambda: upscaler.upscale(four_tiles))
-    # Faulting every tile in afresh costs about 4x one tile (measured 7x here: 1.2 M faults vs 163 k).
+    # Faulting every tile in afresh costs about 4x one tile
+    # (measured 7x here: 1.2 M faults vs 163 k).
     input_and_output_pages = four_tiles.nbytes * (1 + 4) // 4096
     assert quadruple < 2 * single + input_and_output_pages, (single, quadruple)

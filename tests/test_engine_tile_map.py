@@ -47,8 +47,8 @@ def test_preview_tiles_paint_every_result_pixel_once_from_the_canvas_pixel_benea
     painted = np.zeros(result, np.int64)
     shown = np.zeros((*result, 2), np.int64)
     fy, fx = result[0] / canvas_h, result[1] / canvas_w
-    for y0, y1 in zip(row_cuts, row_cuts[1:]):
-        for x0, x1 in zip(col_cuts, col_cuts[1:]):
+    for y0, y1 in zip(row_cuts, row_cuts[1:], strict=False):
+        for x0, x1 in zip(col_cuts, col_cuts[1:], strict=False):
             mapped = map_tile(canvas[y0:y1, x0:x1], (y0, x0, y1, x1), (canvas_h, canvas_w), result)
             assert mapped is not None
             top, left, pixels = mapped

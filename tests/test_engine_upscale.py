@@ -1,4 +1,5 @@
-"""The upscaler with small random-weight SPAN models: tiles must not show, whatever the image or tile size."""
+"""The upscaler with small random-weight SPAN models: tiles must not show, whatever the image or
+tile size."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from sr_studio.errors import Cancelled, EngineError
 
 
 def make_span(scale: int = 2, seed: int = 0) -> LoadedModel:
-    """SPAN(8 channels) with its last conv dimmed and offset, so outputs fall inside 0..1 (not clamped)."""
+    """SPAN(8 channels) with its last conv dimmed and offset, so outputs fall inside 0..1 (not
+    clamped)."""
     torch.manual_seed(seed)
     model = SPAN(feature_channels=8, upscale=scale)
     model.fuse()
@@ -77,7 +79,8 @@ def test_the_test_model_is_not_saturated(span_x2):
 
 
 def test_span_tiles_see_exactly_its_receptive_field():
-    """Context below SPAN's reach would change tiles near their edges; above it, it is work for nothing."""
+    """Context below SPAN's reach would change tiles near their edges; above it, it is work for
+    nothing."""
     from sr_studio.engine.tiling import policy_for
 
     span = make_span(2)
@@ -95,7 +98,8 @@ def test_span_tiles_see_exactly_its_receptive_field():
 
 
 def test_patches_hold_their_tiles_with_context_and_all_have_one_shape(span_x2, monkeypatch):
-    """Edge tiles are longer by the context they do not need, so one patch shape serves every tile."""
+    """Edge tiles are longer by the context they do not need, so one patch shape serves every
+    tile."""
     up = Upscaler(span_x2, tile=24)
     seen = []
     real_model = up.model
@@ -162,7 +166,7 @@ def test_progress_after_every_tile_with_finished_tiles_on_the_canvas(span_x2):
     assert [e.done for e in events] == list(range(1, len(events) + 1))
     assert {e.total for e in events} == {len(events)} == {9}
     assert {(e.pass_index, e.passes) for e in events} == {(0, 1)}
-    for event, snapshot in zip(events, snapshots):
+    for event, snapshot in zip(events, snapshots, strict=True):
         assert np.shares_memory(event.canvas, out)
         y0, x0, y1, x1 = event.box
         np.testing.assert_array_equal(
@@ -385,7 +389,8 @@ def test_bad_scale_is_a_clear_error(span_x2, scale):
 
 
 def test_result_too_large_for_memory_is_refused_before_allocating(monkeypatch):
-    """A photographer asking 16x of a large photo on a small machine gets the numbers, not a killed process."""
+    """A photographer asking 16x of a large photo on a small machine gets the numbers, not a killed
+    process."""
     import sr_studio.engine.upscaler as upscaler_module
     from sr_studio.archs.span import SPAN
     from sr_studio.model_loading import model_from_state_dict
@@ -417,7 +422,9 @@ def test_exact_split_covers_the_axis_with_patches_no_longer_than_the_tile_and_it
 
     tiles = split_axis_exact(length, tile, context)
     assert tiles[0].lo == 0 and tiles[-1].hi == length
-    assert all(a.hi == b.lo for a, b in zip(tiles, tiles[1:])) and all(t.hi > t.lo for t in tiles)
+    assert all(a.hi == b.lo for a, b in zip(tiles, tiles[1:], strict=False)) and all(
+        t.hi > t.lo for t in tiles
+    )
     patches = [min(length, t.hi + context) - max(0, t.lo - context) for t in tiles]
     if len(tiles) > 1:
         assert max(patches) <= tile + 2 * context  # the memory a tile size promises
@@ -426,7 +433,8 @@ def test_exact_split_covers_the_axis_with_patches_no_longer_than_the_tile_and_it
 
 @pytest.mark.parametrize("fade", [False, True])
 def test_a_tile_quantized_on_the_gpu_is_written_as_the_float_tile_would_be(fade):
-    """On a GPU, SPAN's tiles come back as uint8 (a quarter of the bytes); the photo must not change."""
+    """On a GPU, SPAN's tiles come back as uint8 (a quarter of the bytes); the photo must not
+    change."""
     from sr_studio.engine.upscaler import _write_tile
 
     rng = np.random.default_rng(5)
@@ -448,7 +456,8 @@ def test_a_tile_quantized_on_the_gpu_is_written_as_the_float_tile_would_be(fade)
 
 @pytest.mark.parametrize("scale", [2, 4])
 def test_quantizing_tiles_where_they_are_computed_gives_the_same_photo(span_x2, monkeypatch, scale):
-    """The GPU path (tiles sent as uint8) run on the CPU: bit-identical to the float path, one and two passes."""
+    """The GPU path (tiles sent as uint8) run on the CPU: bit-identical to the float path, one and
+    two passes."""
     pixels = photo(90, 100)
     expected = Upscaler(span_x2, tile=16).upscale(pixels, scale=scale)
     calls = []

@@ -21,9 +21,9 @@ from sr_studio.evaluation import (
     ssim,
     y_channel,
 )
+from tests.conftest import SHARED
 
 REPO = Path(__file__).resolve().parents[1]
-from tests.conftest import SHARED
 
 DATASETS = SHARED / "datasets"
 needs_datasets = pytest.mark.skipif(
@@ -136,8 +136,8 @@ def test_bundled_span_is_far_better_than_bicubic_on_set5(scale):
 
 @pytest.mark.parametrize("scale", [2, 4])
 def test_bundled_span_files_keep_fused_kernels_consistent_with_the_chains(scale):
-    """Tools that rebuild eval_conv from sk/conv (as ours does) and tools that use eval_conv as stored
-    must get the same network from our files."""
+    """Tools that rebuild eval_conv from sk/conv (as ours does) and tools that use eval_conv as
+    stored must get the same network from our files."""
     weights = REPO / "resources" / "models" / f"span-x{scale}.safetensors"
     if not weights.is_file():
         pytest.skip(f"{weights} not trained yet")

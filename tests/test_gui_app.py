@@ -1,4 +1,5 @@
-"""The application around the window: files opened from Finder or the Dock, the window icon, the ETA."""
+"""The application around the window: files opened from Finder or the Dock, the window icon, the
+ETA."""
 
 from __future__ import annotations
 
@@ -110,8 +111,9 @@ print(json.dumps({"resources": str(resource_dir()), "null": icon.isNull(),
 
 
 def test_the_icon_is_found_in_the_installed_layout(tmp_path):
-    """The wheel puts resources/ inside the package (pyproject's force-include; test_packaging_resources
-    checks the wheel really does): the icon must come from there, with no checkout beside it."""
+    """The wheel puts resources/ inside the package (pyproject's force-include;
+    test_packaging_resources checks the wheel really does): the icon must come from there, with no
+    checkout beside it."""
     import json
     import shutil
     import subprocess
@@ -148,7 +150,8 @@ def test_the_icon_is_found_in_the_installed_layout(tmp_path):
 
 
 def test_time_left_counts_the_tiles_only_and_stays_readable(qtbot, window, gui_env):
-    """A slow model load (large HAT, first run) must not inflate the estimate; the text must fit the bar."""
+    """A slow model load (large HAT, first run) must not inflate the estimate; the text must fit the
+    bar."""
     import time
 
     from test_gui_support import stand_in

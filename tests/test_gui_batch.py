@@ -1,4 +1,5 @@
-"""A batch in the window: results off screen are parked on disk, shown and exported from there unchanged."""
+"""A batch in the window: results off screen are parked on disk, shown and exported from there
+unchanged."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def write_batch(folder: Path) -> list[Path]:
 
 
 def run_batch(qtbot, window, folder: Path):
-    """Drop the folder, enlarge all; returns the items and what the engine produced for each (by job id)."""
+    """Drop the folder, enlarge all; returns the items and what the engine produced for each (by job
+    id)."""
     drop_paths(window, [folder])
     items = list(window.queue.items)
     assert [item.name for item in items] == ["p0.png", "p1.png", "p2.png"]
@@ -108,7 +110,8 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
     gc.collect()
     assert alive[first.id]() is None
 
-    # Export all: every file equals what writing the engine's output directly gives, metadata included.
+    # Export all: every file equals what writing the engine's output directly gives, metadata
+    # included.
     out = gui_env.root / "all"
     window.export_panel.folder_edit.setText(str(out))
     options = window.export_panel.options()

@@ -59,7 +59,7 @@ linux_only = pytest.mark.skipif(
 )
 
 
-# -- no display ----------------------------------------------------------------------------------------
+# -- no display ------------------------------------------------------------------------------------
 
 
 @linux_only
@@ -102,7 +102,7 @@ def test_the_self_test_still_runs_offscreen_without_a_display(tmp_path):
     assert "self-test passed" in result.stdout
 
 
-# -- Qt's platform plugin cannot load --------------------------------------------------------------------
+# -- Qt's platform plugin cannot load --------------------------------------------------------------
 
 
 LDD_OUTPUT = """\
@@ -170,8 +170,8 @@ def test_the_plugins_qt_would_try_are_all_checked(tmp_path):
     env = {"DISPLAY": ":0", "QT_QPA_PLATFORM_PLUGIN_PATH": str(folder)}
     line = platform_check.plugin_problem(env, "linux", missing)
     assert line == (
-        "the window cannot start: Qt's xcb platform plugin needs libxcb-icccm.so.4, missing on this "
-        "system (on Debian or Ubuntu: sudo apt install libxcb-icccm4); "
+        "the window cannot start: Qt's xcb platform plugin needs libxcb-icccm.so.4, "
+        "missing on this system (on Debian or Ubuntu: sudo apt install libxcb-icccm4); "
         "`sr-studio upscale` works without them"
     )
     wayland = dict(env, XDG_SESSION_TYPE="wayland", WAYLAND_DISPLAY="wayland-0")
@@ -192,8 +192,9 @@ def test_the_plugins_qt_would_try_are_all_checked(tmp_path):
 
 
 def plugin_with_a_missing_library(tmp_path: Path) -> tuple[Path, str]:
-    """A copy of PySide6's xcb plugin whose need for libxcb-icccm.so.4 reads libxcb-zzzzz.so.4 (same length,
-    so the ELF stays valid): a library no system has. Its run path ($ORIGIN/../../lib) reaches Qt's own."""
+    """A copy of PySide6's xcb plugin whose need for libxcb-icccm.so.4 reads libxcb-zzzzz.so.4 (same
+    length, so the ELF stays valid): a library no system has. Its run path ($ORIGIN/../../lib)
+    reaches Qt's own."""
     import PySide6
 
     qt = Path(PySide6.__file__).parent / "Qt"
@@ -231,8 +232,8 @@ def test_a_missing_system_library_is_named_in_one_line_before_qt_aborts(tmp_path
 
 @linux_only
 def test_qt_libraries_ldd_cannot_reach_from_a_moved_plugin_do_not_count(tmp_path):
-    """A bundle may lay Qt's libraries out its own way: they are loaded before the plugin, so only the
-    system's gaps are reported."""
+    """A bundle may lay Qt's libraries out its own way: they are loaded before the plugin, so only
+    the system's gaps are reported."""
     folder, library = plugin_with_a_missing_library(tmp_path)
     (tmp_path / "qt" / "lib").unlink()  # ldd now finds none of Qt's libraries from the plugin
 
@@ -255,7 +256,7 @@ def test_a_platform_qt_cannot_start_is_one_line_not_an_abort(tmp_path):
     )
 
 
-# -- Ctrl+C ----------------------------------------------------------------------------------------------
+# -- Ctrl+C ----------------------------------------------------------------------------------------
 
 SHOW_THEN_SAY_SO = """
 import sys
@@ -308,7 +309,7 @@ def test_ctrl_c_in_the_terminal_closes_the_window_cleanly(tmp_path):
     assert list((tmp_path / "settings").iterdir())
 
 
-# -- the README's set-up: system packages for the window, the truth about PyTorch -------------------------
+# -- the README's set-up: system packages for the window, the truth about PyTorch ------------------
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Debian's required packages (dpkg and apt depend on them): on every system, never worth listing.
@@ -316,7 +317,8 @@ ALWAYS_THERE = {"libc6", "libstdc++6", "libgcc-s1", "zlib1g", "libzstd1"}
 
 
 def needed_libraries(library: Path) -> list[str]:
-    """DT_NEEDED entries of a 64-bit little-endian ELF shared library, read from its dynamic section."""
+    """DT_NEEDED entries of a 64-bit little-endian ELF shared library, read from its dynamic
+    section."""
     import struct
 
     data = library.read_bytes()

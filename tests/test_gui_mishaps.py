@@ -1,4 +1,5 @@
-"""The ordinary mishaps of a first use (issue 15): each one a user ran into, each checked in the real window."""
+"""The ordinary mishaps of a first use (issue 15): each one a user ran into, each checked in the
+real window."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The model manager: download from a local server with progress, cancel, remove; where models live."""
+"""The model manager: download from a local server with progress, cancel, remove; where models
+live."""
 
 from __future__ import annotations
 
@@ -147,8 +148,8 @@ def test_cancelling_a_download_installs_nothing(qtbot, window, gui_env, model_se
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: bool(outcome), timeout=TIMEOUT_MS)
     assert outcome == [("tiny-span-x4",)], f"the download was not cancelled: {outcome}"
-    # The test's lambdas run on the model thread as the signal is emitted; the dialog hears it through
-    # the GUI thread's event queue, a moment later.
+    # The test's lambdas run on the model thread as the signal is emitted; the dialog hears it
+    # through the GUI thread's event queue, a moment later.
     qtbot.waitUntil(lambda: "cancelled" in dialog.details.text().lower(), timeout=5000)
     assert cells(dialog, row_of(dialog, "tiny-span-x4"))[-1] == "Available"
     assert dialog.download_button.isEnabled()
@@ -165,7 +166,8 @@ def test_a_broken_catalog_is_a_message_not_a_crash(qtbot, make_window, gui_env):
 def test_download_waits_while_another_process_downloads_the_same_model(
     qtbot, window, gui_env, model_server
 ):
-    """Another SR Studio (here: a second lock on the model's lock file) is downloading it: the dialog waits, says so."""
+    """Another SR Studio (here: a second lock on the model's lock file) is downloading it: the
+    dialog waits, says so."""
     from sr_studio.weights.model_lock import ModelLock
 
     other = ModelLock(gui_env.root / "data" / "models" / ".partial", "tiny-span-x4")
@@ -192,14 +194,16 @@ def test_download_waits_while_another_process_downloads_the_same_model(
 def test_progress_says_connecting_then_real_amounts_never_unknown(
     qtbot, window, gui_env, model_server
 ):
-    """Before the first byte the bar says where it is connecting; then bytes and speed as they are known."""
+    """Before the first byte the bar says where it is connecting; then bytes and speed as they are
+    known."""
     model_server["delay"] = 0.005
     dialog = open_manager(qtbot, window)
     dialog.select("tiny-span-x4")
     from PySide6.QtCore import QObject, Slot
 
     class Recorder(QObject):
-        """On the GUI thread, connected after the dialog: each entry is what the bar says after a report."""
+        """On the GUI thread, connected after the dialog: each entry is what the bar says after a
+        report."""
 
         @Slot(str, str, object, object, float, str)
         def record(self, model_id, phase, *rest):

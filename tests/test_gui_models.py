@@ -1,4 +1,5 @@
-"""Qt-free parts of the app: zoom/pan arithmetic, the queue, export names, display pyramids, settings values."""
+"""Qt-free parts of the app: zoom/pan arithmetic, the queue, export names, display pyramids,
+settings values."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def test_pyramid_filled_tile_by_tile_matches_one_built_at_once():
     for y in range(0, 700, 96):
         for x in range(0, 900, 80):
             tiled.write_region(y, x, photo[y : y + 96, x : x + 80])
-    for a, b in zip(whole.levels, tiled.levels):
+    for a, b in zip(whole.levels, tiled.levels, strict=True):
         assert np.array_equal(a, b)
     assert np.array_equal(half_size(np.full((3, 3), 100, np.uint8)), np.full((2, 2), 100, np.uint8))
 

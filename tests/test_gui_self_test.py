@@ -1,4 +1,5 @@
-"""`sr-studio gui --self-test PHOTO...`: the real window's batch, one line per photo, never a hang."""
+"""`sr-studio gui --self-test PHOTO...`: the real window's batch, one line per photo, never a
+hang."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Many runs in a row, each cancelled mid-way, leak neither memory nor threads (issue: stability)."""
+"""Many runs in a row, each cancelled mid-way, leak neither memory nor threads (issue:
+stability)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from test_gui_support import gradient_photo, gui_env, make_window, wait_loaded, 
 from test_gui_window import queue_photo
 
 RUNS = 50
-# After warm-up, the process may grow by allocator noise only: far less than one cancelled result
-# (a 512x512x3 result is 0.75 MB; 50 leaked results, or leaked models, would exceed this many times).
+# After warm-up, the process may grow by allocator noise only: far less than one cancelled result (a
+# 512x512x3 result is 0.75 MB; 50 leaked results, or leaked models, would exceed this many times).
 RSS_GROWTH_BOUND_MB = 24
 
 

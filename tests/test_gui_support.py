@@ -138,7 +138,8 @@ def drop_paths(widget, paths) -> None:
 
 
 class StandInModel(torch.nn.Module):
-    """A predictable "network" for viewer tests: nearest-neighbour x`scale`, optionally inverted, optionally slow."""
+    """A predictable "network" for viewer tests: nearest-neighbour x`scale`, optionally inverted,
+    optionally slow."""
 
     def __init__(self, scale: int = 2, invert: bool = False, delay: float = 0.0):
         super().__init__()

@@ -1,4 +1,5 @@
-"""What the viewer draws: panes in sync, crisp pixels past 100 %, the slider splitting before/after."""
+"""What the viewer draws: panes in sync, crisp pixels past 100 %, the slider splitting
+before/after."""
 
 from __future__ import annotations
 
@@ -183,8 +184,8 @@ def test_large_results_paint_only_the_visible_part(qtbot, window):
 
 
 def test_the_qt_binding_keeps_none_alive_through_many_repaints(qtbot):
-    """PySide6 6.12.0 drops a reference to None on every void call under Python 3.11, so the app died
-    after a few thousand repaints ("deallocating None"); this guards the pinned version."""
+    """PySide6 6.12.0 drops a reference to None on every void call under Python 3.11, so the app
+    died after a few thousand repaints ("deallocating None"); this guards the pinned version."""
     import sys
 
     from PySide6.QtWidgets import QWidget

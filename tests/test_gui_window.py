@@ -1,4 +1,5 @@
-"""The main window end to end (offscreen): drop, run with live tiles, cancel, close mid-run, export, errors."""
+"""The main window end to end (offscreen): drop, run with live tiles, cancel, close mid-run, export,
+errors."""
 
 from __future__ import annotations
 
@@ -345,7 +346,8 @@ def test_bf16_is_greyed_out_with_the_reason_where_the_cpu_would_emulate_it(
     panel.set_precision("bf16")
     assert panel.precision() == "auto" and not combo.model().item(bf16).isEnabled()
 
-    # With a GPU, bf16 is offered for it and withdrawn again (back to automatic) when the CPU is chosen.
+    # With a GPU, bf16 is offered for it and withdrawn again (back to automatic) when the CPU is
+    # chosen.
     panel.set_available_devices(
         {"auto": True, "cpu": True, "cuda": True, "mps": False, "cpu_bf16": False}
     )

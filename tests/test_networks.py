@@ -1,4 +1,5 @@
-"""Behaviour of the networks on inputs the fixtures do not cover: any size, custom hyperparameters."""
+"""Behaviour of the networks on inputs the fixtures do not cover: any size, custom
+hyperparameters."""
 
 import pytest
 import torch
@@ -89,8 +90,8 @@ def test_span_any_width_scale_and_variant(channels, scale, norm):
 
 
 def test_span_inference_on_the_cpu_makes_no_tensor_wider_than_its_output_layer():
-    """The 4 x 48-channel concatenation (the largest tensor of a pass, 768 B per pixel) is never made:
-    a tile's peak memory is what bounds the tile size on the CPU."""
+    """The 4 x 48-channel concatenation (the largest tensor of a pass, 768 B per pixel) is never
+    made: a tile's peak memory is what bounds the tile size on the CPU."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class LargestOutput(TorchDispatchMode):
@@ -119,8 +120,9 @@ def test_span_inference_on_the_cpu_makes_no_tensor_wider_than_its_output_layer()
     "keys", [256, 576]
 )  # window attention, and the overlapping cross-attention
 def test_hat_attention_with_heads_padded_for_the_gpu_kernels_is_the_same_attention(keys):
-    """HAT's 30-wide heads are zero-padded to 32 on a GPU so that the fused kernels take them (2.2x faster in
-    bf16 on an H200); the padding must not change a value. Checked here on the CPU, where both paths run."""
+    """HAT's 30-wide heads are zero-padded to 32 on a GPU so that the fused kernels take them (2.2x
+    faster in bf16 on an H200); the padding must not change a value. Checked here on the CPU, where
+    both paths run."""
     from sr_studio.archs.hat.network import attention
 
     torch.manual_seed(0)

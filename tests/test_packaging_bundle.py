@@ -101,10 +101,13 @@ WORKFLOWS = textwrap.dedent(
     torch.manual_seed(0)
     bundled = work / "bundled"
     bundled.mkdir()
-    save_file(SPAN(feature_channels=8, upscale=2).state_dict(), str(bundled / "span-x2.safetensors"))
+    save_file(
+        SPAN(feature_channels=8, upscale=2).state_dict(), str(bundled / "span-x2.safetensors")
+    )
     hat = work / "hat.pth"
-    torch.save({"params_ema": HAT(embed_dim=16, depths=(1,), num_heads=(2,), window_size=8, compress_ratio=2,
-                                  squeeze_factor=4, upscale=2).state_dict()}, hat)
+    torch.save({"params_ema": HAT(embed_dim=16, depths=(1,), num_heads=(2,), window_size=8,
+                                  compress_ratio=2, squeeze_factor=4, upscale=2).state_dict()},
+               hat)
     os.environ.update(SR_STUDIO_BUNDLED_DIR=str(bundled), SR_STUDIO_DATA_DIR=str(work / "data"),
                       SR_STUDIO_SETTINGS_DIR=str(work / "settings"), QT_QPA_PLATFORM="offscreen")
     from PIL import Image
@@ -129,8 +132,8 @@ WORKFLOWS = textwrap.dedent(
 
 
 def test_real_workflows_import_nothing_the_bundle_leaves_out(tmp_path):
-    """Upscaling (SPAN safetensors, HAT .pth, bf16), model import/list/verify and the GUI self-test, run
-    unfrozen: any module they import that the spec excludes would crash the bundle."""
+    """Upscaling (SPAN safetensors, HAT .pth, bf16), model import/list/verify and the GUI self-test,
+    run unfrozen: any module they import that the spec excludes would crash the bundle."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("SR_STUDIO_")}
     result = subprocess.run(
         [sys.executable, "-c", WORKFLOWS, str(tmp_path)],

@@ -1,5 +1,5 @@
-"""resources/ (catalog, bundled models, icons) is found the same way from a source checkout, an installed
-wheel and the frozen bundle, and the wheel really carries it."""
+"""resources/ (catalog, bundled models, icons) is found the same way from a source checkout, an
+installed wheel and the frozen bundle, and the wheel really carries it."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ spec = importlib.util.spec_from_file_location(
 bundle_contents = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bundle_contents)
 
-# Run in a fresh interpreter inside the layout under test; prints where resources were found and what
-# the catalog and the bundled-model lookup made of them.
+# Run in a fresh interpreter inside the layout under test; prints where resources were found and
+# what the catalog and the bundled-model lookup made of them.
 PROBE = """
 import json, sys
 {setup}
@@ -36,7 +36,8 @@ print(json.dumps({{"package": paths.__file__, "resources": str(paths.resource_di
 
 
 def probe(site: Path, cwd: Path, setup: str = "") -> dict:
-    """resource_dir() as seen by a Python whose sr_studio comes from `site` (not from the checkout)."""
+    """resource_dir() as seen by a Python whose sr_studio comes from `site` (not from the
+    checkout)."""
     env = {"PYTHONPATH": str(site), "PATH": "", "HOME": str(cwd)}
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(setup=setup)],
@@ -125,7 +126,10 @@ def test_missing_resources_is_a_clear_error_not_a_wrong_folder(tmp_path):
     site = tmp_path / "site"
     copy_package(site)
     shutil.rmtree(site / "sr_studio" / "resources", ignore_errors=True)
-    script = "from sr_studio.resource_paths import resource_dir\ntry:\n    resource_dir()\nexcept FileNotFoundError as e:\n    print(e)\n"
+    script = (
+        "from sr_studio.resource_paths import resource_dir\n"
+        "try:\n    resource_dir()\nexcept FileNotFoundError as e:\n    print(e)\n"
+    )
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,

@@ -1,4 +1,5 @@
-"""Our HAT and SPAN reproduce the reference implementations and accept the official checkpoint layouts."""
+"""Our HAT and SPAN reproduce the reference implementations and accept the official checkpoint
+layouts."""
 
 import json
 
@@ -83,8 +84,8 @@ def test_fusion_happens_once_not_per_call(parity_dir, monkeypatch):
     "case", [c for c in cases() if c["arch"] == "HAT"], ids=lambda c: c["name"]
 )
 def test_hat_in_bfloat16_stays_within_one_percent_rms_of_the_reference(parity_dir, case):
-    """The engine's bf16 HAT (body in bf16, residual stream, norms, head and tail in float32): relative
-    RMS error <= 1e-2. Cast whole to bf16, hat_s_like_x2 gives 1.17e-2."""
+    """The engine's bf16 HAT (body in bf16, residual stream, norms, head and tail in float32):
+    relative RMS error <= 1e-2. Cast whole to bf16, hat_s_like_x2 gives 1.17e-2."""
     from sr_studio.engine.devices import cast_model
 
     network = load_model(parity_dir / case["weights"]).network

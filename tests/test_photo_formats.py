@@ -1,4 +1,5 @@
-"""One list of what SR Studio reads and writes, shared by the CLI, the window and the folder scan."""
+"""One list of what SR Studio reads and writes, shared by the CLI, the window and the folder
+scan."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def test_the_cli_the_window_and_the_files_use_the_one_list():
 def test_the_module_imports_neither_torch_nor_qt():
     code = (
         "import sys, sr_studio.photo_formats; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'PySide6', 'PIL', 'numpy'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'PySide6', 'PIL', 'numpy'}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -71,7 +73,8 @@ def test_own_results_are_told_apart_from_photos(tmp_path: Path):
         "IMG_0001_x2-2.jpg",
         "IMG_0001_x1.5.png",
     }
-    # A photo whose own name looks like a result is a photo when nothing it could come from is beside it.
+    # A photo whose own name looks like a result is a photo when nothing it could come from is
+    # beside it.
     assert [p.name for p in photos_in_folder(tmp_path)] == [
         "IMG_0001.HEIC",
         "lonely_x2.png",

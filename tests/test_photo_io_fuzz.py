@@ -1,4 +1,5 @@
-"""Whatever bytes a file holds, read_photo returns a Photo or raises ImageReadError, nothing else."""
+"""Whatever bytes a file holds, read_photo returns a Photo or raises ImageReadError, nothing
+else."""
 
 from __future__ import annotations
 

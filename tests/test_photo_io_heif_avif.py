@@ -1,9 +1,10 @@
 """Phone photos in HEIC and AVIF, made here, through `sr-studio upscale` as a user runs it.
 
-SR Studio decodes HEIC with pi-heif, which cannot encode; the test files are written with pillow-heif
-(a test-only dependency: its wheel carries the x265 encoder) without registering it as Pillow's HEIF
-plugin, so reading still goes through pi-heif exactly as in the app. AVIF is written by Pillow itself.
-Like a phone, the encoders store the picture sideways with a rotation box and EXIF orientation 6.
+SR Studio decodes HEIC with pi-heif, which cannot encode; the test files are written with
+pillow-heif (a test-only dependency: its wheel carries the x265 encoder) without registering it as
+Pillow's HEIF plugin, so reading still goes through pi-heif exactly as in the app. AVIF is written
+by Pillow itself. Like a phone, the encoders store the picture sideways with a rotation box and EXIF
+orientation 6.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ PATCHES = {  # stored (sideways) rows, columns -> colour
 
 
 def stored_pixels() -> np.ndarray:
-    """64x48 as the sensor stored it: gradients, three colour patches, a red marker in the top-left corner."""
+    """64x48 as the sensor stored it: gradients, three colour patches, a red marker in the top-left
+    corner."""
     y, x = np.mgrid[0:48, 0:64]
     pixels = np.empty((48, 64, 3), np.uint8)
     pixels[..., 0] = 40 + x * 2
@@ -127,7 +129,8 @@ def test_phone_photo_is_read_upright_with_its_metadata(phone_photo):
 def test_phone_photo_through_the_cli_comes_out_upright_with_metadata_and_colours(
     phone_photo, tmp_path, output
 ):
-    """The bundled SPAN x2, as `sr-studio upscale IMG_0042.HEIC --scale 2` runs it (PNG beside it by default)."""
+    """The bundled SPAN x2, as `sr-studio upscale IMG_0042.HEIC --scale 2` runs it (PNG beside it by
+    default)."""
     args = ["upscale", "--quiet", str(phone_photo), "--scale", "2"]
     if output == "jpg":
         args += ["-o", str(tmp_path / "big.jpg")]
@@ -152,6 +155,7 @@ def test_phone_photo_through_the_cli_comes_out_upright_with_metadata_and_colours
     )  # the marker, top right
     assert np.abs((half - expected).mean(axis=(0, 1))).max() < 1.5, "a colour cast"
     for name, ((top, bottom, left, right), colour) in PATCHES.items():
-        # A stored patch at rows top:bottom, columns left:right shows at rows left:right, columns 48-bottom:48-top.
+        # A stored patch at rows top:bottom, columns left:right shows at rows left:right, columns
+        # 48-bottom:48-top.
         inside = half[left + 3 : right - 3, 48 - bottom + 3 : 48 - top - 3]
         assert inside.mean(axis=(0, 1)) == pytest.approx(colour, abs=4), name

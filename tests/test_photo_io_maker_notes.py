@@ -1,9 +1,10 @@
 """Camera maker notes (where the lens, focus and picture-style data live) survive into every output.
 
 Many makers' notes (Canon, Sony, Panasonic, ...) are a directory whose values sit at offsets counted
-from the start of the EXIF block, not of the note: moving the note by a single byte without rewriting
-them makes every reader find garbage. The test note here is such a directory, written the way a Canon
-body does, and the check is the one a photo tool makes: follow the offsets to the lens name.
+from the start of the EXIF block, not of the note: moving the note by a single byte without
+rewriting them makes every reader find garbage. The test note here is such a directory, written the
+way a Canon body does, and the check is the one a photo tool makes: follow the offsets to the lens
+name.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def canon_style_exif(byte_order: str) -> tuple[bytes, bytes]:
 
 
 def read_lens(tiff: bytes) -> tuple[bytes, bytes, tuple]:
-    """(maker note bytes, lens name, settings), found as a photo tool finds them: by following offsets."""
+    """(maker note bytes, lens name, settings), found as a photo tool finds them: by following
+    offsets."""
     order = "<" if tiff[:2] == b"II" else ">"
 
     def directory(offset: int) -> dict[int, tuple[int, int, bytes]]:
@@ -93,7 +95,8 @@ def read_lens(tiff: bytes) -> tuple[bytes, bytes, tuple]:
 
 
 def output_tiff_structure(path) -> bytes:
-    """The TIFF structure holding the EXIF: the whole file for TIFF, the EXIF block for the others."""
+    """The TIFF structure holding the EXIF: the whole file for TIFF, the EXIF block for the
+    others."""
     if path.suffix == ".tif":
         return path.read_bytes()
     with Image.open(path) as written:
@@ -135,7 +138,8 @@ def test_maker_note_survives_byte_for_byte_and_its_offsets_still_lead_to_the_len
 
 @pytest.mark.parametrize("depth", [8, 16])
 def test_maker_note_survives_a_tiff_and_back_to_jpeg(tmp_path, depth):
-    """Reading SR Studio's TIFF takes its EXIF block as stored, not re-serialised (which moves the note)."""
+    """Reading SR Studio's TIFF takes its EXIF block as stored, not re-serialised (which moves the
+    note)."""
     blob, note = canon_style_exif("<")
     source = tmp_path / "IMG_0002.JPG"
     Image.fromarray(np.full((24, 40, 3), 90, np.uint8)).save(source, quality=95, exif=blob)

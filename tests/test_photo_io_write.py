@@ -203,7 +203,7 @@ def test_file_appearing_during_the_write_is_not_clobbered(tmp_path, monkeypatch)
     assert names(tmp_path) == ["race.png"]
 
 
-# ------------------------------------------------------------------------------ failures leave nothing
+# --------------------------------------------------------------------------- failures leave nothing
 
 
 def _failing_encoder(exception):
@@ -380,7 +380,8 @@ print(peak_growth_mb(lambda: write_photo(sys.argv[1], result, quality=90)))
 
 
 def rgb_in_4_byte_buffer() -> np.ndarray:
-    """A 2400x4000 RGB result kept in the first three channels of a 4-byte-per-pixel buffer (as the CLI's)."""
+    """A 2400x4000 RGB result kept in the first three channels of a 4-byte-per-pixel buffer (as the
+    CLI's)."""
     height, width = 2400, 4000  # Pillow's copy: 38 MB
     buffer = np.empty((height, width, 4), np.uint8)
     buffer[..., 3] = 7  # never to be read
@@ -395,8 +396,9 @@ def rgb_in_4_byte_buffer() -> np.ndarray:
 def test_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(
     tmp_path, monkeypatch, suffix
 ):
-    """How the CLI writes large JPEG/PNG/WebP results: Pillow would otherwise copy the whole result first (4 bytes
-    a pixel). The file must be the very same as from a plain array, metadata included."""
+    """How the CLI writes large JPEG/PNG/WebP results: Pillow would otherwise copy the whole result
+    first (4 bytes a pixel). The file must be the very same as from a plain array, metadata
+    included."""
     result = rgb_in_4_byte_buffer()
     exif = Image.Exif()
     exif[271], exif[272] = "Canon", "EOS R5"
@@ -424,7 +426,9 @@ def test_rgb_result_kept_in_a_4_byte_buffer_is_encoded_without_a_full_copy(
     if suffix == ".png":
         assert np.array_equal(back.pixels, plain) and back.dpi == pytest.approx((300, 300), abs=0.1)
     if suffix == ".webp" or not os.path.exists("/proc/self/clear_refs"):
-        return  # libwebp's own picture buffers make its peak vary by more than the copy; peaks come from Linux's /proc
+        # libwebp's own picture buffers make its peak vary by more than the copy; peaks come from
+        # Linux's /proc
+        return
 
     def growth(layout):  # in a fresh process: memory this one freed earlier would hide the copy
         done = subprocess.run(

@@ -1,4 +1,5 @@
-"""The workflow without a window: the session driven synchronously, its workers replaced by fakes."""
+"""The workflow without a window: the session driven synchronously, its workers replaced by
+fakes."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ class FakeWorkers:
 
     # What the threads would answer ----------------------------------------------------------------
     def finish_loads(self) -> None:
-        """Read every photo asked for: real files, decoded; a broken one fails with the reader's reason."""
+        """Read every photo asked for: real files, decoded; a broken one fails with the reader's
+        reason."""
         from sr_studio.photo_io import read_photo
 
         while self.loads:
@@ -240,7 +242,8 @@ def test_an_export_conflict_asks_once_and_keeps_both_or_cancels(setup, tmp_path)
         "b_x2_span-x2.png",
     ]
     assert [item.status for item in items] == ["exported", "exported"]
-    # Added again, the folder gives back only what this session did not write (here: the user's own file).
+    # Added again, the folder gives back only what this session did not write (here: the user's own
+    # file).
     assert [item.name for item in session.add_paths([out])] == ["a_x2_span-x2.png"]
 
 

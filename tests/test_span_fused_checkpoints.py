@@ -1,8 +1,8 @@
-"""Re-fused SPAN checkpoints (the `eval_conv` kernels only, as model zoos and converters ship them) load,
-run like the network they were fused from, import, and report damaged entries in one line.
+"""Re-fused SPAN checkpoints (the `eval_conv` kernels only, as model zoos and converters ship them)
+load, run like the network they were fused from, import, and report damaged entries in one line.
 
-The files are made here by fusing random SPANs and keeping only the fused entries; the parity standard is
-the project's: max |ours - reference| <= 1e-3 x std(reference), float32 on the CPU.
+The files are made here by fusing random SPANs and keeping only the fused entries; the parity
+standard is the project's: max |ours - reference| <= 1e-3 x std(reference), float32 on the CPU.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ CHAIN_ENTRY = re.compile(
 
 
 def random_span(channels: int, scale: int, norm: bool, seed: int) -> SPAN:
-    """A SPAN with random weights whose `eval_conv` kernels are stale until fused (as during training).
+    """A SPAN with random weights whose `eval_conv` kernels are stale until fused (as during
+    training).
 
-    Each convolution halves the standard deviation of its input (std 0.5 / sqrt(fan-in)). At unit gain the
-    normalised (x255) variant is so ill-conditioned that plain float32, fused or not, is 1-3e-3 x std away
-    from the exact (float64) output: a property of such random weights, which would hide what is tested.
+    Each convolution halves the standard deviation of its input (std 0.5 / sqrt(fan-in)). At unit
+    gain the normalised (x255) variant is so ill-conditioned that plain float32, fused or not, is
+    1-3e-3 x std away from the exact (float64) output: a property of such random weights, which
+    would hide what is tested.
     """
     torch.manual_seed(seed)
     model = SPAN(feature_channels=channels, upscale=scale, norm=norm)
@@ -59,8 +61,9 @@ def fused_entries(model: SPAN) -> dict[str, torch.Tensor]:
 
 
 def unfused_output(model: SPAN, x: torch.Tensor) -> torch.Tensor:
-    """The reference: the training-time graph (the chains themselves, never the fused kernels), computed in
-    float64 so that its own rounding does not count against ours; returned in float32."""
+    """The reference: the training-time graph (the chains themselves, never the fused kernels),
+    computed in float64 so that its own rounding does not count against ours; returned in
+    float32."""
     exact = copy.deepcopy(model).double().train()
     with torch.no_grad():
         return exact(x.double()).float()
@@ -113,7 +116,8 @@ def test_re_fused_file_loads_and_matches_the_network_it_was_fused_from(
     x = torch.rand(1, 3, 19, 14)
     if half:
         entries = {k: v.half() if v.is_floating_point() else v for k, v in entries.items()}
-        # The reference runs the very kernels the file holds (the fused ones, rounded to float16), in float64.
+        # The reference runs the very kernels the file holds (the fused ones, rounded to float16),
+        # in float64.
         rounded = copy.deepcopy(trained).double().eval()
         for key, tensor in rounded.state_dict().items():
             if key in entries:
@@ -137,7 +141,8 @@ def test_re_fused_file_loads_and_matches_the_network_it_was_fused_from(
     assert (described.arch, described.scale, described.hyperparameters) == ("SPAN", scale, expected)
     assert (described.context, described.size_multiple, described.cross_fade) == (21, 1, 0)
     assert not model.training
-    # One network per file: the loaded model holds exactly the file's entries, the kernels as stored.
+    # One network per file: the loaded model holds exactly the file's entries, the kernels as
+    # stored.
     assert set(model.state_dict()) == expected_fused_keys(norm)
     stored = entries["block_3.c2_r.eval_conv.weight"].float()
     assert torch.equal(model.block_3.c2_r.eval_conv.weight, stored)
@@ -170,12 +175,14 @@ def test_a_fused_only_model_state_dict_loads_back_as_the_same_network():
         torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)
     model.fuse()  # nothing to rebuild: calling it again changes no kernel
     assert all(
-        torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
     )
 
 
 def test_the_official_form_still_rebuilds_its_kernels_from_the_chains():
-    """An official file keeps the chain network (and stale eval_conv tensors are replaced, not trusted)."""
+    """An official file keeps the chain network (and stale eval_conv tensors are replaced, not
+    trusted)."""
     trained = random_span(16, 2, True, seed=4)
     official = {
         k: v.clone() for k, v in trained.state_dict().items()
@@ -190,7 +197,7 @@ def test_the_official_form_still_rebuilds_its_kernels_from_the_chains():
         assert error_ratio(model(x), unfused_output(trained, x)) <= 1e-3
 
 
-# ----------------------------------------------------------------------------- the published SPAN weights
+# ----------------------------------------------------------------------- the published SPAN weights
 
 
 def set5_crop(shared_dir, size: int = 40) -> torch.Tensor:
@@ -228,7 +235,7 @@ def test_published_span_re_fused_gives_the_official_output(shared_dir, tmp_path,
     assert torch.equal(output, expected)  # the same kernels through the same convolutions
 
 
-# ----------------------------------------------------------------------------- `sr-studio models import`
+# ------------------------------------------------------------------------ `sr-studio models import`
 
 
 @pytest.fixture
@@ -276,7 +283,8 @@ def test_models_import_stores_a_re_fused_file_that_loads_back(data_home, capsys)
 
 
 def damaged(entries: dict, key: str, change) -> dict:
-    """`key` removed (change None) or set to change(the stored tensor, None for an entry the file lacks)."""
+    """`key` removed (change None) or set to change(the stored tensor, None for an entry the file
+    lacks)."""
     entries = dict(entries)
     if change is None:
         del entries[key]
@@ -296,7 +304,8 @@ DAMAGES = [
     (
         "block_2.c1_r.eval_conv.weight",
         lambda t: t[:, :-1],
-        r"wrong shape \(e\.g\. block_2\.c1_r\.eval_conv\.weight \(16, 15, 3, 3\) vs \(16, 16, 3, 3\)\)",
+        r"wrong shape \(e\.g\. block_2\.c1_r\.eval_conv\.weight \(16, 15, 3, 3\) "
+        r"vs \(16, 16, 3, 3\)\)",
     ),
     (
         "conv_2.eval_conv.bias",

@@ -1,4 +1,5 @@
-"""The shipped catalog: every known official HAT/SPAN checkpoint and real-world model, exactly as published."""
+"""The shipped catalog: every known official HAT/SPAN checkpoint and real-world model, exactly as
+published."""
 
 from __future__ import annotations
 

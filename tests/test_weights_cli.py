@@ -1,4 +1,5 @@
-"""`sr-studio models ...` as a photographer uses it: readable listing, clear one-line errors, exit codes."""
+"""`sr-studio models ...` as a photographer uses it: readable listing, clear one-line errors, exit
+codes."""
 
 from __future__ import annotations
 
@@ -121,7 +122,8 @@ def test_list_is_an_aligned_table_with_human_sizes_and_a_legend(home, capsys):
     assert by_id["mine"].endswith("imported") and " kB " in by_id["mine"]
     assert "Legend" in output and "unverified  no checksum was published" in output
     assert re.search(
-        r"\n  FOR +Photo +camera JPEGs, phone photos, noise\n +Clean +sharp sources, renders, downscaled images\n",
+        r"\n  FOR +Photo +camera JPEGs, phone photos, noise\n"
+        r" +Clean +sharp sources, renders, downscaled images\n",
         output,
     )
     assert f"Models are stored in {home / 'data' / 'models'}" in output
@@ -220,7 +222,8 @@ def test_progress_is_a_line_per_ten_percent_in_a_log():
 
 
 def test_list_does_not_import_torch(home):
-    """`sr-studio --help` and `models list` must stay instant: torch loads only for download and import."""
+    """`sr-studio --help` and `models list` must stay instant: torch loads only for download and
+    import."""
     code = (
         "import argparse, sys\n"
         "from sr_studio.cli import models_command\n"
@@ -236,8 +239,8 @@ def test_list_does_not_import_torch(home):
 
 
 def test_a_listing_piped_into_head_ends_quietly(home):
-    """`sr-studio models list | head -1`: the reader is gone before the listing is written (here: its end
-    of the pipe is closed from the start); no traceback, exit 0."""
+    """`sr-studio models list | head -1`: the reader is gone before the listing is written (here:
+    its end of the pipe is closed from the start); no traceback, exit 0."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:

@@ -1,7 +1,8 @@
 """Downloads against a real HTTP server on 127.0.0.1 that serves checkpoints this test makes.
 
-After every scenario the test checks what a user would see: what is installed (and listed), and that a
-failed download leaves nothing that looks installed (a partial file only where resuming is intended).
+After every scenario the test checks what a user would see: what is installed (and listed), and that
+a failed download leaves nothing that looks installed (a partial file only where resuming is
+intended).
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def handler_for(served: Served):
                     time.sleep(pause)
 
         def trickle_headers(self):
-            """A status line and then one long header, a byte every 50 ms: never silent for long, never done."""
+            """A status line and then one long header, a byte every 50 ms: never silent for long,
+            never done."""
             head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60000
             for offset in range(len(head)):
                 if served.release.is_set():
@@ -255,7 +257,9 @@ def test_good_download_is_verified_installed_and_listed(server, home, span_x2):
     assert [(m.status, m.verified, m.path) for m in listed] == [("installed", True, model.path)]
     downloading = [e for e in events if e.phase == "downloading"]
     assert downloading[-1].bytes_done == downloading[-1].bytes_total == len(span_x2)
-    assert all(a.bytes_done <= b.bytes_done for a, b in zip(downloading, downloading[1:]))
+    assert all(
+        a.bytes_done <= b.bytes_done for a, b in zip(downloading, downloading[1:], strict=False)
+    )
     assert all(e.bytes_per_second >= 0 for e in events)
     assert [e.phase for e in events][-1] == "verifying"
     # Asking again returns the installed model without touching the network.
@@ -489,7 +493,8 @@ def test_cancel_event_set_from_the_progress_callback(server, home, span_x2):
 def test_insufficient_disk_space_is_refused_before_writing(
     server, home, span_x2, monkeypatch, size_in_catalog, requests_made
 ):
-    """With the size in the catalog, nothing is even requested; otherwise the server's Content-Length decides."""
+    """With the size in the catalog, nothing is even requested; otherwise the server's
+    Content-Length decides."""
     server.files["/span.pth"] = span_x2
     entry(server.base + "/span.pth", span_x2 if size_in_catalog else None)
     usage = collections.namedtuple("usage", "total used free")
@@ -615,7 +620,7 @@ def test_a_kept_part_file_whose_mirror_is_gone_is_discarded(server, home, span_x
     assert_nothing_installed(home)
 
 
-# -- offline, unreachable and endless mirrors --------------------------------------------------------
+# -- offline, unreachable and endless mirrors ------------------------------------------------------
 
 
 def refused_url() -> str:
@@ -630,7 +635,8 @@ def refused_url() -> str:
 
 @pytest.fixture
 def no_such_host(monkeypatch):
-    """Name lookups of `mirror.invalid` fail as they do offline; everything else resolves as usual."""
+    """Name lookups of `mirror.invalid` fail as they do offline; everything else resolves as
+    usual."""
     import socket
 
     real = socket.getaddrinfo
@@ -686,8 +692,8 @@ def test_an_unreachable_mirror_is_skipped_at_once_for_the_next(server, home, spa
 def test_a_mirror_that_ignores_range_and_breaks_off_at_the_same_place_runs_out_of_tries(
     server, home, span_x2
 ):
-    """Each try restarts at 0 (200, the whole file) and is cut at 1000 bytes: it never gets further than the
-    first, so the tries run out instead of counting as progress forever."""
+    """Each try restarts at 0 (200, the whole file) and is cut at 1000 bytes: it never gets further
+    than the first, so the tries run out instead of counting as progress forever."""
     server.files["/span.pth"] = span_x2
     server.drop_always["/span.pth"] = 1000
     server.ignore_range.add("/span.pth")
@@ -710,7 +716,8 @@ def test_a_mirror_that_ignores_range_and_breaks_off_at_the_same_place_runs_out_o
 
 
 def test_a_retry_that_resumes_further_still_counts_as_progress(server, home, span_x2):
-    """The rule above does not stop a mirror that honours Range and breaks off often: each try adds bytes."""
+    """The rule above does not stop a mirror that honours Range and breaks off often: each try adds
+    bytes."""
     server.files["/span.pth"] = span_x2
     entry(server.base + "/span.pth", span_x2)
     cuts = iter([3000, 3000, 3000, 3000])
@@ -730,7 +737,8 @@ def test_a_retry_that_resumes_further_still_counts_as_progress(server, home, spa
 
 
 def test_headers_that_trickle_in_time_out_cleanly(server, home, span_x2):
-    """A byte every 50 ms keeps each read under the 0.5 s timeout; the headers as a whole must not take longer."""
+    """A byte every 50 ms keeps each read under the 0.5 s timeout; the headers as a whole must not
+    take longer."""
     server.files["/span.pth"] = span_x2
     server.slow_headers.add("/span.pth")
     entry(server.base + "/span.pth", span_x2)
@@ -755,11 +763,12 @@ def test_headers_that_trickle_in_time_out_cleanly(server, home, span_x2):
     assert_nothing_installed(home)
 
 
-# -- a trickling mirror ------------------------------------------------------------------------------
+# -- a trickling mirror ----------------------------------------------------------------------------
 
 
 def test_trickling_mirror_counts_as_stalled_and_the_next_mirror_is_used(server, home, span_x2):
-    """A few bytes every 0.1 s keep the socket timeout (5 s here) from ever firing; the speed rule does not."""
+    """A few bytes every 0.1 s keep the socket timeout (5 s here) from ever firing; the speed rule
+    does not."""
     server.files["/trickle.pth"] = span_x2
     server.files["/good.pth"] = span_x2
     server.trickle["/trickle.pth"] = (20, 0.1)  # 200 B/s, under the 2 kB a second asked for below
@@ -827,7 +836,8 @@ def start_cli_download(*extra: str) -> subprocess.Popen:
 
 
 class Lines:
-    """A child's stderr read on a thread, so the test can wait for one line without blocking on EOF."""
+    """A child's stderr read on a thread, so the test can wait for one line without blocking on
+    EOF."""
 
     def __init__(self, stream):
         self.lines: list[str] = []

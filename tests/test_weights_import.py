@@ -1,4 +1,5 @@
-"""Importing the user's own weights: proven by loading, stored as safetensors, duplicates and bad files refused."""
+"""Importing the user's own weights: proven by loading, stored as safetensors, duplicates and bad
+files refused."""
 
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ def test_human_sizes_read_like_a_file_browser():
 def test_bundled_models_are_listed_from_their_cards(home):
     write_span(home / "bundled" / "span-x2.safetensors", 2)
     (home / "bundled" / "span-x2.md").write_text(
-        "---\nid: bundled-span-x2\nname: SR Studio SPAN x2\narch: SPAN\nscale: 2\nlicense: Apache-2.0\n---\n"
+        "---\nid: bundled-span-x2\nname: SR Studio SPAN x2\narch: SPAN\nscale: 2\n"
+        "license: Apache-2.0\n---\n"
         "# SPAN x2\nTrained for SR Studio on photos.\n"
     )
     write_span(home / "bundled" / "span-x4.safetensors", 4)
@@ -118,7 +119,8 @@ def test_bundled_models_are_listed_from_their_cards(home):
 def test_markdown_card_as_a_bullet_list(home):
     write_span(home / "bundled" / "span-x4.safetensors", 4)
     (home / "bundled" / "span-x4.md").write_text(
-        "# SR Studio SPAN x4\n\n- **id**: bundled-span-x4\n- **Scale**: x4\n- **License**: Apache-2.0\n"
+        "# SR Studio SPAN x4\n\n- **id**: bundled-span-x4\n- **Scale**: x4\n"
+        "- **License**: Apache-2.0\n"
     )
     [model] = bundled_models()
     assert (model.id, model.scale, model.license) == ("bundled-span-x4", 4, "Apache-2.0")

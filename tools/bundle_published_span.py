@@ -2,11 +2,11 @@
 
   python tools/bundle_published_span.py ../shared/weights/span-official resources/models
 
-The source files are checked against the sha256 recorded in `../shared/weights/README.md` and
-loaded once; the bundle gets the same tensors, flat, in the official layout, as .safetensors (no pickle
-to open at start-up). The output must give exactly the source's pictures: the script checks that too.
-safetensors writes its metadata in hash-map order, so two runs give equal tensors but not always equal
-bytes; the cards record the sha256 of the files shipped.
+The source files are checked against the sha256 recorded in `../shared/weights/README.md` and loaded
+once; the bundle gets the same tensors, flat, in the official layout, as .safetensors (no pickle to
+open at start-up). The output must give exactly the source's pictures: the script checks that too.
+safetensors writes its metadata in hash-map order, so two runs give equal tensors but not always
+equal bytes; the cards record the sha256 of the files shipped.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def main(argv=None) -> int:
                 "arch": "SPAN",
                 "scale": stem[-1],
                 "source": f"{name} (sha256 {expected})",
-                "provenance": "published SPAN ch48 (hongyuanyu/SPAN, Apache-2.0), recovered from a float16 ncnn export",
+                "provenance": "published SPAN ch48 (hongyuanyu/SPAN, Apache-2.0), recovered from a "
+                "float16 ncnn export",
             },
         )
         os.replace(temporary, target)
@@ -72,7 +73,8 @@ def main(argv=None) -> int:
         with torch.inference_mode():
             difference = (load_model(target)(x) - load_model(source)(x)).abs().max().item()
         print(
-            f"{target}: {target.stat().st_size} bytes, sha256 {sha256_of(target)}, max difference {difference:.1e}"
+            f"{target}: {target.stat().st_size} bytes, sha256 {sha256_of(target)}, max difference "
+            f"{difference:.1e}"
         )
         if difference != 0.0:
             return 1

@@ -1,9 +1,11 @@
-"""PSNR / SSIM (Y channel, paper protocol) of models on Set5, Set14 and Urban100, as a Markdown table.
+r"""PSNR / SSIM (Y channel, paper protocol) of models on Set5, Set14 and Urban100, as a Markdown
+table.
 
   python tools/evaluate.py bicubic --scale 2
   python tools/evaluate.py resources/models/span-x2.safetensors bicubic
   python tools/evaluate.py bundled-span-x4 path/to/checkpoint.pth --sets Set5 Set14
-  python tools/evaluate.py bicubic bundled-span-x4 bundled-span-x4-photo --degraded --sets Set14 Urban100
+  python tools/evaluate.py bicubic bundled-span-x4 bundled-span-x4-photo --degraded \
+      --sets Set14 Urban100
 
 A MODEL is `bicubic` (needs --scale, or takes the scale of the other models), a weights file, or a
 model id (installed, bundled or catalog) as `sr-studio upscale --model` takes it. Each model runs
@@ -62,7 +64,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--degraded",
         action="store_true",
-        help="camera-like degraded inputs (blur, downscale, noise, JPEG; seeded, see benchmarks/DEGRADED.md) "
+        help="camera-like degraded inputs (blur, downscale, noise, JPEG; seeded, see "
+        "benchmarks/DEGRADED.md) "
         "instead of the clean bicubic protocol",
     )
     args = parser.parse_args(argv)

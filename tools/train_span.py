@@ -1,27 +1,29 @@
-"""Train the bundled SPAN models (48 channels, official layout) on the CPU, resumably.
+r"""Train the bundled SPAN models (48 channels, official layout) on the CPU, resumably.
 
-Data: the photos in `train/photos` of the shared datasets folder ONLY (never a benchmark image). A few
-of them (every 20th, sorted by name) are held out for a quick validation PSNR. Degradation is the
-evaluation protocol's: Pillow BICUBIC downscale of the whole (scale-cropped) photo, done once at start;
-random aligned LR/HR crops, flips and 90-degree rotations; L1 loss (or, for a last PSNR-oriented
-fine-tuning stage as in the SPAN paper, `--loss mse`); Adam; warm-up then cosine decay;
-EMA of the weights (the EMA model is what gets exported).
+Data: the photos in `train/photos` of the shared datasets folder ONLY (never a benchmark image). A
+few of them (every 20th, sorted by name) are held out for a quick validation PSNR. Degradation is
+the evaluation protocol's: Pillow BICUBIC downscale of the whole (scale-cropped) photo, done once at
+start; random aligned LR/HR crops, flips and 90-degree rotations; L1 loss (or, for a last
+PSNR-oriented fine-tuning stage as in the SPAN paper, `--loss mse`); Adam; warm-up then cosine
+decay; EMA of the weights (the EMA model is what gets exported).
 
 Two ways to train each 3x3 convolution of SPAN (`--conv-mode`):
   reparam  the Conv3XC chain (1x1 -> 3x3 -> 1x1 + 1x1 skip), as in the paper; ~2.5x slower a step.
-  fused    the single 3x3 `eval_conv` directly. On a 2-core CPU this gets ~2.5x more steps in the same
-           time, which matters far more than re-parameterisation when training is this short. On
-           export the chain tensors are written so that fusing them reproduces `eval_conv` exactly
-           (identity 1x1s, zero skip), so the file stays a valid official-layout SPAN checkpoint.
+  fused    the single 3x3 `eval_conv` directly. On a 2-core CPU this gets ~2.5x more steps in the
+           same time, which matters far more than re-parameterisation when training is this short.
+           On export the chain tensors are written so that fusing them reproduces `eval_conv`
+           exactly (identity 1x1s, zero skip), so the file stays a valid official-layout SPAN
+           checkpoint.
 
-The learning-rate schedule runs on progress = trained wall-clock time / `--budget-minutes` (or steps /
-`--total-steps` when no budget is given), so a run that is slowed by a busy machine still finishes its
-decay on time. Checkpoints (model, EMA, optimizer, step, elapsed time, RNG states) are written
+The learning-rate schedule runs on progress = trained wall-clock time / `--budget-minutes` (or steps
+/ `--total-steps` when no budget is given), so a run that is slowed by a busy machine still finishes
+its decay on time. Checkpoints (model, EMA, optimizer, step, elapsed time, RNG states) are written
 atomically every `--checkpoint-minutes` and on SIGTERM/SIGINT; rerunning the same command resumes.
 
   python tools/train_span.py --scale 2 --run training/runs/x2 --budget-minutes 75
   python tools/train_span.py --scale 4 --run training/runs/x4 --init-body training/runs/x2/last.pt
-  python tools/train_span.py --scale 2 --run training/runs/x2 --export resources/models/span-x2.safetensors
+  python tools/train_span.py --scale 2 --run training/runs/x2 \
+      --export resources/models/span-x2.safetensors
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def load_pairs(folder: Path, scale: int) -> tuple[list, list, list[str]]:
 
 
 def flipped_and_turned(rng: np.random.Generator, *crops: np.ndarray) -> list[np.ndarray]:
-    """The same random flips and quarter turns applied to aligned crops (HWC), as contiguous arrays."""
+    """The same random flips and quarter turns applied to aligned crops (HWC), as contiguous
+    arrays."""
     horizontal, vertical, turns = rng.random() < 0.5, rng.random() < 0.5, int(rng.integers(4))
     out = []
     for crop in crops:
@@ -98,9 +101,9 @@ def camera_batch(
 ):
     """(LR, HR) crops where each LR is its HR crop through a random camera-like degradation.
 
-    The degradation runs on the HR crop itself (blur at the HR's resolution, then down to LR size), one
-    recipe per crop from `rng`, so a resumed run draws the same stream. `clean_share` of the crops get
-    the clean bicubic protocol only.
+    The degradation runs on the HR crop itself (blur at the HR's resolution, then down to LR size),
+    one recipe per crop from `rng`, so a resumed run draws the same stream. `clean_share` of the
+    crops get the clean bicubic protocol only.
     """
     from sr_studio.degradation import apply, camera_recipe
 
@@ -185,11 +188,12 @@ def set_conv_mode(model: SPAN, mode: str) -> None:
 def initialise_fused(model: SPAN) -> None:
     """Start the fused 3x3 convs from the fused random chains, then route the image through.
 
-    SPAN has no global skip, so from a random start it must first learn to reproduce the input, which
-    costs thousands of steps. Here conv_1 copies the normalised image into feature channels 0-2,
-    conv_cat passes them on, and the upsampler turns them back into the image at every sub-pixel: the
-    network starts as a nearest-neighbour upscaler and learns the detail on top. Only the initial
-    weights differ from the paper's; the architecture and file layout are the official ones.
+    SPAN has no global skip, so from a random start it must first learn to reproduce the input,
+    which costs thousands of steps. Here conv_1 copies the normalised image into feature channels
+    0-2, conv_cat passes them on, and the upsampler turns them back into the image at every
+    sub-pixel: the network starts as a nearest-neighbour upscaler and learns the detail on top. Only
+    the initial weights differ from the paper's; the architecture and file layout are the official
+    ones.
     """
     model.fuse()
     scale = int(round((model.upsampler[0].out_channels // 3) ** 0.5))
@@ -213,7 +217,8 @@ def initialise_fused(model: SPAN) -> None:
 
 
 def upsampler_from_smaller(target: SPAN, source_state: dict, source_scale: int) -> None:
-    """Start the x4 upsampler as the x2 one followed by a nearest-neighbour x2 (same image at start)."""
+    """Start the x4 upsampler as the x2 one followed by a nearest-neighbour x2 (same image at
+    start)."""
     weight, bias = source_state["upsampler.0.weight"], source_state["upsampler.0.bias"]
     scale = int(round((target.upsampler[0].out_channels // 3) ** 0.5))
     factor = scale // source_scale
@@ -232,7 +237,8 @@ def upsampler_from_smaller(target: SPAN, source_state: dict, source_scale: int) 
 
 @torch.no_grad()
 def write_chain_from_eval_conv(block: Conv3XC) -> None:
-    """Set sk/conv so that fusing them gives exactly the trained eval_conv (identity 1x1s, zero skip)."""
+    """Set sk/conv so that fusing them gives exactly the trained eval_conv (identity 1x1s, zero
+    skip)."""
     first, middle, last = block.conv
     weight, bias = block.eval_conv.weight, block.eval_conv.bias
     c_out, c_in = weight.shape[:2]
@@ -294,12 +300,14 @@ def validation_rows(log_path: Path, rows: int = 14) -> list[dict]:
 def curve_table(log_path: Path) -> str:
     entries = validation_rows(log_path)
     lines = [
-        "| step | training minutes | learning rate | training loss (L1, or MSE in an MSE stage) | held-out PSNR (dB) |",
+        "| step | training minutes | learning rate | training loss (L1, or MSE in an MSE stage) | "
+        "held-out PSNR (dB) |",
         "| --- | --- | --- | --- | --- |",
     ]
     for r in entries:
         lines.append(
-            f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | {r['val_psnr']} |"
+            f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | "
+            f"{r['val_psnr']} |"
         )
     return "\n".join(lines)
 
@@ -307,12 +315,14 @@ def curve_table(log_path: Path) -> str:
 def photo_curve_table(log_path: Path) -> str:
     entries = validation_rows(log_path)
     lines = [
-        "| step | training minutes | learning rate | L1 loss | held-out PSNR, clean (dB) | held-out PSNR, degraded (dB) |",
+        "| step | training minutes | learning rate | L1 loss | held-out PSNR, clean (dB) | "
+        "held-out PSNR, degraded (dB) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in entries:
         lines.append(
-            f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | {r['val_psnr']} | "
+            f"| {r['step']} | {float(r['elapsed_min']):.0f} | {r['lr']} | {r['loss'] or '-'} | "
+            f"{r['val_psnr']} | "
             f"{r.get('val_psnr_degraded') or '-'} |"
         )
     return "\n".join(lines)
@@ -358,7 +368,7 @@ def write_photo_card(args, state: dict, model) -> None:
     def gains(rows) -> dict[str, float]:
         """This model minus the published SPAN, by set label."""
         ours, theirs = rows[0][2], rows[1][2]
-        return {a.name: a.psnr - b.psnr for a, b in zip(ours, theirs)}
+        return {a.name: a.psnr - b.psnr for a, b in zip(ours, theirs, strict=True)}
 
     def differences(rows) -> str:
         return ", ".join(f"{name} {gain:+.2f} dB" for name, gain in gains(rows).items())
@@ -366,7 +376,8 @@ def write_photo_card(args, state: dict, model) -> None:
     def worst(rows, sets) -> float:
         return min(gain for name, gain in gains(rows).items() if name.split(" (")[0] in sets)
 
-    # The photo model's targets, on the degraded benchmark's sets: +1.0 dB degraded, at most -0.7 dB clean.
+    # The photo model's targets, on the degraded benchmark's sets: +1.0 dB degraded, at most -0.7 dB
+    # clean.
     meets_targets = (
         worst(tables[True], ("Set14", "Urban100")) >= 1.0
         and worst(tables[False], BENCHMARK_SETS) >= -0.7
@@ -377,15 +388,19 @@ def write_photo_card(args, state: dict, model) -> None:
     card_id = f"bundled-span-x{scale}-photo"
     if meets_targets:
         role = (
-            f"The model SR Studio runs for x{scale} when none is\nchosen. For sharp, noise-free sources "
-            f"(renders, scans of prints, images that were downscaled) the clean\n`bundled-span-x{scale}` keeps "
+            f"The model SR Studio runs for x{scale} when none is\n"
+            "chosen. For sharp, noise-free sources "
+            "(renders, scans of prints, images that were downscaled) the clean\n"
+            f"`bundled-span-x{scale}` keeps "
             "a little more fine detail."
         )
         verdict = "Both targets are met, so this is the default model for x4."
     else:
         role = (
-            f"Choose it for camera photos (`--model {card_id}`, or in the window's\nmodel list); it is not "
-            f"the default, because it does not yet meet both of its targets\n(below). `bundled-span-x{scale}` "
+            f"Choose it for camera photos (`--model {card_id}`, or in the window's\n"
+            "model list); it is not "
+            "the default, because it does not yet meet both of its targets\n"
+            f"(below). `bundled-span-x{scale}` "
             "stays the default."
         )
         verdict = (
@@ -406,7 +421,8 @@ def write_photo_card(args, state: dict, model) -> None:
 ## What it is
 The published SPAN ch48 x{scale} (Wan et al., "Swift Parameter-free Attention Network for Efficient
 Super-Resolution", CVPR Workshops 2024; https://github.com/hongyuanyu/SPAN, Apache-2.0; bundled as
-`bundled-span-x{scale}`), fine-tuned by the SR Studio project to restore what a camera adds (lens and
+`bundled-span-x{scale}`), fine-tuned by the SR Studio project to restore what a camera adds (lens \
+and
 demosaicing blur, sensor noise, JPEG blocks) while it enlarges, with a fidelity loss: it invents no
 texture. Same architecture, same file layout (official SPAN keys, .safetensors), same speed as the
 clean model. A derivative of the authors' weights under the same license, Apache-2.0.
@@ -427,36 +443,51 @@ Whole image, float32 on the CPU, output rounded to 8 bits, BT.601 Y, {scale} px 
 
 {markdown_table(tables[False])}
 
-Targets: at least +1.0 dB over the published SPAN x{scale} on degraded input (Set14 and Urban100), at most
+Targets: at least +1.0 dB over the published SPAN x{scale} on degraded input (Set14 and Urban100), \
+at most
 0.7 dB below it on clean input. {verdict} Evaluated in {seconds:.0f} s on {machine_description()}.
 
 ## Training
 - Data: the 76 training photographs of `train/photos` in the shared datasets (every 20th of the 80,
   sorted by name, held out for the curve below). No benchmark image was used.
-- Degradation, drawn afresh for every {int(run_args.get("lr_patch", 48)) * scale}x{int(run_args.get("lr_patch", 48)) * scale} HR crop
-  (`sr_studio.degradation.camera_recipe`), in the family of Real-ESRGAN's second-order pipeline but kept
-  to what cameras do: a share of crops get the clean bicubic protocol only (see the stages below); the others get lens
-  blur (90%: Gaussian, sigma 0.2-2.5 HR px, 40% anisotropic at a random angle), then either a resize to the LR
-  size by a random method (bicubic, bilinear or box) or, for 40%, a second order (resize to 1-2x the LR size,
-  noise, JPEG 60-95, a milder blur, then the resize to LR size), then sensor noise (85%: Gaussian 1-12 levels
-  or Poisson of the same strength, in colour or, for 40%, in luma) and JPEG (85%: quality 40-95, 4:2:0);
+- Degradation, drawn afresh for every \
+{int(run_args.get("lr_patch", 48)) * scale}x{int(run_args.get("lr_patch", 48)) * scale} HR crop
+  (`sr_studio.degradation.camera_recipe`), in the family of Real-ESRGAN's second-order pipeline \
+but kept
+  to what cameras do: a share of crops get the clean bicubic protocol only (see the stages below); \
+the others get lens
+  blur (90%: Gaussian, sigma 0.2-2.5 HR px, 40% anisotropic at a random angle), then either a \
+resize to the LR
+  size by a random method (bicubic, bilinear or box) or, for 40%, a second order (resize to 1-2x \
+the LR size,
+  noise, JPEG 60-95, a milder blur, then the resize to LR size), then sensor noise (85%: Gaussian \
+1-12 levels
+  or Poisson of the same strength, in colour or, for 40%, in luma) and JPEG (85%: quality 40-95, \
+4:2:0);
   the LR is rounded to 8 bits like any photo. Flips and 90-degree rotations.
-- L1 loss, Adam (betas 0.9, 0.99), {int(run_args.get("warmup_steps", 0))}-step warm-up then cosine decay over
-  {run_args.get("budget_minutes", "?")} training minutes to 2% of the peak, batch {run_args.get("batch", "?")},
-  EMA of the weights (0.999; the EMA is exported). bfloat16 autocast on the CPU (native AVX-512 BF16), last
+- L1 loss, Adam (betas 0.9, 0.99), {int(run_args.get("warmup_steps", 0))}-step warm-up then cosine \
+decay over
+  {run_args.get("budget_minutes", "?")} training minutes to 2% of the peak, batch \
+{run_args.get("batch", "?")},
+  EMA of the weights (0.999; the EMA is exported). bfloat16 autocast on the CPU (native AVX-512 \
+BF16), last
   conv in float32. The 3x3 convolutions train in their fused form (`--conv-mode fused`).
 {notes}
-- **Steps: {state["step"]}**, **{minutes:.0f} minutes** of training on a 2-core CPU (one torch thread, then two), no GPU.
+- **Steps: {state["step"]}**, **{minutes:.0f} minutes** of training on a 2-core CPU (one torch \
+thread, then two), no GPU.
 
-## Learning curve (EMA weights; 128x128 LR centre crops of the 4 held-out photos, clean and degraded)
+## Learning curve (EMA weights; 128x128 LR centre crops of the 4 held-out photos, clean and \
+degraded)
 
 {photo_curve_table(args.run / "log.csv")}
 
 ## Reproduce / continue
 The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the README beside it).
 
-    .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} --degradation camera \\
-        --clean-share {run_args.get("clean_share", "?")} --lr {run_args.get("lr", "?")} --budget-minutes MINUTES
+    .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} --degradation \
+camera \\
+        --clean-share {run_args.get("clean_share", "?")} --lr {run_args.get("lr", "?")} \
+--budget-minutes MINUTES
     .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} \\
         --export {args.export.as_posix()} --card {args.card.as_posix()}
 """
@@ -469,7 +500,8 @@ The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the REA
         "license": "Apache-2.0",
         "purpose": "real-world",
         "default": meets_targets,
-        "description": f"The published SPAN ch48 x{scale} fine-tuned by SR Studio on camera-like blur, noise and JPEG: "
+        "description": f"The published SPAN ch48 x{scale} fine-tuned by SR Studio on camera-like "
+        "blur, noise and JPEG: "
         f"for camera JPEGs, phone photos and noisy images. See {args.card.name}.",
         "sha256": sha256_of(args.export),
     }
@@ -551,8 +583,10 @@ def write_card(args, state: dict, model) -> None:
     )
     if continued != "None":
         start = (
-            f"as a warm restart from the earlier export `{continued}` (step {state.get('first_step', 0)}, "
-            f"{state.get('prior_minutes', 0.0):.0f} training minutes; fresh Adam state, new warm-up and cosine; "
+            f"as a warm restart from the earlier export `{continued}` (step "
+            f"{state.get('first_step', 0)}, "
+            f"{state.get('prior_minutes', 0.0):.0f} training minutes; fresh Adam state, new "
+            "warm-up and cosine; "
             "the curve below includes the earlier stage)"
         )
         if scale != 2:
@@ -562,7 +596,8 @@ def write_card(args, state: dict, model) -> None:
     else:
         start = f"from the body of `{init}` (the x2 run)"
     resume = (
-        f"nice -n 10 .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()}"
+        f"nice -n 10 .venv/bin/python tools/train_span.py --scale {scale} --run "
+        f"{args.run.as_posix()}"
         + ("" if init == "None" else f" --init-body {init}")
         + ("" if continued == "None" else f" --init-weights {continued}")
         + " --budget-minutes MINUTES"
@@ -576,35 +611,46 @@ def write_card(args, state: dict, model) -> None:
 
 SPAN (Swift Parameter-free Attention Network, Wan et al. 2024), 48 feature channels, in the official
 state-dict layout (`conv_1`, `block_1..6` with `c1_r..c3_r` Conv3XC chains, `conv_cat`, `conv_2`,
-`upsampler.0`); the fused `eval_conv` kernels in the file are exactly what fusing its `sk`/`conv` chains
-gives, so any tool that reads official SPAN checkpoints can load it. float32, {args.export.stat().st_size / 1e6:.1f} MB.
+`upsampler.0`); the fused `eval_conv` kernels in the file are exactly what fusing its `sk`/`conv` \
+chains
+gives, so any tool that reads official SPAN checkpoints can load it. float32, \
+{args.export.stat().st_size / 1e6:.1f} MB.
 
 ## Training
 
 - Data: the 76 training photographs of `train/photos` in the shared datasets (every 20th of the 80,
   sorted by name, held out for the validation curve). No benchmark image was used.
 - Degradation: Pillow BICUBIC downscale by {scale} of the whole photo (the evaluation's protocol);
-  random {patch}x{patch} LR crops with their {patch * scale}x{patch * scale} HR crops, flips and 90-degree rotations.
-- {loss_name} loss, Adam (betas 0.9, 0.99), learning rate {run_args.get("lr", "?")} with {run_args.get("warmup_steps", "?")}-step warm-up and cosine decay
-  over {run_args.get("budget_minutes", "?")} training minutes, batch {run_args.get("batch", "?")}, {precision},
+  random {patch}x{patch} LR crops with their {patch * scale}x{patch * scale} HR crops, flips and \
+90-degree rotations.
+- {loss_name} loss, Adam (betas 0.9, 0.99), learning rate {run_args.get("lr", "?")} with \
+{run_args.get("warmup_steps", "?")}-step warm-up and cosine decay
+  over {run_args.get("budget_minutes", "?")} training minutes, batch {run_args.get("batch", "?")}, \
+{precision},
   EMA of the weights (0.999): the EMA weights are exported.
 - Started {start}. The 3x3 convolutions were trained directly in their fused form (`--conv-mode
   fused`, ~2.5x more steps per CPU-second than the 1x1-3x3-1x1 chains); the exported chains are the
   identity embedding of the trained kernels.
-- **Steps: {state["step"]}** (batch {run_args.get("batch", "?")}), **{minutes:.0f} minutes** of training on a shared 2-core CPU (no GPU),
+- **Steps: {state["step"]}** (batch {run_args.get("batch", "?")}), **{minutes:.0f} minutes** of \
+training on a shared 2-core CPU (no GPU),
   one torch thread, `nice -n 10`.
 
 ## Measured quality (PSNR in dB on the Y channel)
 
-Protocol of the HAT and SPAN papers: HR cropped to a multiple of {scale}, LR by Pillow BICUBIC downscale
-(the papers use MATLAB `imresize`; Pillow lands within a few hundredths of a dB on bicubic), model run
-whole-image in float32 on the CPU, output clamped and rounded to 8 bits, BT.601 Y, {scale} px shaved,
-SSIM with the 11x11 Gaussian window (sigma 1.5). Only the first 50 Urban100 images are available; the
+Protocol of the HAT and SPAN papers: HR cropped to a multiple of {scale}, LR by Pillow BICUBIC \
+downscale
+(the papers use MATLAB `imresize`; Pillow lands within a few hundredths of a dB on bicubic), model \
+run
+whole-image in float32 on the CPU, output clamped and rounded to 8 bits, BT.601 Y, {scale} px \
+shaved,
+SSIM with the 11x11 Gaussian window (sigma 1.5). Only the first 50 Urban100 images are available; \
+the
 published figures are from the paper and cover all 100.
 
 {chr(10).join(comparison)}
 
-PSNR / SSIM and time (from `python tools/evaluate.py resources/models/span-x{scale}.safetensors bicubic`):
+PSNR / SSIM and time (from `python tools/evaluate.py resources/models/span-x{scale}.safetensors \
+bicubic`):
 
 {table}
 
@@ -614,35 +660,39 @@ PSNR / SSIM and time (from `python tools/evaluate.py resources/models/span-x{sca
 
 ## Reproduce / continue
 
-The run state (model, EMA, optimizer, step, elapsed time, RNG) is `{args.run.as_posix()}/last.pt` (gitignored,
+The run state (model, EMA, optimizer, step, elapsed time, RNG) is `{args.run.as_posix()}/last.pt` \
+(gitignored,
 ~21 MB). With it in place, continue training with
 
     {resume}
 
-(a larger `--budget-minutes` than the {run_args.get("budget_minutes", "?")} used restarts the cosine from where that
+(a larger `--budget-minutes` than the {run_args.get("budget_minutes", "?")} used restarts the \
+cosine from where that
 fraction of the new budget lies), then export, evaluate and rewrite this card with
 
-    .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} --export resources/models/span-x{scale}.safetensors --card resources/models/span-x{scale}.md
+    .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} --export \
+resources/models/span-x{scale}.safetensors --card resources/models/span-x{scale}.md
 """
     args.card.write_text(text, encoding="utf-8")
     print(table)
 
 
-# ----------------------------------------------------------------------------- schedule / checkpoint
+# ---------------------------------------------------------------------------- schedule / checkpoint
 
 
 def continue_from_export(model: SPAN, args) -> tuple[int, float]:
-    """Start from a trained model: its weights (model and EMA) and, for our own exports, their step count
-    and training minutes. Any SPAN checkpoint of this width and scale works (the published .pth files too:
-    they start at step 0).
+    """Start from a trained model: its weights (model and EMA) and, for our own exports, their step
+    count and training minutes. Any SPAN checkpoint of this width and scale works (the published
+    .pth files too: they start at step 0).
 
-    The optimizer state of the run that made it is not in the file, so Adam starts afresh, with a new
-    warm-up and cosine (a warm restart)."""
+    The optimizer state of the run that made it is not in the file, so Adam starts afresh, with a
+    new warm-up and cosine (a warm restart)."""
     from sr_studio.checkpoint import read_state_dict
 
     if args.conv_mode != "fused":
         raise SystemExit(
-            "--init-weights continues fused-mode training only (exports keep trained kernels in eval_conv)"
+            "--init-weights continues fused-mode training only (exports keep trained kernels in "
+            "eval_conv)"
         )
     metadata = {}
     if args.init_weights.suffix == ".safetensors":
@@ -672,7 +722,8 @@ def continue_from_export(model: SPAN, args) -> tuple[int, float]:
 
 def compact_state(state_dict: dict, conv_mode: str) -> dict:
     """The tensors a run needs to resume: in fused mode the Conv3XC chains are never read (they are
-    rewritten from eval_conv on export), so they stay out and the run state fits in the repository."""
+    rewritten from eval_conv on export), so they stay out and the run state fits in the
+    repository."""
     if conv_mode != "fused":
         return state_dict
     return {k: v for k, v in state_dict.items() if ".sk." not in k and ".conv." not in k}
@@ -726,13 +777,15 @@ def main(argv=None) -> int:
         "--loss",
         choices=("l1", "mse"),
         default="l1",
-        help="mse for a final fine-tuning stage: it optimises PSNR directly (SPAN paper's second stage)",
+        help="mse for a final fine-tuning stage: it optimises PSNR directly (SPAN paper's second "
+        "stage)",
     )
     parser.add_argument(
         "--degradation",
         choices=("bicubic", "camera"),
         default="bicubic",
-        help="camera: a random blur / resize / noise / JPEG recipe per crop (sr_studio.degradation); "
+        help="camera: a random blur / resize / noise / JPEG recipe per crop "
+        "(sr_studio.degradation); "
         "the photo model's training",
     )
     parser.add_argument(
@@ -747,7 +800,8 @@ def main(argv=None) -> int:
         "--threads",
         type=int,
         default=1,
-        help="torch threads; on a shared 2-core machine 1 thread does 5x more steps per CPU-second than 2",
+        help="torch threads; on a shared 2-core machine 1 thread does 5x more steps per CPU-second "
+        "than 2",
     )
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--validate-every", type=int, default=250)
@@ -761,13 +815,15 @@ def main(argv=None) -> int:
         "--init-weights",
         type=Path,
         default=None,
-        help="an exported .safetensors of the same scale to continue from (fresh optimizer, new warm-up and cosine)",
+        help="an exported .safetensors of the same scale to continue from (fresh optimizer, new "
+        "warm-up and cosine)",
     )
     parser.add_argument(
         "--prior-minutes",
         type=float,
         default=None,
-        help="with --init-weights: training minutes already in that file, when its metadata lacks them",
+        help="with --init-weights: training minutes already in that file, when its metadata lacks "
+        "them",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -786,7 +842,8 @@ def main(argv=None) -> int:
         "--card-notes",
         type=Path,
         default=None,
-        help="with --card for a camera run: Markdown bullets about the run's stages, put in the card",
+        help="with --card for a camera run: Markdown bullets about the run's stages, put in the "
+        "card",
     )
     parser.add_argument(
         "--compare-with",
@@ -843,7 +900,8 @@ def main(argv=None) -> int:
         with torch.no_grad():
             difference = (check(x) - ema(x)).abs().max().item()
         print(
-            f"exported step {state['step']} ({state['elapsed'] / 60:.1f} min) to {args.export}; reload max diff {difference:.2e}"
+            f"exported step {state['step']} ({state['elapsed'] / 60:.1f} min) to {args.export}; "
+            f"reload max diff {difference:.2e}"
         )
         if difference >= 1e-4:
             return 1
@@ -903,7 +961,8 @@ def main(argv=None) -> int:
         args.datasets / "train" / "photos", args.scale
     )
     print(
-        f"{len(train_pairs)} training photos, {len(validation_pairs)} held out ({', '.join(validation_names)}); "
+        f"{len(train_pairs)} training photos, {len(validation_pairs)} held out "
+        f"({', '.join(validation_names)}); "
         f"loaded in {time.time() - started:.1f}s",
         flush=True,
     )
@@ -996,7 +1055,7 @@ def main(argv=None) -> int:
         step += 1
         decay = min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters()):
+            for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
                 if p.requires_grad:
                     p_ema.lerp_(p, 1 - decay)
         now = time.time()
@@ -1008,7 +1067,8 @@ def main(argv=None) -> int:
                 benchmark_start = time.time()
             if step - first_step == args.benchmark_steps + 2:
                 print(
-                    f"{args.conv_mode} {args.amp} x{args.scale}: {(time.time() - benchmark_start) / args.benchmark_steps:.3f} s/step"
+                    f"{args.conv_mode} {args.amp} x{args.scale}: "
+                    f"{(time.time() - benchmark_start) / args.benchmark_steps:.3f} s/step"
                 )
                 return 0
             continue
@@ -1028,7 +1088,8 @@ def main(argv=None) -> int:
             )
             log.flush()
             print(
-                f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.5f} val {psnr:.3f} dB "
+                f"step {step} {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.5f} val "
+                f"{psnr:.3f} dB "
                 f"degraded {degraded:.3f} dB {seconds:.2f} s/step",
                 flush=True,
             )
