@@ -222,7 +222,7 @@ def bench_span(sides: list[int], rounds: int, with_compile: bool, only: str = ""
     for side in sides:
         x32 = crop(side)
         models = {
-            p: cast_model(load_model(SPAN_X4), torch.device("cpu"), d)
+            p: cast_model(load_model(SPAN_X4).network, torch.device("cpu"), d)
             for p, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))
         }
         runs: dict[str, Run] = {}
@@ -268,7 +268,7 @@ def bench_span(sides: list[int], rounds: int, with_compile: bool, only: str = ""
 def hat_model(dtype: torch.dtype) -> nn.Module:
     torch.manual_seed(0)
     state = HAT(**HAT_S).state_dict()
-    return cast_model(model_from_state_dict(state), torch.device("cpu"), dtype)
+    return cast_model(model_from_state_dict(state).network, torch.device("cpu"), dtype)
 
 
 def with_sdpa(model: nn.Module, backend: object) -> Run:
