@@ -188,9 +188,7 @@ class ModelStore:
                 "format": RECORD_FORMAT,
                 "id": model_id,
                 "file": target.name,
-                "installed_at": datetime.datetime.now(datetime.UTC).isoformat(
-                    timespec="seconds"
-                ),
+                "installed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 **record,
             }
             write_json_atomically(self.record_path(model_id), document)
