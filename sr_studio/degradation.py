@@ -230,8 +230,8 @@ def camera_recipe(
 
 
 BENCHMARK_SEED = 2024
-# One source string per line of the text (long lines in two), which the model card and
-# benchmarks/DEGRADED.md quote verbatim.
+# One source string per line of the text (long lines in two): its line breaks are kept as they are,
+# since the photo model's card quotes the text as is (tools/train_span.py).
 BENCHMARK_RECIPE_TEXT = (
     "For each HR image (cropped to a multiple of the scale), with numpy's default_rng seeded by\n"
     "2024 + crc32 of the file name:\n"
