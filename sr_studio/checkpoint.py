@@ -1,8 +1,8 @@
 """Read a weights file into a flat float32 state dict, safely.
 
-Pickled files (.pth/.pt/.ckpt) are only ever opened with `torch.load(weights_only=True)`, which refuses
-anything but tensors and plain containers, so a crafted file cannot run code. The format is recognised
-from the file's first bytes, not its name.
+Pickled files (.pth/.pt/.ckpt) are only ever opened with `torch.load(weights_only=True)`, which
+refuses anything but tensors and plain containers, so a crafted file cannot run code. The format is
+recognised from the file's first bytes, not its name.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise CheckpointError("the file is empty", path)
     if size > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(
-            f"the file is {size / 1024**3:.1f} GB, over the {MAX_CHECKPOINT_BYTES // 1024**3} GB limit for a model",
+            f"the file is {size / 1024**3:.1f} GB, "
+            f"over the {MAX_CHECKPOINT_BYTES // 1024**3} GB limit for a model",
             path,
         )
     with open(path, "rb") as file:
@@ -80,7 +81,8 @@ def read_pickled(path: Path) -> object:
             culprit = message.split("Unsupported global:", 1)[-1].split("\n", 1)[0].strip(" .")
             detail = f" ({culprit})" if "Unsupported global" in message and culprit else ""
             raise CheckpointError(
-                f"refused: the file contains code to run when loaded{detail}; only plain weights are accepted",
+                f"refused: the file contains code to run when loaded{detail}; "
+                "only plain weights are accepted",
                 path,
             ) from None
         raise CheckpointError("damaged checkpoint (cannot be unpickled)", path) from None
@@ -114,7 +116,7 @@ def read_pickled(path: Path) -> object:
 
 
 def unwrap(raw: object, path: Path) -> dict:
-    """Find the state dict inside the wrappers that training frameworks add (preferring the EMA weights)."""
+    """Find the state dict in the wrappers training frameworks add (preferring the EMA weights)."""
     for _ in range(4):
         if not isinstance(raw, dict):
             break

@@ -1,18 +1,18 @@
-"""Camera-like degradations of a clean photo: what separates a real JPEG from a clean bicubic downscale.
+"""Camera-like degradations of a clean photo: what separates a real JPEG from a bicubic downscale.
 
-A camera photo has passed through a lens and a demosaicing filter (blur), a sensor (noise, in colour and
-in luma) and an encoder (JPEG blocks), and often through a resize or a re-save on the way. Models trained
-only on clean bicubic downscales sharpen all of that along with the detail. This module makes such
-degradations reproducibly, for two users:
+A camera photo has passed through a lens and a demosaicing filter (blur), a sensor (noise, in colour
+and in luma) and an encoder (JPEG blocks), and often through a resize or a re-save on the way.
+Models trained only on clean bicubic downscales sharpen all of that along with the detail. This
+module makes such degradations reproducibly, for two users:
 
-- `tools/train_span.py --degradation camera` draws a random recipe per training crop (`camera_recipe`),
-  in the family of Real-ESRGAN's second-order pipeline but kept to what cameras and phones really do,
-  because the photo model is trained for fidelity, not for a generated look;
+- `tools/train_span.py --degradation camera` draws a random recipe per training crop
+  (`camera_recipe`), in the family of Real-ESRGAN's second-order pipeline but kept to what cameras
+  and phones really do, because the photo model is trained for fidelity, not for a generated look;
 - `sr_studio.evaluation`'s degraded benchmark draws one fixed, seeded recipe per benchmark image
   (`benchmark_recipe`), so that every model is measured on exactly the same degraded inputs.
 
-Images are float32 tensors (1, 3, H, W) in 0..1; a recipe is plain data (a list of `Step`s), so it can be
-printed, stored and replayed.
+Images are float32 tensors (1, 3, H, W) in 0..1; a recipe is plain data (a list of `Step`s), so it
+can be printed, stored and replayed.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 @dataclass(frozen=True)
 class Step:
-    """One operation: `kind` is blur, resize, gaussian_noise, poisson_noise or jpeg; `params` its settings."""
+    """One operation: `kind` is blur, resize, gaussian_noise, poisson_noise or jpeg;
+    `params` its settings."""
 
     kind: str
     params: dict = field(default_factory=dict)
@@ -51,7 +52,7 @@ class Step:
 def gaussian_kernel(
     sigma_x: float, sigma_y: float | None = None, angle: float = 0.0, size: int | None = None
 ) -> torch.Tensor:
-    """A normalised 2-D Gaussian, anisotropic when sigma_y differs from sigma_x, rotated by `angle` radians."""
+    """A normalised 2-D Gaussian, anisotropic if sigma_y != sigma_x, rotated by `angle` radians."""
     sigma_y = sigma_x if sigma_y is None else sigma_y
     if size is None:
         size = 2 * math.ceil(3 * max(sigma_x, sigma_y)) + 1
@@ -76,7 +77,7 @@ def blur(
 
 
 def resize(image: torch.Tensor, height: int, width: int, method: str = "bicubic") -> torch.Tensor:
-    """Resize with antialiasing on downscales (as cameras and editors do); `area` is a box filter."""
+    """Resize, antialiased on downscales (as cameras and editors do); `area` is a box filter."""
     if (height, width) == tuple(image.shape[-2:]):
         return image
     if method == "area":
@@ -91,7 +92,7 @@ def resize(image: torch.Tensor, height: int, width: int, method: str = "bicubic"
 def gaussian_noise(
     image: torch.Tensor, sigma: float, grey: bool, generator: torch.Generator
 ) -> torch.Tensor:
-    """Additive noise of `sigma` on the 0..255 scale; `grey` puts the same noise in every channel (luma)."""
+    """Additive noise of `sigma` (0..255 scale); `grey`: the same noise in every channel (luma)."""
     shape = (image.shape[0], 1, *image.shape[2:]) if grey else image.shape
     noise = torch.randn(shape, generator=generator) * (sigma / 255.0)
     return (image + noise).clamp_(0, 1)
@@ -100,10 +101,10 @@ def gaussian_noise(
 def poisson_noise(
     image: torch.Tensor, scale: float, grey: bool, generator: torch.Generator
 ) -> torch.Tensor:
-    """Shot noise: a photon count per pixel of about 255 x value / scale photons, so brighter is cleaner.
+    """Shot noise: about 255 x value / scale photons per pixel, so brighter is cleaner.
 
-    A larger `scale` means fewer photons (a smaller sensor or a higher ISO): a mid-grey pixel gets a noise
-    sigma of sqrt(127.5 x scale) levels, 11.3 at scale 1.
+    A larger `scale` means fewer photons (a smaller sensor or a higher ISO): a mid-grey pixel gets a
+    noise sigma of sqrt(127.5 x scale) levels, 11.3 at scale 1.
     """
     photons_per_unit = 255.0 / scale
     if grey:
@@ -117,7 +118,7 @@ def poisson_noise(
 
 
 def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
-    """Encode and decode with Pillow's libjpeg at `quality` (4:2:0 chroma, as cameras and phones save)."""
+    """Round-trip through Pillow's libjpeg at `quality` (4:2:0 chroma, as cameras and phones do)."""
     out = []
     for single in image:
         pixels = (
@@ -139,7 +140,7 @@ def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
 
 
 def apply(image: torch.Tensor, recipe: list[Step], seed: int) -> torch.Tensor:
-    """Run `recipe` on `image` ((N, 3, H, W), 0..1); the noise is drawn from `seed`, so the result is reproducible."""
+    """Run `recipe` on `image` ((N, 3, H, W), 0..1), reproducibly: noise is drawn from `seed`."""
     generator = torch.Generator().manual_seed(seed)
     for step in recipe:
         p = step.params
@@ -189,9 +190,9 @@ def camera_recipe(
 
     - `clean_share` of the recipes are the clean protocol (bicubic downscale alone), so that clean
       sources are not washed out;
-    - otherwise first order (lens blur, resize to the LR size by a random method, sensor noise, JPEG) or,
-      in 40% of the cases, second order: the same at an intermediate size, then a milder blur, resize,
-      noise and JPEG on the way to the LR size (a photo resized and saved again).
+    - otherwise first order (lens blur, resize to the LR size by a random method, sensor noise,
+      JPEG) or, in 40% of the cases, second order: the same at an intermediate size, then a milder
+      blur, resize, noise and JPEG on the way to the LR size (a photo resized and saved again).
     Every operation but the resize is skipped now and then, so that each appears alone as well.
     """
     lr_height, lr_width = hr_height // scale, hr_width // scale
@@ -229,22 +230,30 @@ def camera_recipe(
 
 
 BENCHMARK_SEED = 2024
-BENCHMARK_RECIPE_TEXT = """\
-For each HR image (cropped to a multiple of the scale), with numpy's default_rng seeded by
-2024 + crc32 of the file name:
-1. lens blur: isotropic Gaussian on the HR image, sigma uniform in 0.5..2.0 HR pixels (reflect padding);
-2. downscale by the scale with antialiased bicubic (torch, antialias=True);
-3. sensor noise: Gaussian, sigma uniform in 1..10 levels of 255, in colour (independent per channel) or,
-   for 40% of the images, in luma (the same in all three channels);
-4. JPEG at a quality uniform in 50..95 (Pillow / libjpeg, 4:2:0 chroma subsampling), decoded to 8 bits.
-The model then enlarges the decoded JPEG and is scored against the clean HR image (PSNR / SSIM on Y,
-shave = scale), exactly as in the clean protocol."""
+# One source string per line of the text (long lines in two): its line breaks are kept as they are,
+# since the photo model's card quotes the text as is (tools/train_span.py).
+BENCHMARK_RECIPE_TEXT = (
+    "For each HR image (cropped to a multiple of the scale), with numpy's default_rng seeded by\n"
+    "2024 + crc32 of the file name:\n"
+    "1. lens blur: isotropic Gaussian on the HR image, sigma uniform in 0.5..2.0 HR pixels "
+    "(reflect padding);\n"
+    "2. downscale by the scale with antialiased bicubic (torch, antialias=True);\n"
+    "3. sensor noise: Gaussian, sigma uniform in 1..10 levels of 255, in colour "
+    "(independent per channel) or,\n"
+    "   for 40% of the images, in luma (the same in all three channels);\n"
+    "4. JPEG at a quality uniform in 50..95 (Pillow / libjpeg, 4:2:0 chroma subsampling), "
+    "decoded to 8 bits.\n"
+    "The model then enlarges the decoded JPEG and is scored against the clean HR image "
+    "(PSNR / SSIM on Y,\n"
+    "shave = scale), exactly as in the clean protocol."
+)
 
 
 def benchmark_recipe(
     hr_height: int, hr_width: int, scale: int, name: str
 ) -> tuple[list[Step], int]:
-    """The fixed camera-like degradation of one benchmark image (see BENCHMARK_RECIPE_TEXT) and its noise seed."""
+    """The fixed camera-like degradation of one benchmark image (see BENCHMARK_RECIPE_TEXT) and
+    its noise seed."""
     seed = BENCHMARK_SEED + zlib.crc32(name.encode("utf-8"))
     rng = np.random.default_rng(seed)
     recipe = [
@@ -263,7 +272,8 @@ def benchmark_recipe(
 
 
 def degrade_benchmark_image(hr: np.ndarray, scale: int, name: str) -> np.ndarray:
-    """The degraded LR input (uint8 HxWx3) for a benchmark HR image already cropped to a multiple of scale."""
+    """The degraded LR input (uint8 HxWx3) for a benchmark HR image already cropped to a multiple
+    of scale."""
     recipe, seed = benchmark_recipe(hr.shape[0], hr.shape[1], scale, name)
     tensor = torch.from_numpy(np.ascontiguousarray(hr)).permute(2, 0, 1)[None].float().div_(255.0)
     lr = apply(tensor, recipe, seed)

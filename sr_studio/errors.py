@@ -27,7 +27,8 @@ class ImageWriteError(SRStudioError):
 
 
 class EngineError(SRStudioError):
-    """A run that cannot proceed (device missing, precision unsupported, out of memory at the smallest tile)."""
+    """A run that cannot proceed (device missing, precision unsupported, out of memory at the
+    smallest tile)."""
 
 
 class Cancelled(SRStudioError):

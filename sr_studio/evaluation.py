@@ -1,13 +1,14 @@
-"""Measure super-resolution quality the way the HAT and SPAN papers do, so our numbers compare with theirs.
+"""Measure super-resolution quality as the HAT and SPAN papers do, so our numbers compare to theirs.
 
 Protocol (see the shared datasets README): crop the HR image to a multiple of the scale, make the LR
 input with Pillow's BICUBIC downscale (the closest common equivalent of MATLAB's antialiased
 `imresize`), super-resolve it whole in float32, clamp and round the result to 8 bits, convert both
-images to BT.601 luma (Y of YCbCr, 16..235), shave `scale` pixels from every border, and compute PSNR
-and SSIM (Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, 'valid' filtering) on 0..255 values.
+images to BT.601 luma (Y of YCbCr, 16..235), shave `scale` pixels from every border, and compute
+PSNR and SSIM (Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, 'valid' filtering) on 0..255 values.
 
-`degraded=True` replaces step two by a fixed, seeded camera-like degradation of each image (lens blur,
-downscale, sensor noise, JPEG: `sr_studio.degradation.BENCHMARK_RECIPE_TEXT`); the scoring is unchanged.
+`degraded=True` replaces step two by a fixed, seeded camera-like degradation of each image (lens
+blur, downscale, sensor noise, JPEG: `sr_studio.degradation.BENCHMARK_RECIPE_TEXT`); the scoring is
+unchanged.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def filter_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    """Mean SSIM (Wang et al. 2004) of two single-channel images on 0..peak, Gaussian 11x11 sigma 1.5."""
+    """Mean SSIM (Wang et al. 2004) of two 1-channel images on 0..peak, Gaussian 11x11 sigma 1.5."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(
@@ -104,7 +105,8 @@ def measure(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
     """(PSNR, SSIM) on the shaved Y channel of two 8-bit RGB images."""
     if sr.shape != hr.shape:
         raise ValueError(
-            f"the result is {sr.shape[1]}x{sr.shape[0]} but the reference is {hr.shape[1]}x{hr.shape[0]}"
+            f"the result is {sr.shape[1]}x{sr.shape[0]} "
+            f"but the reference is {hr.shape[1]}x{hr.shape[0]}"
         )
     a, b = shave(y_channel(sr), scale), shave(y_channel(hr), scale)
     return psnr(a, b), ssim(a, b)
@@ -164,7 +166,8 @@ def benchmark_images(datasets: Path, name: str) -> list[Path]:
 def evaluate_set(
     upscaler: Upscaler, scale: int, datasets: str | os.PathLike, name: str, degraded: bool = False
 ) -> SetResult:
-    """Mean PSNR/SSIM (Y, shave = scale) of `upscaler` over one benchmark set, clean or camera-degraded."""
+    """Mean PSNR/SSIM (Y, shave = scale) of `upscaler` over one benchmark set, clean or
+    camera-degraded."""
     paths = benchmark_images(Path(datasets), name)
     started = time.perf_counter()
     psnrs, ssims = [], []
@@ -194,7 +197,7 @@ def evaluate_set(
 
 
 def markdown_table(rows: list[tuple[str, int, list[SetResult]]]) -> str:
-    """One row per (model label, scale, results); a PSNR / SSIM column per set and the time taken."""
+    """One row per (model label, scale, results); a PSNR/SSIM column per set, and the time taken."""
     if not rows:
         return ""
     labels = [r.name for r in rows[0][2]]

@@ -1,8 +1,9 @@
-"""What SR Studio reads and writes, and on what it runs: one list for the CLI, the window, its dialogs and the
-folder scan, so they can no longer drift apart (the window once hid the HEIC photos the CLI took).
+"""What SR Studio reads and writes, and on what it runs: one list for the CLI, the window, its
+dialogs and the folder scan, so they can no longer drift apart (the window once hid the HEIC photos
+the CLI took).
 
-Plain Python on purpose (no torch, no Qt, no Pillow): the CLI's argument parser and the window's file dialog
-import it before anything heavy is loaded.
+Plain Python on purpose (no torch, no Qt, no Pillow): the CLI's argument parser and the window's
+file dialog import it before anything heavy is loaded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ FORMAT_LABELS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
 OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 LOSSY_FORMATS = frozenset({"jpg", "webp"})
 SIXTEEN_BIT_FORMATS = frozenset({"png", "tiff"})
-# "As the original": the output format a photo keeps; photos in other formats (GIF, HEIC, ...) become PNG.
+# "As the original": the output format a photo keeps; others (GIF, HEIC, ...) become PNG.
 FORMAT_FOR_SUFFIX = {
     ".jpg": "jpg",
     ".jpeg": "jpg",
@@ -59,21 +60,22 @@ def format_for(source: str | os.PathLike) -> str:
 
 
 def open_dialog_filter() -> str:
-    """A file dialog's filter: both cases, since GTK's dialog matches IMG_0001.HEIC case-sensitively."""
+    """A file dialog's filter in both cases: GTK's dialog matches IMG_0001.HEIC case-sensitively."""
     patterns = " ".join(f"*{suffix} *{suffix.upper()}" for suffix in INPUT_SUFFIXES)
     return f"Photos ({patterns});;All files (*)"
 
 
-# The names SR Studio gives its results, after the photo's own name: NAME_x4.jpg (CLI), NAME_x4_MODEL.png
-# (window), with " (2)" or "-2" added when the name was taken.
+# The names SR Studio gives its results, after the photo's own name: NAME_x4.jpg (CLI),
+# NAME_x4_MODEL.png (window), with " (2)" or "-2" added when the name was taken.
 _RESULT_TAIL = re.compile(r"_x\d+(?:\.\d+)?(?:_.*)?(?: \(\d+\)|-\d+)?$")
 
 
 def is_own_result(path: str | os.PathLike, names_in_folder: set[str] | None = None) -> bool:
-    """Whether a file looks like a result SR Studio wrote from a photo beside it: NAME_x<scale>[...] where a
-    photo NAME.<suffix> is in the same folder. Adding the folder again must not queue its own results.
+    """Whether a file looks like a result SR Studio wrote from a photo beside it: NAME_x<scale>[...]
+    where a photo NAME.<suffix> is in the same folder. Adding the folder again must not queue its
+    own results.
 
-    `names_in_folder` (lower-case file names) saves listing the folder again for each file of a scan."""
+    `names_in_folder` (lower-case file names) saves listing the folder again per file of a scan."""
     path = Path(path)
     if not is_photo_path(path):
         return False
@@ -90,7 +92,7 @@ def is_own_result(path: str | os.PathLike, names_in_folder: set[str] | None = No
 
 
 def _candidate_sources(stem: str) -> list[str]:
-    """Every NAME that `stem` could have been made from (a photo's own name may contain "_x2" too)."""
+    """Every NAME `stem` could have been made from (a photo's own name may contain "_x2" too)."""
     return [
         stem[: match.start()]
         for match in re.finditer(r"_x\d", stem)
@@ -99,7 +101,7 @@ def _candidate_sources(stem: str) -> list[str]:
 
 
 def scan_folder(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:
-    """(photos, SR Studio's own results) directly inside a folder, each sorted by name; one listing."""
+    """(photos, SR Studio's own results) directly in a folder, each sorted by name; one listing."""
     entries = list(Path(folder).iterdir())
     names = {entry.name.lower() for entry in entries}
     children = sorted(
@@ -113,6 +115,6 @@ def scan_folder(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:
 
 
 def photos_in_folder(folder: str | os.PathLike, own_results: bool = False) -> list[Path]:
-    """The photos directly inside a folder, by name, without SR Studio's own results unless asked for."""
+    """The photos directly in a folder, by name, without SR Studio's own results unless asked."""
     photos, results = scan_folder(folder)
     return sorted(photos + results, key=lambda child: child.name.lower()) if own_results else photos

@@ -1,4 +1,4 @@
-"""Where `resources/` lives: inside the package (wheel, frozen bundle) or beside it (source checkout)."""
+"""Where `resources/` is: in the package (wheel, frozen bundle) or beside it (source checkout)."""
 
 from __future__ import annotations
 

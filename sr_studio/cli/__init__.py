@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print("sr-studio: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (`sr-studio models list | head`): nothing left to say, and Python must
-        # not complain again when it flushes stdout at exit.
+        # The reader went away (`sr-studio models list | head`): nothing left to say, and Python
+        # must not complain again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

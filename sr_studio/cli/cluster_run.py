@@ -226,8 +226,9 @@ def run_on_cluster(
         {str(job.source.parent) for job in jobs} | {str(job.destination.parent) for job in jobs}
     )
     report.line(
-        f"model: {model_label(model_path)} ({model.descriptor.display_name}); {len(plan)} image(s) to "
-        f"{scale_label(scale)} on {len(workers)} worker(s) of the cluster at {args.cluster}",
+        f"model: {model_label(model_path)} ({model.descriptor.display_name}); "
+        f"{len(plan)} image(s) to {scale_label(scale)} "
+        f"on {len(workers)} worker(s) of the cluster at {args.cluster}",
         always=False,
     )
     del model, state_dict

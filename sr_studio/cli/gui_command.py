@@ -1,4 +1,5 @@
-"""`sr-studio gui [FILES...]`: open the window (also what `sr-studio` alone does); `--self-test PHOTO...` checks it."""
+"""`sr-studio gui [FILES...]`: open the window (also what `sr-studio` alone does);
+`--self-test PHOTO...` checks it."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ def register(subparsers) -> None:
         "--self-test",
         metavar="PHOTO",
         nargs="+",
-        help="open the real window (offscreen without a display), Enlarge All of the photos x2 with the bundled "
-        "model, Export All to a temporary folder and read the files back; one line per photo, exit 1 if any failed",
+        help="open the real window (offscreen without a display), "
+        "Enlarge All of the photos x2 with the bundled model, "
+        "Export All to a temporary folder and read the files back; "
+        "one line per photo, exit 1 if any failed",
     )
     parser.set_defaults(handler=run)
 

@@ -16,8 +16,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "models",
         help="list, download, import, remove and verify models",
-        description="Manage the super-resolution models: the bundled ones, those in the catalog that can be "
-        "downloaded, and your own imported files. Without an action, lists them.",
+        description="Manage the super-resolution models: the bundled ones, "
+        "those in the catalog that can be downloaded, and your own imported files. "
+        "Without an action, lists them.",
     )
     actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
     parser.set_defaults(handler=list_models_command)
@@ -107,7 +108,7 @@ def format_table(
     for row in rows:
         cells = [
             cell.rjust(width) if index in right_aligned else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(row, widths))
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append(indent + "  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
@@ -120,7 +121,8 @@ def download_command(args) -> int:
     existing = store.get(args.model_id)
     if existing is not None and not args.force:
         print(
-            f"{existing.id} is already installed ({existing.path}); use --force to download it again"
+            f"{existing.id} is already installed ({existing.path}); "
+            "use --force to download it again"
         )
         return 0
     printer = DownloadPrinter(args.model_id, sys.stderr)
@@ -140,7 +142,7 @@ def download_command(args) -> int:
 
 
 class DownloadPrinter:
-    """Progress on stderr: a redrawn bar on a terminal, otherwise one line per 10% (or per 10 MB)."""
+    """Progress on stderr: a redrawn bar on a terminal, else one line per 10% (or per 10 MB)."""
 
     WIDTH = 28
 
@@ -272,7 +274,8 @@ def verify_command(args) -> int:
         print(f"No downloaded or imported models in {models_dir()}")
     if problems:
         print(
-            f"{problems} model(s) changed or damaged: remove them and download or import them again",
+            f"{problems} model(s) changed or damaged: "
+            "remove them and download or import them again",
             file=sys.stderr,
         )
         return 1

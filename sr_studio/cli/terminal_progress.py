@@ -1,4 +1,4 @@
-"""A one-line progress bar for terminals; a quiet line per finished item when stderr is not a terminal."""
+"""A one-line progress bar for terminals; when stderr is not one, a quiet line per finished item."""
 
 from __future__ import annotations
 

@@ -27,8 +27,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "upscale",
         help="enlarge photos (files or folders)",
-        description="Enlarge photos with a super-resolution model. Outputs keep the photo's metadata and "
-        "appear only once complete; existing files are never overwritten unless --overwrite is given.",
+        description="Enlarge photos with a super-resolution model. "
+        "Outputs keep the photo's metadata and appear only once complete; "
+        "existing files are never overwritten unless --overwrite is given.",
     )
     parser.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="image files or folders of images"
@@ -100,9 +101,9 @@ MIN_SCALE, MAX_SCALE = 1.0, 16.0
 
 
 def collect_inputs(inputs: list[str], notes: list[str] | None = None) -> list[Path]:
-    """The photos to enlarge: files as given, folders' photos without SR Studio's own results in them (a
-    second run must not enlarge the first run's output). `notes` collects a line per folder where some
-    were left out."""
+    """The photos to enlarge: files as given, folders' photos without SR Studio's own results in
+    them (a second run must not enlarge the first run's output). `notes` collects a line per folder
+    where some were left out."""
     files: list[Path] = []
     for name in inputs:
         path = Path(name)
@@ -112,7 +113,8 @@ def collect_inputs(inputs: list[str], notes: list[str] | None = None) -> list[Pa
                 raise SRStudioError("no images in this folder", path)
             if earlier and notes is not None:
                 notes.append(
-                    f"{path}: {len(earlier)} earlier SR Studio result(s) left out (NAME_x<scale>...)"
+                    f"{path}: {len(earlier)} earlier SR Studio result(s) left out "
+                    "(NAME_x<scale>...)"
                 )
             files += found
         elif path.exists():
@@ -135,11 +137,11 @@ def output_format_for(source: Path, requested: str | None, output: Path | None) 
 
 
 def output_is_a_file(output: str | None, files: list[Path], folder_given: bool) -> bool:
-    """Whether `-o` names the output file (one input file, and a name with a suffix SR Studio writes) rather
-    than a folder; checked before the model is loaded, so a mistake costs no time.
+    """Whether `-o` names the output file (one input file, and a name with a suffix SR Studio
+    writes) rather than a folder; checked before the model is loaded, so a mistake costs no time.
 
-    A folder input or several inputs need a folder. `-o big.png` for one photo is a file, even where it
-    does not exist yet; `-o trip-x4` or `-o trip.2024/` is a folder, created when missing.
+    A folder input or several inputs need a folder. `-o big.png` for one photo is a file, even where
+    it does not exist yet; `-o trip-x4` or `-o trip.2024/` is a folder, created when missing.
     """
     if not output:
         return False
@@ -165,7 +167,7 @@ def output_is_a_file(output: str | None, files: list[Path], folder_given: bool) 
 
 
 def check_format_matches(output: str | None, as_file: bool, requested_format: str | None) -> None:
-    """`-o out.png --format webp` would put WebP bytes in a .png: refused, whichever was the slip."""
+    """`-o out.png --format webp` would put WebP bytes in a .png: refused, whichever the slip."""
     if not (as_file and requested_format):
         return
     target = Path(output).expanduser()
@@ -181,7 +183,7 @@ def check_format_matches(output: str | None, as_file: bool, requested_format: st
 
 
 def prepare_folder(folder: Path) -> None:
-    """Create the output folder (and its parents) the user named, as one would expect of `-o NEW_FOLDER`."""
+    """Create the output folder (and its parents) the user named, as expected of `-o NEW_FOLDER`."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -199,7 +201,7 @@ def plan_outputs(
     scale: float,
     as_file: bool | None = None,
 ) -> list[tuple[Path, Path, str]]:
-    """(input, output, format) for each file; decided before any work so mistakes surface at once."""
+    """(input, output, format) for each file; decided before any work, so mistakes show at once."""
     from sr_studio.photo_io import output_extension
 
     if as_file is None:
@@ -238,7 +240,7 @@ def resolve_model_path(reference: str | None, scale: float | None) -> Path:
 
 
 def model_label(path: Path) -> str:
-    """The id `sr-studio models list` shows for a bundled or installed model; a file's name otherwise."""
+    """The id `sr-studio models list` shows for a bundled or installed model, else a file's name."""
     from sr_studio.weights import ModelStore, bundled_models
 
     def same(other) -> bool:
@@ -254,9 +256,10 @@ def model_label(path: Path) -> str:
 
 
 def result_canvas(upscaler, pixels, scale: float, fmt: str):
-    """For a JPEG, PNG or WebP of an 8-bit RGB photo, the result goes into the RGB part of a 4-byte-per-pixel
-    buffer, which the encoder reads in place: a plain RGB result is copied whole into Pillow to be encoded (768 MB
-    more at the peak for a 12 MP photo x4). None: the engine allocates the result."""
+    """For a JPEG, PNG or WebP of an 8-bit RGB photo, the result goes into the RGB part of a
+    4-byte-per-pixel buffer, which the encoder reads in place: a plain RGB result is copied whole
+    into Pillow to be encoded (768 MB more at the peak for a 12 MP photo x4). None: the engine
+    allocates the result."""
     import numpy as np
 
     if (
@@ -402,11 +405,13 @@ def run(args: argparse.Namespace) -> int:
                 args.quality,
                 args.overwrite,
                 args.max_megapixels,
-                on_progress=lambda p: bar.update(p.done, p.total),
+                on_progress=lambda p, bar=bar: bar.update(p.done, p.total),
                 on_warning=lambda path, warning: print(
                     f"sr-studio: warning: {path}: {warning}", file=sys.stderr
                 ),
-                on_timing=lambda size, seconds: timing.update(size=size, seconds=seconds),
+                on_timing=lambda size, seconds, timing=timing: timing.update(
+                    size=size, seconds=seconds
+                ),
             )
             speed.record(
                 timing["size"], timing["seconds"], time.monotonic() - started - timing["seconds"]

@@ -164,9 +164,10 @@ def read_resolution(blob: bytes | None) -> tuple[float, float] | None:
 
 
 def data_end(data: bytes, directories: Iterable[int]) -> int:
-    """Where the directories at `directories` (offsets into the TIFF structure `data`) end, with every
-    value they hold out of line and the Interoperability directory they point to: the bytes that must
-    stay where they are for their offsets to stay true. ExifFormatError if any of it is outside `data`.
+    """Where the directories at `directories` (offsets into the TIFF structure `data`) end, with
+    every value they hold out of line and the Interoperability directory they point to: the bytes
+    that must stay where they are for their offsets to stay true. ExifFormatError if any of it is
+    outside `data`.
     """
     tiff = _Tiff(bytearray(data))
     end = 8

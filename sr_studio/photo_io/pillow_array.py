@@ -49,10 +49,10 @@ def _padded_buffer(pixels: np.ndarray) -> np.ndarray | None:
 
 
 def rgbx_view(pixels: np.ndarray) -> Image.Image | None:
-    """An RGBX image on `pixels`' own memory when it is the RGB part of a (H, W, 4) uint8 array, else None.
+    """RGBX image on `pixels`' memory if it is the RGB part of a (H, W, 4) uint8 array, else None.
 
-    Read-only and sharing the memory: only for encoders that take RGBX as it is (JPEG, WebP); the fourth
-    byte is never read.
+    Read-only and sharing the memory: only for encoders that take RGBX as it is (JPEG, WebP); the
+    fourth byte is never read.
     """
     buffer = _padded_buffer(pixels)
     if buffer is None:
@@ -65,7 +65,7 @@ def rgb_view(pixels: np.ndarray) -> Image.Image | None:
     """As `rgbx_view`, but an image of mode RGB, for encoders that refuse RGBX (PNG).
 
     Pillow keeps RGB at 4 bytes a pixel, the same layout as RGBX, but its public `frombuffer`
-    copies RGB data; its own buffer mapping takes the layout as it is. The fourth byte is never read.
+    copies RGB data; its own buffer mapping takes the layout as it is. The 4th byte is never read.
     """
     buffer = _padded_buffer(pixels)
     if buffer is None:

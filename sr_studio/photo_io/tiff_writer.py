@@ -3,14 +3,15 @@
 tifffile writes the pixels (deflate + horizontal predictor, strips compressed on several threads)
 at any bit depth, which Pillow cannot do for 16-bit RGB. It cannot write the EXIF and GPS
 sub-directories (it drops tags 34665 and 34853), and re-serialising them would move the camera's
-maker note, whose own directory often addresses its values (lens, focus, picture style) from the start
-of the EXIF block (Canon, Sony, Panasonic...): moved, every reader finds garbage there. So the file
-begins with the photo's EXIF block exactly as it came (already patched for output by exif_block), in
-its byte order: every offset inside it, the maker note's included, stays true. tifffile then writes the
-image after it, with private placeholder tags for the two pointers; finally that image's directory is
-moved onto the block (each offset it holds shifted by the block's length), the placeholders become the
-EXIF and GPS pointers into the block, and the header points at the image's directory. The camera's own
-first directory and thumbnail stay inside the block, unreferenced.
+maker note, whose own directory often addresses its values (lens, focus, picture style) from the
+start of the EXIF block (Canon, Sony, Panasonic...): moved, every reader finds garbage there. So the
+file begins with the photo's EXIF block exactly as it came (already patched for output by
+exif_block), in its byte order: every offset inside it, the maker note's included, stays true.
+tifffile then writes the image after it, with private placeholder tags for the two pointers; finally
+that image's directory is moved onto the block (each offset it holds shifted by the block's length),
+the placeholders become the EXIF and GPS pointers into the block, and the header points at the
+image's directory. The camera's own first directory and thumbnail stay inside the block,
+unreferenced.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from PIL import TiffImagePlugin
 
 from sr_studio.photo_io import exif_block
 
-# IFD0 tags of a camera's EXIF that describe the photo (not its storage) and belong in a TIFF's IFD0.
+# IFD0 tags of a camera's EXIF that describe the photo (not its storage): they go in a TIFF's IFD0.
 _DESCRIPTIVE_TAGS = (270, 271, 272, 305, 306, 315, 33432)
 _LONG = 4
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 _STRIP_OFFSETS = 273
-# Tags holding offsets that tifffile does not write for one uncompressed-layout page; met, they would be
-# left pointing at the wrong place, so the writer refuses instead.
+# Tags holding offsets that tifffile does not write for one uncompressed-layout page; met, they
+# would be left pointing at the wrong place, so the writer refuses instead.
 _UNHANDLED_OFFSET_TAGS = (324, 330, 513)
 # Private tag numbers standing in for the sub-directory pointers until they are patched.
 _PLACEHOLDERS = {exif_block.TAG_EXIF_IFD: 65000, exif_block.TAG_GPS_IFD: 65001}
@@ -40,7 +41,7 @@ _BLOCK_ALIGNMENT = 16
 
 
 class _ExifParts:
-    """An EXIF block to put at the start of the file: its text tags for IFD0, its sub-directory offsets."""
+    """An EXIF block to start the file with: its text tags for IFD0, its sub-directory offsets."""
 
     def __init__(self, blob: bytes):
         self.block = blob[6:] if blob.startswith(exif_block.EXIF_PREFIX) else blob
@@ -124,7 +125,7 @@ def encode(
 
 
 def _link_to_block(handle: BinaryIO, start: int, parts: _ExifParts) -> None:
-    """Make the image tifffile wrote after the EXIF block the file's first directory (see the top)."""
+    """Make the image tifffile wrote after the EXIF block the file's first directory (see top)."""
     order = parts.byte_order
     shift = len(parts.block) + -len(parts.block) % _BLOCK_ALIGNMENT
     image = start + shift  # where tifffile's own TIFF begins; its offsets count from here

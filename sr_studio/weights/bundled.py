@@ -2,11 +2,11 @@
 
 Each `<stem>.safetensors` has a sidecar card, `<stem>.json` or `<stem>.md`, giving `id`, `name`,
 `arch`, `scale`, `license` and optionally `description`, `sha256`, `purpose` (a catalog purpose:
-`bicubic` for clean sources, `real-world` for camera photos) and `default` (true for the model that runs
-when none is chosen, where several share a scale). A Markdown card carries them as
-`key: value` lines (in a `---` front-matter block or a bullet list such as `- **scale**: 2`); the rest
-of the card is free text for people. Missing fields fall back to the file name (`span-x2` gives id
-`bundled-span-x2` and scale 2). `SR_STUDIO_BUNDLED_DIR` replaces the folder (tests).
+`bicubic` for clean sources, `real-world` for camera photos) and `default` (true for the model that
+runs when none is chosen, where several share a scale). A Markdown card carries them as
+`key: value` lines (in a `---` front-matter block or a bullet list such as `- **scale**: 2`); the
+rest of the card is free text for people. Missing fields fall back to the file name (`span-x2` gives
+id `bundled-span-x2` and scale 2). `SR_STUDIO_BUNDLED_DIR` replaces the folder (tests).
 """
 
 from __future__ import annotations
@@ -171,8 +171,8 @@ def read_card(weights: Path) -> dict[str, object]:
 
 
 def default_model_path(scale: int, directory: str | os.PathLike[str] | None = None) -> Path:
-    """The bundled model for `scale`: the same scale, else the next larger one, else the largest; among
-    models of one scale, the one whose card says `default`.
+    """The bundled model for `scale`: the same scale, else the next larger one, else the largest;
+    among models of one scale, the one whose card says `default`.
 
     A larger model is preferred to a smaller one because the engine reaches the asked-for size by
     downsampling, which keeps detail, whereas a smaller model would need a second, blurring upscale.
@@ -181,7 +181,8 @@ def default_model_path(scale: int, directory: str | os.PathLike[str] | None = No
     if not models:
         where = Path(directory) if directory is not None else bundled_dir()
         raise SRStudioError(
-            "no model is bundled with this installation; download one with `sr-studio models download ID` "
+            "no model is bundled with this installation; "
+            "download one with `sr-studio models download ID` "
             "(ids in `sr-studio models list`) and choose it by its id",
             where,
         )

@@ -1,4 +1,4 @@
-"""The catalog of downloadable models (`resources/catalog.json`): what each file is and where to get it.
+"""Catalog of downloadable models (`resources/catalog.json`): what each file is and where to get it.
 
 The catalog is data, checked strictly when read, so a typo in it is reported as one line naming the
 file rather than surfacing later as a failed download. `SR_STUDIO_CATALOG` points at another file.
@@ -19,7 +19,8 @@ from sr_studio.resource_paths import resource_dir
 
 CATALOG_ENV = "SR_STUDIO_CATALOG"
 # What each purpose means to a photographer: a one-word name and what to use it for. The CLI, the
-# window's model list and the model manager all show these words, so a model reads the same everywhere.
+# window's model list and the model manager all show these words, so a model reads the same
+# everywhere.
 PURPOSES = {
     "real-world": "Photo: camera JPEGs, phone photos, noise",
     "bicubic": "Clean: sharp sources, renders, downscaled images",
@@ -27,7 +28,7 @@ PURPOSES = {
 
 
 def purpose_name(purpose: str | None) -> str:
-    """ "Photo" or "Clean" (the word before the colon); "" for a model whose purpose nobody stated."""
+    """ "Photo" or "Clean" (the word before the colon); "" for a model with no stated purpose."""
     return PURPOSES[purpose].split(":", 1)[0] if purpose in PURPOSES else ""
 
 

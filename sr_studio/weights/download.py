@@ -1,33 +1,37 @@
-"""Download a catalog model: streamed, resumable, retried, mirror by mirror, and proven before install.
+"""Download a catalog model: streamed, resumable, retried mirror by mirror, proven before install.
 
-A download is written to `<models>/.partial/<id>.part`, beside a small `<id>.part.json` naming the URL
-(and its ETag) the bytes came from. Only after the size, the sha256 and a trial load agree with the
-catalog is the file moved into place and its record written, so nothing half-done is ever listed.
+A download is written to `<models>/.partial/<id>.part`, beside a small `<id>.part.json` naming the
+URL (and its ETag) the bytes came from. Only after the size, the sha256 and a trial load agree with
+the catalog is the file moved into place and its record written, so nothing half-done is ever
+listed.
 
 What is left behind when a download does not finish:
 - the network failed (dropped, timed out, server errors) after every retry on every mirror: the
-  partial file is kept, and the next download of the same model resumes it with an HTTP Range request;
-- the file proved wrong (size, checksum, not a checkpoint, another architecture or scale), the download
-  was cancelled (or interrupted with Ctrl+C), or the disk was full: the partial file is deleted.
+  partial file is kept, and the next download of the same model resumes it with an HTTP Range
+  request;
+- the file proved wrong (size, checksum, not a checkpoint, another architecture or scale), the
+  download was cancelled (or interrupted with Ctrl+C), or the disk was full: the partial file is
+  deleted.
 
 One download at a time per model. Within one process a second request for the same id is refused at
-once (the app asked twice). Across processes (the CLI while the app downloads, two commands) the second
-one waits for the first, cancellably, reporting the phase "waiting", and then returns the model the first
-one installed, or downloads it itself if the first did not finish (resuming what it kept); the lock is
-the operating system's (`model_lock`), so a crashed downloader never blocks the next one.
+once (the app asked twice). Across processes (the CLI while the app downloads, two commands) the
+second one waits for the first, cancellably, reporting the phase "waiting", and then returns the
+model the first one installed, or downloads it itself if the first did not finish (resuming what it
+kept); the lock is the operating system's (`model_lock`), so a crashed downloader never blocks the
+next one.
 
 A mirror that trickles (fewer than `stall_bytes` bytes in `stall_seconds`, though enough to keep the
-socket timeout from firing) counts as a failed try: retried as often as a dropped connection, then the
-next mirror, then a one-line error (the bytes received so far are kept for resuming). So does one whose
-headers do not arrive within `timeout` in all, however steadily they trickle in.
-A try after a failure counts as progress (and resets the mirror's tries) only when it left the partial
-file larger than it ever was: a mirror that ignores Range and breaks off at the same place every time
-runs out of tries instead of starting over forever.
-A mirror whose host name cannot be looked up, or that refuses the connection, fails at once (retrying
-would not help and only keep the user waiting); when every mirror fails that way the error says that
-the computer seems to be offline.
-Nothing here imports Qt; the GUI calls `download_model` from a worker thread with a progress callback
-and a cancel flag. torch is imported only for the trial load.
+socket timeout from firing) counts as a failed try: retried as often as a dropped connection, then
+the next mirror, then a one-line error (the bytes received so far are kept for resuming). So does
+one whose headers do not arrive within `timeout` in all, however steadily they trickle in.
+A try after a failure counts as progress (and resets the mirror's tries) only when it left the
+partial file larger than it ever was: a mirror that ignores Range and breaks off at the same place
+every time runs out of tries instead of starting over forever.
+A mirror whose host name cannot be looked up, or that refuses the connection, fails at once
+(retrying would not help and only keep the user waiting); when every mirror fails that way the error
+says that the computer seems to be offline.
+Nothing here imports Qt; the GUI calls `download_model` from a worker thread with a progress
+callback and a cancel flag. torch is imported only for the trial load.
 """
 
 from __future__ import annotations
@@ -67,8 +71,9 @@ MAX_BACKOFF_SECONDS = 60.0
 MAX_DOWNLOAD_BYTES = 2 * 1024**3  # as for reading a checkpoint: no known model comes near
 PROGRESS_INTERVAL_SECONDS = 0.1
 SPEED_WINDOW_SECONDS = 3.0
-# A mirror is stalled when fewer than STALL_BYTES arrive in STALL_SECONDS (about 0.5 kB/s over a minute):
-# far below any working line, even a poor mobile one, yet never reached by a server that is merely slow.
+# A mirror is stalled when fewer than STALL_BYTES arrive in STALL_SECONDS (about 0.5 kB/s over a
+# minute): far below any working line, even a poor mobile one, yet never reached by a server that is
+# merely slow.
 STALL_BYTES = 32 * 1024
 STALL_SECONDS = 60.0
 LOCK_POLL_SECONDS = 0.2
@@ -84,7 +89,8 @@ class DownloadError(SRStudioError):
 @dataclass(frozen=True)
 class DownloadProgress:
     model_id: str
-    phase: str  # "waiting" (for another process's download of it), "connecting", "downloading", "verifying"
+    # "waiting" (for another process's download of it), "connecting", "downloading", "verifying"
+    phase: str
     bytes_done: int
     bytes_total: int | None  # None when neither the catalog nor the server says
     bytes_per_second: float
@@ -113,14 +119,15 @@ def download_model(
     stall_bytes: int = STALL_BYTES,
     stall_seconds: float = STALL_SECONDS,
 ) -> InstalledModel:
-    """Install the catalog model `model` (an id or entry) and return it; an installed one is returned as is.
+    """Install the catalog model `model` (an id or entry) and return it; an installed one as is.
 
-    `timeout` bounds every connect and every read (seconds); fewer than `stall_bytes` in `stall_seconds`
-    counts as a stalled mirror. A mirror gets `retries` more tries after a network failure that made no
-    (or only stalled) progress, waiting `backoff`, 2 x `backoff`, ... in between (through `sleep`, which
-    tests replace); then the next mirror is tried. `cancel` (an Event or a callable) is checked between
-    chunks and while waiting for another process, and raises `Cancelled`. `force` downloads again over an
-    installed copy, unless another process installed a new one while this call waited for it.
+    `timeout` bounds every connect and every read (seconds); fewer than `stall_bytes` in
+    `stall_seconds` counts as a stalled mirror. A mirror gets `retries` more tries after a network
+    failure that made no (or only stalled) progress, waiting `backoff`, 2 x `backoff`, ... in
+    between (through `sleep`, which tests replace); then the next mirror is tried. `cancel` (an
+    Event or a callable) is checked between chunks and while waiting for another process, and raises
+    `Cancelled`. `force` downloads again over an installed copy, unless another process installed a
+    new one while this call waited for it.
     """
     entry = model if isinstance(model, CatalogEntry) else catalog_entry(model)
     store = store if store is not None else ModelStore()
@@ -188,7 +195,7 @@ class MirrorFailure(Exception):
     """This mirror cannot deliver the model; the next one is tried.
 
     `resumable`: the network gave up, but the bytes received so far are good to resume from later.
-    `unreachable`: the host could not be found or refused to connect (offline, if every mirror says so).
+    `unreachable`: the host was not found or refused to connect (offline, if every mirror says so).
     """
 
     def __init__(self, reason: str, resumable: bool = False, unreachable: bool = False):
@@ -324,8 +331,9 @@ class Download:
                 self.transfer(url)
                 return
             except RetryableFailure as failure:
-                # Progress is a partial file larger than it ever was, not bytes received in this try: a
-                # mirror that ignores Range restarts at 0 and may break off at the same place every time.
+                # Progress is a partial file larger than it ever was, not bytes received in this
+                # try: a mirror that ignores Range restarts at 0 and may break off at the same place
+                # every time.
                 held = self.resume_offset(url)
                 progressed = held > most_held and not failure.stalled
                 most_held = max(most_held, held)
@@ -396,7 +404,8 @@ class Download:
             received = self.stream(response, url, offset, total)
         if length is not None and received < length:
             raise RetryableFailure(
-                f"the connection closed after {human_size(offset + received)} of {human_size(total)}"
+                f"the connection closed after {human_size(offset + received)} "
+                f"of {human_size(total)}"
             )
 
     def stream(
@@ -412,8 +421,8 @@ class Download:
             raise DownloadError(
                 f"cannot write the download ({error.strerror})", self.part
             ) from None
-        # read1 returns what has arrived (up to a chunk) instead of waiting for a full chunk, so progress
-        # and cancellation stay responsive on a slow line.
+        # read1 returns what has arrived (up to a chunk) instead of waiting for a full chunk, so
+        # progress and cancellation stay responsive on a slow line.
         read = getattr(response, "read1", response.read)
         window_start, window_done = time.monotonic(), done
         with file:
@@ -440,7 +449,7 @@ class Download:
                 now = time.monotonic()
                 if now - window_start >= self.options.stall_seconds:
                     if done - window_done < self.options.stall_bytes:
-                        # Not counted as progress (which resets the tries), or a trickle would go on forever.
+                        # Not progress (which resets the tries), or a trickle would go on forever.
                         raise RetryableFailure(
                             f"the server stalled (only {human_size(done - window_done)} in "
                             f"{now - window_start:.0f} s)",
@@ -473,7 +482,8 @@ class Download:
                 and not digest.startswith(entry.sha256_prefix)
             ):
                 raise MirrorFailure(
-                    f"checksum mismatch (sha256 {digest[:12]}..., published {entry.sha256_prefix}...)"
+                    f"checksum mismatch (sha256 {digest[:12]}..., "
+                    f"published {entry.sha256_prefix}...)"
                 )
             arch, scale, hyperparameters, suffix = self.trial_load()
         except MirrorFailure:
@@ -498,7 +508,7 @@ class Download:
         return installed
 
     def trial_load(self) -> tuple[str, int, dict[str, Any], str]:
-        """Load the file once, as the engine would, and check it is the architecture the catalog names."""
+        """Load the file once, as the engine would, and check it is the catalog's architecture."""
         from sr_studio.checkpoint import looks_like_safetensors
         from sr_studio.model_loading import load_model
 
@@ -575,7 +585,7 @@ class Download:
         now = time.monotonic()
         speed = 0.0
         if phase == "downloading":
-            # Speed over the last few seconds, so that a stall shows at once rather than as a slow average.
+            # Speed over the last few seconds, so a stall shows at once, not as a slow average.
             self.samples.append((now, done))
             while len(self.samples) > 2 and now - self.samples[0][0] > SPEED_WINDOW_SECONDS:
                 self.samples.popleft()
@@ -643,8 +653,8 @@ def is_unreachable(error: BaseException) -> bool:
 class HeaderDeadline:
     """Bounds the whole wait for a response's headers (redirects included), not just each read.
 
-    The socket timeout fires only after a silent `seconds`; a server that sends its headers a byte at a
-    time would hold a download at "connecting" forever. When the deadline passes first, every
+    The socket timeout fires only after a silent `seconds`; a server that sends its headers a byte
+    at a time would hold a download at "connecting" forever. When the deadline passes first, every
     connection this opener made is shut down, which ends the blocked read with an error; `expired`
     then tells the caller why. Once the headers are in, the body has the stall rule instead.
     """

@@ -1,8 +1,8 @@
 """Import the user's own weights file: proven by loading it, then kept as `.safetensors`.
 
 The stored copy holds the state dict exactly as `read_state_dict` returns it (wrappers and `module.`
-prefixes removed, float32), in the official key layout, so it loads like any other model and is never
-unpickled again. Importing the same file twice is refused, naming the model it already is.
+prefixes removed, float32), in the official key layout, so it loads like any other model and is
+never unpickled again. Importing the same file twice is refused, naming the model it already is.
 """
 
 from __future__ import annotations

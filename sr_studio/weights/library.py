@@ -1,4 +1,4 @@
-"""The user's model library as one list (bundled, installed, available) and name-to-file resolution."""
+"""The user's model library as one list (bundled, installed, available); name-to-file resolution."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class ModelListing:
 def list_models(
     store: ModelStore | None = None, catalog: list[CatalogEntry] | None = None
 ) -> list[ModelListing]:
-    """Bundled models, then installed ones (catalog order, then imports), then those available to download."""
+    """Bundled models, then installed ones (catalog order, then imports), then downloadable ones."""
     store = store if store is not None else ModelStore()
     catalog = catalog if catalog is not None else load_catalog()
     installed = {model.id: model for model in store.installed()}
@@ -108,10 +108,11 @@ def from_installed(model: InstalledModel, entry: CatalogEntry | None) -> ModelLi
 
 
 def resolve_model(name_or_path: str | os.PathLike[str] | None, scale: int | None = None) -> Path:
-    """The weights file for `sr-studio upscale --model`: an installed, bundled or catalog id, or a file.
+    """The weights file for `sr-studio upscale --model`: an installed, bundled or catalog id, or a
+    file path.
 
-    None gives the bundled default for `scale` (4 when that is None too). A catalog model that is not
-    installed is an error saying how to download it.
+    None gives the bundled default for `scale` (4 when that is None too). A catalog model that is
+    not installed is an error saying how to download it.
     """
     if name_or_path is None:
         return default_model_path(scale or 4)

@@ -1,11 +1,11 @@
-"""A per-model lock shared by every SR Studio process on this computer (the app and `sr-studio models`).
+"""A per-model lock shared by every SR Studio process on this computer (app and `sr-studio models`).
 
 Two processes downloading the same model would write into the same partial file; a removal while a
-download runs would pull that file from under it. So both hold `<models>/.partial/<id>.lock` while they
-work. The lock is the operating system's (flock on POSIX, msvcrt.locking on Windows): it belongs to the
-open file, so the system drops it when the process ends, however it ends. A crash therefore never leaves
-a lock that blocks anyone; at most it leaves the small, unlocked file behind, which the next holder
-reuses and deletes. Nothing here imports torch or Qt.
+download runs would pull that file from under it. So both hold `<models>/.partial/<id>.lock` while
+they work. The lock is the operating system's (flock on POSIX, msvcrt.locking on Windows): it
+belongs to the open file, so the system drops it when the process ends, however it ends. A crash
+therefore never leaves a lock that blocks anyone; at most it leaves the small, unlocked file behind,
+which the next holder reuses and deletes. Nothing here imports torch or Qt.
 """
 
 from __future__ import annotations

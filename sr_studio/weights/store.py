@@ -1,14 +1,15 @@
 """Installed models: weights files plus a small JSON record each, in the user's data folder.
 
 Layout of `<data dir>/models/`:
-    <id>.pth | <id>.safetensors   the weights (downloads keep the published file; imports become .safetensors)
+    <id>.pth | <id>.safetensors   the weights (downloads keep the published file; imports become
+                                  .safetensors)
     <id>.json                     the record: where it came from, sha256, arch, scale, date
     .partial/                     downloads and imports in progress (never listed)
 
-A model is installed exactly when its record exists and names a weights file that exists. The weights
-are moved into place first and the record is written last (both atomically), so an interrupted install
-leaves at most an orphan file that nothing lists and the next install of that id replaces.
-`SR_STUDIO_DATA_DIR` replaces the data folder (tests, portable installs).
+A model is installed exactly when its record exists and names a weights file that exists. The
+weights are moved into place first and the record is written last (both atomically), so an
+interrupted install leaves at most an orphan file that nothing lists and the next install of that id
+replaces. `SR_STUDIO_DATA_DIR` replaces the data folder (tests, portable installs).
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ DATA_DIR_ENV = "SR_STUDIO_DATA_DIR"
 APP_NAME = "SR Studio"
 RECORD_FORMAT = 1
 WEIGHT_SUFFIXES = (".pth", ".safetensors")
-# Room kept free beyond the file itself, so that finishing a download never fills the disk to the last byte.
+# Room kept free beyond the file itself, so finishing a download never fills the disk to the last
+# byte.
 DISK_MARGIN_BYTES = 32 * 1024 * 1024
 
 store_lock = threading.RLock()
 
 
 class StoreError(SRStudioError):
-    """A model that is not installed, cannot be removed, or whose record or disk space is a problem."""
+    """A model not installed, not removable, or whose record or disk space is a problem."""
 
 
 def data_dir() -> Path:
@@ -103,7 +105,7 @@ def human_size(size: int | None) -> str:
 
 
 def ensure_free_space(folder: Path, needed: int, what: str) -> None:
-    """Refuse before writing when `needed` bytes (plus a margin) would not fit on the disk holding `folder`."""
+    """Refuse before writing when `needed` bytes (and a margin) would not fit on `folder`'s disk."""
     probe = folder
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent
@@ -132,7 +134,7 @@ def write_json_atomically(path: Path, document: Mapping[str, object]) -> None:
 
 
 class ModelStore:
-    """The models folder. Cheap to create; every call reads the folder afresh (the GUI and CLI share it)."""
+    """The models folder. Cheap to create; each call reads it afresh (the GUI and CLI share it)."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else models_dir()
@@ -149,7 +151,8 @@ class ModelStore:
     def check_id(model_id: str) -> None:
         if not valid_model_id(model_id):
             raise StoreError(
-                f"{model_id!r} is not a valid model id (use lower-case letters, digits, '.', '_' and '-')"
+                f"{model_id!r} is not a valid model id "
+                "(use lower-case letters, digits, '.', '_' and '-')"
             )
 
     def installed(self) -> list[InstalledModel]:
@@ -175,7 +178,7 @@ class ModelStore:
     def install(
         self, weights: Path, model_id: str, suffix: str, record: Mapping[str, object]
     ) -> InstalledModel:
-        """Move `weights` (on the same disk) to `<id><suffix>` and write its record; returns the model."""
+        """Move `weights` (same disk) to `<id><suffix>` and write its record; returns the model."""
         self.check_id(model_id)
         if suffix not in WEIGHT_SUFFIXES:
             raise StoreError(f"unsupported weights format {suffix!r}")
@@ -188,9 +191,7 @@ class ModelStore:
                 "format": RECORD_FORMAT,
                 "id": model_id,
                 "file": target.name,
-                "installed_at": datetime.datetime.now(datetime.UTC).isoformat(
-                    timespec="seconds"
-                ),
+                "installed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 **record,
             }
             write_json_atomically(self.record_path(model_id), document)
@@ -207,7 +208,8 @@ class ModelStore:
     def remove(self, model_id: str) -> InstalledModel | None:
         """Delete an installed model and any partial download of it; returns what was installed.
 
-        Refused while a download of it runs (in this process or another), whose file it would pull away.
+        Refused while a download of it runs (in this process or another), whose file it would pull
+        away.
         """
         from sr_studio.weights.model_lock import ModelLock
 
@@ -240,7 +242,7 @@ class ModelStore:
                 raise StoreError(
                     f"no installed model with the id '{model_id}' (see `sr-studio models list`)"
                 )
-            # The record goes first: from that moment the model is no longer listed, whatever happens next.
+            # The record goes first: from then on the model is not listed, whatever happens next.
             record_path.unlink(missing_ok=True)
             for suffix in WEIGHT_SUFFIXES:
                 (self.root / f"{model_id}{suffix}").unlink(missing_ok=True)
@@ -249,7 +251,7 @@ class ModelStore:
         return result.model if result is not None else None
 
     def verify(self, cancelled: Callable[[], bool] | None = None) -> list[VerifyResult]:
-        """Re-hash every installed file and compare with the digest recorded when it was installed."""
+        """Re-hash every installed file and compare with the digest recorded at install time."""
         results = []
         for result in self._scan():
             if result.status != "ok":
