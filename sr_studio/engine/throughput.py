@@ -118,9 +118,7 @@ class ThroughputStore:
                     "pixels": int(pixels),
                     "seconds": round(float(seconds), 4),
                     "source": source,
-                    "when": datetime.datetime.now(datetime.UTC).isoformat(
-                        timespec="seconds"
-                    ),
+                    "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 }
             )
             del entries[:-KEPT]
