@@ -1,8 +1,9 @@
-"""HAT (Hybrid Attention Transformer, Chen et al. 2023), with the official module and parameter names.
+"""HAT (Hybrid Attention Transformer, Chen et al. 2023), with the official module and parameter
+names.
 
-Residual hybrid attention groups, each a stack of hybrid attention blocks (window self-attention, with
-every other block on shifted windows, plus a channel-attention convolution branch) followed by one
-overlapping cross-attention block whose keys and values come from larger, overlapping windows.
+Residual hybrid attention groups, each a stack of hybrid attention blocks (window self-attention,
+with every other block on shifted windows, plus a channel-attention convolution branch) followed by
+one overlapping cross-attention block whose keys and values come from larger, overlapping windows.
 Attention runs through `scaled_dot_product_attention` with the relative position bias (and the shift
 mask) as an additive mask; masks are cached per feature-map size.
 """
@@ -40,7 +41,8 @@ _WINDOW_ORDERS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 def window_order(
     h: int, w: int, window: int, shift: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token indices of the shifted windows in window_partition order, and the inverse permutation."""
+    """Token indices of the shifted windows in window_partition order, and the inverse
+    permutation."""
     key = (h, w, window, shift, device)
     if key not in _WINDOW_ORDERS:
         if len(_WINDOW_ORDERS) > 16:
@@ -53,28 +55,30 @@ def window_order(
     return _WINDOW_ORDERS[key]
 
 
+def _grid(n: int) -> torch.Tensor:
+    """(2, n * n) row and column of every position of an n x n window, row-major."""
+    return torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).flatten(1)
+
+
 def relative_position_index_self(window: int) -> torch.Tensor:
     """Index into the (2w-1)^2 bias table for every (query, key) pair of one window."""
-    coords = torch.stack(
-        torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
-    ).flatten(1)
+    coords = _grid(window)
     relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
     return relative[:, :, 0] * (2 * window - 1) + relative[:, :, 1]
 
 
 def relative_position_index_overlap(window: int, overlap_window: int) -> torch.Tensor:
-    """Index into the (w + ow - 1)^2 bias table for queries of a window and keys of its overlapping window."""
-    grid = lambda n: torch.stack(
-        torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
-    ).flatten(1)
-    relative = (grid(overlap_window)[:, None, :] - grid(window)[:, :, None]).permute(1, 2, 0)
+    """Index into the (w + ow - 1)^2 bias table for queries of a window and keys of its overlapping
+    window."""
+    relative = (_grid(overlap_window)[:, None, :] - _grid(window)[:, :, None]).permute(1, 2, 0)
     relative = relative + (window - overlap_window + 1)
     return relative[:, :, 0] * (window + overlap_window - 1) + relative[:, :, 1]
 
 
 def position_bias(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """(1, heads, queries, keys) bias from a (entries, heads) table, gathered head-major in one pass
-    (gathering rows and then permuting heads to the front copies the (queries * keys, heads) result twice)."""
+    (gathering rows and then permuting heads to the front copies the (queries * keys, heads) result
+    twice)."""
     flat = index.reshape(-1).remainder(
         table.shape[0]
     )  # negative indices count from the end, as in table[index]
@@ -82,7 +86,8 @@ def position_bias(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def shifted_window_mask(h: int, w: int, window: int, shift: int) -> torch.Tensor:
-    """(windows, n, n) additive mask that stops shifted windows attending across the image's wrap-around."""
+    """(windows, n, n) additive mask that stops shifted windows attending across the image's
+    wrap-around."""
     region = torch.zeros(1, h, w, 1)
     label = 0
     bounds = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
@@ -96,7 +101,8 @@ def shifted_window_mask(h: int, w: int, window: int, shift: int) -> torch.Tensor
 
 
 def reflect_indices(size: int, padded: int) -> torch.Tensor:
-    """Indices that extend `size` samples to `padded` by mirror reflection, repeating it for tiny inputs."""
+    """Indices that extend `size` samples to `padded` by mirror reflection, repeating it for tiny
+    inputs."""
     if size == 1:
         return torch.zeros(padded, dtype=torch.long)
     period = 2 * (size - 1)
@@ -107,10 +113,10 @@ def reflect_indices(size: int, padded: int) -> torch.Tensor:
 def linear(layer: nn.Linear, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
     """`layer(x)`, optionally followed by GELU; in bfloat16 on the CPU as one oneDNN call.
 
-    PyTorch's bfloat16 addmm first copies the broadcast bias into its output and runs GELU as a separate
-    pass; oneDNN's fused linear (the kernel torch.compile itself emits, no compiler needed) is 1.6x faster.
-    Under torch.compile the plain layer is traced: inductor cannot lower the op with an unpacked weight
-    and emits the same fused kernel itself.
+    PyTorch's bfloat16 addmm first copies the broadcast bias into its output and runs GELU as a
+    separate pass; oneDNN's fused linear (the kernel torch.compile itself emits, no compiler needed)
+    is 1.6x faster. Under torch.compile the plain layer is traced: inductor cannot lower the op with
+    an unpacked weight and emits the same fused kernel itself.
     """
     if (
         x.dtype == torch.bfloat16
@@ -185,17 +191,19 @@ class CAB(nn.Module):
         return self.cab(x)
 
 
-# On a GPU, PyTorch's fused attention kernels need a head size that is a multiple of 8. HAT's 180 channels in
-# 6 heads give 30, and the fallback writes out every (window, head) attention matrix. Zero columns appended
-# to q and k add nothing to the dot products, those of v give zero outputs that are cut off, and the scale
-# stays 1/sqrt(30): the same attention through the fused kernel. A switch for benchmarks/bench_gpu_variants.py.
+# On a GPU, PyTorch's fused attention kernels need a head size that is a multiple of 8. HAT's 180
+# channels in 6 heads give 30, and the fallback writes out every (window, head) attention matrix.
+# Zero columns appended to q and k add nothing to the dot products, those of v give zero outputs
+# that are cut off, and the scale stays 1/sqrt(30): the same attention through the fused kernel. A
+# switch for benchmarks/bench_gpu_variants.py.
 PAD_HEADS_ON_GPU = True
 
 
 def attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, pad: bool | None = None
 ):
-    """scaled_dot_product_attention, with the head size padded to a multiple of 8 on a GPU (or when `pad`)."""
+    """scaled_dot_product_attention, with the head size padded to a multiple of 8 on a GPU (or when
+    `pad`)."""
     head_dim = q.shape[-1]
     if pad is None:
         pad = PAD_HEADS_ON_GPU and q.device.type == "cuda"
@@ -220,7 +228,8 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, rpi: torch.Tensor, mask: tuple | None) -> torch.Tensor:
-        """x: (b * windows, n, c); mask: None, or (index, windows, mask) of the masked windows of one image."""
+        """x: (b * windows, n, c); mask: None, or (index, windows, mask) of the masked windows of
+        one image."""
         batch_windows, n, c = x.shape
         qkv = (
             linear(self.qkv, x)
@@ -228,13 +237,15 @@ class WindowAttention(nn.Module):
             .permute(2, 0, 3, 1, 4)
         )
         q, k, v = qkv.unbind(0)
-        # A 4-D mask keeps SDPA on its fused CPU kernel; a 3-D or 5-D one falls back to the slow math path.
+        # A 4-D mask keeps SDPA on its fused CPU kernel; a 3-D or 5-D one falls back to the slow
+        # math path.
         bias = position_bias(self.relative_position_bias_table, rpi).to(q.dtype)
         out = attention(q, k, v, bias)
         if mask is not None:
-            # Only the last row and column of shifted windows hold wrapped-around pixels. Attending over
-            # all windows with the bias alone and redoing just those with bias + mask gives the same
-            # result without a (windows, heads, n, n) mask: 400 MB per block for a 256 px tile in float32.
+            # Only the last row and column of shifted windows hold wrapped-around pixels. Attending
+            # over all windows with the bias alone and redoing just those with bias + mask gives the
+            # same result without a (windows, heads, n, n) mask: 400 MB per block for a 256 px tile
+            # in float32.
             index, windows, edge_mask = mask
             images = batch_windows // windows
             if images > 1:
@@ -253,7 +264,8 @@ class WindowAttention(nn.Module):
 
 
 class HAB(nn.Module):
-    """Hybrid attention block: (shifted) window attention plus a scaled channel-attention conv branch."""
+    """Hybrid attention block: (shifted) window attention plus a scaled channel-attention conv
+    branch."""
 
     def __init__(
         self,
@@ -284,8 +296,9 @@ class HAB(nn.Module):
         x = self.norm1(x).to(self.attn.qkv.weight.dtype).view(b, h, w, c)
         conv_x = self.conv_block(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(b, h * w, c)
         if self.shift:
-            # Roll and window partition (and back) as one row gather each, the same values: torch.roll over
-            # two dimensions alone took 6x as long as the partition's permuted copy (256 px, AVX2 CPU).
+            # Roll and window partition (and back) as one row gather each, the same values:
+            # torch.roll over two dimensions alone took 6x as long as the partition's permuted copy
+            # (256 px, AVX2 CPU).
             order, inverse = window_order(h, w, self.window, self.shift, x.device)
             windows = x.reshape(b, h * w, c).index_select(1, order).view(-1, self.window**2, c)
             attn = self.attn(windows, rpi, mask).view(b, h * w, c).index_select(1, inverse)
@@ -299,7 +312,8 @@ class HAB(nn.Module):
 
 
 class OCAB(nn.Module):
-    """Overlapping cross-attention: queries from a window, keys/values from a larger window around it."""
+    """Overlapping cross-attention: queries from a window, keys/values from a larger window around
+    it."""
 
     def __init__(self, dim, window, overlap_ratio, num_heads, qkv_bias, mlp_ratio):
         super().__init__()
@@ -329,9 +343,10 @@ class OCAB(nn.Module):
         shortcut = x
         qkv = linear(self.qkv, self.norm1(x).to(self.qkv.weight.dtype)).view(b, h, w, 3, c)
         q = window_partition(qkv[..., 0, :], self.window)  # (b * nw, w2, c)
-        # Keys and values of the overlapping windows (what nn.Unfold with zero padding gives), gathered
-        # straight from the channels-last tokens: a zero-padded copy, then one copy into the layout the
-        # fused attention kernel needs (head dimension innermost), instead of NCHW + im2col + permute.
+        # Keys and values of the overlapping windows (what nn.Unfold with zero padding gives),
+        # gathered straight from the channels-last tokens: a zero-padded copy, then one copy into
+        # the layout the fused attention kernel needs (head dimension innermost), instead of NCHW +
+        # im2col + permute.
         pad = (self.overlap_window - self.window) // 2
         padded = qkv.new_zeros(b, h + 2 * pad, w + 2 * pad, 2, c)
         padded[:, pad : pad + h, pad : pad + w] = qkv[..., 1:, :]
@@ -459,7 +474,7 @@ class HAT(nn.Module):
                 mlp_ratio=mlp_ratio,
                 qkv_bias=qkv_bias,
             )
-            for depth, heads in zip(depths, num_heads)
+            for depth, heads in zip(depths, num_heads, strict=True)
         )
         if self.shift_size == 0:
             for layer in self.layers:
@@ -478,17 +493,19 @@ class HAT(nn.Module):
                 upsample += [nn.Conv2d(num_feat, 4 * num_feat, 3, 1, 1), nn.PixelShuffle(2)]
         self.upsample = nn.Sequential(*upsample)
         self.conv_last = nn.Conv2d(num_feat, 3, 3, 1, 1)
-        # oneDNN returns a channels-last result only when the weight is channels-last too; otherwise every
-        # convolution after the first reorders its output back to NCHW (a full copy, 20% of a bf16 run).
+        # oneDNN returns a channels-last result only when the weight is channels-last too; otherwise
+        # every convolution after the first reorders its output back to NCHW (a full copy, 20% of a
+        # bf16 run).
         self.to(memory_format=torch.channels_last)
 
     def cast_for_inference(self, dtype: torch.dtype) -> HAT:
         """Run the body's linears and convolutions in `dtype` (bf16), everything else in float32.
 
         Cast whole, HAT in bfloat16 misses 1e-2 relative RMS against float32 (1.17e-2 on the parity
-        fixtures): the residual stream is rounded to 8 bits after every block, and the shallow features that
-        skip the whole body carry the image itself. Kept in float32 (residual sums, LayerNorms, conv_first
-        and everything from conv_after_body on, about 5% of the FLOPs) the error is half that."""
+        fixtures): the residual stream is rounded to 8 bits after every block, and the shallow
+        features that skip the whole body carry the image itself. Kept in float32 (residual sums,
+        LayerNorms, conv_first and everything from conv_after_body on, about 5% of the FLOPs) the
+        error is half that."""
         self.float()
         if dtype != torch.float32:
             for module in self.layers.modules():
@@ -497,7 +514,8 @@ class HAT(nn.Module):
         return self
 
     def shift_mask(self, h: int, w: int, device: torch.device) -> tuple | None:
-        """(index of the windows the shift mask touches, windows per image, their (k, n, n) mask)."""
+        """(index of the windows the shift mask touches, windows per image, their (k, n, n)
+        mask)."""
         if not self.shift_size:
             return None
         key = (h, w, device)
@@ -512,7 +530,8 @@ class HAT(nn.Module):
         return mask
 
     def pad_to_window(self, x: torch.Tensor) -> torch.Tensor:
-        """Mirror-pad bottom and right to a multiple of the window, as the reference does before inference."""
+        """Mirror-pad bottom and right to a multiple of the window, as the reference does before
+        inference."""
         h, w = x.shape[-2:]
         padded_h = math.ceil(h / self.window_size) * self.window_size
         padded_w = math.ceil(w / self.window_size) * self.window_size
@@ -536,8 +555,9 @@ class HAT(nn.Module):
         h, w = x.shape[-2:]
         x = self.pad_to_window(x.to(self.conv_first.weight.dtype))
         mean = self.mean.to(x.dtype)
-        # Channels-last all the way: oneDNN's convolutions run 1.5x (float32) to 3.5x (bfloat16) faster on
-        # it than on NCHW, and the token layout (b, h*w, c) of the transformer body is channels-last already.
+        # Channels-last all the way: oneDNN's convolutions run 1.5x (float32) to 3.5x (bfloat16)
+        # faster on it than on NCHW, and the token layout (b, h*w, c) of the transformer body is
+        # channels-last already.
         x = ((x - mean) * self.img_range).contiguous(memory_format=torch.channels_last)
         x = self.conv_first(x)
         x = self.conv_after_body(self.forward_features(x)) + x

@@ -71,10 +71,11 @@ class Conv3XC(nn.Module):
 
 
 class FusedConv3XC(nn.Module):
-    """A Conv3XC as re-fused checkpoints store it: the 3x3 `eval_conv` alone, nothing to rebuild from.
+    """A Conv3XC as re-fused checkpoints store it: the 3x3 `eval_conv` alone, nothing to rebuild
+    from.
 
-    Keeps the `eval_conv` name so that the keys are those of the official layout minus the chain. Its
-    kernel is the trained weight itself, so unlike Conv3XC's it trains too.
+    Keeps the `eval_conv` name so that the keys are those of the official layout minus the chain.
+    Its kernel is the trained weight itself, so unlike Conv3XC's it trains too.
     """
 
     def __init__(self, c_in: int, c_out: int):
@@ -98,13 +99,15 @@ class SPAB(nn.Module):
     def forward(
         self, x: torch.Tensor, keep_first: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(block output, first activation); keep_first=False returns None instead and frees it early.
+        """(block output, first activation); keep_first=False returns None instead and frees it
+        early.
 
         SPAN uses the first activation of its last block only; dropping the others as soon as they
         are read, like out2, keeps the block's peak at five activations instead of seven (a CPU
         tile's memory).
         """
-        # The reference applies SiLU in place, so the first conv's output it hands back is activated.
+        # The reference applies SiLU in place, so the first conv's output it hands back is
+        # activated.
         inference = not (self.training or torch.is_grad_enabled())
         out1: torch.Tensor | None = F.silu(self.c1_r(x), inplace=inference)
         out2 = F.silu(self.c2_r(out1), inplace=inference)
@@ -114,12 +117,14 @@ class SPAB(nn.Module):
         del out2
         if not inference:
             return (out3 + x) * (torch.sigmoid(out3) - 0.5), out1
-        # In place at inference: half the allocations of this memory-bound tail, bit-identical result.
+        # In place at inference: half the allocations of this memory-bound tail, bit-identical
+        # result.
         return torch.sigmoid(out3).sub_(0.5).mul_(out3.add_(x)), out1
 
 
 class SPAN(nn.Module):
-    # Registered by name in __init__ (buffers and numbered blocks): declared here for the type checker.
+    # Registered by name in __init__ (buffers and numbered blocks): declared here for the type
+    # checker.
     mean: torch.Tensor
     block_1: SPAB
     block_2: SPAB
@@ -203,9 +208,9 @@ class SPAN(nn.Module):
         """conv_cat(cat(parts)) without the concatenation (CPU, float32 inference); empties `parts`.
 
         A 1x1 conv over the four 48-channel parts is a sum of one matrix product per part,
-        accumulated in place: the 4x48-channel copy (768 B per input pixel, the largest tensor of the
-        pass) is never made and the pass peaks at 1.35 instead of 1.73 KB per input pixel; the four
-        products also beat the copy plus one conv (432 px patch, 1 thread: 93 vs 202 ms).
+        accumulated in place: the 4x48-channel copy (768 B per input pixel, the largest tensor of
+        the pass) is never made and the pass peaks at 1.35 instead of 1.73 KB per input pixel; the
+        four products also beat the copy plus one conv (432 px patch, 1 thread: 93 vs 202 ms).
         Channels-last activations are (pixels, channels) matrices, so the inputs are views. Not
         measured in bf16 (it would round four times) nor on GPUs, which keep the conv.
         """
