@@ -79,11 +79,17 @@ class Upscaler:
         self.dtype = choose_dtype(self.precision, self.device, self.descriptor)
         self.scale = self.descriptor.scale
         self.policy = policy_for(self.descriptor)
-        if tile is not None and (
-            not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 1
-        ):
-            raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
-        self.tile = None if tile is None else int(tile)
+        self.tile: int | None = None
+        if tile is not None:
+            # Checked at run time whatever the annotation says: callers pass numpy integers too.
+            requested: object = tile
+            if (
+                isinstance(requested, bool)
+                or not isinstance(requested, numbers.Integral)
+                or requested < 1
+            ):
+                raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
+            self.tile = int(requested)
         mixed = hasattr(model.network, "cast_for_inference")
         if self.device.type == "cuda":
             strict_float32()
@@ -92,9 +98,8 @@ class Upscaler:
         # itself.
         self.input_dtype = torch.float32 if mixed else self.dtype
         self._limit: int | None = None  # largest tile side known to fit, once memory ran out
-        self._patch_shape: tuple[int, int] | None = (
-            None  # every patch of the current pass, where uniform
-        )
+        # Every patch of the current pass, where uniform.
+        self._patch_shape: tuple[int, int] | None = None
 
     def output_size(self, height: int, width: int, scale: float | None = None) -> tuple[int, int]:
         """Size of the result for an input of this size: round(scale * side), at least one pixel."""
@@ -173,7 +178,14 @@ class Upscaler:
 
     # -- planning ----------------------------------------------------------------------------------
 
-    def _check_memory(self, pixels, output_size, sizes, exact: bool, tile: int) -> None:
+    def _check_memory(
+        self,
+        pixels: np.ndarray,
+        output_size: tuple[int, int],
+        sizes: list[tuple[int, int]],
+        exact: bool,
+        tile: int,
+    ) -> None:
         """Refuse up front, with the numbers, a job whose arrays cannot fit in RAM (instead of being
         killed)."""
         item, channels = pixels.dtype.itemsize, 1 if pixels.ndim == 2 else pixels.shape[2]
@@ -195,14 +207,16 @@ class Upscaler:
     def _checked_scale(self, scale: float | None) -> float:
         if scale is None:
             return float(self.scale)
+        # Checked at run time whatever the annotation says: callers pass numpy numbers, or worse.
+        requested: object = scale
         if (
-            not isinstance(scale, numbers.Real)
-            or isinstance(scale, bool)
-            or not math.isfinite(scale)
-            or scale <= 0
+            isinstance(requested, bool)
+            or not isinstance(requested, numbers.Real)
+            or not math.isfinite(requested)
+            or requested <= 0
         ):
             raise EngineError(f"scale must be a positive number, not {scale!r}")
-        return float(scale)
+        return float(requested)
 
     def _pass_count(self, scale: float) -> int:
         """At least one pass (the caller asked for the model).
@@ -271,7 +285,15 @@ class Upscaler:
 
     # -- running -----------------------------------------------------------------------------------
 
-    def _run_pass(self, source, target, rows, cols, job: _Job, index: int) -> None:
+    def _run_pass(
+        self,
+        source: np.ndarray,
+        target: np.ndarray,
+        rows: list[AxisTile],
+        cols: list[AxisTile],
+        job: _Job,
+        index: int,
+    ) -> None:
         s = self.scale
         self._patch_shape = self._uniform_shape(rows, cols)
         for ty in rows:
@@ -282,7 +304,9 @@ class Upscaler:
                 _write_tile(target, values, ty.lo * s, tx.lo * s, (up_y, down_y), tx.ramps(s))
                 job.tile_done((ty.lo * s, tx.lo * s, ty.hi * s, tx.hi * s), target, index)
 
-    def _render(self, source, y0, y1, x0, x1, job: _Job) -> np.ndarray:
+    def _render(
+        self, source: np.ndarray, y0: int, y1: int, x0: int, x1: int, job: _Job
+    ) -> np.ndarray:
         """Output (float32, 0..1, HWC) for input rows y0:y1, cols x0:x1, in pieces if memory ran out
         before."""
         if self._limit is None or max(y1 - y0, x1 - x0) <= self._limit:
@@ -304,7 +328,9 @@ class Upscaler:
                 )
         return total
 
-    def _render_once(self, source, y0, y1, x0, x1, job: _Job) -> np.ndarray:
+    def _render_once(
+        self, source: np.ndarray, y0: int, y1: int, x0: int, x1: int, job: _Job
+    ) -> np.ndarray:
         job.check_cancel()
         try:
             return self._run_model(source, y0, y1, x0, x1)
@@ -323,7 +349,7 @@ class Upscaler:
         self._limit = max(self.policy.min_tile, min(self._limit or side, side) // 2)
         return self._render(source, y0, y1, x0, x1, job)
 
-    def _run_model(self, source, y0, y1, x0, x1) -> np.ndarray:
+    def _run_model(self, source: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Run the network on the area plus its context, clipped to the image, and keep just the
         area."""
         s = self.scale
@@ -353,8 +379,12 @@ class Upscaler:
             y = y.permute(1, 2, 0)
             if self._quantizes_on_device(source):
                 # The same arithmetic as _write_tile's, where the tile was computed.
-                return y.mul_(maximum).round_().to(torch.uint8).contiguous().cpu().numpy()
-            return (y if y.device.type == "cpu" else y.contiguous().cpu()).numpy()
+                quantized: np.ndarray = (
+                    y.mul_(maximum).round_().to(torch.uint8).contiguous().cpu().numpy()
+                )
+                return quantized
+            values: np.ndarray = (y if y.device.type == "cpu" else y.contiguous().cpu()).numpy()
+            return values
 
     def _quantizes_on_device(self, source: np.ndarray) -> bool:
         """On a GPU, a tile written as it is (8-bit photo, no cross-fade, not in pieces) crosses to
@@ -382,7 +412,9 @@ class _Job:
         if self.should_cancel is not None and self.should_cancel():
             raise Cancelled()
 
-    def tile_done(self, box, canvas, pass_index: int) -> None:
+    def tile_done(
+        self, box: tuple[int, int, int, int], canvas: np.ndarray, pass_index: int
+    ) -> None:
         self.done += 1
         if self.on_progress is not None:
             self.on_progress(
@@ -402,7 +434,12 @@ def _widen(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
 
 
 def _write_tile(
-    target: np.ndarray, values: np.ndarray, top: int, left: int, ramps_y, ramps_x
+    target: np.ndarray,
+    values: np.ndarray,
+    top: int,
+    left: int,
+    ramps_y: tuple[np.ndarray, np.ndarray],
+    ramps_x: tuple[np.ndarray, np.ndarray],
 ) -> None:
     """Quantize `values` into target[top:, left:], cross-fading where earlier tiles already wrote.
 
@@ -443,7 +480,7 @@ def _blend(written: np.ndarray, scaled: np.ndarray, alpha: np.ndarray) -> None:
     written[...] = np.rint(old + alpha[..., None] * (scaled - old))
 
 
-def _check_pixels(pixels) -> None:
+def _check_pixels(pixels: object) -> None:
     if not isinstance(pixels, np.ndarray):
         raise EngineError(f"expected a numpy image, got {type(pixels).__name__}")
     layout_ok = pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (1, 3, 4))
