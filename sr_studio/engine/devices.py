@@ -1,4 +1,5 @@
-"""Which device and number format a run uses, how much memory it may take, and what counts as running out."""
+"""Which device and number format a run uses, how much memory it may take, and what counts as
+running out."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def _mps_available() -> bool:
 
 
 def choose_device(requested: str = "auto") -> torch.device:
-    """`auto` prefers CUDA, then Apple's MPS, then the CPU; a named device that is missing is an EngineError."""
+    """`auto` prefers CUDA, then Apple's MPS, then the CPU; a named device that is missing is an
+    EngineError."""
     name = str(requested).strip().lower()
     kind = name.split(":", 1)[0]
     if kind not in DEVICE_NAMES:
@@ -51,8 +53,8 @@ def choose_device(requested: str = "auto") -> torch.device:
 
 
 EMULATED_BF16_NOTICE = (
-    "bf16 is emulated on this CPU (it lacks AVX512-BF16, AMX and Arm BF16) and runs about 10x slower "
-    "than fp32: running in fp32"
+    "bf16 is emulated on this CPU (it lacks AVX512-BF16, AMX and Arm BF16) "
+    "and runs about 10x slower than fp32: running in fp32"
 )
 
 
@@ -72,7 +74,8 @@ PRECISION_CHOICES = (AUTOMATIC, *PRECISIONS)
 
 
 def automatic_precision(descriptor: ModelDescriptor, device: torch.device) -> tuple[str, str]:
-    """The fastest precision that keeps this model's quality on this device, and why, in a few words.
+    """The fastest precision that keeps this model's quality on this device, and why, in a few
+    words.
 
     The descriptor says which precisions keep the network faithful (SPAN: bf16 >= 45 dB from fp32;
     HAT: bf16 within 1e-2 relative RMS, never fp16); the device says which of them it computes fast.
@@ -126,16 +129,18 @@ def choose_dtype(precision: str, device: torch.device, descriptor: ModelDescript
 
 
 def cast_model(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """Move and cast in place. A network with its own mixed-precision recipe (`cast_for_inference`: HAT keeps
-    its residual stream, norms, head and tail in float32) gets it; others are cast whole."""
+    """Move and cast in place. A network with its own mixed-precision recipe (`cast_for_inference`:
+    HAT keeps its residual stream, norms, head and tail in float32) gets it; others are cast whole.
+    """
     model = model.to(device=device)
     cast = getattr(model, "cast_for_inference", None)
     return cast(dtype) if cast is not None else model.to(dtype=dtype)
 
 
 def strict_float32() -> None:
-    """fp32 means IEEE float32 on a GPU too: PyTorch lets cuDNN run float32 convolutions in TF32 (10-bit
-    mantissa) by default, which moves results by about 1e-3 of their range; bf16 and fp16 are the fast choices."""
+    """fp32 means IEEE float32 on a GPU too: PyTorch lets cuDNN run float32 convolutions in TF32
+    (10-bit mantissa) by default, which moves results by about 1e-3 of their range; bf16 and fp16
+    are the fast choices."""
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
 
@@ -153,7 +158,8 @@ def _bf16_supported(device: torch.device) -> bool:
 
 
 def free_memory_bytes(device: torch.device) -> int:
-    """Memory a run may still take: free VRAM on CUDA, MPS's recommended working set, available RAM on the CPU."""
+    """Memory a run may still take: free VRAM on CUDA, MPS's recommended working set, available RAM
+    on the CPU."""
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
@@ -166,7 +172,8 @@ def free_memory_bytes(device: torch.device) -> int:
 
 
 def available_ram_bytes() -> int:
-    """MemAvailable from /proc/meminfo (counts reclaimable cache), else free pages, else a modest guess."""
+    """MemAvailable from /proc/meminfo (counts reclaimable cache), else free pages, else a modest
+    guess."""
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             for line in meminfo:
@@ -181,7 +188,7 @@ def available_ram_bytes() -> int:
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    """CUDA raises OutOfMemoryError; the CPU and MPS allocators raise a RuntimeError that says so."""
+    """CUDA raises OutOfMemoryError; the CPU and MPS allocators raise a RuntimeError saying so."""
     if isinstance(error, torch.OutOfMemoryError):
         return True
     if isinstance(error, (RuntimeError, MemoryError)):

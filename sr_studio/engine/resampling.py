@@ -1,10 +1,12 @@
-"""Resize integer images to an exact size with Pillow's antialiased filters, a band of rows at a time.
+"""Resize integer images to an exact size with Pillow's antialiased filters, a band of rows at a
+time.
 
 Every channel goes through Pillow as a float32 plane (mode "F"): Pillow has no 16-bit RGB mode, and
 its integer modes round and clamp between the horizontal and vertical passes, in an order that
-depends on the sizes, so bands would not match the whole. In float the result is rounded once. Each output band
-is computed from just the source rows its filter reaches, handed to Pillow with a fractional `box`,
-which gives the same samples as resizing the whole image while holding only a band in memory.
+depends on the sizes, so bands would not match the whole. In float the result is rounded once. Each
+output band is computed from just the source rows its filter reaches, handed to Pillow with a
+fractional `box`, which gives the same samples as resizing the whole image while holding only a band
+in memory.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ def resize_into(
     resample: Image.Resampling = LANCZOS,
     should_cancel: Callable[[], bool] | None = None,
 ) -> None:
-    """Fill `target` (H, W) or (H, W, C) with `source` resized to its size; same dtype (uint8 or uint16)."""
+    """Fill `target` (H, W) or (H, W, C) with `source` resized to its size; same dtype (uint8 or
+    uint16)."""
     if source.dtype != target.dtype or source.dtype not in (np.uint8, np.uint16):
         raise ValueError(
             f"resize_into needs matching uint8/uint16 arrays, got {source.dtype} and {target.dtype}"

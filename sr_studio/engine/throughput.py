@@ -118,9 +118,7 @@ class ThroughputStore:
                     "pixels": int(pixels),
                     "seconds": round(float(seconds), 4),
                     "source": source,
-                    "when": datetime.datetime.now(datetime.UTC).isoformat(
-                        timespec="seconds"
-                    ),
+                    "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 }
             )
             del entries[:-KEPT]
@@ -158,8 +156,7 @@ def calibrate(upscaler: Upscaler) -> Measurement:
     coarse = generator.integers(0, 256, size=(side // 8 + 2, side // 8 + 2, 3), dtype=np.uint8)
     pixels = np.ascontiguousarray(np.repeat(np.repeat(coarse, 8, axis=0), 8, axis=1)[:side, :side])
     saved_tile: int | None = upscaler.tile
-    # One patch, whatever the automatic tile would be (set through setattr: Upscaler.__init__ is not
-    # annotated, so mypy takes `tile` for always None).
+    # One patch, whatever the automatic tile would be.
     upscaler.tile = max(side, saved_tile or 0)
     try:
         warm = max(policy.align, 32 // policy.align * policy.align)

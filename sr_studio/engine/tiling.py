@@ -1,9 +1,9 @@
 """Where tiles go, how big they are, and the cross-fade weights that hide where they meet.
 
-A tile has a *core* (cores partition the image) and is written a little beyond it, `feather` LR pixels
-into each neighbour, where its weight ramps linearly so that the weights of all tiles sum to one.
-Each tile is computed from a larger *patch*: the written area plus `context` pixels of real image
-on every side (stopping at the image border), so that the network sees what it would see in a
+A tile has a *core* (cores partition the image) and is written a little beyond it, `feather` LR
+pixels into each neighbour, where its weight ramps linearly so that the weights of all tiles sum to
+one. Each tile is computed from a larger *patch*: the written area plus `context` pixels of real
+image on every side (stopping at the image border), so that the network sees what it would see in a
 whole-image run. For an exact-context network (no cross-fade, no size multiple) the edge tiles are
 longer by the context they need not have, and every patch then has one shape (`split_axis_exact`).
 """
@@ -34,7 +34,8 @@ MEMORY_SHARE = {"cpu": 0.25, "cuda": 0.6, "mps": 0.4}
 
 @dataclass(frozen=True)
 class TilingPolicy:
-    """How one architecture is tiled. `max_tile` keeps CPU tiles cache-friendly; GPUs take `gpu_max_tile`."""
+    """How one architecture is tiled. `max_tile` keeps CPU tiles cache-friendly; GPUs take
+    `gpu_max_tile`."""
 
     context: int  # LR px of image around the written area that the network sees
     feather: int  # LR px each tile is written into its neighbour, cross-fading
@@ -65,7 +66,8 @@ def _multiple(value: int, align: int) -> int:
 
 
 def auto_tile(policy: TilingPolicy, device: torch.device) -> int:
-    """The largest core whose patch fits the device's share of free memory, within the policy's caps."""
+    """The largest core whose patch fits the device's share of free memory, within the policy's
+    caps."""
     budget = free_memory_bytes(device) * MEMORY_SHARE.get(device.type, 0.25)
     patch_side = math.isqrt(max(0, int(budget / policy.bytes_per_pixel)))
     cap = policy.max_tile if device.type == "cpu" else policy.gpu_max_tile
@@ -103,7 +105,8 @@ def _ramp(centres: np.ndarray, cut: tuple[int, int] | None, scale: int) -> np.nd
 def split_axis(
     start: int, stop: int, tile: int, align: int = 1, feather: int = 0
 ) -> list[AxisTile]:
-    """Near-equal tiles of at most `tile` covering [start, stop), interior cuts on multiples of `align`.
+    """Near-equal tiles of at most `tile` covering [start, stop), interior cuts on multiples of
+    `align`.
 
     Each tile reaches `feather` px into its neighbours (less where a tile is too small for it), so
     neighbouring ramps never overlap and the weights of any pixel sum to one.
@@ -114,8 +117,10 @@ def split_axis(
     step = -(-length // (count * align)) * align
     origin = start // align * align
     cuts = [start, *range(origin + step, stop, step), stop]
-    sizes = [b - a for a, b in zip(cuts, cuts[1:])]
-    feathers = [min(feather, left // 2, right // 2) for left, right in zip(sizes, sizes[1:])]
+    sizes = [b - a for a, b in zip(cuts, cuts[1:], strict=False)]
+    feathers = [
+        min(feather, left // 2, right // 2) for left, right in zip(sizes, sizes[1:], strict=False)
+    ]
     tiles = []
     for index in range(len(sizes)):
         rise = (cuts[index], feathers[index - 1]) if index > 0 else None
@@ -132,15 +137,17 @@ def split_axis(
 
 
 def split_axis_exact(length: int, tile: int, context: int) -> list[AxisTile]:
-    """Tiles for an exact-context network (no feather): the two edge tiles `context` px longer than the rest.
+    """Tiles for an exact-context network (no feather): the two edge tiles `context` px longer than
+    the rest.
 
-    An edge tile needs context on one side only, so with this split every patch (tile plus the context that
-    exists) is `tile + 2 * context` long, give or take the rounding, and there are no more patch pixels than
-    with equal tiles. One patch shape lets every tile reuse the previous one's memory (engine/heap.py).
+    An edge tile needs context on one side only, so with this split every patch (tile plus the
+    context that exists) is `tile + 2 * context` long, give or take the rounding, and there are no
+    more patch pixels than with equal tiles. One patch shape lets every tile reuse the previous
+    one's memory (engine/heap.py).
     """
     count = max(1, -(-(length - 2 * context) // tile))
     if count == 1:
         return [AxisTile(0, length)]
     inner = -(-(length - 2 * context) // count)
     cuts = [0, *(inner + context + k * inner for k in range(count - 1)), length]
-    return [AxisTile(lo, hi) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+    return [AxisTile(lo, hi) for lo, hi in zip(cuts, cuts[1:], strict=False) if hi > lo]

@@ -36,8 +36,10 @@ from sr_studio.errors import Cancelled, EngineError
 
 @dataclass(frozen=True)
 class TileProgress:
-    """Sent after every tile. `box` (y0, x0, y1, x1) is the area of `canvas` just written, so a viewer can
-    show it; `canvas` is the (H, W, C) colour array being filled by pass `pass_index` of `passes`."""
+    """Sent after every tile. `box` (y0, x0, y1, x1) is the area of `canvas` just written, so a
+    viewer can show it; `canvas` is the (H, W, C) colour array being filled by pass `pass_index` of
+    `passes`.
+    """
 
     done: int
     total: int
@@ -54,9 +56,9 @@ class Upscaler:
     belongs to this Upscaler afterwards; its descriptor says how to tile it and which precisions
     it allows.
     `tile` is the core size in input pixels; None picks it from free memory.
-    `precision` is the one the run uses: "auto" picks the fastest that keeps the model's quality on the
-    device (`precision_reason` says why); bf16 asked for on a CPU without it in hardware runs as fp32
-    and `notice` then says why, in one line, for the caller to show; otherwise it is None.
+    `precision` is the one the run uses: "auto" picks the fastest that keeps the model's quality on
+    the device (`precision_reason` says why); bf16 asked for on a CPU without it in hardware runs
+    as fp32 and `notice` then says why, in one line, for the caller to show; otherwise it is None.
     """
 
     def __init__(
@@ -68,8 +70,8 @@ class Upscaler:
     ) -> None:
         self.device = choose_device(device)
         self.descriptor = model.descriptor
-        # Why this precision runs, for the CLI's header and the window: set when it was chosen for the
-        # user ("auto"), None when the caller named it.
+        # Why this precision runs, for the CLI's header and the window: set when it was chosen for
+        # the user ("auto"), None when the caller named it.
         self.precision_reason: str | None = None
         if precision == AUTOMATIC:
             precision, self.precision_reason = automatic_precision(self.descriptor, self.device)
@@ -77,21 +79,27 @@ class Upscaler:
         self.dtype = choose_dtype(self.precision, self.device, self.descriptor)
         self.scale = self.descriptor.scale
         self.policy = policy_for(self.descriptor)
-        if tile is not None and (
-            not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 1
-        ):
-            raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
-        self.tile = None if tile is None else int(tile)
+        self.tile: int | None = None
+        if tile is not None:
+            # Checked at run time whatever the annotation says: callers pass numpy integers too.
+            requested: object = tile
+            if (
+                isinstance(requested, bool)
+                or not isinstance(requested, numbers.Integral)
+                or requested < 1
+            ):
+                raise EngineError(f"tile size must be a positive number of pixels, not {tile!r}")
+            self.tile = int(requested)
         mixed = hasattr(model.network, "cast_for_inference")
         if self.device.type == "cuda":
             strict_float32()
         self.model = cast_model(model.network, self.device, self.dtype).eval()
-        # A mixed-precision network (HAT) takes float32 input; its float32 head casts for the body itself.
+        # A mixed-precision network (HAT) takes float32 input; its float32 head casts for the body
+        # itself.
         self.input_dtype = torch.float32 if mixed else self.dtype
         self._limit: int | None = None  # largest tile side known to fit, once memory ran out
-        self._patch_shape: tuple[int, int] | None = (
-            None  # every patch of the current pass, where uniform
-        )
+        # Every patch of the current pass, where uniform.
+        self._patch_shape: tuple[int, int] | None = None
 
     def output_size(self, height: int, width: int, scale: float | None = None) -> tuple[int, int]:
         """Size of the result for an input of this size: round(scale * side), at least one pixel."""
@@ -108,10 +116,11 @@ class Upscaler:
     ) -> np.ndarray:
         """`pixels` (H, W) or (H, W, 1|3|4), uint8 or uint16, enlarged to the same layout and dtype.
 
-        The model runs k times (the fewest with model.scale**k >= scale), then a Lanczos filter brings
-        the result to the exact size. Alpha does not go through the model: it is resized with bicubic,
-        which rings less than Lanczos on hard cut-out edges. `out`, when given, is filled and returned
-        instead of a new array: any array of that shape and dtype, e.g. a view into an encoder's buffer.
+        The model runs k times (the fewest with model.scale**k >= scale), then a Lanczos filter
+        brings the result to the exact size. Alpha does not go through the model: it is resized with
+        bicubic, which rings less than Lanczos on hard cut-out edges. `out`, when given, is filled
+        and returned instead of a new array: any array of that shape and dtype, e.g. a view into an
+        encoder's buffer.
         """
         _check_pixels(pixels)
         out_h, out_w = self.output_size(pixels.shape[0], pixels.shape[1], scale)
@@ -167,10 +176,18 @@ class Upscaler:
             heap.release()
         return output
 
-    # -- planning -------------------------------------------------------------------------------------
+    # -- planning ----------------------------------------------------------------------------------
 
-    def _check_memory(self, pixels, output_size, sizes, exact: bool, tile: int) -> None:
-        """Refuse up front, with the numbers, a job whose arrays cannot fit in RAM (instead of being killed)."""
+    def _check_memory(
+        self,
+        pixels: np.ndarray,
+        output_size: tuple[int, int],
+        sizes: list[tuple[int, int]],
+        exact: bool,
+        tile: int,
+    ) -> None:
+        """Refuse up front, with the numbers, a job whose arrays cannot fit in RAM (instead of being
+        killed)."""
         item, channels = pixels.dtype.itemsize, 1 if pixels.ndim == 2 else pixels.shape[2]
         needed = output_size[0] * output_size[1] * channels * item
         # Intermediate passes (and the last one when a resize follows) live beside the output.
@@ -183,31 +200,38 @@ class Upscaler:
             h, w = output_size
             raise EngineError(
                 f"a {w}x{h} result needs about {needed / 1024**3:.1f} GB of memory, but only "
-                f"{available / 1024**3:.1f} GB is available: choose a smaller scale or close other programs"
+                f"{available / 1024**3:.1f} GB is available: "
+                "choose a smaller scale or close other programs"
             )
 
     def _checked_scale(self, scale: float | None) -> float:
         if scale is None:
             return float(self.scale)
+        # Checked at run time whatever the annotation says: callers pass numpy numbers, or worse.
+        requested: object = scale
         if (
-            not isinstance(scale, numbers.Real)
-            or isinstance(scale, bool)
-            or not math.isfinite(scale)
-            or scale <= 0
+            isinstance(requested, bool)
+            or not isinstance(requested, numbers.Real)
+            or not math.isfinite(requested)
+            or requested <= 0
         ):
             raise EngineError(f"scale must be a positive number, not {scale!r}")
-        return float(scale)
+        return float(requested)
 
     def _pass_count(self, scale: float) -> int:
-        """At least one pass (the caller asked for the model); a 1x model runs once and is resized."""
+        """At least one pass (the caller asked for the model).
+
+        A 1x model runs once and is resized.
+        """
         passes = 1
         while self.scale > 1 and self.scale**passes < scale * (1 - 1e-9):
             passes += 1
         return passes
 
     def patches(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
-        """(y0, y1, x0, x1) of each patch the network runs on in one pass over a height x width input
-        (tiles plus context; no out-of-memory splits): for benchmarks that time the model alone."""
+        """(y0, y1, x0, x1) of each patch the network runs on in one pass over a height x width
+        input (tiles plus context; no out-of-memory splits): for benchmarks that time the model
+        alone."""
         tile = self.tile or auto_tile(self.policy, self.device)
         rows, cols = self._grid(height, width, tile)
         self._patch_shape = self._uniform_shape(rows, cols)
@@ -218,8 +242,9 @@ class Upscaler:
     def _patch(
         self, y0: int, y1: int, x0: int, x1: int, height: int, width: int
     ) -> tuple[int, int, int, int]:
-        """The area plus its context, clipped to the image. It starts and ends on the align grid (HAT's
-        windows then fall where they fall in a whole-image run, and no mirror padding is added inside)."""
+        """The area plus its context, clipped to the image. It starts and ends on the align grid
+        (HAT's windows then fall where they fall in a whole-image run, and no mirror padding is
+        added inside)."""
         c, a = self.policy.context, self.policy.align
         py0, py1 = max(0, (y0 - c) // a * a), min(height, -(-(y1 + c) // a) * a)
         px0, px1 = max(0, (x0 - c) // a * a), min(width, -(-(x1 + c) // a) * a)
@@ -231,13 +256,14 @@ class Upscaler:
         return py0, py1, px0, px1
 
     def _uniform_shape(self, rows: list[AxisTile], cols: list[AxisTile]) -> tuple[int, int] | None:
-        """One patch shape for a whole pass: the largest patch's, the others widened with more context.
+        """One patch shape for a whole pass: the largest patch's, the others widened with more
+        context.
 
-        split_axis_exact already gives every patch that shape but for a few pixels of rounding in the last
-        tile. With one shape, every patch allocates the same tensors, which the held heap (engine/heap.py)
-        serves again exactly; the six shapes of equal tiles fragmented it by about 400 MB on a 12 MP photo
-        x4. Exact-context networks only (SPAN): more context changes nothing there, while HAT's patches
-        must start on its window grid.
+        split_axis_exact already gives every patch that shape but for a few pixels of rounding in
+        the last tile. With one shape, every patch allocates the same tensors, which the held heap
+        (engine/heap.py) serves again exactly; the six shapes of equal tiles fragmented it by about
+        400 MB on a 12 MP photo x4. Exact-context networks only (SPAN): more context changes nothing
+        there, while HAT's patches must start on its window grid.
         """
         if self.policy.align != 1 or self.policy.feather or self._limit is not None:
             return None
@@ -257,9 +283,17 @@ class Upscaler:
             0, width, tile, p.align, p.feather
         )
 
-    # -- running --------------------------------------------------------------------------------------
+    # -- running -----------------------------------------------------------------------------------
 
-    def _run_pass(self, source, target, rows, cols, job: _Job, index: int) -> None:
+    def _run_pass(
+        self,
+        source: np.ndarray,
+        target: np.ndarray,
+        rows: list[AxisTile],
+        cols: list[AxisTile],
+        job: _Job,
+        index: int,
+    ) -> None:
         s = self.scale
         self._patch_shape = self._uniform_shape(rows, cols)
         for ty in rows:
@@ -270,13 +304,17 @@ class Upscaler:
                 _write_tile(target, values, ty.lo * s, tx.lo * s, (up_y, down_y), tx.ramps(s))
                 job.tile_done((ty.lo * s, tx.lo * s, ty.hi * s, tx.hi * s), target, index)
 
-    def _render(self, source, y0, y1, x0, x1, job: _Job) -> np.ndarray:
-        """Output (float32, 0..1, HWC) for input rows y0:y1, cols x0:x1, in pieces if memory ran out before."""
+    def _render(
+        self, source: np.ndarray, y0: int, y1: int, x0: int, x1: int, job: _Job
+    ) -> np.ndarray:
+        """Output (float32, 0..1, HWC) for input rows y0:y1, cols x0:x1, in pieces if memory ran out
+        before."""
         if self._limit is None or max(y1 - y0, x1 - x0) <= self._limit:
             return self._render_once(source, y0, y1, x0, x1, job)
         p, s = self.policy, self.scale
         self._patch_shape = None  # pieces are as small as memory requires
-        # Cores small enough that a piece with its cross-fade bands fits the limit (if the align allows).
+        # Cores small enough that a piece with its cross-fade bands fits the limit (if the align
+        # allows).
         core = max(p.align, self._limit - 2 * p.feather)
         total = np.zeros(((y1 - y0) * s, (x1 - x0) * s, source.shape[2]), dtype=np.float32)
         for ty in split_axis(y0, y1, core, p.align, p.feather):
@@ -290,14 +328,17 @@ class Upscaler:
                 )
         return total
 
-    def _render_once(self, source, y0, y1, x0, x1, job: _Job) -> np.ndarray:
+    def _render_once(
+        self, source: np.ndarray, y0: int, y1: int, x0: int, x1: int, job: _Job
+    ) -> np.ndarray:
         job.check_cancel()
         try:
             return self._run_model(source, y0, y1, x0, x1)
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):
                 raise
-        # Out of memory: retried outside the except block so the failed attempt's tensors are released.
+        # Out of memory: retried outside the except block so the failed attempt's tensors are
+        # released.
         release_cached_memory(self.device)
         side = max(y1 - y0, x1 - x0)
         if side <= self.policy.min_tile:
@@ -308,8 +349,9 @@ class Upscaler:
         self._limit = max(self.policy.min_tile, min(self._limit or side, side) // 2)
         return self._render(source, y0, y1, x0, x1, job)
 
-    def _run_model(self, source, y0, y1, x0, x1) -> np.ndarray:
-        """Run the network on the area plus its context, clipped to the image, and keep just the area."""
+    def _run_model(self, source: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Run the network on the area plus its context, clipped to the image, and keep just the
+        area."""
         s = self.scale
         py0, py1, px0, px1 = self._patch(y0, y1, x0, x1, source.shape[0], source.shape[1])
         maximum = float(np.iinfo(source.dtype).max)
@@ -332,16 +374,22 @@ class Upscaler:
             )
             if source.shape[2] == 1:
                 y = y.mean(dim=0, keepdim=True)
-            # HWC as a strided view on the CPU: _write_tile's one multithreaded copy does the transpose.
+            # HWC as a strided view on the CPU: _write_tile's one multithreaded copy does the
+            # transpose.
             y = y.permute(1, 2, 0)
             if self._quantizes_on_device(source):
                 # The same arithmetic as _write_tile's, where the tile was computed.
-                return y.mul_(maximum).round_().to(torch.uint8).contiguous().cpu().numpy()
-            return (y if y.device.type == "cpu" else y.contiguous().cpu()).numpy()
+                quantized: np.ndarray = (
+                    y.mul_(maximum).round_().to(torch.uint8).contiguous().cpu().numpy()
+                )
+                return quantized
+            values: np.ndarray = (y if y.device.type == "cpu" else y.contiguous().cpu()).numpy()
+            return values
 
     def _quantizes_on_device(self, source: np.ndarray) -> bool:
-        """On a GPU, a tile written as it is (8-bit photo, no cross-fade, not in pieces) crosses to the host
-        as uint8: a quarter of the bytes of float32. On the CPU, _write_tile's in-place pass is cheaper."""
+        """On a GPU, a tile written as it is (8-bit photo, no cross-fade, not in pieces) crosses to
+        the host as uint8: a quarter of the bytes of float32. On the CPU, _write_tile's in-place
+        pass is cheaper."""
         return (
             self.device.type != "cpu"
             and source.dtype == np.uint8
@@ -364,7 +412,9 @@ class _Job:
         if self.should_cancel is not None and self.should_cancel():
             raise Cancelled()
 
-    def tile_done(self, box, canvas, pass_index: int) -> None:
+    def tile_done(
+        self, box: tuple[int, int, int, int], canvas: np.ndarray, pass_index: int
+    ) -> None:
         self.done += 1
         if self.on_progress is not None:
             self.on_progress(
@@ -373,7 +423,8 @@ class _Job:
 
 
 def _widen(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
-    """[lo, hi) grown to `size` (toward the inside of [0, limit)), or to all of it where it is shorter."""
+    """[lo, hi) grown to `size` (toward the inside of [0, limit)), or to all of it where it is
+    shorter."""
     if hi - lo >= size:
         return lo, hi
     if limit <= size:
@@ -383,19 +434,25 @@ def _widen(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
 
 
 def _write_tile(
-    target: np.ndarray, values: np.ndarray, top: int, left: int, ramps_y, ramps_x
+    target: np.ndarray,
+    values: np.ndarray,
+    top: int,
+    left: int,
+    ramps_y: tuple[np.ndarray, np.ndarray],
+    ramps_x: tuple[np.ndarray, np.ndarray],
 ) -> None:
     """Quantize `values` into target[top:, left:], cross-fading where earlier tiles already wrote.
 
     Tiles go row by row, left to right, and their weights (products of the axis ramps) sum to one.
-    Before this tile, a pixel holds the weighted average of the tiles done so far; their total weight is
-    S = (1 - up_y) + up_y * down_y * down_x (rows above, then tiles to the left in this row), so the
-    new tile enters with alpha = w / S. That is 1 except in the top and left fade bands.
+    Before this tile, a pixel holds the weighted average of the tiles done so far; their total
+    weight is S = (1 - up_y) + up_y * down_y * down_x (rows above, then tiles to the left in this
+    row), so the new tile enters with alpha = w / S. That is 1 except in the top and left fade
+    bands.
 
-    `values` (float32, 0..1, any strides) is scaled in place. The bulk of the tile is scaled, rounded,
-    cast and transposed by torch, in place and on all cores: numpy's single-threaded passes over a
-    temporary took 5-7 s of a 12 MP x4 run. Values of the target's own integer type (quantized on a GPU)
-    are copied as they are.
+    `values` (float32, 0..1, any strides) is scaled in place. The bulk of the tile is scaled,
+    rounded, cast and transposed by torch, in place and on all cores: numpy's single-threaded passes
+    over a temporary took 5-7 s of a 12 MP x4 run. Values of the target's own integer type
+    (quantized on a GPU) are copied as they are.
     """
     maximum = np.iinfo(target.dtype).max
     (up_y, down_y), (up_x, down_x) = ramps_y, ramps_x
@@ -423,11 +480,12 @@ def _blend(written: np.ndarray, scaled: np.ndarray, alpha: np.ndarray) -> None:
     written[...] = np.rint(old + alpha[..., None] * (scaled - old))
 
 
-def _check_pixels(pixels) -> None:
+def _check_pixels(pixels: object) -> None:
     if not isinstance(pixels, np.ndarray):
         raise EngineError(f"expected a numpy image, got {type(pixels).__name__}")
     layout_ok = pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (1, 3, 4))
     if not layout_ok or pixels.dtype not in (np.uint8, np.uint16) or 0 in pixels.shape[:2]:
         raise EngineError(
-            f"unsupported image: shape {pixels.shape}, {pixels.dtype} (need H x W [x 1|3|4], uint8 or uint16)"
+            f"unsupported image: shape {pixels.shape}, {pixels.dtype} "
+            "(need H x W [x 1|3|4], uint8 or uint16)"
         )
