@@ -66,7 +66,7 @@ def estimate(
     from sr_studio.model_loading import load_model
 
     store = ThroughputStore(data / "throughput.json")
-    upscaler = Upscaler(load_model(model_path), device="cpu")
+    upscaler = Upscaler(load_model(model_path), device="cpu", precision="auto")  # as the CLI runs
     started = time.perf_counter()
     if preview_side:
         import numpy as np

@@ -5,7 +5,10 @@ The first preview after choosing a model pays for oneDNN's set-up ("cold"); the 
 model, so the next one is "warm". Time to the first tile is what the user waits before something
 appears. HAT-S runs with random weights in the official layout (same speed).
 
-    .venv/bin/python benchmarks/bench_preview.py
+    .venv/bin/python benchmarks/bench_preview.py [--precision auto|fp32|bf16]
+
+The window previews in the run panel's precision, "auto" by default (bf16 on a CPU with bfloat16
+instructions).
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def measure(model_path: Path, side: int, repeats: int) -> dict:
+def measure(model_path: Path, side: int, repeats: int, precision: str) -> dict:
     import numpy as np
 
     from sr_studio.engine import Upscaler
     from sr_studio.engine.crop_preview import CropBox, upscale_crop
     from sr_studio.model_loading import load_model
 
-    upscaler = Upscaler(load_model(model_path), device="cpu")
+    upscaler = Upscaler(load_model(model_path), device="cpu", precision=precision)
     pixels = np.random.default_rng(0).integers(0, 256, (3 * side, 3 * side, 3), np.uint8)
     runs = []
     for index in range(repeats):
@@ -46,17 +49,29 @@ def measure(model_path: Path, side: int, repeats: int) -> dict:
         runs.append(
             {"total_s": round(time.perf_counter() - started, 2), "first_tile_s": round(first[0], 2)}
         )
-    return {"side": side, "runs": runs}
+    return {"side": side, "precision": upscaler.precision, "runs": runs}
 
 
 def main() -> int:
+    import argparse
+
     from bench_estimates import hat_s_file
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--precision", default="auto", help="auto (the default, as the window), fp32, bf16"
+    )
+    precision = parser.parse_args().precision
+
     span = REPO / "resources" / "models" / "span-x4.safetensors"
-    print(json.dumps({"model": "SPAN x4 (bundled)", **measure(span, 512, 3)}), flush=True)
+    print(
+        json.dumps({"model": "SPAN x4 (bundled)", **measure(span, 512, 3, precision)}), flush=True
+    )
     with tempfile.TemporaryDirectory() as folder:
         print(
-            json.dumps({"model": "HAT-S x4", **measure(hat_s_file(Path(folder)), 256, 1)}),
+            json.dumps(
+                {"model": "HAT-S x4", **measure(hat_s_file(Path(folder)), 256, 1, precision)}
+            ),
             flush=True,
         )
     return 0
