@@ -21,6 +21,7 @@ from sr_studio.engine.throughput import (
 from sr_studio.errors import EngineError
 from sr_studio.model_loading import load_model
 from sr_studio.weights import default_model_path
+from tests.test_engine_hat import small_hat  # noqa: F401  (a fixture)
 from tests.test_engine_upscale import make_span, photo
 
 
@@ -189,3 +190,26 @@ def test_calibration_times_one_patch_and_leaves_the_tile_as_it_was(bundled_span_
     measured = calibrate(upscaler)
     assert measured.pixels == (64 + 42) ** 2 and measured.seconds > 0
     assert upscaler.tile == 64
+
+
+def test_a_slow_networks_preview_comes_in_parts_close_to_the_full_run(small_hat):
+    """A crop that fits one automatic HAT tile would appear all at once after the whole wait: it
+    is cut in two each way instead, and still shows what the run gives there (HAT's tiles
+    cross-fade, so the parts are within the tiled-run tolerance, not bit-equal)."""
+    pixels, box = photo(96, 96), CropBox(24, 24, 48, 48)
+    upscaler = Upscaler(small_hat, device="cpu")
+    parts: list[tuple[int, int, int, int]] = []
+    crop = upscale_crop(upscaler, pixels, box, on_tile=lambda tile: parts.append(tile.box))
+    assert len(parts) >= 4 and upscaler.tile is None  # the automatic tile is left as it was
+    full = Upscaler(small_hat, device="cpu").upscale(pixels)
+    reference = full[48:144, 48:144].astype(np.float64)
+    error = np.mean((crop.pixels.astype(np.float64) - reference) ** 2)
+    assert 10 * np.log10(255**2 / max(error, 1e-12)) >= 45
+
+
+def test_a_fast_network_or_a_tile_the_user_set_keeps_the_runs_tiles(bundled_span_x4, small_hat):
+    from sr_studio.engine.crop_preview import preview_tile
+
+    assert preview_tile(Upscaler(bundled_span_x4, device="cpu"), 300, 300) is None
+    assert preview_tile(Upscaler(small_hat, device="cpu", tile=64), 300, 300) is None
+    assert preview_tile(Upscaler(small_hat, device="cpu"), 80, 80) == 40  # on HAT's window grid

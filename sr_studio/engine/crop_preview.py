@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sr_studio.engine.tiling import auto_tile
 from sr_studio.engine.upscaler import TileProgress, Upscaler
 from sr_studio.errors import EngineError
 
@@ -97,7 +98,31 @@ def context_region(
     return CropBox(x0, y0, x1 - x0, y1 - y0)
 
 
-def patch_pixels(upscaler: Upscaler, height: int, width: int, scale: float | None = None) -> int:
+def preview_tile(upscaler: Upscaler, region_height: int, region_width: int) -> int | None:
+    """A tile core that shows a slow network's preview in parts, or None to tile as the run does.
+
+    A HAT-S preview of 256 px fits one automatic tile, so nothing would appear for ~20 s on two
+    cores (then all at once); cut in two each way it appears a quarter at a time, for ~1.4x the
+    work (each quarter carries its own context). A fast network keeps the run's tiles, so its
+    preview holds the run's exact pixels. A tile the user set is kept.
+    """
+    descriptor = upscaler.descriptor
+    if descriptor.speed == "fast" or upscaler.tile is not None:
+        return None
+    multiple = descriptor.size_multiple
+    half = -(-max(region_height, region_width) // 2)
+    tile = max(descriptor.tile_sizes.smallest, -(-half // multiple) * multiple)
+    automatic = auto_tile(upscaler.policy, upscaler.device)
+    return tile if tile < automatic else None
+
+
+def patch_pixels(
+    upscaler: Upscaler,
+    height: int,
+    width: int,
+    scale: float | None = None,
+    tile: int | None = None,
+) -> int:
     """Input pixels the network runs on for a height x width photo, context included, over all
     passes.
     """
@@ -106,7 +131,8 @@ def patch_pixels(upscaler: Upscaler, height: int, width: int, scale: float | Non
     total = 0
     for k in range(passes):
         h, w = height * s**k, width * s**k
-        total += sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in upscaler.patches(h, w))
+        patches = upscaler.patches(h, w, tile)
+        total += sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in patches)
     return total
 
 
@@ -150,9 +176,12 @@ def upscale_crop(
         )
 
     result_shape = upscaler.output_size(region.height, region.width, factor)
-    work = patch_pixels(upscaler, region.height, region.width, factor)
+    tile = preview_tile(upscaler, region.height, region.width)
+    work = patch_pixels(upscaler, region.height, region.width, factor, tile)
     started = time.perf_counter()
-    enlarged = upscaler.upscale(source, factor, on_progress=forward, should_cancel=should_cancel)
+    enlarged = upscaler.upscale(
+        source, factor, on_progress=forward, should_cancel=should_cancel, tile=tile
+    )
     seconds = time.perf_counter() - started
     crop = np.ascontiguousarray(enlarged[top : top + out_h, left : left + out_w])
     return CropResult(box, crop, factor, seconds, work)

@@ -113,6 +113,7 @@ class Upscaler:
         on_progress: Callable[[TileProgress], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
         out: np.ndarray | None = None,
+        tile: int | None = None,
     ) -> np.ndarray:
         """`pixels` (H, W) or (H, W, 1|3|4), uint8 or uint16, enlarged to the same layout and dtype.
 
@@ -120,7 +121,7 @@ class Upscaler:
         brings the result to the exact size. Alpha does not go through the model: it is resized with
         bicubic, which rings less than Lanczos on hard cut-out edges. `out`, when given, is filled
         and returned instead of a new array: any array of that shape and dtype, e.g. a view into an
-        encoder's buffer.
+        encoder's buffer. `tile`, when given, is this call's tile core instead of the Upscaler's.
         """
         _check_pixels(pixels)
         out_h, out_w = self.output_size(pixels.shape[0], pixels.shape[1], scale)
@@ -135,7 +136,7 @@ class Upscaler:
         passes = self._pass_count(self._checked_scale(scale))
         channels = 1 if pixels.ndim == 2 else pixels.shape[2]
         colour = pixels[..., None] if pixels.ndim == 2 else pixels[..., : min(channels, 3)]
-        tile = self.tile or auto_tile(self.policy, self.device)
+        tile = tile or self.tile or auto_tile(self.policy, self.device)
 
         sizes = [
             (pixels.shape[0] * self.scale**k, pixels.shape[1] * self.scale**k)
@@ -228,11 +229,13 @@ class Upscaler:
             passes += 1
         return passes
 
-    def patches(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
+    def patches(
+        self, height: int, width: int, tile: int | None = None
+    ) -> list[tuple[int, int, int, int]]:
         """(y0, y1, x0, x1) of each patch the network runs on in one pass over a height x width
         input (tiles plus context; no out-of-memory splits): for benchmarks that time the model
         alone."""
-        tile = self.tile or auto_tile(self.policy, self.device)
+        tile = tile or self.tile or auto_tile(self.policy, self.device)
         rows, cols = self._grid(height, width, tile)
         self._patch_shape = self._uniform_shape(rows, cols)
         return [
