@@ -54,7 +54,11 @@ def register(subparsers: Any) -> None:
         "--device", choices=DEVICES, default="auto", help="where the models run (default auto)"
     )
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default="fp32", help="fp32 (default), bf16 or fp16"
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default: as `upscale` runs, the fastest that keeps each model's quality here), "
+        "fp32, bf16 or fp16",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing sheet")
     parser.add_argument(
