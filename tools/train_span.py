@@ -702,8 +702,21 @@ def continue_from_export(model: SPAN, args) -> tuple[int, float]:
             metadata = handle.metadata() or {}
     if int(metadata.get("scale", args.scale)) != args.scale:
         raise SystemExit(f"{args.init_weights}: a x{metadata['scale']} model, not x{args.scale}")
-    model.load_state_dict(read_state_dict(args.init_weights), strict=True)
-    model.fuse()  # training runs on eval_conv: start it from the file's chains
+    weights = read_state_dict(args.init_weights)
+    width = int(weights["conv_1.eval_conv.weight"].shape[0])
+    channels = int(model.state_dict()["conv_1.eval_conv.weight"].shape[0])
+    if width == channels:
+        model.load_state_dict(weights, strict=True)
+        model.fuse()  # training runs on eval_conv: start it from the file's chains
+    elif width < channels:
+        source = SPAN(feature_channels=width, upscale=args.scale)
+        source.load_state_dict(weights, strict=True)
+        source.fuse()
+        model.fuse()
+        widen_fused(model, source, torch.Generator().manual_seed(args.seed))
+        print(f"widened {args.init_weights} from {width} to {channels} channels")
+    else:
+        raise SystemExit(f"{args.init_weights}: {width} channels, more than --channels {channels}")
     minutes = (
         float(metadata["training_minutes"])
         if "training_minutes" in metadata
@@ -718,6 +731,52 @@ def continue_from_export(model: SPAN, args) -> tuple[int, float]:
     step = int(metadata.get("step", 0))
     print(f"continuing from {args.init_weights} (step {step}, {minutes:.0f} min trained)")
     return step, minutes
+
+
+FUSED_PREFIXES = ("conv_cat.", "upsampler.")
+# New channels' random weights, as a share of the source kernels' spread: at 1.0 their activations
+# compound through the six blocks to ~700x the old channels'; at 0.05 they match (ch48 -> ch64).
+NEW_CHANNEL_SCALE = 0.05
+
+
+def widen_fused(target: SPAN, source: SPAN, generator: torch.Generator) -> None:
+    """Start a wider SPAN from a narrower one without changing its output (function-preserving
+    widening): the source's fused kernels fill the first channels, weights from the new channels
+    into the old ones (and into the upsampler) are zero, and the new channels get random weights of
+    the source's scale, so they compute features from the first step and gradients reach them.
+
+    The photo model's gap looked like capacity (a run without clean crops gained nothing), so the
+    published ch48 grows into a ch64 that starts exactly where it is and learns with room to spare.
+    """
+    wide, narrow = target.state_dict(), source.state_dict()
+    c_source = int(narrow["conv_1.eval_conv.weight"].shape[0])
+    c_target = int(wide["conv_1.eval_conv.weight"].shape[0])
+    with torch.no_grad():
+        for name, old in narrow.items():
+            if ".eval_conv." not in name and not name.startswith(FUSED_PREFIXES):
+                continue
+            new = torch.zeros_like(wide[name])
+            widen_out = not name.startswith("upsampler.")
+            if widen_out:  # the new channels' own weights and biases: random, the source's scale
+                spread = float(old.float().std()) if old.numel() > 1 else 0.0
+                fresh = torch.randn(new.shape, generator=generator) * spread * NEW_CHANNEL_SCALE
+                new[c_source:] = fresh[c_source:].to(new.dtype)
+            out = slice(0, old.shape[0])
+            if old.dim() == 1:
+                new[out] = old
+            elif name.startswith("conv_1."):  # reads the image: no new inputs
+                new[out] = old
+            elif name.startswith("conv_cat."):  # reads four C-channel groups side by side
+                for group in range(4):
+                    new[out, group * c_target : group * c_target + c_source] = old[
+                        :, group * c_source : (group + 1) * c_source
+                    ]
+                    new[out, group * c_target + c_source : (group + 1) * c_target] = 0
+            else:
+                new[out, :c_source] = old
+                new[out, c_source:] = 0
+            wide[name] = new
+    target.load_state_dict(wide)
 
 
 def compact_state(state_dict: dict, conv_mode: str) -> dict:
@@ -825,6 +884,13 @@ def main(argv=None) -> int:
         help="with --init-weights: training minutes already in that file, when its metadata lacks "
         "them",
     )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=48,
+        help="feature channels of a new run (a run resumes at its own width); wider than "
+        "--init-weights: widened from it without changing its output",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--export",
@@ -863,15 +929,16 @@ def main(argv=None) -> int:
     args.run.mkdir(parents=True, exist_ok=True)
     checkpoint_path = args.run / "last.pt"
 
-    model = SPAN(feature_channels=48, upscale=args.scale)
     state = torch.load(checkpoint_path, weights_only=False) if checkpoint_path.exists() else None
     if state is not None:
         args.conv_mode = state["conv_mode"]  # a run keeps the mode it started with
+        args.channels = int(state["ema"]["conv_1.eval_conv.weight"].shape[0])  # and its width
+    model = SPAN(feature_channels=args.channels, upscale=args.scale)
 
     if args.export is not None:
         if state is None:
             raise SystemExit(f"{checkpoint_path}: no checkpoint to export")
-        ema = SPAN(feature_channels=48, upscale=args.scale)
+        ema = SPAN(feature_channels=args.channels, upscale=args.scale)
         ema.load_state_dict(state["ema"], strict=args.conv_mode != "fused")
         from safetensors.torch import save_file
 
