@@ -394,3 +394,21 @@ def test_the_header_says_which_precision_runs_and_why(tmp_path, model_file, caps
         line for line in capsys.readouterr().err.splitlines() if line.startswith("model:")
     )
     assert "on cpu, fp32; " in header
+
+
+def test_upscale_and_compare_run_a_model_with_the_same_options():
+    """A sheet previews the run it compares: the same devices, precisions, defaults and limits."""
+    from sr_studio.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+
+    def run_options(name):
+        return {
+            action.dest: (action.choices, action.default, action.type)
+            for action in commands[name]._actions
+            if action.dest in {"tile", "device", "precision", "overwrite", "max_megapixels"}
+        }
+
+    assert len(run_options("upscale")) == 5
+    assert run_options("upscale") == run_options("compare")
+    assert run_options("compare")["precision"][1] == "auto"

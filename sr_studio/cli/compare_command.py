@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sr_studio.cli.run_options import add_run_options
 from sr_studio.errors import SRStudioError
-from sr_studio.photo_formats import DEVICES, PRECISIONS
 
 DEFAULT_SIDE = 256  # a HAT-S crop of this size takes under a minute on a 2-core CPU
 MAX_MODELS = 8
@@ -47,27 +47,7 @@ def register(subparsers: Any) -> None:
         metavar="S",
         help="enlargement for every model (default: the largest model scale)",
     )
-    parser.add_argument(
-        "--tile", type=int, metavar="N", help="tile size in input pixels (default: automatic)"
-    )
-    parser.add_argument(
-        "--device", choices=DEVICES, default="auto", help="where the models run (default auto)"
-    )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="auto (default: as `upscale` runs, the fastest that keeps each model's quality here), "
-        "fp32, bf16 or fp16",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing sheet")
-    parser.add_argument(
-        "--max-megapixels",
-        type=float,
-        default=200.0,
-        metavar="MP",
-        help="refuse photos larger than this, checked before decoding (default 200)",
-    )
+    add_run_options(parser, what_overwrite_replaces="an existing sheet")
     parser.add_argument("-q", "--quiet", action="store_true", help="no line per model")
     parser.set_defaults(handler=run)
 

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from sr_studio.cli.cluster_run import add_cluster_arguments
+from sr_studio.cli.run_options import add_run_options
 from sr_studio.errors import SRStudioError
 from sr_studio.photo_formats import (
-    DEVICES,
     FORMAT_FOR_SUFFIX,
     INPUT_SUFFIXES,
-    PRECISIONS,
     format_for,
     scan_folder,
 )
@@ -53,38 +52,12 @@ def register(subparsers) -> None:
         metavar="S",
         help=f"enlargement factor, {MIN_SCALE:g} to {MAX_SCALE:g} (default: the model's)",
     )
-    parser.add_argument(
-        "--tile", type=int, metavar="N", help="tile size in input pixels (default: automatic)"
-    )
-    parser.add_argument(
-        "--device",
-        choices=DEVICES,
-        default="auto",
-        help="where the model runs: a CUDA or Apple GPU when there is one, else the CPU (default "
-        "auto)",
-    )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="auto (default): the fastest that keeps the model's quality here (bf16 on CPUs "
-        "with bf16 instructions, fp16 or bf16 on GPUs, else fp32; the run says which and "
-        "why); fp32: exact; bf16: runs as fp32 on CPUs without bf16 instructions, saying so; "
-        "fp16: GPUs only, SPAN models only",
-    )
+    add_run_options(parser, what_overwrite_replaces="existing output files")
     parser.add_argument(
         "--format", choices=FORMATS, help="output format (default: the input's, PNG for others)"
     )
     parser.add_argument(
         "--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument(
-        "--max-megapixels",
-        type=float,
-        default=200.0,
-        metavar="MP",
-        help="refuse inputs larger than this, checked before decoding (default 200)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
