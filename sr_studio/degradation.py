@@ -229,6 +229,42 @@ def camera_recipe(
     return recipe
 
 
+def camera_jpeg_recipe(
+    hr_height: int, hr_width: int, scale: int, rng: np.random.Generator, clean_share: float = 0.3
+) -> list[Step]:
+    """A random degradation of what a camera JPEG always went through, from an HR crop to its LR.
+
+    `camera_recipe` skips each operation now and then and re-saves 40% of its crops (second
+    order). Half of its degraded crops are then something a camera never makes, and a small network
+    spends its capacity on them; worse, a blurred crop with no noise and no JPEG looks like a clean
+    source, which teaches the model to over-sharpen clean ones. Here every degraded crop is a camera
+    JPEG: lens blur (mostly isotropic), a downscale (mostly bicubic), sensor noise and JPEG, each
+    always present, with a re-saved photo (second order) only 10% of the time. `clean_share` of the
+    recipes are the clean protocol, as in `camera_recipe`.
+    """
+    lr_height, lr_width = hr_height // scale, hr_width // scale
+    if rng.random() < clean_share:
+        return [Step("resize", {"height": lr_height, "width": lr_width, "method": "bicubic"})]
+    recipe = [_blur_step(rng, 0.3, 2.2, anisotropic_share=0.2)]
+    if rng.random() < 0.1:
+        factor = float(rng.uniform(1.0, 2.0))
+        height = max(lr_height, round(lr_height * factor))
+        width = max(lr_width, round(lr_width * factor))
+        recipe += [
+            Step("resize", {"height": height, "width": width, "method": "bicubic"}),
+            _noise_step(rng, max_sigma=6.0),
+            Step("jpeg", {"quality": int(rng.integers(70, 96))}),
+        ]
+    method = "bicubic" if rng.random() < 0.8 else str(rng.choice(("bilinear", "area")))
+    recipe.append(Step("resize", {"height": lr_height, "width": lr_width, "method": method}))
+    recipe.append(_noise_step(rng, max_sigma=11.0))
+    recipe.append(Step("jpeg", {"quality": int(rng.integers(45, 96))}))
+    return recipe
+
+
+TRAINING_RECIPES = {"camera": camera_recipe, "camera-jpeg": camera_jpeg_recipe}
+
+
 BENCHMARK_SEED = 2024
 # One source string per line of the text (long lines in two): its line breaks are kept as they are,
 # since the photo model's card quotes the text as is (tools/train_span.py).

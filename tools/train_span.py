@@ -57,8 +57,23 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 # ----------------------------------------------------------------------------- data
 
 
-def load_pairs(folder: Path, scale: int) -> tuple[list, list, list[str]]:
-    """(HR uint8, LR uint8) pairs, split into training and held-out validation photos."""
+def image_pair(hr: Image.Image, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(HR, LR) uint8 arrays: the image cropped to a multiple of `scale` and its bicubic LR."""
+    width, height = hr.width - hr.width % scale, hr.height - hr.height % scale
+    hr = hr.crop((0, 0, width, height))
+    lr = hr.resize((width // scale, height // scale), Image.BICUBIC)
+    return np.asarray(hr, dtype=np.uint8).copy(), np.asarray(lr, dtype=np.uint8).copy()
+
+
+def load_pairs(
+    folder: Path, scale: int, smaller_copies: tuple[float, ...] = ()
+) -> tuple[list, list, list[str]]:
+    """(HR uint8, LR uint8) pairs, split into training and held-out validation photos.
+
+    `smaller_copies` adds each training photo again at those fractions of its size (antialiased):
+    the same scenes with their detail packed denser, as in a city photographed from further away,
+    and with the photo's own JPEG noise averaged out of the target. 76 photos are few; this is the
+    usual multi-scale augmentation of SR training sets."""
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
     if not paths:
         raise SystemExit(f"{folder}: no training photos found")
@@ -66,15 +81,14 @@ def load_pairs(folder: Path, scale: int) -> tuple[list, list, list[str]]:
     for index, path in enumerate(paths):
         with Image.open(path) as image:
             hr = image.convert("RGB")
-        width, height = hr.width - hr.width % scale, hr.height - hr.height % scale
-        hr = hr.crop((0, 0, width, height))
-        lr = hr.resize((width // scale, height // scale), Image.BICUBIC)
-        pair = (np.asarray(hr, dtype=np.uint8).copy(), np.asarray(lr, dtype=np.uint8).copy())
         if index % 20 == 19:
-            validation.append(pair)
+            validation.append(image_pair(hr, scale))
             names.append(path.name)
-        else:
-            train.append(pair)
+            continue
+        train.append(image_pair(hr, scale))
+        for fraction in smaller_copies:
+            size = (round(hr.width * fraction), round(hr.height * fraction))
+            train.append(image_pair(hr.resize(size, Image.LANCZOS), scale))
     return train, validation, names
 
 
@@ -97,29 +111,41 @@ def to_tensor(arrays) -> torch.Tensor:
 
 
 def camera_batch(
-    pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Generator, clean_share: float
+    pairs,
+    batch: int,
+    lr_patch: int,
+    scale: int,
+    rng: np.random.Generator,
+    clean_share: float,
+    recipe_name: str = "camera",
 ):
-    """(LR, HR) crops where each LR is its HR crop through a random camera-like degradation.
+    """(LR, HR, clean) crops where each LR is its HR crop through a random camera-like degradation.
 
     The degradation runs on the HR crop itself (blur at the HR's resolution, then down to LR size),
     one recipe per crop from `rng`, so a resumed run draws the same stream. `clean_share` of the
-    crops get the clean bicubic protocol only.
+    crops get the clean bicubic protocol only; `clean` marks them (a bool per crop).
     """
-    from sr_studio.degradation import apply, camera_recipe
+    from sr_studio.degradation import TRAINING_RECIPES, apply
 
+    make_recipe = TRAINING_RECIPES[recipe_name]
     hr_patch = lr_patch * scale
-    lrs, hrs = [], []
+    lrs, hrs, clean = [], [], []
     for _ in range(batch):
         hr, _ = pairs[rng.integers(len(pairs))]
         y = int(rng.integers(hr.shape[0] - hr_patch + 1))
         x = int(rng.integers(hr.shape[1] - hr_patch + 1))
         (crop,) = flipped_and_turned(rng, hr[y : y + hr_patch, x : x + hr_patch])
         hr_tensor = to_tensor([crop])
-        recipe = camera_recipe(hr_patch, hr_patch, scale, rng, clean_share=clean_share)
+        recipe = make_recipe(hr_patch, hr_patch, scale, rng, clean_share=clean_share)
         lrs.append(apply(hr_tensor, recipe, seed=int(rng.integers(2**31)))[0])
         hrs.append(hr_tensor[0])
+        clean.append(len(recipe) == 1 and recipe[0].kind == "resize")
     # Rounded to 8 bits, as every photo the model will see is.
-    return torch.stack(lrs).mul_(255).round_().div_(255), torch.stack(hrs)
+    return (
+        torch.stack(lrs).mul_(255).round_().div_(255),
+        torch.stack(hrs),
+        torch.tensor(clean, dtype=torch.bool),
+    )
 
 
 def random_batch(pairs, batch: int, lr_patch: int, scale: int, rng: np.random.Generator):
@@ -841,17 +867,41 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--degradation",
-        choices=("bicubic", "camera"),
+        choices=("bicubic", "camera", "camera-jpeg"),
         default="bicubic",
         help="camera: a random blur / resize / noise / JPEG recipe per crop "
-        "(sr_studio.degradation); "
+        "(sr_studio.degradation), each step skipped now and then, 40%% re-saved; camera-jpeg: "
+        "every degraded crop a camera JPEG (blur, downscale, noise and JPEG, 10%% re-saved); "
         "the photo model's training",
+    )
+    parser.add_argument(
+        "--clean-teacher",
+        type=Path,
+        default=None,
+        help="with a camera degradation: a model (the published weights) whose output on the clean "
+        "crops is a second target, so that the clean behaviour it learned from a far larger "
+        "dataset is not forgotten",
+    )
+    parser.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=1.0,
+        help="weight of the --clean-teacher term against the ground-truth loss on clean crops",
     )
     parser.add_argument(
         "--clean-share",
         type=float,
         default=0.2,
         help="with --degradation camera: share of crops given the clean bicubic protocol only",
+    )
+    parser.add_argument(
+        "--smaller-copies",
+        type=float,
+        nargs="*",
+        default=[],
+        metavar="FRACTION",
+        help="also train on each photo resized to these fractions of its size (e.g. 0.75 0.5): "
+        "denser detail and cleaner targets from the same photos",
     )
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--amp", choices=("bf16", "fp32"), default="bf16")
@@ -973,7 +1023,9 @@ def main(argv=None) -> int:
         if difference >= 1e-4:
             return 1
         if args.card is not None:
-            if args.degradation == "camera" or state.get("args", {}).get("degradation") == "camera":
+            if args.degradation.startswith("camera") or state.get("args", {}).get(
+                "degradation", ""
+            ).startswith("camera"):
                 write_photo_card(args, state, check)
             else:
                 write_card(args, state, check)
@@ -1025,7 +1077,7 @@ def main(argv=None) -> int:
 
     started = time.time()
     train_pairs, validation_pairs, validation_names = load_pairs(
-        args.datasets / "train" / "photos", args.scale
+        args.datasets / "train" / "photos", args.scale, tuple(args.smaller_copies)
     )
     print(
         f"{len(train_pairs)} training photos, {len(validation_pairs)} held out "
@@ -1092,6 +1144,12 @@ def main(argv=None) -> int:
         log.flush()
 
     amp = args.amp == "bf16"
+    teacher = None
+    if args.clean_teacher is not None:
+        from sr_studio.model_loading import load_model
+
+        teacher = load_model(args.clean_teacher).network.eval().requires_grad_(False)
+        print(f"clean crops also taught by {args.clean_teacher}", flush=True)
     process_start = time.time()
     last_checkpoint = time.time()
     losses, window_start = [], time.time()
@@ -1104,9 +1162,16 @@ def main(argv=None) -> int:
         lr = learning_rate(args, progress, step - first_step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        if args.degradation == "camera":
-            lr_batch, hr_batch = camera_batch(
-                train_pairs, args.batch, args.lr_patch, args.scale, rng, args.clean_share
+        clean_mask = None
+        if args.degradation.startswith("camera"):
+            lr_batch, hr_batch, clean_mask = camera_batch(
+                train_pairs,
+                args.batch,
+                args.lr_patch,
+                args.scale,
+                rng,
+                args.clean_share,
+                args.degradation,
             )
         else:
             lr_batch, hr_batch = random_batch(
@@ -1115,7 +1180,14 @@ def main(argv=None) -> int:
         lr_batch = lr_batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             out = model(lr_batch)
-        loss = (F.mse_loss if args.loss == "mse" else F.l1_loss)(out.float(), hr_batch)
+        pixel_loss = F.mse_loss if args.loss == "mse" else F.l1_loss
+        loss = pixel_loss(out.float(), hr_batch)
+        if teacher is not None and clean_mask is not None and clean_mask.any():
+            with torch.no_grad():
+                taught = teacher(lr_batch[clean_mask].contiguous()).float()
+            # Scaled by the clean crops' share of the batch, like their share of the GT term.
+            share = clean_mask.float().mean()
+            loss = loss + args.teacher_weight * share * pixel_loss(out[clean_mask].float(), taught)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
