@@ -354,6 +354,53 @@ def photo_curve_table(log_path: Path) -> str:
     return "\n".join(lines)
 
 
+def smaller_copies_option(run_args: dict) -> str:
+    """The `--smaller-copies` option a run used, as it is typed ("" when none)."""
+    fractions = run_args.get("smaller_copies", "[]").strip("[]").replace(",", " ").split()
+    return f"--smaller-copies {' '.join(fractions)} " if fractions else ""
+
+
+def photo_training_text(run_args: dict, scale: int) -> str:
+    """The card's data and degradation bullets, for the settings of the run's last stage."""
+    patch = int(run_args.get("lr_patch", 48)) * scale
+    fractions = smaller_copies_option(run_args).split()[1:]
+    copies = (
+        f" Each photo also comes resized to {' and '.join(fractions)} of its size (antialiased):"
+        " denser detail and cleaner targets from the same scenes."
+        if fractions
+        else ""
+    )
+    camera = (
+        "`camera` (`sr_studio.degradation.camera_recipe`), in the family of Real-ESRGAN's "
+        "second-order pipeline but kept to what cameras do: lens blur (90%: Gaussian, sigma "
+        "0.2-2.5 HR px, 40% anisotropic at a random angle), then either a resize to the LR size "
+        "by a random method (bicubic, bilinear or box) or, for 40%, a second order (resize to "
+        "1-2x the LR size, noise, JPEG 60-95, a milder blur, then the resize to LR size), then "
+        "sensor noise (85%: Gaussian 1-12 levels or Poisson of the same strength, in colour or, "
+        "for 40%, in luma) and JPEG (85%: quality 40-95, 4:2:0)"
+    )
+    camera_jpeg = (
+        "`camera-jpeg` (`sr_studio.degradation.camera_jpeg_recipe`): every degraded crop is a "
+        "camera JPEG: lens blur (Gaussian, sigma 0.3-2.2 HR px, 20% anisotropic), a downscale "
+        "(80% bicubic, else bilinear or box), sensor noise (Gaussian 1-11 levels or Poisson of "
+        "the same strength, 40% in luma) and JPEG (quality 45-95, 4:2:0), each always present; "
+        "10% are re-saved first (a milder noise and JPEG 70-95 at 1-2x the LR size)"
+    )
+    recipes = [camera, camera_jpeg] if run_args.get("degradation") == "camera-jpeg" else [camera]
+    which = (
+        "one of these recipes (the stages below say which each used)" if len(recipes) > 1 else ""
+    )
+    return (
+        "- Data: the 76 training photographs of `train/photos` in the shared datasets (every 20th "
+        "of the 80,\n  sorted by name, held out for the curve below). No benchmark image was used."
+        f"{copies}\n"
+        f"- Degradation, drawn afresh for every {patch}x{patch} HR crop. A share of crops get the "
+        f"clean bicubic protocol only; the others {which}:\n".replace(" :", ":")
+        + "".join(f"  - {recipe};\n" for recipe in recipes)
+        + "- The LR is rounded to 8 bits like any photo. Flips and 90-degree rotations."
+    )
+
+
 def write_photo_card(args, state: dict, model) -> None:
     """The card of a model trained with camera degradations: clean and degraded tables beside the
     published SPAN it started from and bicubic, the recipe, the curve; plus its JSON sidecar."""
@@ -474,23 +521,7 @@ at most
 0.7 dB below it on clean input. {verdict} Evaluated in {seconds:.0f} s on {machine_description()}.
 
 ## Training
-- Data: the 76 training photographs of `train/photos` in the shared datasets (every 20th of the 80,
-  sorted by name, held out for the curve below). No benchmark image was used.
-- Degradation, drawn afresh for every \
-{int(run_args.get("lr_patch", 48)) * scale}x{int(run_args.get("lr_patch", 48)) * scale} HR crop
-  (`sr_studio.degradation.camera_recipe`), in the family of Real-ESRGAN's second-order pipeline \
-but kept
-  to what cameras do: a share of crops get the clean bicubic protocol only (see the stages below); \
-the others get lens
-  blur (90%: Gaussian, sigma 0.2-2.5 HR px, 40% anisotropic at a random angle), then either a \
-resize to the LR
-  size by a random method (bicubic, bilinear or box) or, for 40%, a second order (resize to 1-2x \
-the LR size,
-  noise, JPEG 60-95, a milder blur, then the resize to LR size), then sensor noise (85%: Gaussian \
-1-12 levels
-  or Poisson of the same strength, in colour or, for 40%, in luma) and JPEG (85%: quality 40-95, \
-4:2:0);
-  the LR is rounded to 8 bits like any photo. Flips and 90-degree rotations.
+{photo_training_text(run_args, scale)}
 - L1 loss, Adam (betas 0.9, 0.99), {int(run_args.get("warmup_steps", 0))}-step warm-up then cosine \
 decay over
   {run_args.get("budget_minutes", "?")} training minutes to 2% of the peak, batch \
@@ -511,9 +542,9 @@ degraded)
 The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the README beside it).
 
     .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} --degradation \
-camera \\
+{run_args.get("degradation", "camera")} \\
         --clean-share {run_args.get("clean_share", "?")} --lr {run_args.get("lr", "?")} \
---budget-minutes MINUTES
+{smaller_copies_option(run_args)}--budget-minutes MINUTES
     .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} \\
         --export {args.export.as_posix()} --card {args.card.as_posix()}
 """

@@ -1,0 +1,57 @@
+"""The photo model's training data: what a crop is trained on decides what ships, so the data
+helpers of tools/train_span.py are held to what they promise."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "train_span.py"
+
+
+def train_span():
+    spec = importlib.util.spec_from_file_location("train_span", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def photos(folder: Path, count: int = 20) -> Path:
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        pixels = rng.integers(0, 256, (67, 90, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"photo{index:02d}.png")
+    return folder
+
+
+def test_smaller_copies_join_the_training_photos_but_never_the_held_out_ones(tmp_path):
+    tool = train_span()
+    folder = photos(tmp_path / "photos")
+    train, validation, names = tool.load_pairs(folder, 4)
+    more, same_validation, same_names = tool.load_pairs(folder, 4, (0.75, 0.5))
+    assert (len(train), len(validation), names) == (19, 1, ["photo19.png"])
+    assert len(more) == 3 * 19 and same_names == names
+    assert np.array_equal(validation[0][0], same_validation[0][0])
+    # Every pair is an HR cropped to a multiple of the scale and its LR a quarter of it.
+    sizes = {(hr.shape, lr.shape) for hr, lr in more}
+    assert sizes == {
+        ((64, 88, 3), (16, 22, 3)),
+        ((48, 68, 3), (12, 17, 3)),  # 0.75: 50x68, cropped
+        ((32, 44, 3), (8, 11, 3)),  # 0.5: 34x45, cropped
+    }
+
+
+def test_a_camera_batch_marks_which_crops_kept_the_clean_protocol(tmp_path):
+    tool = train_span()
+    train, _, _ = tool.load_pairs(photos(tmp_path / "photos"), 4)
+    rng = np.random.default_rng(0)
+    for share, expected in ((1.0, True), (0.0, False)):
+        lr, hr, clean = tool.camera_batch(train, 6, 8, 4, rng, share, "camera-jpeg")
+        assert lr.shape == (6, 3, 8, 8) and hr.shape == (6, 3, 32, 32)
+        assert clean.tolist() == [expected] * 6
+        # Rounded to 8 bits, as every photo the model will see is.
+        assert np.allclose(lr.numpy() * 255, np.round(lr.numpy() * 255), atol=1e-4)
