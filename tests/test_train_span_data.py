@@ -55,3 +55,32 @@ def test_a_camera_batch_marks_which_crops_kept_the_clean_protocol(tmp_path):
         assert clean.tolist() == [expected] * 6
         # Rounded to 8 bits, as every photo the model will see is.
         assert np.allclose(lr.numpy() * 255, np.round(lr.numpy() * 255), atol=1e-4)
+
+
+def test_a_run_with_the_clean_teacher_and_smaller_copies_trains(tmp_path, capsys):
+    """The options the photo model's last stage used run end to end (a few steps, no checkpoint)."""
+    tool = train_span()
+    (tmp_path / "datasets" / "train").mkdir(parents=True)
+    photos(tmp_path / "datasets" / "train" / "photos")
+    published = Path(__file__).resolve().parents[1] / "resources" / "models" / "span-x4.safetensors"
+    status = tool.main(
+        [
+            "--scale=4",
+            f"--run={tmp_path / 'run'}",
+            f"--datasets={tmp_path / 'datasets'}",
+            f"--init-weights={published}",
+            "--prior-minutes=0",
+            "--degradation=camera-jpeg",
+            "--clean-share=0.5",
+            f"--clean-teacher={published}",
+            "--smaller-copies",
+            "0.75",
+            "--batch=4",
+            "--lr-patch=8",
+            "--benchmark-steps=2",
+        ]
+    )
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "38 training photos" in output and "clean crops also taught by" in output
+    assert " s/step" in output
