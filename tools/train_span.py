@@ -418,14 +418,16 @@ def write_photo_card(args, state: dict, model) -> None:
     from sr_studio.weights.store import sha256_of
 
     scale = args.scale
-    published = load_model(args.compare_with)
+    published = load_model(
+        args.compare_with or REPO / "resources" / "models" / f"span-x{scale}.safetensors"
+    )
     started = time.perf_counter()
     tables = {}
     for degraded, sets in ((False, BENCHMARK_SETS), (True, ("Set5", "Set14", "Urban100"))):
         rows = []
         for label, upscaler in (
             (f"this model (step {state['step']})", model_upscaler(model)),
-            ("SPAN x4 published (`bundled-span-x4`)", model_upscaler(published)),
+            (f"SPAN x{scale} published (`bundled-span-x{scale}`)", model_upscaler(published)),
             ("bicubic (Pillow)", bicubic_upscaler(scale)),
         ):
             rows.append(
@@ -467,7 +469,7 @@ def write_photo_card(args, state: dict, model) -> None:
             f"`bundled-span-x{scale}` keeps "
             "a little more fine detail."
         )
-        verdict = "Both targets are met, so this is the default model for x4."
+        verdict = f"Both targets are met, so this is the default model for x{scale}."
     else:
         role = (
             f"Choose it for camera photos (`--model {card_id}`, or in the window's\n"
@@ -995,8 +997,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--compare-with",
         type=Path,
-        default=REPO / "resources" / "models" / "span-x4.safetensors",
-        help="with --card for a camera run: the model it started from, measured beside it",
+        default=None,
+        help="with --card for a camera run: the model it started from, measured beside it "
+        "(default: the bundled published SPAN of the scale)",
     )
     parser.add_argument(
         "--benchmark-steps",
