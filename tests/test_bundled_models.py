@@ -155,7 +155,7 @@ def test_the_cli_with_the_clean_model_reproduces_the_published_set5_figure(
 @needs_photo_model
 def test_the_photo_model_restores_camera_jpegs_and_keeps_clean_sources(tmp_path):
     """The shipped photo model on Set14 through the CLI, against the published SPAN it started from:
-    measured +0.63 dB on camera-like degraded input and -0.58 dB on clean input (model card). These
+    measured +0.66 dB on camera-like degraded input and -0.39 dB on clean input (model card). These
     floors guard what ships; the issue's targets (+1.0 / -0.7 on Set14 and Urban100) are in its
     card."""
     clean_published = cli_psnr(tmp_path, "Set14", 4, "bundled-span-x4")
