@@ -15,7 +15,7 @@ from sr_studio.evaluation import make_pair, psnr, read_rgb
 BUNDLED = Path(__file__).resolve().parents[1] / "resources" / "models"
 
 
-@pytest.mark.parametrize("name", ["span-x2", "span-x4", "span-x4-photo"])
+@pytest.mark.parametrize("name", ["span-x2", "span-x2-photo", "span-x4", "span-x4-photo"])
 def test_bundled_span_in_automatic_bf16_stays_45_db_from_fp32_on_set5(
     shared_dir, name, monkeypatch
 ):
