@@ -84,3 +84,32 @@ def test_a_run_with_the_clean_teacher_and_smaller_copies_trains(tmp_path, capsys
     assert status == 0
     assert "38 training photos" in output and "clean crops also taught by" in output
     assert " s/step" in output
+
+
+def test_a_run_stops_and_keeps_its_state_when_its_schedule_is_complete(tmp_path, capsys):
+    tool = train_span()
+    folder = tmp_path / "datasets" / "train" / "photos"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for index in range(20):
+        pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8).repeat(64, 0).repeat(64, 1)
+        Image.fromarray(pixels).save(folder / f"photo{index:02d}.png")
+    published = Path(__file__).resolve().parents[1] / "resources" / "models" / "span-x4.safetensors"
+    run = tmp_path / "run"
+    arguments = [
+        "--scale=4",
+        f"--run={run}",
+        f"--datasets={tmp_path / 'datasets'}",
+        f"--init-weights={published}",
+        "--prior-minutes=0",
+        "--degradation=camera-jpeg",
+        "--batch=2",
+        "--lr-patch=8",
+        "--budget-minutes=0.01",
+        "--validate-every=3",
+    ]
+    assert tool.main(arguments) == 0
+    assert "the learning-rate schedule is complete" in capsys.readouterr().out
+    steps = [int(line.split(",")[0]) for line in (run / "log.csv").read_text().splitlines()[1:]]
+    assert steps[0] == 0 and steps[-1] % 3 == 0 and steps[-1] > 0
+    assert (run / "last.pt").is_file()

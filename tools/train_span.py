@@ -1288,6 +1288,11 @@ def main(argv=None) -> int:
             tick = time.time()
         if args.stop_minutes and time.time() - process_start > args.stop_minutes * 60:
             break
+        if progress >= 1.0 and step % args.validate_every == 0:
+            # The schedule is over (its last validation is logged); going on at the floor learning
+            # rate only burns CPU. A larger --budget-minutes re-opens it.
+            print("the learning-rate schedule is complete", flush=True)
+            break
     checkpoint()
     print(f"stopped at step {step}; checkpoint {checkpoint_path}", flush=True)
     return 0
