@@ -7,25 +7,16 @@ import threading
 
 import numpy as np
 from test_gui_support import (  # noqa: F401 - fixtures
-    drop_paths,
     gradient_photo,
     gui_env,
     make_window,
+    queue_photo,
     save_tiny_span,
-    wait_loaded,
     window,
     write_png,
 )
 
 TIMEOUT_MS = 60000
-
-
-def queue_photo(qtbot, window, path):
-    drop_paths(window, [path])
-    item = window.queue.items[-1]
-    wait_loaded(qtbot, item)
-    assert item.photo is not None, item.message
-    return item
 
 
 def test_preview_shows_the_region_in_view_marked_then_the_run_replaces_it(qtbot, window, gui_env):

@@ -169,3 +169,12 @@ def stand_in(scale: int = 2, invert: bool = False, delay: float = 0.0) -> Loaded
 
 def wait_loaded(qtbot, item, timeout=20000) -> None:
     qtbot.waitUntil(lambda: item.photo is not None or item.status == "failed", timeout=timeout)
+
+
+def queue_photo(qtbot, window, path):
+    """Drop one photo on the window and wait until it is read; the queue item."""
+    drop_paths(window, [path])
+    item = window.queue.items[-1]
+    wait_loaded(qtbot, item)
+    assert item.photo is not None, item.message
+    return item

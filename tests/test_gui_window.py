@@ -9,21 +9,13 @@ from test_gui_support import (  # noqa: F401 - fixtures
     gradient_photo,
     gui_env,
     make_window,
+    queue_photo,
     use_stand_in,
-    wait_loaded,
     window,
     write_png,
 )
 
 RUN_TIMEOUT_MS = 60000
-
-
-def queue_photo(qtbot, window, path):
-    drop_paths(window, [path])
-    item = window.queue.items[-1]
-    wait_loaded(qtbot, item)
-    assert item.photo is not None, item.message
-    return item
 
 
 def test_drop_run_live_tiles_and_export(qtbot, window, gui_env):
