@@ -263,6 +263,26 @@ def camera_jpeg_recipe(
 
 
 TRAINING_RECIPES = {"camera": camera_recipe, "camera-jpeg": camera_jpeg_recipe}
+# What each recipe does, in words, for the model cards (tools/train_span.py); kept beside the code
+# it describes.
+TRAINING_RECIPE_TEXT = {
+    "camera": (
+        "`camera` (`sr_studio.degradation.camera_recipe`), in the family of Real-ESRGAN's "
+        "second-order pipeline but kept to what cameras do: lens blur (90%: Gaussian, sigma "
+        "0.2-2.5 HR px, 40% anisotropic at a random angle), then either a resize to the LR size "
+        "by a random method (bicubic, bilinear or box) or, for 40%, a second order (resize to "
+        "1-2x the LR size, noise, JPEG 60-95, a milder blur, then the resize to LR size), then "
+        "sensor noise (85%: Gaussian 1-12 levels or Poisson of the same strength, in colour or, "
+        "for 40%, in luma) and JPEG (85%: quality 40-95, 4:2:0)"
+    ),
+    "camera-jpeg": (
+        "`camera-jpeg` (`sr_studio.degradation.camera_jpeg_recipe`): every degraded crop is a "
+        "camera JPEG: lens blur (Gaussian, sigma 0.3-2.2 HR px, 20% anisotropic), a downscale "
+        "(80% bicubic, else bilinear or box), sensor noise (Gaussian 1-11 levels or Poisson of "
+        "the same strength, 40% in luma) and JPEG (quality 45-95, 4:2:0), each always present; "
+        "10% are re-saved first (a milder noise and JPEG 70-95 at 1-2x the LR size)"
+    ),
+}
 
 
 BENCHMARK_SEED = 2024

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sr_studio.degradation import (
+    TRAINING_RECIPE_TEXT,
     TRAINING_RECIPES,
     apply,
     benchmark_recipe,
@@ -73,3 +74,11 @@ def test_luma_noise_is_the_same_in_every_channel():
     noisy = gaussian_noise(image, 8.0, grey=True, generator=torch.Generator().manual_seed(0))
     assert torch.equal(noisy[:, 0], noisy[:, 1]) and torch.equal(noisy[:, 1], noisy[:, 2])
     assert 5.0 < float((noisy - image).std()) * 255 < 11.0
+
+
+def test_every_training_recipe_is_described_for_the_model_cards():
+    assert set(TRAINING_RECIPE_TEXT) == set(TRAINING_RECIPES)
+    for name, text in TRAINING_RECIPE_TEXT.items():
+        assert text.startswith(
+            f"`{name}` (`sr_studio.degradation.{TRAINING_RECIPES[name].__name__}`)"
+        )

@@ -354,9 +354,14 @@ def photo_curve_table(log_path: Path) -> str:
     return "\n".join(lines)
 
 
+def smaller_copies(run_args: dict) -> list[str]:
+    """The fractions of `--smaller-copies` a run used, as typed (its args are stored as strings)."""
+    return run_args.get("smaller_copies", "[]").strip("[]").replace(",", " ").split()
+
+
 def smaller_copies_option(run_args: dict) -> str:
     """The `--smaller-copies` option a run used, as it is typed ("" when none)."""
-    fractions = run_args.get("smaller_copies", "[]").strip("[]").replace(",", " ").split()
+    fractions = smaller_copies(run_args)
     return f"--smaller-copies {' '.join(fractions)} " if fractions else ""
 
 
@@ -368,49 +373,41 @@ def clean_teacher_option(run_args: dict) -> str:
 
 def photo_training_text(run_args: dict, scale: int) -> str:
     """The card's data and degradation bullets, for the settings of the run's last stage."""
+    from sr_studio.degradation import TRAINING_RECIPE_TEXT
+
     patch = int(run_args.get("lr_patch", 48)) * scale
-    fractions = smaller_copies_option(run_args).split()[1:]
+    fractions = smaller_copies(run_args)
     copies = (
         f" Each photo also comes resized to {' and '.join(fractions)} of its size (antialiased):"
         " denser detail and cleaner targets from the same scenes."
         if fractions
         else ""
     )
-    camera = (
-        "`camera` (`sr_studio.degradation.camera_recipe`), in the family of Real-ESRGAN's "
-        "second-order pipeline but kept to what cameras do: lens blur (90%: Gaussian, sigma "
-        "0.2-2.5 HR px, 40% anisotropic at a random angle), then either a resize to the LR size "
-        "by a random method (bicubic, bilinear or box) or, for 40%, a second order (resize to "
-        "1-2x the LR size, noise, JPEG 60-95, a milder blur, then the resize to LR size), then "
-        "sensor noise (85%: Gaussian 1-12 levels or Poisson of the same strength, in colour or, "
-        "for 40%, in luma) and JPEG (85%: quality 40-95, 4:2:0)"
+    # A run that ended on camera-jpeg began on camera (the photo-x4 stages).
+    names = (
+        ["camera", "camera-jpeg"] if run_args.get("degradation") == "camera-jpeg" else ["camera"]
     )
-    camera_jpeg = (
-        "`camera-jpeg` (`sr_studio.degradation.camera_jpeg_recipe`): every degraded crop is a "
-        "camera JPEG: lens blur (Gaussian, sigma 0.3-2.2 HR px, 20% anisotropic), a downscale "
-        "(80% bicubic, else bilinear or box), sensor noise (Gaussian 1-11 levels or Poisson of "
-        "the same strength, 40% in luma) and JPEG (quality 45-95, 4:2:0), each always present; "
-        "10% are re-saved first (a milder noise and JPEG 70-95 at 1-2x the LR size)"
+    others = (
+        "the others one of these recipes (the stages below say which each used)"
+        if len(names) > 1
+        else "the others"
     )
-    recipes = [camera, camera_jpeg] if run_args.get("degradation") == "camera-jpeg" else [camera]
-    which = (
-        "one of these recipes (the stages below say which each used)" if len(recipes) > 1 else ""
+    teacher = (
+        "\n- On the clean crops, the published model's own output is a second target beside the "
+        "ground truth\n  (`--clean-teacher`), so that what it learned from a far larger dataset is "
+        "not forgotten."
+        if clean_teacher_option(run_args)
+        else ""
     )
     return (
         "- Data: the 76 training photographs of `train/photos` in the shared datasets (every 20th "
         "of the 80,\n  sorted by name, held out for the curve below). No benchmark image was used."
         f"{copies}\n"
         f"- Degradation, drawn afresh for every {patch}x{patch} HR crop. A share of crops get the "
-        f"clean bicubic protocol only; the others {which}:\n".replace(" :", ":")
-        + "".join(f"  - {recipe};\n" for recipe in recipes)
+        f"clean bicubic protocol only; {others}:\n"
+        + "".join(f"  - {TRAINING_RECIPE_TEXT[name]};\n" for name in names)
         + "- The LR is rounded to 8 bits like any photo. Flips and 90-degree rotations."
-        + (
-            "\n- On the clean crops, the published model's own output is a second target beside "
-            "the ground truth\n  (`--clean-teacher`), so that what it learned from a far larger "
-            "dataset is not forgotten."
-            if clean_teacher_option(run_args)
-            else ""
-        )
+        + teacher
     )
 
 
@@ -468,7 +465,8 @@ def write_photo_card(args, state: dict, model) -> None:
     # clean.
     degraded_gain = worst(tables[True], ("Set14", "Urban100"))
     clean_loss = worst(tables[False], BENCHMARK_SETS)
-    meets_targets = degraded_gain >= 1.0 and clean_loss >= -0.7
+    degraded_met, clean_met = degraded_gain >= 1.0, clean_loss >= -0.7
+    meets_targets = degraded_met and clean_met
     run_args = state.get("args", {})
     minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
     notes = args.card_notes.read_text(encoding="utf-8").strip() if args.card_notes else ""
@@ -493,8 +491,8 @@ def write_photo_card(args, state: dict, model) -> None:
         verdict = (
             "Not both targets are met, so this model is bundled as a choice, not as the default. "
             f"Degraded: at least {degraded_gain:+.2f} dB on Set14 and Urban100 "
-            f"({'met' if degraded_gain >= 1.0 else 'not met'}); clean: at worst "
-            f"{clean_loss:+.2f} dB ({'met' if clean_loss >= -0.7 else 'not met'})."
+            f"({'met' if degraded_met else 'not met'}); clean: at worst "
+            f"{clean_loss:+.2f} dB ({'met' if clean_met else 'not met'})."
         )
     text = f"""# SPAN x{scale} Photo (`{card_id}`)
 
