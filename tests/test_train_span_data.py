@@ -19,11 +19,12 @@ def train_span():
     return module
 
 
-def photos(folder: Path, count: int = 20) -> Path:
-    folder.mkdir()
+def photos(folder: Path, count: int = 20, size: tuple[int, int] = (67, 90)) -> Path:
+    """`count` random photos of `size` (height, width), every 20th of which is held out."""
+    folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for index in range(count):
-        pixels = rng.integers(0, 256, (67, 90, 3), dtype=np.uint8)
+        pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(folder / f"photo{index:02d}.png")
     return folder
 
@@ -60,7 +61,6 @@ def test_a_camera_batch_marks_which_crops_kept_the_clean_protocol(tmp_path):
 def test_a_run_with_the_clean_teacher_and_smaller_copies_trains(tmp_path, capsys):
     """The options the photo model's last stage used run end to end (a few steps, no checkpoint)."""
     tool = train_span()
-    (tmp_path / "datasets" / "train").mkdir(parents=True)
     photos(tmp_path / "datasets" / "train" / "photos")
     published = Path(__file__).resolve().parents[1] / "resources" / "models" / "span-x4.safetensors"
     status = tool.main(
@@ -88,12 +88,8 @@ def test_a_run_with_the_clean_teacher_and_smaller_copies_trains(tmp_path, capsys
 
 def test_a_run_stops_and_keeps_its_state_when_its_schedule_is_complete(tmp_path, capsys):
     tool = train_span()
-    folder = tmp_path / "datasets" / "train" / "photos"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for index in range(20):
-        pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8).repeat(64, 0).repeat(64, 1)
-        Image.fromarray(pixels).save(folder / f"photo{index:02d}.png")
+    # Large enough for the held-out curve's 128 px LR crops at x4.
+    photos(tmp_path / "datasets" / "train" / "photos", size=(512, 512))
     published = Path(__file__).resolve().parents[1] / "resources" / "models" / "span-x4.safetensors"
     run = tmp_path / "run"
     arguments = [
