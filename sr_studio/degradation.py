@@ -183,6 +183,22 @@ def _noise_step(rng: np.random.Generator, max_sigma: float) -> Step:
     )
 
 
+def _clean_protocol(lr_height: int, lr_width: int) -> list[Step]:
+    """The papers' clean LR: a bicubic downscale alone."""
+    return [Step("resize", {"height": lr_height, "width": lr_width, "method": "bicubic"})]
+
+
+def is_clean_protocol(recipe: list[Step]) -> bool:
+    """Whether a recipe is a resize alone: the input a clean source gives."""
+    return len(recipe) == 1 and recipe[0].kind == "resize"
+
+
+def _intermediate_size(rng: np.random.Generator, lr_height: int, lr_width: int) -> tuple[int, int]:
+    """The size of a re-saved photo on its way to the LR: 1-2x the LR size."""
+    factor = float(rng.uniform(1.0, 2.0))
+    return max(lr_height, round(lr_height * factor)), max(lr_width, round(lr_width * factor))
+
+
 def camera_recipe(
     hr_height: int, hr_width: int, scale: int, rng: np.random.Generator, clean_share: float = 0.2
 ) -> list[Step]:
@@ -197,17 +213,13 @@ def camera_recipe(
     """
     lr_height, lr_width = hr_height // scale, hr_width // scale
     if rng.random() < clean_share:
-        return [Step("resize", {"height": lr_height, "width": lr_width, "method": "bicubic"})]
+        return _clean_protocol(lr_height, lr_width)
     recipe: list[Step] = []
     second_order = rng.random() < 0.4
     if rng.random() < 0.9:
         recipe.append(_blur_step(rng, 0.2, 2.5, anisotropic_share=0.4))
     if second_order:
-        factor = float(rng.uniform(1.0, 2.0))  # the intermediate photo is 1-2x the LR size
-        height, width = (
-            max(lr_height, round(lr_height * factor)),
-            max(lr_width, round(lr_width * factor)),
-        )
+        height, width = _intermediate_size(rng, lr_height, lr_width)
         recipe.append(
             Step(
                 "resize",
@@ -244,12 +256,10 @@ def camera_jpeg_recipe(
     """
     lr_height, lr_width = hr_height // scale, hr_width // scale
     if rng.random() < clean_share:
-        return [Step("resize", {"height": lr_height, "width": lr_width, "method": "bicubic"})]
+        return _clean_protocol(lr_height, lr_width)
     recipe = [_blur_step(rng, 0.3, 2.2, anisotropic_share=0.2)]
     if rng.random() < 0.1:
-        factor = float(rng.uniform(1.0, 2.0))
-        height = max(lr_height, round(lr_height * factor))
-        width = max(lr_width, round(lr_width * factor))
+        height, width = _intermediate_size(rng, lr_height, lr_width)
         recipe += [
             Step("resize", {"height": height, "width": width, "method": "bicubic"}),
             _noise_step(rng, max_sigma=6.0),

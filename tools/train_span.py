@@ -125,7 +125,7 @@ def camera_batch(
     one recipe per crop from `rng`, so a resumed run draws the same stream. `clean_share` of the
     crops get the clean bicubic protocol only; `clean` marks them (a bool per crop).
     """
-    from sr_studio.degradation import TRAINING_RECIPES, apply
+    from sr_studio.degradation import TRAINING_RECIPES, apply, is_clean_protocol
 
     make_recipe = TRAINING_RECIPES[recipe_name]
     hr_patch = lr_patch * scale
@@ -139,7 +139,7 @@ def camera_batch(
         recipe = make_recipe(hr_patch, hr_patch, scale, rng, clean_share=clean_share)
         lrs.append(apply(hr_tensor, recipe, seed=int(rng.integers(2**31)))[0])
         hrs.append(hr_tensor[0])
-        clean.append(len(recipe) == 1 and recipe[0].kind == "resize")
+        clean.append(is_clean_protocol(recipe))
     # Rounded to 8 bits, as every photo the model will see is.
     return (
         torch.stack(lrs).mul_(255).round_().div_(255),
