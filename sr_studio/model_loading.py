@@ -10,14 +10,23 @@ import torch
 from sr_studio.archs import LoadedModel, detect_architecture, import_networks
 from sr_studio.checkpoint import read_state_dict
 from sr_studio.errors import CheckpointError
+from sr_studio.model_blending import Cleanup, blend_models
 
 import_networks()  # the networks come with this module, not on a worker thread at the first load
 
 
-def load_model(path: str | os.PathLike[str]) -> LoadedModel:
-    """The network on the CPU in float32, with its descriptor (architecture, scale, tiling)."""
+def load_model(path: str | os.PathLike[str], cleanup: Cleanup | None = None) -> LoadedModel:
+    """The network on the CPU in float32, with its descriptor (architecture, scale, tiling); with
+    `cleanup`, blended with the clean model it was fine-tuned from (model_blending)."""
     path = Path(path)
-    return model_from_state_dict(read_state_dict(path), source=path)
+    model = model_from_state_dict(read_state_dict(path), source=path)
+    if cleanup is None or cleanup.strength == 1.0:
+        return model
+    base = model_from_state_dict(read_state_dict(cleanup.base), source=cleanup.base)
+    try:
+        return blend_models(model, base, cleanup.strength)
+    except CheckpointError as error:
+        raise CheckpointError(error.reason, path) from None
 
 
 def model_from_state_dict(

@@ -6,9 +6,11 @@ table.
   python tools/evaluate.py bundled-span-x4 path/to/checkpoint.pth --sets Set5 Set14
   python tools/evaluate.py bicubic bundled-span-x4 bundled-span-x4-photo --degraded \
       --sets Set14 Urban100
+  python tools/evaluate.py bundled-span-x4-photo@50 bundled-span-x4-photo@75 --degraded
 
 A MODEL is `bicubic` (needs --scale, or takes the scale of the other models), a weights file, or a
-model id (installed, bundled or catalog) as `sr-studio upscale --model` takes it. Each model runs
+model id (installed, bundled or catalog) as `sr-studio upscale --model` takes it, with its cleanup
+strength as a photo model's `@PERCENT`. Each model runs
 whole-image in float32 on the CPU at its own scale; the output is clamped and rounded to 8 bits.
 """
 
@@ -35,17 +37,13 @@ DEFAULT_DATASETS = REPO.parent / "shared" / "datasets"
 
 
 def load(spec: str):
-    """(label, model) for a file path or a model id."""
+    """(label, model) for a file path or a model id, either ending in @PERCENT for a photo model's
+    cleanup strength."""
     from sr_studio.model_loading import load_model
+    from sr_studio.weights.library import resolve_choice
 
-    path = Path(spec)
-    if not path.is_file():
-        try:
-            from sr_studio.weights import resolve_model
-        except ImportError:  # the weights store is optional for this tool
-            raise SRStudioError("file not found", path) from None
-        path = resolve_model(spec)
-    return spec, load_model(path)
+    path, cleanup = resolve_choice(spec)
+    return spec, load_model(path, cleanup)
 
 
 def main(argv=None) -> int:

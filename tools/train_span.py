@@ -502,6 +502,7 @@ def write_photo_card(args, state: dict, model) -> None:
 - **license**: Apache-2.0
 - **purpose**: real-world
 - **default**: {str(meets_targets).lower()}
+- **base**: bundled-span-x{scale}
 
 **For**: Photo: camera JPEGs, phone photos, noise. {role}
 
@@ -571,6 +572,7 @@ The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the REA
         "license": "Apache-2.0",
         "purpose": "real-world",
         "default": meets_targets,
+        "base": f"bundled-span-x{scale}",  # fine-tuned from it: the cleanup strength blends the two
         "description": f"The published SPAN ch48 x{scale} fine-tuned by SR Studio on camera-like "
         "blur, noise and JPEG: "
         f"for camera JPEGs, phone photos and noisy images. See {args.card.name}.",

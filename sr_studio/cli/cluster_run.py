@@ -66,6 +66,7 @@ class WorkerSettings:
     """What every worker needs besides the weights: the options that shape a photo's output."""
 
     model_source: str
+    cleanup_strength: float | None  # blended with the base weights the workers are also given
     device: str
     precision: str
     tile: int | None
@@ -78,12 +79,22 @@ class WorkerSettings:
 class PhotoWorker:
     """One Ray actor: the model built once, then photos enlarged one after the other."""
 
-    def __init__(self, state_dict: dict[str, Any], settings: WorkerSettings) -> None:
+    def __init__(
+        self,
+        state_dict: dict[str, Any],
+        settings: WorkerSettings,
+        base_state_dict: dict[str, Any] | None = None,
+    ) -> None:
         from sr_studio.engine import Upscaler
+        from sr_studio.model_blending import blend_models
         from sr_studio.model_loading import model_from_state_dict
 
         self.settings = settings
         model = model_from_state_dict(state_dict, source=settings.model_source)
+        if base_state_dict is not None and settings.cleanup_strength is not None:
+            # The same blend as a local run's load_model, so both give the same bytes.
+            base = model_from_state_dict(base_state_dict, source=settings.model_source)
+            model = blend_models(model, base, settings.cleanup_strength)
         self.upscaler = Upscaler(
             model, device=settings.device, precision=settings.precision, tile=settings.tile
         )
@@ -181,15 +192,21 @@ def run_on_cluster(
         output_is_done,
         plan_outputs,
         prepare_folder,
-        resolve_model_path,
+        resolve_model_choice,
         scale_label,
     )
+    from sr_studio.model_blending import blend_models
     from sr_studio.model_loading import model_from_state_dict
 
-    model_path = resolve_model_path(args.model, args.scale)
+    model_path, cleanup = resolve_model_choice(args)
     state_dict = read_state_dict(model_path)
-    # Weights that do not fit are refused here, once, not by every worker.
+    base_state_dict = read_state_dict(cleanup.base) if cleanup is not None else None
+    # Weights that do not fit (or do not blend) are refused here, once, not by every worker.
     model = model_from_state_dict(state_dict, source=model_path)
+    if cleanup is not None and base_state_dict is not None:
+        blend_models(
+            model, model_from_state_dict(base_state_dict, source=cleanup.base), cleanup.strength
+        )
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
     plan = plan_outputs(
         [path.resolve() for path in files], args.output, args.format, scale, as_file
@@ -213,6 +230,7 @@ def run_on_cluster(
     _connect(ray, args.cluster)
     settings = WorkerSettings(
         str(model_path),
+        cleanup.strength if cleanup is not None else None,
         args.device,
         args.precision,
         args.tile,
@@ -221,17 +239,18 @@ def run_on_cluster(
         args.overwrite,
         args.max_megapixels,
     )
-    workers = _start_workers(ray, ray.put(state_dict), settings, args.device, args.worker_cpus)
+    weights = (ray.put(state_dict), ray.put(base_state_dict) if base_state_dict else None)
+    workers = _start_workers(ray, weights, settings, args.device, args.worker_cpus)
     must_see = sorted(
         {str(job.source.parent) for job in jobs} | {str(job.destination.parent) for job in jobs}
     )
     report.line(
-        f"model: {model_label(model_path)} ({model.descriptor.display_name}); "
+        f"model: {model_label(model_path, cleanup)} ({model.descriptor.display_name}); "
         f"{len(plan)} image(s) to {scale_label(scale)} "
         f"on {len(workers)} worker(s) of the cluster at {args.cluster}",
         always=False,
     )
-    del model, state_dict
+    del model, state_dict, base_state_dict
     try:
         _Dispatcher(ray, workers, jobs, report, must_see).run()
     finally:
@@ -273,7 +292,11 @@ def _check_reachable(address: str) -> None:
 
 
 def _start_workers(
-    ray: Any, weights: Any, settings: WorkerSettings, device: str, worker_cpus: int | None
+    ray: Any,
+    weights: tuple[Any, Any],
+    settings: WorkerSettings,
+    device: str,
+    worker_cpus: int | None,
 ) -> list[Worker]:
     """One actor per GPU when the run may use GPUs and the cluster has some; else CPU workers."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -285,7 +308,9 @@ def _start_workers(
         return [
             Worker(
                 number,
-                actor.options(num_gpus=1, num_cpus=1, max_restarts=0).remote(weights, settings),
+                actor.options(num_gpus=1, num_cpus=1, max_restarts=0).remote(
+                    weights[0], settings, weights[1]
+                ),
             )
             for number in range(1, gpus + 1)
         ]
@@ -301,7 +326,7 @@ def _start_workers(
             handles.append(
                 actor.options(
                     num_cpus=per_worker, max_restarts=0, scheduling_strategy=strategy
-                ).remote(weights, settings)
+                ).remote(weights[0], settings, weights[1])
             )
     if not handles:
         raise SRStudioError("the Ray cluster has no CPU to run a worker on")

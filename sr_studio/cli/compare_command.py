@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
         "--models",
         required=True,
         metavar="A,B,C",
-        help="model ids or weights files, separated by commas (see `sr-studio models list`)",
+        help="model ids or weights files, separated by commas (see `sr-studio models list`); a "
+        "photo model may end in @PERCENT for its cleanup strength, so one model can be compared "
+        "at several: bundled-span-x4,bundled-span-x4-photo@50,bundled-span-x4-photo",
     )
     parser.add_argument(
         "--crop",
@@ -94,14 +96,13 @@ def run(args: argparse.Namespace) -> int:
     from sr_studio.model_loading import load_model
     from sr_studio.photo_io import read_photo
     from sr_studio.photo_io.atomic_file import check_destination
-    from sr_studio.weights import list_models, resolve_model
-    from sr_studio.weights.library import describe_model
+    from sr_studio.weights import list_models
+    from sr_studio.weights.library import describe_model, resolve_choice
 
     crop = CropBox.parse(args.crop) if args.crop else None
     check_destination(destination, overwrite=args.overwrite, protected=photo_path)
-    paths = [
-        resolve_model(reference) for reference in references
-    ]  # every name checked before any work
+    choices = [resolve_choice(reference) for reference in references]  # all checked before any work
+    paths = [path for path, _ in choices]
     photo = read_photo(photo_path, max_pixels=int(args.max_megapixels * 1_000_000))
     box = (crop or CropBox.centred(photo.width, photo.height, DEFAULT_SIDE)).clipped(
         photo.width, photo.height
@@ -111,12 +112,15 @@ def run(args: argparse.Namespace) -> int:
     scale = args.scale or float(max(_scale_of(path, listings) for path in paths))
     cells: list[SheetCell] = []
     device_text = ""
-    for index, path in enumerate(paths):
-        model = load_model(path)
+    for index, (path, cleanup) in enumerate(choices):
+        model = load_model(path, cleanup)
         upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
         if upscaler.notice and index == 0:
             print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
         model_id, name, purpose = describe_model(path, listings)
+        if cleanup is not None:
+            model_id = f"{model_id}@{cleanup.percent:g}"
+            name = f"{name}, cleanup {cleanup.percent:g}%"
         result = upscale_crop(upscaler, photo.pixels, box, scale)
         store.record(
             speed_key(upscaler.descriptor, upscaler.device, upscaler.precision),
@@ -172,7 +176,7 @@ def _scale_of(path: Path, listings: list[Any]) -> int:
             return int(listing.scale)
     from sr_studio.model_loading import load_model
 
-    return int(load_model(path).scale)
+    return int(load_model(path).descriptor.scale)
 
 
 def _as_rgb8(pixels: Any) -> Any:

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sr_studio.cli.cluster_run import add_cluster_arguments
 from sr_studio.cli.run_options import add_run_options
@@ -20,6 +20,9 @@ from sr_studio.photo_formats import (
     scan_folder,
 )
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
+
+if TYPE_CHECKING:
+    from sr_studio.model_blending import Cleanup
 
 
 def register(subparsers) -> None:
@@ -44,7 +47,16 @@ def register(subparsers) -> None:
         "--model",
         metavar="NAME_OR_PATH",
         help="installed or bundled model id, or a .pth/.safetensors file "
-        "(default: the bundled model for the scale; see `sr-studio models list`)",
+        "(default: the bundled model for the scale; see `sr-studio models list`); a photo "
+        "model may end in @PERCENT for its cleanup strength (bundled-span-x4-photo@60)",
+    )
+    parser.add_argument(
+        "--cleanup",
+        type=float,
+        metavar="PERCENT",
+        help="for a photo model (bundled-span-x4-photo, bundled-span-x2-photo): how much of its "
+        "JPEG and noise removal to use, 0-100 (default 100); lower keeps more fine detail, 0 is "
+        "the clean model it was trained from. Costs no time",
     )
     parser.add_argument(
         "--scale",
@@ -205,15 +217,19 @@ def plan_outputs(
     return plan
 
 
-def resolve_model_path(reference: str | None, scale: float | None) -> Path:
-    from sr_studio.weights import resolve_model
+def resolve_model_choice(args: argparse.Namespace) -> tuple[Path, Cleanup | None]:
+    """The weights file of --model (or the bundled default for --scale) and its cleanup."""
+    from sr_studio.weights.library import resolve_choice
 
-    wanted = None if scale is None else max(1, round(scale))
-    return resolve_model(reference, wanted)
+    wanted = None if args.scale is None else max(1, round(args.scale))
+    return resolve_choice(args.model, wanted, args.cleanup)
 
 
-def model_label(path: Path) -> str:
-    """The id `sr-studio models list` shows for a bundled or installed model, else a file's name."""
+def model_label(path: Path, cleanup: Cleanup | None = None) -> str:
+    """The id `sr-studio models list` shows for a bundled or installed model, else a file's name;
+    with the cleanup strength, as `--model` takes it back (`bundled-span-x4-photo@60`)."""
+    if cleanup is not None:
+        return f"{model_label(path)}@{cleanup.percent:g}"
     from sr_studio.weights import ModelStore, bundled_models
 
     def same(other) -> bool:
@@ -322,8 +338,8 @@ def run(args: argparse.Namespace) -> int:
         from sr_studio.cli.cluster_run import run_on_cluster
 
         return run_on_cluster(args, files, as_file, notes)
-    model_path = resolve_model_path(args.model, args.scale)
-    model = load_model(model_path)
+    model_path, cleanup = resolve_model_choice(args)
+    model = load_model(model_path, cleanup)
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
     plan = plan_outputs(files, args.output, args.format, scale, as_file)
     if args.estimate:  # before the output folder is created: an estimate writes nothing
@@ -345,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"sr-studio: note: {note}", file=sys.stderr)
         why = f" ({upscaler.precision_reason})" if upscaler.precision_reason else ""
         print(
-            f"model: {model_label(model_path)} ({model.descriptor.display_name}) "
+            f"model: {model_label(model_path, cleanup)} ({model.descriptor.display_name}) "
             f"on {upscaler.device}, {upscaler.precision}{why}; "
             f"{len(plan)} image(s) to {scale_label(scale)}",
             file=sys.stderr,

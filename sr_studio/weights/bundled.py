@@ -2,11 +2,13 @@
 
 Each `<stem>.safetensors` has a sidecar card, `<stem>.json` or `<stem>.md`, giving `id`, `name`,
 `arch`, `scale`, `license` and optionally `description`, `sha256`, `purpose` (a catalog purpose:
-`bicubic` for clean sources, `real-world` for camera photos) and `default` (true for the model that
-runs when none is chosen, where several share a scale). A Markdown card carries them as
-`key: value` lines (in a `---` front-matter block or a bullet list such as `- **scale**: 2`); the
-rest of the card is free text for people. Missing fields fall back to the file name (`span-x2` gives
-id `bundled-span-x2` and scale 2). `SR_STUDIO_BUNDLED_DIR` replaces the folder (tests).
+`bicubic` for clean sources, `real-world` for camera photos), `default` (true for the model that
+runs when none is chosen, where several share a scale) and `base` (the id of the bundled clean
+model this one was fine-tuned from: its cleanup strength blends the two, see model_blending).
+A Markdown card carries them as `key: value` lines (in a `---` front-matter block or a bullet
+list such as `- **scale**: 2`); the rest of the card is free text for people. Missing fields fall
+back to the file name (`span-x2` gives id `bundled-span-x2` and scale 2).
+`SR_STUDIO_BUNDLED_DIR` replaces the folder (tests).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ CARD_FIELDS = (
     "sha256",
     "purpose",
     "default",
+    "base",
 )
 CARD_LINE = re.compile(
     r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?("
@@ -57,6 +60,7 @@ class BundledModel:
     purpose: str | None = None
     default: bool = False
     descriptor: ModelDescriptor | None = None  # None when the file's layout is not recognised
+    base: str | None = None  # the bundled clean model it was fine-tuned from (cleanup strength)
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ def read_bundled(weights: Path) -> BundledModel | None:
         purpose=str(card["purpose"]) if card.get("purpose") in PURPOSES else None,
         default=str(card.get("default", "")).lower() in ("true", "yes", "1"),
         descriptor=describe_safetensors(weights),
+        base=str(card["base"]) if card.get("base") and valid_model_id(str(card["base"])) else None,
     )
 
 

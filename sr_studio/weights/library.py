@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sr_studio.archs import describe_recorded
 from sr_studio.errors import SRStudioError
+from sr_studio.model_blending import Cleanup, cleanup_from_percent
 from sr_studio.weights.bundled import bundled_models, default_model_path
 from sr_studio.weights.catalog import CatalogEntry, load_catalog
 from sr_studio.weights.store import InstalledModel, ModelStore
@@ -30,6 +32,8 @@ class ModelListing:
     description: str
     path: Path | None  # where the weights are, when they are on this computer
     speed: str | None = None  # the descriptor's speed class, where the model can be described
+    # the clean model it was fine-tuned from, when on this computer: it offers a cleanup strength
+    cleanup_base: Path | None = None
 
     @property
     def on_disk(self) -> bool:
@@ -43,6 +47,8 @@ def list_models(
     store = store if store is not None else ModelStore()
     catalog = catalog if catalog is not None else load_catalog()
     installed = {model.id: model for model in store.installed()}
+    bundled = bundled_models()
+    bundled_paths = {m.id: m.path for m in bundled}
     listings = [
         ModelListing(
             id=m.id,
@@ -58,8 +64,9 @@ def list_models(
             description=m.description,
             path=m.path,
             speed=m.descriptor.speed if m.descriptor else None,
+            cleanup_base=bundled_paths.get(m.base) if m.base else None,
         )
-        for m in bundled_models()
+        for m in bundled
     ]
     available = []
     for entry in catalog:
@@ -139,18 +146,74 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None, scale: int | None
     )
 
 
+def cleanup_base(model_path: str | os.PathLike[str]) -> Path | None:
+    """The weights of the clean model that the model at `model_path` was fine-tuned from, when its
+    card names one that is on this computer; None otherwise (no cleanup strength to set)."""
+    bundled = bundled_models()
+    paths = {m.id: m.path for m in bundled}
+    for model in bundled:
+        if model.base and model.base in paths and _same_file(model.path, model_path):
+            return paths[model.base]
+    return None
+
+
+def with_cleanup(model_path: Path, percent: float | None) -> Cleanup | None:
+    """The cleanup that `--cleanup PERCENT` asks of this model, or None for the model as trained;
+    an error naming the models that have one when this model has no clean base to blend with."""
+    if percent is None:
+        return None
+    base = cleanup_base(model_path)
+    if base is None:
+        offered = ", ".join(m.id for m in bundled_models() if m.base) or "none is installed"
+        raise SRStudioError(
+            f"--cleanup needs a photo model with a clean base to blend with ({offered}); "
+            f"{model_path.name} has none"
+        )
+    return cleanup_from_percent(base, percent)
+
+
+CLEANUP_SUFFIX = re.compile(r"^(?P<name>.+)@(?P<percent>\d{1,3}(?:\.\d+)?)%?$")
+
+
+def split_cleanup(reference: str) -> tuple[str, float | None]:
+    """`bundled-span-x4-photo@60` -> ("bundled-span-x4-photo", 60.0): a model named with the
+    cleanup strength it runs at. A name without the suffix, or an existing file whose own name
+    ends like one, is returned whole with None."""
+    match = CLEANUP_SUFFIX.match(reference)
+    if match is None or Path(reference).expanduser().is_file():
+        return reference, None
+    return match["name"], float(match["percent"])
+
+
+def resolve_choice(
+    reference: str | None, scale: int | None = None, cleanup_percent: float | None = None
+) -> tuple[Path, Cleanup | None]:
+    """The weights file and cleanup of a model reference as the command line takes it: a
+    resolve_model name, optionally ending in `@PERCENT`; `cleanup_percent` is --cleanup's value,
+    refused alongside a suffix so that the run never silently picks one of two strengths."""
+    name, suffix = split_cleanup(reference) if reference is not None else (None, None)
+    if suffix is not None and cleanup_percent is not None:
+        raise SRStudioError(
+            f"the cleanup is given twice ({reference} and --cleanup {cleanup_percent:g}); "
+            "give one of them"
+        )
+    path = resolve_model(name, scale)
+    return path, with_cleanup(path, suffix if suffix is not None else cleanup_percent)
+
+
+def _same_file(one: str | os.PathLike[str] | None, other: str | os.PathLike[str]) -> bool:
+    try:
+        return one is not None and Path(one).resolve() == Path(other).resolve()
+    except OSError:
+        return False
+
+
 def describe_model(path: Path, listings: list[ModelListing] | None = None) -> tuple[str, str, str]:
     """(id, name, purpose) of the bundled or installed model at `path`, in the words the model list
     uses; for a file that is neither, its file name and no purpose."""
     from sr_studio.weights.catalog import PURPOSES
 
-    def same(other: Path | None) -> bool:
-        try:
-            return other is not None and Path(other).resolve() == Path(path).resolve()
-        except OSError:
-            return False
-
     for listing in listings if listings is not None else list_models():
-        if same(listing.path):
+        if _same_file(listing.path, path):
             return listing.id, listing.name, PURPOSES.get(listing.purpose or "", "")
     return Path(path).name, Path(path).name, ""
