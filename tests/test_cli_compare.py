@@ -260,3 +260,20 @@ def test_a_long_estimate_names_the_much_faster_span(tmp_path, capsys, monkeypatc
         line.startswith(f"{photo}: 400x300 -> 1600x1200: about ")
         and ": SPAN would take a few seconds" in line
     )
+
+
+def test_a_weights_file_outside_the_model_list_is_compared_at_its_own_scale(
+    street, tmp_path, capsys
+):
+    """A file the user has not imported: its scale comes from the file (this once crashed with a
+    traceback instead of running)."""
+    import shutil
+
+    from tests.test_bundled_models import MODELS
+
+    mine = tmp_path / "my-x2.safetensors"
+    shutil.copyfile(MODELS / "span-x2.safetensors", mine)
+    code = main(["compare", str(street), "--models", str(mine), "--crop", "0,0,30,20", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    layout = read_layout(street.with_name("street_compare.png"))
+    assert layout["scale"] == 2 and layout["cells"][1]["name"] == "my-x2.safetensors"
