@@ -193,3 +193,12 @@ def test_resolving_a_cleanup_imports_no_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_the_model_list_says_which_models_take_a_cleanup(capsys):
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Cleanup strength, 0-100 (100: as trained; less keeps more fine texture), for "
+        "bundled-span-x2-photo, bundled-span-x4-photo:\n  sr-studio upscale --model ID --cleanup 60"
+    ) in out

@@ -65,7 +65,8 @@ def list_models_command(args) -> int:
     from sr_studio.weights import PURPOSES, human_size, list_models, models_dir, purpose_name
 
     rows = [("ID", "NAME", "SCALE", "FOR", "SIZE", "LICENSE", "STATUS")]
-    for item in list_models():
+    listings = list_models()
+    for item in listings:
         status = item.status
         if item.status == "installed":
             status += ", verified" if item.verified else ", unverified"
@@ -96,6 +97,12 @@ def list_models_command(args) -> int:
     out = sys.stdout
     out.write(format_table(rows, right_aligned={2, 4}))
     out.write("\nLegend\n" + format_table(legend, indent="  "))
+    blendable = [item.id for item in listings if item.cleanup_base is not None]
+    if blendable:
+        out.write(
+            f"\nCleanup strength, 0-100 (100: as trained; less keeps more fine texture), for "
+            f"{', '.join(blendable)}:\n  sr-studio upscale --model ID --cleanup 60\n"
+        )
     out.write(f"\nModels are stored in {models_dir()}\n")
     return 0
 

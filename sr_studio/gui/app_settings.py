@@ -103,6 +103,19 @@ class AppSettings:
     def tile(self, value: int | None) -> None:
         self.qsettings.setValue("run/tile", str(value or 0))
 
+    @property
+    def cleanup_percent(self) -> int:
+        """A photo model's cleanup strength, 0-100; 100 (the model as trained) when unset."""
+        try:
+            value = int(self._text("run/cleanup", "100"))
+        except ValueError:
+            return 100
+        return value if 0 <= value <= 100 else 100
+
+    @cleanup_percent.setter
+    def cleanup_percent(self, value: int) -> None:
+        self.qsettings.setValue("run/cleanup", str(int(value)))
+
     # Export --------------------------------------------------------------------------------------
     @property
     def export_options(self) -> ExportOptions:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from sr_studio.gui.display_pyramid import DisplayPyramid
+from sr_studio.model_blending import Cleanup
 
 
 @dataclass
@@ -27,6 +28,7 @@ class RunRequest:
     display: bool = (
         True  # build the display copy; False for a photo off screen (it goes to the cache)
     )
+    cleanup: Cleanup | None = None  # a photo model blended with its clean base
 
 
 @dataclass
@@ -87,6 +89,7 @@ class PreviewRequest:
     device: str = "auto"
     precision: str = "fp32"
     tile: int | None = None
+    cleanup: Cleanup | None = None
 
 
 @dataclass
@@ -144,3 +147,4 @@ class EstimateRequest:
     device: str = "auto"
     precision: str = "fp32"
     tile: int | None = None
+    cleanup: Cleanup | None = None  # the same model as the preview's, so its cached copy serves

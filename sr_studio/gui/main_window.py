@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         self.run_panel.set_device(settings.device)
         self.run_panel.set_precision(settings.precision)
         self.run_panel.set_tile(settings.tile)
+        self.run_panel.set_cleanup_percent(settings.cleanup_percent)
         self.export_panel.set_options(settings.export_options)
         mode = settings.compare_mode
         self.viewer_model.set_mode(mode if mode in (SIDE_BY_SIDE, BEFORE_AFTER) else SIDE_BY_SIDE)
@@ -194,6 +195,7 @@ class MainWindow(QMainWindow):
         settings.device = self.run_panel.device()
         settings.precision = self.run_panel.precision()
         settings.tile = self.run_panel.tile()
+        settings.cleanup_percent = self.run_panel.cleanup_percent()
         settings.export_options = self.export_panel.options()
         settings.compare_mode = self.viewer_model.mode
         settings.save_window(self.saveGeometry(), self.saveState())
@@ -260,15 +262,21 @@ class MainWindow(QMainWindow):
 
     def run_options(self) -> RunOptions:
         model = self.run_panel.current_model()
+        cleanup = self.run_panel.cleanup()
+        model_id, model_name = (model.id, model.name) if model else ("", "")
+        if cleanup is not None:  # another network: previews, estimates and export names say so
+            model_id = f"{model_id}@{cleanup.percent:g}"  # as `sr-studio upscale --model` takes it
+            model_name = f"{model_name}, cleanup {cleanup.percent:g}%"
         return RunOptions(
-            model_id=model.id if model else "",
-            model_name=model.name if model else "",
+            model_id=model_id,
+            model_name=model_name,
             model_path=model.path if model else None,
             model_scale=model.scale if model else 2,
             scale=self.run_panel.scale(),
             device=self.run_panel.device(),
             precision=self.run_panel.precision(),
             tile=self.run_panel.tile(),
+            cleanup=cleanup,
         )
 
     # Getting photos in ----------------------------------------------------------------------------
@@ -742,6 +750,7 @@ class MainWindow(QMainWindow):
             self.run_panel.device_combo,
             self.run_panel.precision_combo,
             self.run_panel.tile_spin,
+            self.run_panel.cleanup_slider,
         ):
             widget.setEnabled(
                 not running and (widget is not self.run_panel.model_combo or has_model)

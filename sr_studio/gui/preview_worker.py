@@ -23,6 +23,7 @@ from sr_studio.gui.jobs import (
     PreviewRequest,
     PreviewResult,
 )
+from sr_studio.model_blending import Cleanup
 
 
 class PreviewWorker(QObject):
@@ -46,20 +47,27 @@ class PreviewWorker(QObject):
         """Thread-safe: the engine stops before its next tile."""
         self._cancel.set()
 
-    def _upscaler_for(self, path: Path, device: str, precision: str, tile: int | None) -> Any:
+    def _upscaler_for(
+        self,
+        path: Path,
+        device: str,
+        precision: str,
+        tile: int | None,
+        cleanup: Cleanup | None = None,
+    ) -> Any:
         """One model kept between requests: previewing region after region loads it once."""
         try:
             stamp = Path(path).stat().st_mtime_ns
         except OSError:
             stamp = None
-        key = (str(path), stamp, device, precision, tile)
+        key = (str(path), stamp, device, precision, tile, cleanup)
         if key != self._key:
             from sr_studio.engine import Upscaler
             from sr_studio.model_loading import load_model
 
             self._upscaler = self._key = None
             self._upscaler = Upscaler(
-                load_model(path), device=device, precision=precision, tile=tile
+                load_model(path, cleanup), device=device, precision=precision, tile=tile
             )
             self._key = key
         return self._upscaler
@@ -98,7 +106,7 @@ class PreviewWorker(QObject):
         self._cancel.clear()
         try:
             upscaler = self._upscaler_for(
-                request.model_path, request.device, request.precision, request.tile
+                request.model_path, request.device, request.precision, request.tile, request.cleanup
             )
             scale = request.scale or float(upscaler.scale)
             top, left = round(request.box[1] * scale), round(request.box[0] * scale)
@@ -160,7 +168,7 @@ class PreviewWorker(QObject):
     def estimate(self, request: EstimateRequest) -> None:
         try:
             upscaler = self._upscaler_for(
-                request.model_path, request.device, request.precision, request.tile
+                request.model_path, request.device, request.precision, request.tile, request.cleanup
             )
             text = self._estimate_text(upscaler, request.height, request.width, request.scale)
         except BaseException:  # noqa: BLE001 - an estimate is advice: none rather than an error

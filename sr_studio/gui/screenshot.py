@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         help="a model id from the window's list (default: the first-run choice)",
     )
     parser.add_argument(
+        "--cleanup",
+        type=int,
+        default=None,
+        metavar="PERCENT",
+        help="the Cleanup slider, for a photo model (default: as the settings left it)",
+    )
+    parser.add_argument(
         "--compare",
         default="",
         metavar="A,B,...",
@@ -67,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"screenshot: no model '{args.model}' in the window's list", file=sys.stderr)
             return 1
         window.run_panel.model_combo.setCurrentIndex(index)
+    if args.cleanup is not None:
+        window.run_panel.set_cleanup_percent(args.cleanup)
 
     def settle(condition, seconds: float = 600) -> None:
         deadline = time.monotonic() + seconds

@@ -45,6 +45,7 @@ from sr_studio.gui.photo_queue import (
     QueueItem,
     progress_text,
 )
+from sr_studio.model_blending import Cleanup
 from sr_studio.photo_formats import INPUT_FORMAT_NAMES, is_photo_path, photos_in_folder
 
 NO_MODEL = "No model is installed. Open the model manager (Ctrl+M) to download or import one."
@@ -103,6 +104,8 @@ class RunOptions:
     device: str = "auto"
     precision: str = "auto"
     tile: int | None = None
+    # a photo model blended with its clean base; model_id and model_name then say the strength
+    cleanup: Cleanup | None = None
 
     @property
     def effective_scale(self) -> float:
@@ -546,6 +549,7 @@ class Session:
                 device=options.device,
                 precision=options.precision,
                 tile=options.tile,
+                cleanup=options.cleanup,
                 result_size=(height, width),
                 # A photo off screen goes to the cache without a display copy.
                 display=item is self.queue.current,
@@ -748,6 +752,7 @@ class Session:
                 device=options.device,
                 precision=options.precision,
                 tile=options.tile,
+                cleanup=options.cleanup,
             )
         )
 
@@ -872,6 +877,7 @@ class Session:
                 device=options.device,
                 precision=options.precision,
                 tile=options.tile,
+                cleanup=options.cleanup,
             )
         )
 

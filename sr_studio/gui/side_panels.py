@@ -1,5 +1,5 @@
-"""The right-hand panels: how to enlarge (model, scale, device, precision, tile) and how to
-export."""
+"""The right-hand panels: how to enlarge (model, cleanup, scale, device, precision, tile) and how
+to export."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QSlider,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -32,6 +33,7 @@ from sr_studio.gui.export_plan import (
     ExportOptions,
     pattern_problem,
 )
+from sr_studio.model_blending import Cleanup
 
 SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 DEVICE_LABELS = {
@@ -57,6 +59,12 @@ PRECISION_TIPS = {
     ),
     "fp16": "Fastest on GPUs; SPAN models only, not on the CPU",
 }
+CLEANUP_TIP = (
+    "How much of the photo model's JPEG, noise and blur cleanup to use. 100%: the photo model as "
+    "trained, for camera JPEGs and phone photos. Lower keeps more fine texture of clean sources; "
+    "0% is the clean model it was trained from. Any value costs the same time."
+)
+CLEANUP_STEP = 5
 EMULATED_BF16_TIP = (
     "Not on this CPU: it lacks bfloat16 instructions (AVX512-BF16, AMX, Arm BF16), "
     "so bf16 would run about 10x slower than fp32"
@@ -78,6 +86,8 @@ class ModelChoice:
     description: str = ""
     purpose: str | None = None  # a catalog purpose: "real-world" (Photo) or "bicubic" (Clean)
     speed: str = "unknown speed"  # the model descriptor's speed class
+    # the clean model a photo model was fine-tuned from: it offers a cleanup strength
+    cleanup_base: Path | None = None
 
     @property
     def label(self) -> str:
@@ -109,6 +119,8 @@ def available_models() -> tuple[list[ModelChoice], str]:
         try:
             from sr_studio.weights import bundled_models
 
+            bundled = bundled_models()
+            paths = {m.id: m.path for m in bundled}
             return [
                 ModelChoice(
                     m.id,
@@ -122,8 +134,9 @@ def available_models() -> tuple[list[ModelChoice], str]:
                     m.description,
                     m.purpose,
                     m.descriptor.speed if m.descriptor else "unknown speed",
+                    paths.get(m.base) if m.base else None,
                 )
-                for m in bundled_models()
+                for m in bundled
             ], problem
         except Exception:  # noqa: BLE001
             return [], problem
@@ -140,6 +153,7 @@ def available_models() -> tuple[list[ModelChoice], str]:
             m.description,
             m.purpose,
             m.speed or "unknown speed",
+            m.cleanup_base,
         )
         for m in listings
         if m.on_disk
@@ -189,6 +203,30 @@ class RunPanel(QWidget):
         self.model_info.setFont(font)
         form.addRow("", self.model_info)
 
+        cleanup_row = QHBoxLayout()
+        self.cleanup_slider = QSlider(Qt.Orientation.Horizontal)
+        self.cleanup_slider.setObjectName("cleanupSlider")
+        self.cleanup_slider.setRange(0, 100)
+        self.cleanup_slider.setSingleStep(CLEANUP_STEP)
+        self.cleanup_slider.setPageStep(25)
+        self.cleanup_slider.setTickInterval(25)
+        self.cleanup_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.cleanup_slider.setValue(100)
+        self.cleanup_slider.setToolTip(CLEANUP_TIP)
+        self.cleanup_slider.setAccessibleName("Cleanup strength")
+        self.cleanup_value = QLabel()
+        self.cleanup_value.setMinimumWidth(
+            self.cleanup_value.fontMetrics().horizontalAdvance("100%")
+        )
+        self.cleanup_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        cleanup_row.addWidget(self.cleanup_slider, 1)
+        cleanup_row.addWidget(self.cleanup_value)
+        self.cleanup_label = QLabel("Cleanup")
+        self.cleanup_label.setToolTip(CLEANUP_TIP)
+        form.addRow(self.cleanup_label, cleanup_row)
+        self._form = form
+        self._show_cleanup_value()
+
         self.scale_combo = QComboBox()
         self.scale_combo.setObjectName("scaleCombo")
         self.scale_combo.setToolTip(
@@ -232,6 +270,40 @@ class RunPanel(QWidget):
         for widget in (self.scale_combo, self.device_combo, self.precision_combo):
             widget.currentIndexChanged.connect(self.changed)
         self.tile_spin.valueChanged.connect(self.changed)
+        self.cleanup_slider.valueChanged.connect(self._cleanup_moved)
+        self.cleanup_slider.sliderReleased.connect(self.changed)
+
+    def _cleanup_moved(self) -> None:
+        """Snap to the step (a drag lands anywhere), show the value, and tell the window once the
+        value is settled: not at every pixel of a drag, each of which would ask a new estimate."""
+        value = self.cleanup_slider.value()
+        snapped = round(value / CLEANUP_STEP) * CLEANUP_STEP
+        if snapped != value:
+            self.cleanup_slider.setValue(snapped)
+            return
+        self._show_cleanup_value()
+        if not self.cleanup_slider.isSliderDown():
+            self.changed.emit()
+
+    def _show_cleanup_value(self) -> None:
+        self.cleanup_value.setText(f"{self.cleanup_slider.value()}%")
+
+    def cleanup_percent(self) -> int:
+        """The slider's value, whether or not the current model offers a cleanup (it is kept
+        for the next photo model chosen)."""
+        return int(self.cleanup_slider.value())
+
+    def set_cleanup_percent(self, percent: int) -> None:
+        self.cleanup_slider.setValue(max(0, min(100, int(percent))))
+
+    def cleanup(self) -> Cleanup | None:
+        """The blend the current model runs with; None for the model as trained (100%, or a
+        model without a clean base)."""
+        model = self.current_model()
+        percent = self.cleanup_percent()
+        if model is None or model.cleanup_base is None or percent == 100:
+            return None
+        return Cleanup(model.cleanup_base, percent / 100)
 
     def set_models(self, models: list[ModelChoice], selected_id: str = "") -> None:
         current = selected_id or (self.current_model().id if self.current_model() else "")
@@ -266,6 +338,7 @@ class RunPanel(QWidget):
     def _model_changed(self) -> None:
         model = self.current_model()
         self.model_info.setText(model.summary if model else "Download or import a model to start.")
+        self._form.setRowVisible(self.cleanup_label, bool(model and model.cleanup_base))
         wanted = self.scale()
         self.scale_combo.blockSignals(True)
         self.scale_combo.clear()

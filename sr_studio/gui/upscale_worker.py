@@ -42,7 +42,7 @@ class UpscaleWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._cancel = threading.Event()
-        self._model_key: tuple[str, int | None, str, str] | None = None
+        self._model_key: tuple[str, int | None, str, str, Any] | None = None
         self._model: Any = None
         self._upscaler_key: tuple[int, int | None] | None = None
         self._upscaler: Any = None
@@ -153,7 +153,7 @@ class UpscaleWorker(QObject):
         except OSError:
             stamp = None
         # The engine casts the model in place, so another device or precision needs a fresh copy.
-        key = (str(path), stamp, request.device, request.precision)
+        key = (str(path), stamp, request.device, request.precision, request.cleanup)
         if key != self._model_key:
             self.status.emit(request.job_id, f"Loading model {path.stem}…")
             self._model = self._model_key = None
@@ -163,7 +163,7 @@ class UpscaleWorker(QObject):
                 from sr_studio.model_loading import load_model
 
                 load = load_model
-            self._model = load(path)
+            self._model = load(path) if request.cleanup is None else load(path, request.cleanup)
             self._model_key = key
         return self._model
 

@@ -1,0 +1,80 @@
+"""The window's cleanup slider: offered for photo models only, runs the blend the CLI runs, and is
+kept between sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_gui_support import (  # noqa: F401 - fixtures
+    gradient_photo,
+    gui_env,
+    make_window,
+    queue_photo,
+    window,
+    write_png,
+)
+
+from tests.test_bundled_models import MODELS
+
+RUN_TIMEOUT_MS = 60000
+
+
+@pytest.fixture
+def real_models(gui_env, monkeypatch):
+    """The shipped models instead of gui_env's tiny one."""
+    monkeypatch.setenv("SR_STUDIO_BUNDLED_DIR", str(MODELS))
+    return gui_env
+
+
+def choose(window, model_id):
+    combo = window.run_panel.model_combo
+    combo.setCurrentIndex(combo.findData(model_id))
+    assert window.run_panel.current_model().id == model_id
+
+
+def row_shown(window) -> bool:
+    return window.run_panel.cleanup_slider.isVisibleTo(window)
+
+
+def enlarge(qtbot, window, item):
+    with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
+        window.run_action.trigger()
+    return item.result.copy()
+
+
+def test_the_slider_is_offered_for_photo_models_and_runs_their_blend(
+    qtbot, real_models, make_window
+):
+    window = make_window()
+    window.run_panel.set_precision("fp32")
+    choose(window, "bundled-span-x4")
+    assert not row_shown(window) and window.run_panel.cleanup() is None
+    choose(window, "bundled-span-x4-photo")
+    assert row_shown(window)
+    assert window.run_options().model_id == "bundled-span-x4-photo"  # 100%: the model as trained
+
+    photo = write_png(real_models.photos / "harbour.png", gradient_photo(30, 40))
+    item = queue_photo(qtbot, window, photo)
+    as_trained = enlarge(qtbot, window, item)
+    window.run_panel.cleanup_slider.setValue(0)
+    options = window.run_options()
+    assert options.model_id == "bundled-span-x4-photo@0"
+    assert options.model_name == "SPAN x4 Photo, cleanup 0%"
+    at_zero = enlarge(qtbot, window, item)
+    choose(window, "bundled-span-x4")
+    clean = enlarge(qtbot, window, item)
+    np.testing.assert_array_equal(at_zero, clean)  # 0% is the clean model it was trained from
+    assert np.abs(as_trained.astype(int) - clean).max() > 5
+
+
+def test_the_slider_moves_in_steps_and_is_kept_between_sessions(qtbot, real_models, make_window):
+    window = make_window()
+    choose(window, "bundled-span-x4-photo")
+    window.run_panel.cleanup_slider.setValue(62)  # a drag lands anywhere: it snaps to 5%
+    assert window.run_panel.cleanup_percent() == 60
+    assert window.run_panel.cleanup_value.text() == "60%"
+    assert window.run_panel.cleanup().strength == pytest.approx(0.6)
+    window.close()
+    again = make_window()
+    assert again.run_panel.current_model().id == "bundled-span-x4-photo"
+    assert again.run_panel.cleanup_percent() == 60 and row_shown(again)
