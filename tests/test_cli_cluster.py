@@ -162,6 +162,29 @@ def test_cluster_outputs_equal_the_local_cli_byte_for_byte(cluster_address, tmp_
     )
 
 
+def test_a_photo_model_at_a_cleanup_strength_gives_the_local_bytes(cluster_address, tmp_path):
+    """The workers blend the photo model with its clean base exactly as a local run does."""
+    inputs = tmp_path / "in"
+    make_photos(inputs, 2)
+    blended = ("--model", "bundled-span-x4-photo@40", *FIXED_PRECISION)
+    local = tmp_path / "local"
+    assert main(["upscale", "--quiet", str(inputs), "-o", str(local), *blended]) == 0
+    trained = tmp_path / "trained"
+    main(
+        ["upscale", "--quiet", str(inputs), "-o", str(trained), "--model", "bundled-span-x4-photo"]
+    )
+    command = cluster_command(cluster_address, inputs, tmp_path / "cluster")
+    at = command.index("--model")
+    command[at : at + 4] = blended
+    result = subprocess.run(
+        command, check=False, capture_output=True, text=True, timeout=300, env=CLI_ENVIRONMENT
+    )
+    assert result.returncode == 0, result.stderr
+    assert "model: bundled-span-x4-photo@40 (SPAN" in result.stderr
+    assert written(tmp_path / "cluster") == written(local)
+    assert written(local) != written(trained)
+
+
 def test_a_killed_worker_loses_no_photo_and_writes_none_twice(cluster_address, batch, tmp_path):
     inputs, reference = batch
     output = tmp_path / "cluster"
