@@ -1,4 +1,7 @@
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,17 @@ def private_data_dir(tmp_path_factory, monkeypatch):
     """Runs record their speed in the user data folder: tests keep theirs out of the real one."""
     if not os.environ.get("SR_STUDIO_DATA_DIR"):
         monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
+def heavy_imports(code: str, watched: set[str]) -> list[str]:
+    """Which of the `watched` top-level packages a fresh interpreter has imported after running
+    `code`: what keeps `--help`, `models list` and the window's start instant."""
+    probe = (
+        f"{code}\nimport json, sys\n"
+        f"loaded = {{m.split('.')[0] for m in sys.modules}}\n"
+        f"print(json.dumps(sorted(loaded & set({sorted(watched)!r}))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])

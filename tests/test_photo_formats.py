@@ -3,8 +3,6 @@ scan."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sr_studio import photo_formats
@@ -14,6 +12,7 @@ from sr_studio.photo_formats import (
     open_dialog_filter,
     photos_in_folder,
 )
+from tests.conftest import heavy_imports
 
 
 def test_phone_and_web_formats_are_photos_everywhere():
@@ -39,15 +38,9 @@ def test_the_cli_the_window_and_the_files_use_the_one_list():
 
 
 def test_the_module_imports_neither_torch_nor_qt():
-    code = (
-        "import sys, sr_studio.photo_formats; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'torch', 'PySide6', 'PIL', 'numpy'}))"
+    assert (
+        heavy_imports("import sr_studio.photo_formats", {"torch", "PySide6", "PIL", "numpy"}) == []
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
 
 
 def test_own_results_are_told_apart_from_photos(tmp_path: Path):

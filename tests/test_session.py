@@ -3,8 +3,6 @@ fakes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from sr_studio.gui import session as events
 from sr_studio.gui.export_plan import ExportOptions
 from sr_studio.gui.jobs import LoadedPhoto, RestoredResult, RunResult
 from sr_studio.gui.session import RunOptions, Session
+from tests.conftest import heavy_imports
 
 OPTIONS = RunOptions(
     model_id="span-x2",
@@ -290,14 +289,7 @@ def test_photos_pasted_as_pixels_are_enlarged_like_files(setup):
 
 
 def test_the_session_needs_no_qt():
-    code = (
-        "import sys, sr_studio.gui.session; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'PySide6', 'torch'}))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
+    assert heavy_imports("import sr_studio.gui.session", {"PySide6", "torch"}) == []
 
 
 def test_a_finished_run_says_which_precision_ran_and_why(setup):
