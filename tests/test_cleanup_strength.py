@@ -141,7 +141,7 @@ def test_a_cleanup_the_model_cannot_take_is_one_line_and_writes_nothing(street, 
     err = capsys.readouterr().err
     assert code != 0 and not out.exists()
     assert err.count("\n") == 1 and "--cleanup needs a photo model" in err
-    assert "span-x4.safetensors has none" in err
+    assert "; bundled-span-x4 has none" in err
 
 
 def test_compare_shows_one_model_at_several_strengths(street, capsys):

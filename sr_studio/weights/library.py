@@ -167,7 +167,7 @@ def with_cleanup(model_path: Path, percent: float | None) -> Cleanup | None:
         offered = ", ".join(m.id for m in bundled_models() if m.base) or "none is installed"
         raise SRStudioError(
             f"--cleanup needs a photo model with a clean base to blend with ({offered}); "
-            f"{model_path.name} has none"
+            f"{describe_model(model_path)[0]} has none"
         )
     return cleanup_from_percent(base, percent)
 
