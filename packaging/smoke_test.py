@@ -347,6 +347,20 @@ def check_hat_by_path(runner: Runner, photo: Path, hat: Path) -> str:
         return f"HAT .pth -> {result.width}x{result.height}"
 
 
+def check_cleanup(runner: Runner, photo: Path) -> str:
+    """A photo model at a cleanup strength: the bundle finds the clean base its card names."""
+    from PIL import Image
+
+    output = runner.work / "photo_at_50.png"
+    result = runner.frozen(
+        "upscale", str(photo), "--model", "bundled-span-x4-photo@50", "-o", str(output)
+    )
+    succeeded(result, "upscale with a cleanup strength")
+    assert "model: bundled-span-x4-photo@50 " in result.stderr, result.stderr
+    with Image.open(output) as enlarged:
+        return f"bundled-span-x4-photo@50 -> {enlarged.width}x{enlarged.height}"
+
+
 def check_bad_input(runner: Runner) -> str:
     result = runner.frozen("upscale", "no-such-photo.jpg")
     assert result.returncode == 1, f"exit code {result.returncode} for a missing file"
@@ -626,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
             "upscale keeps EXIF", check_default_scale_keeps_exif, runner, with_exif, model_env
         )
         check.run("upscale with a HAT file", check_hat_by_path, runner, small, hat)
+        if any(path.name == "span-x4-photo.safetensors" for path in shipped):
+            check.run("cleanup strength", check_cleanup, runner, small)
         check.run("bad input", check_bad_input, runner)
         check.run("cluster left out", check_cluster_left_out, runner, small)
         if sys.platform.startswith("linux"):
