@@ -78,3 +78,45 @@ def test_the_slider_moves_in_steps_and_is_kept_between_sessions(qtbot, real_mode
     again = make_window()
     assert again.run_panel.current_model().id == "bundled-span-x4-photo"
     assert again.run_panel.cleanup_percent() == 60 and row_shown(again)
+
+
+def test_compare_offers_the_photo_model_at_the_windows_cleanup_and_use_sets_it(
+    qtbot, real_models, make_window
+):
+    from sr_studio.gui import session as events
+
+    window = make_window()
+    window.run_panel.set_precision("fp32")
+    choose(window, "bundled-span-x4-photo")
+    queue_photo(qtbot, window, write_png(real_models.photos / "dock.png", gradient_photo(40, 48)))
+    window.open_comparison()
+    dialog = window._comparison
+    offered = [dialog.model_list.item(row).text() for row in range(dialog.model_list.count())]
+    assert any(text.startswith("SPAN x4 Photo, cleanup 50%  (") for text in offered)
+    assert not any(text.startswith("SPAN x4 Clean, cleanup") for text in offered)
+    dialog.close()
+
+    window.run_panel.set_cleanup_percent(70)  # reopened, the dialog offers the window's strength
+    window.open_comparison()
+    assert [m.id for m in dialog.checked_models()] == ["bundled-span-x4-photo@70"]
+    dialog.set_checked(["bundled-span-x4-photo", "bundled-span-x4-photo@70", "bundled-span-x4"])
+    ended = []
+    window.session.subscribe(
+        lambda e: ended.append(e) if isinstance(e, events.CompareEnded) else None
+    )
+    dialog.compare_button.click()
+    qtbot.waitUntil(lambda: bool(ended), timeout=RUN_TIMEOUT_MS)
+    assert ended[0].outcome == "done"
+    cells = {cell.model.id: cell for cell in dialog.cells}
+    crops = {key: cell.images.result.levels[0].astype(int) for key, cell in cells.items()}
+    assert cells["bundled-span-x4-photo@70"].name_label.text() == "SPAN x4 Photo, cleanup 70%"
+    # The blend's crop is its own: between the photo model's and the clean one's.
+    blend, photo, clean = (
+        crops[k] for k in ("bundled-span-x4-photo@70", "bundled-span-x4-photo", "bundled-span-x4")
+    )
+    assert 0 < np.abs(blend - photo).mean() < np.abs(clean - photo).mean()
+
+    window.run_panel.set_cleanup_percent(100)
+    cells["bundled-span-x4-photo@70"].use_button.click()
+    assert window.run_panel.current_model().id == "bundled-span-x4-photo"
+    assert window.run_panel.cleanup_percent() == 70

@@ -29,6 +29,7 @@ from sr_studio.gui.display_pyramid import DisplayPyramid
 from sr_studio.gui.jobs import CompareModel
 from sr_studio.gui.photo_canvas import RESULT, CompareImages, PhotoCanvas
 from sr_studio.gui.viewer_model import ViewerModel
+from sr_studio.model_blending import Cleanup
 from sr_studio.weights.catalog import PURPOSES
 
 COMPARE_SIDE = 256  # original pixels: a HAT-S crop this size takes under a minute on a 2-core CPU
@@ -80,6 +81,33 @@ class ComparisonCellView(QFrame):
         self.use_button.setEnabled(True)
 
 
+def compared_models(panel: Any) -> list[tuple[CompareModel, str]]:
+    """What the dialog offers, with the facts shown beside each name: every model of the window's
+    list, and each photo model once more at a cleanup strength (the window's when it is below
+    100 %, else half), so that the strength can be judged on the photo itself."""
+    offered = []
+    for choice in panel.models:
+        purpose = PURPOSES.get(choice.purpose or "", "")
+        facts = f"{choice.variant or choice.arch} x{choice.scale}, {choice.speed}"
+        offered.append((CompareModel(choice.id, choice.name, purpose, choice.path), facts))
+        if choice.cleanup_base is not None:
+            percent = panel.cleanup_percent()
+            percent = percent if percent < 100 else 50
+            offered.append(
+                (
+                    CompareModel(
+                        f"{choice.id}@{percent}",
+                        f"{choice.name}, cleanup {percent}%",
+                        purpose,
+                        choice.path,
+                        Cleanup(choice.cleanup_base, percent / 100),
+                    ),
+                    facts,
+                )
+            )
+    return offered
+
+
 class ComparisonDialog(QDialog):
     """Pick models, compare them on the region in view, choose one."""
 
@@ -97,19 +125,6 @@ class ComparisonDialog(QDialog):
 
         self.model_list = QListWidget()
         self.model_list.setMaximumHeight(96)
-        current = window.run_panel.current_model()
-        for choice in window.run_panel.models:
-            entry = QListWidgetItem(
-                f"{choice.name}  ({choice.variant or choice.arch} x{choice.scale}, {choice.speed})"
-            )
-            entry.setData(Qt.ItemDataRole.UserRole, choice)
-            entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            entry.setCheckState(
-                Qt.CheckState.Checked
-                if current is not None and choice.id == current.id
-                else Qt.CheckState.Unchecked
-            )
-            self.model_list.addItem(entry)
         self.model_list.itemChanged.connect(self._update_buttons)
         self.hint = QLabel(
             "Tick two to four models. They enlarge the same crop: the middle of the region in view."
@@ -133,20 +148,31 @@ class ComparisonDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(1100, 800)
         self.session.subscribe(self._session_event)
+        self.offer_models()
+
+    def offer_models(self) -> None:
+        """List the window's models as they are now (a model installed, a cleanup moved since the
+        dialog was last open), the one the window would run ticked."""
+        ticked = self.window_.run_options().model_id
+        self.model_list.blockSignals(True)
+        self.model_list.clear()
+        for model, facts in compared_models(self.window_.run_panel):
+            entry = QListWidgetItem(f"{model.name}  ({facts})")
+            entry.setData(Qt.ItemDataRole.UserRole, model)
+            entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            entry.setCheckState(
+                Qt.CheckState.Checked if model.id == ticked else Qt.CheckState.Unchecked
+            )
+            self.model_list.addItem(entry)
+        self.model_list.blockSignals(False)
         self._update_buttons()
 
     def checked_models(self) -> list[CompareModel]:
-        chosen = []
-        for row in range(self.model_list.count()):
-            entry = self.model_list.item(row)
-            if entry.checkState() == Qt.CheckState.Checked:
-                choice = entry.data(Qt.ItemDataRole.UserRole)
-                chosen.append(
-                    CompareModel(
-                        choice.id, choice.name, PURPOSES.get(choice.purpose or "", ""), choice.path
-                    )
-                )
-        return chosen
+        return [
+            self.model_list.item(row).data(Qt.ItemDataRole.UserRole)
+            for row in range(self.model_list.count())
+            if self.model_list.item(row).checkState() == Qt.CheckState.Checked
+        ]
 
     def set_checked(self, model_ids: list[str]) -> None:
         for row in range(self.model_list.count()):

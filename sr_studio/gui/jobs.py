@@ -105,10 +105,11 @@ class PreviewResult:
 
 @dataclass(frozen=True)
 class CompareModel:
-    id: str
+    id: str  # a photo model at a cleanup strength is `model-id@60`, as the command line names it
     name: str
     purpose: str
     path: Path
+    cleanup: Cleanup | None = None
 
 
 @dataclass

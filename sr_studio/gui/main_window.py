@@ -633,16 +633,24 @@ class MainWindow(QMainWindow):
         if self._comparison is None:
             self._comparison = ComparisonDialog(self)
             self._comparison.model_chosen.connect(self.choose_model)
+        elif self.session.comparing is None:  # not while its crops are coming in
+            self._comparison.offer_models()
         self._comparison.show()
         self._comparison.raise_()
         self._comparison.activateWindow()
 
     def choose_model(self, model_id: str) -> None:
-        """The model chosen in a comparison becomes the model for this photo and the batch."""
-        index = self.run_panel.model_combo.findData(model_id)
+        """The model chosen in a comparison becomes the model for this photo and the batch; a
+        photo model chosen at a cleanup strength (`id@60`) sets the Cleanup slider too."""
+        from sr_studio.weights.library import split_cleanup
+
+        plain_id, percent = split_cleanup(model_id)
+        index = self.run_panel.model_combo.findData(plain_id)
         if index >= 0:
             self.run_panel.model_combo.setCurrentIndex(index)
-            name = self.run_panel.current_model().name
+            if self.run_panel.current_model().cleanup_base is not None:
+                self.run_panel.set_cleanup_percent(round(percent if percent is not None else 100))
+            name = self.run_options().model_name
             self.statusBar().showMessage(f"{name} is now the model", 6000)
 
     # Running and exporting ------------------------------------------------------------------------

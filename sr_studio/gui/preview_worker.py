@@ -150,7 +150,7 @@ class PreviewWorker(QObject):
                 if self._cancel.is_set():
                     raise Cancelled()
                 upscaler = self._upscaler_for(
-                    model.path, request.device, request.precision, request.tile
+                    model.path, request.device, request.precision, request.tile, model.cleanup
                 )
                 result = self._crop(upscaler, request.pixels, request.box, request.scale)
                 self.compare_cell.emit(
