@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -74,7 +75,11 @@ def read_safetensors(path: Path) -> dict:
 
 def read_pickled(path: Path) -> object:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # A damaged or foreign file makes the unpickler warn (an unknown pickle protocol)
+            # before it fails: the user gets our one line, not PyTorch's advice to file an issue.
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         message = str(error)
         if "Unsupported global" in message or "Weights only load failed" in message:
@@ -108,10 +113,10 @@ def read_pickled(path: Path) -> object:
             or isinstance(error, (EOFError, zipfile.BadZipFile))
         ):
             reason = "the file is truncated or damaged (incomplete download?)"
-        else:
-            reason = (
-                f"damaged checkpoint ({text.splitlines()[0] if text else type(error).__name__})"
-            )
+        elif isinstance(error, (RuntimeError, ValueError, OSError)) and text:
+            reason = f"damaged checkpoint ({text.splitlines()[0]})"
+        else:  # the unpickler's own failure (a missing memo key, a bad opcode): nothing to show
+            reason = "damaged checkpoint (cannot be unpickled)"
         raise CheckpointError(reason, path) from None
 
 

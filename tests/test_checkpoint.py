@@ -5,6 +5,7 @@ import json
 import os
 import pickle
 import struct
+import warnings
 
 import pytest
 import torch
@@ -134,6 +135,18 @@ def test_files_that_are_not_checkpoints(tmp_path, content, words):
     with pytest.raises(CheckpointError) as error:
         load_model(path)
     assert_clear_error(error.value, path, *words)
+
+
+def test_a_pickle_of_an_unknown_protocol_is_one_line_and_no_warning(tmp_path):
+    """PyTorch warns about the protocol before failing on the bytes; the user sees only our line,
+    with words, not the unpickler's internal key."""
+    path = tmp_path / "odd.pth"
+    path.write_bytes(b"\x80\x16junkjunkjunk")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning reaching the user fails the test
+        with pytest.raises(CheckpointError) as error:
+            load_model(path)
+    assert_clear_error(error.value, path, "damaged checkpoint (cannot be unpickled)")
 
 
 def test_missing_file_and_folder(tmp_path):
