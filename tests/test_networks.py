@@ -132,3 +132,28 @@ def test_hat_attention_with_heads_padded_for_the_gpu_kernels_is_the_same_attenti
     padded, plain = attention(q, k, v, bias, pad=True), attention(q, k, v, bias, pad=False)
     assert padded.shape == plain.shape == (4, 6, 256, 30)
     torch.testing.assert_close(padded, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_hat_attention_pads_bf16_heads_on_the_cpu_and_leaves_fp32_as_it_was(monkeypatch):
+    """bf16 on the CPU takes the padded path (its flash kernel is faster on 32-wide heads), with
+    the same values as the unpadded one; fp32 keeps the unpadded path: no CPU without bf16
+    changes."""
+    from sr_studio.archs.hat import network
+
+    widths = []
+    kernel = network.F.scaled_dot_product_attention
+
+    def watched(q, *args, **kwargs):
+        widths.append(q.shape[-1])
+        return kernel(q, *args, **kwargs)
+
+    monkeypatch.setattr(network.F, "scaled_dot_product_attention", watched)
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 6, 256, 30).unbind(0)
+    bias = torch.randn(6, 256, 256)
+    low = [t.bfloat16() for t in (q, k, v, bias)]
+    padded = network.attention(*low)
+    network.attention(q, k, v, bias)
+    assert widths == [32, 30]
+    plain = network.attention(*low, pad=False)  # the same values, to bf16's precision
+    torch.testing.assert_close(padded.float(), plain.float(), rtol=0.02, atol=0.02)

@@ -202,19 +202,21 @@ class CAB(nn.Module):
 # On a GPU, PyTorch's fused attention kernels need a head size that is a multiple of 8. HAT's 180
 # channels in 6 heads give 30, and the fallback writes out every (window, head) attention matrix.
 # Zero columns appended to q and k add nothing to the dot products, those of v give zero outputs
-# that are cut off, and the scale stays 1/sqrt(30): the same attention through the fused kernel. A
-# switch for benchmarks/bench_gpu_variants.py.
+# that are cut off, and the scale stays 1/sqrt(30): the same attention through the fused kernel.
+# The CPU's flash kernel in bf16 is also 1.12-1.15x faster on 32-wide heads than on 30-wide ones
+# (HAT x4: 4% overall, the same output bytes; benchmarks/RESULTS.md). A switch for
+# benchmarks/bench_gpu_variants.py.
 PAD_HEADS_ON_GPU = True
 
 
 def attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, pad: bool | None = None
 ) -> torch.Tensor:
-    """scaled_dot_product_attention, with the head size padded to a multiple of 8 on a GPU (or when
-    `pad`)."""
+    """scaled_dot_product_attention, with the head size padded to a multiple of 8 on a GPU and for
+    bf16 on the CPU (or when `pad`)."""
     head_dim = q.shape[-1]
     if pad is None:
-        pad = PAD_HEADS_ON_GPU and q.device.type == "cuda"
+        pad = PAD_HEADS_ON_GPU and (q.device.type == "cuda" or q.dtype == torch.bfloat16)
     if not pad or head_dim % 8 == 0:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
     extra = (0, -head_dim % 8)
