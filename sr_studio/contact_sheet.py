@@ -28,6 +28,9 @@ NAME_COLOUR = (255, 255, 255)
 DETAIL_COLOUR = (190, 190, 190)
 METADATA_KEY = "sr-studio:compare"
 MAX_COLUMNS = 4
+# A small crop (a 50 px region at x4 is 200 px) still gets labels this wide, its picture centred
+# over them: "SPAN x4 Photo, cleanup 30%" cut to "SPAN x4 Photo, cleanup 3…" says the wrong thing.
+MIN_SLOT_WIDTH = 280
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class SheetCell:
     seconds: float | None = None
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def sheet_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Pillow's own font (no font file to ship); its bitmap version where Pillow lacks FreeType."""
     try:
         return ImageFont.load_default(size=size)
@@ -49,7 +52,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _fitted(
+def fitted_text(
     draw: ImageDraw.ImageDraw,
     text: str,
     font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
@@ -81,22 +84,23 @@ def compose(
         raise ValueError("a contact sheet needs at least one crop")
     cell_h, cell_w = cells[0].pixels.shape[:2]
     name_font, detail_font, title_font = (
-        _font(font_size + 2),
-        _font(font_size),
-        _font(font_size + 2),
+        sheet_font(font_size + 2),
+        sheet_font(font_size),
+        sheet_font(font_size + 2),
     )
     line = font_size + 6
     band = LABEL_LINES * line + 6
     title_h = line + 10
     columns = columns_for(len(cells))
     rows = math.ceil(len(cells) / columns)
-    width = 2 * MARGIN + columns * cell_w + (columns - 1) * GAP
+    slot_w = max(cell_w, MIN_SLOT_WIDTH)
+    width = 2 * MARGIN + columns * slot_w + (columns - 1) * GAP
     height = 2 * MARGIN + title_h + rows * (cell_h + band) + (rows - 1) * GAP
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     draw.text(
         (MARGIN, MARGIN),
-        _fitted(draw, title, title_font, width - 2 * MARGIN),
+        fitted_text(draw, title, title_font, width - 2 * MARGIN),
         fill=TITLE_COLOUR,
         font=title_font,
     )
@@ -105,7 +109,8 @@ def compose(
         if cell.pixels.shape[:2] != (cell_h, cell_w):
             raise ValueError("every crop of a contact sheet must have the same size")
         row, column = divmod(index, columns)
-        left = MARGIN + column * (cell_w + GAP)
+        slot_left = MARGIN + column * (slot_w + GAP)
+        left = slot_left + (slot_w - cell_w) // 2
         top = MARGIN + title_h + row * (cell_h + band + GAP)
         sheet.paste(Image.fromarray(np.ascontiguousarray(cell.pixels[..., :3])), (left, top))
         texts = [
@@ -116,15 +121,15 @@ def compose(
         for number, (text, font, colour) in enumerate(texts):
             if text:
                 draw.text(
-                    (left, top + cell_h + 4 + number * line),
-                    _fitted(draw, text, font, cell_w),
+                    (slot_left, top + cell_h + 4 + number * line),
+                    fitted_text(draw, text, font, slot_w),
                     fill=colour,
                     font=font,
                 )
         layout.append(
             {
                 "box": [left, top, cell_w, cell_h],
-                "label_box": [left, top + cell_h, cell_w, band],
+                "label_box": [slot_left, top + cell_h, slot_w, band],
                 "name": cell.name,
                 "purpose": cell.purpose,
                 "detail": cell.detail,

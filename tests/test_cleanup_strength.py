@@ -162,6 +162,16 @@ def test_compare_shows_one_model_at_several_strengths(street, capsys):
         "SPAN x4 Photo, cleanup 0%",
         "SPAN x4 Photo, cleanup 100%",
     ]
+    # The names are drawn whole even under a small crop (48 px wide here, 192 px enlarged).
+    from PIL import ImageDraw
+
+    from sr_studio.contact_sheet import fitted_text, sheet_font
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    for cell in layout["cells"][1:]:
+        assert cell["box"][2] == 192
+        name, width = cell["name"], cell["label_box"][2]
+        assert fitted_text(draw, name, sheet_font(16), width) == name
 
 
 @needs_datasets
