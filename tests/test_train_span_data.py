@@ -109,3 +109,30 @@ def test_a_run_stops_and_keeps_its_state_when_its_schedule_is_complete(tmp_path,
     steps = [int(line.split(",")[0]) for line in (run / "log.csv").read_text().splitlines()[1:]]
     assert steps[0] == 0 and steps[-1] % 3 == 0 and steps[-1] > 0
     assert (run / "last.pt").is_file()
+
+
+def test_an_export_at_a_strength_is_the_cleanup_blend_of_the_trained_weights(tmp_path):
+    """--export-strength bakes the app's cleanup blend into the file: exported at 0.5 it runs as the
+    full export at a 50 % cleanup does, and at 0 as the model the run started from."""
+    import torch
+
+    from sr_studio.model_blending import Cleanup
+    from sr_studio.model_loading import load_model
+
+    tool = train_span()
+    repo = Path(__file__).resolve().parents[1]
+    base = repo / "resources" / "models" / "span-x4.safetensors"
+
+    def export(strength: float) -> Path:
+        path = tmp_path / f"at-{strength:g}.safetensors"
+        arguments = ["--scale=4", f"--run={repo / 'training' / 'photo-x4'}", f"--export={path}"]
+        assert tool.main([*arguments, f"--export-strength={strength}"]) == 0
+        return path
+
+    full, half, none = export(1.0), export(0.5), export(0.0)
+    x = torch.rand(1, 3, 20, 24)
+    with torch.inference_mode():
+        expected_half = load_model(full, Cleanup(base, 0.5))(x)
+        torch.testing.assert_close(load_model(half)(x), expected_half, rtol=0, atol=1e-5)
+        torch.testing.assert_close(load_model(none)(x), load_model(base)(x), rtol=0, atol=1e-5)
+        assert (load_model(full)(x) - load_model(base)(x)).abs().max() > 1e-3

@@ -282,6 +282,47 @@ def write_chain_from_eval_conv(block: Conv3XC) -> None:
     block.sk.bias.zero_()
 
 
+def export_label(args) -> str:
+    return "" if args.export_strength == 1.0 else f", exported at {args.export_strength:.0%}"
+
+
+def export_text(args) -> str:
+    if args.export_strength == 1.0:
+        return ""
+    return (
+        f"\n\nIts weights are the fine-tuned ones taken {args.export_strength:.0%} of the way "
+        "from the published\nmodel's: weight-space interpolation, as WiSE-FT (Wortsman et al., "
+        "CVPR 2022) does and as the\napp's *Cleanup* strength does below 100 %. Along that line "
+        "the clean loss grows about linearly\nand the degraded gain comes mostly near the end, "
+        "so this point keeps nearly all of the gain for\nless of the loss "
+        '(`benchmarks/RESULTS.md`, "Cleanup strength").'
+    )
+
+
+def export_option(args) -> str:
+    return "" if args.export_strength == 1.0 else f" --export-strength {args.export_strength:g}"
+
+
+def base_weights(args) -> Path:
+    """The model a fine-tuning run started from: --compare-with, else the bundled published SPAN."""
+    return args.compare_with or REPO / "resources" / "models" / f"span-x{args.scale}.safetensors"
+
+
+def move_towards_base(ema: SPAN, trained: dict, base_path: Path, strength: float) -> None:
+    """Every trained tensor (the fused 3x3 kernels in fused mode) moved to base + strength x
+    (trained - base): the cleanup strength's blend (model_blending), baked into the export."""
+    from sr_studio.model_blending import Cleanup
+    from sr_studio.model_loading import load_model
+
+    Cleanup(base_path, strength)  # refuses a strength outside 0-1 in the app's words
+    base = load_model(base_path).network.state_dict()
+    own = ema.state_dict()
+    with torch.no_grad():
+        for name in trained:
+            if own[name].is_floating_point():
+                own[name].lerp_(base[name].to(own[name].dtype), 1.0 - strength)
+
+
 def exportable_state_dict(ema: SPAN, mode: str) -> dict[str, torch.Tensor]:
     model = copy.deepcopy(ema).float()
     if mode == "fused":
@@ -428,15 +469,13 @@ def write_photo_card(args, state: dict, model) -> None:
     from sr_studio.weights.store import sha256_of
 
     scale = args.scale
-    published = load_model(
-        args.compare_with or REPO / "resources" / "models" / f"span-x{scale}.safetensors"
-    )
+    published = load_model(base_weights(args))
     started = time.perf_counter()
     tables = {}
     for degraded, sets in ((False, BENCHMARK_SETS), (True, ("Set5", "Set14", "Urban100"))):
         rows = []
         for label, upscaler in (
-            (f"this model (step {state['step']})", model_upscaler(model)),
+            (f"this model (step {state['step']}{export_label(args)})", model_upscaler(model)),
             (f"SPAN x{scale} published (`bundled-span-x{scale}`)", model_upscaler(published)),
             ("bicubic (Pillow)", bicubic_upscaler(scale)),
         ):
@@ -494,6 +533,7 @@ def write_photo_card(args, state: dict, model) -> None:
             f"({'met' if degraded_met else 'not met'}); clean: at worst "
             f"{clean_loss:+.2f} dB ({'met' if clean_met else 'not met'})."
         )
+    interpolated = export_text(args)
     text = f"""# SPAN x{scale} Photo (`{card_id}`)
 
 - **id**: {card_id}
@@ -513,7 +553,7 @@ Super-Resolution", CVPR Workshops 2024; https://github.com/hongyuanyu/SPAN, Apac
 and
 demosaicing blur, sensor noise, JPEG blocks) while it enlarges, with a fidelity loss: it invents no
 texture. Same architecture, same file layout (official SPAN keys, .safetensors), same speed as the
-clean model. A derivative of the authors' weights under the same license, Apache-2.0.
+clean model. A derivative of the authors' weights under the same license, Apache-2.0.{interpolated}
 
 ## Measured quality (PSNR / SSIM on the Y channel)
 Clean protocol as in the papers (Pillow BICUBIC LR, all 100 Urban100 images). Degraded: the same HR
@@ -561,7 +601,7 @@ The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the REA
         --clean-share {run_args.get("clean_share", "?")} --lr {run_args.get("lr", "?")} \
 {smaller_copies_option(run_args)}{clean_teacher_option(run_args)}--budget-minutes MINUTES
     .venv/bin/python tools/train_span.py --scale {scale} --run {args.run.as_posix()} \\
-        --export {args.export.as_posix()} --card {args.card.as_posix()}
+        --export {args.export.as_posix()} --card {args.card.as_posix()}{export_option(args)}
 """
     args.card.write_text(text, encoding="utf-8")
     sidecar = {
@@ -1002,6 +1042,16 @@ def main(argv=None) -> int:
         help="with --export: evaluate the export and write its model card",
     )
     parser.add_argument(
+        "--export-strength",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="with --export: write the weights F of the way from the model the run started from "
+        "(--compare-with) to the trained EMA, as the cleanup strength blends them "
+        "(sr_studio/model_blending.py; weight-space interpolation as in WiSE-FT); 1 (default) "
+        "writes the EMA itself",
+    )
+    parser.add_argument(
         "--card-notes",
         type=Path,
         default=None,
@@ -1038,6 +1088,8 @@ def main(argv=None) -> int:
             raise SystemExit(f"{checkpoint_path}: no checkpoint to export")
         ema = SPAN(feature_channels=args.channels, upscale=args.scale)
         ema.load_state_dict(state["ema"], strict=args.conv_mode != "fused")
+        if args.export_strength != 1.0:
+            move_towards_base(ema, state["ema"], base_weights(args), args.export_strength)
         from safetensors.torch import save_file
 
         tensors = exportable_state_dict(ema, args.conv_mode)
@@ -1052,6 +1104,7 @@ def main(argv=None) -> int:
                 "scale": str(args.scale),
                 "step": str(state["step"]),
                 "training_minutes": f"{total_minutes:.1f}",
+                "export_strength": f"{args.export_strength:g}",
             },
         )
         os.replace(tmp, args.export)
