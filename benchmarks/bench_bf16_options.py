@@ -38,6 +38,9 @@ from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_models import HAT_S as HAT_S_OPTIONS  # noqa: E402
 
 from sr_studio.archs.hat import HAT  # noqa: E402
 from sr_studio.archs.span import network as span_network  # noqa: E402
@@ -47,15 +50,7 @@ from sr_studio.model_loading import load_model, model_from_state_dict  # noqa: E
 
 PHOTO = REPO.parent / "shared" / "datasets" / "train" / "photos" / "abbey_sun_asztnlqhlrvirneh.jpg"
 SPAN_X4 = REPO / "resources" / "models" / "span-x4.safetensors"
-HAT_S = dict(
-    embed_dim=144,
-    depths=[6] * 6,
-    num_heads=[6] * 6,
-    window_size=16,
-    compress_ratio=24,
-    squeeze_factor=24,
-    upscale=4,
-)
+HAT_S = {**HAT_S_OPTIONS, "upscale": 4}  # bench_models's HAT-S, at x4
 
 Run = Callable[[], torch.Tensor]
 

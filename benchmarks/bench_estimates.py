@@ -24,6 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def make_photo(path: Path, width: int, height: int) -> None:
@@ -38,20 +39,13 @@ def make_photo(path: Path, width: int, height: int) -> None:
 
 def hat_s_file(folder: Path) -> Path:
     import torch
+    from bench_models import HAT_S
     from safetensors.torch import save_file
 
     from sr_studio.archs.hat import HAT
 
     torch.manual_seed(0)
-    model = HAT(
-        upscale=4,
-        embed_dim=144,
-        depths=[6] * 6,
-        num_heads=[6] * 6,
-        window_size=16,
-        compress_ratio=24,
-        squeeze_factor=24,
-    )
+    model = HAT(upscale=4, **HAT_S)
     path = folder / "hat-s-x4-random.safetensors"
     save_file({key: value.contiguous() for key, value in model.state_dict().items()}, path)
     return path
