@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_gui_support import (  # noqa: F401 - fixtures
+    compare_ticked,
     gradient_photo,
     gui_env,
     make_window,
@@ -83,8 +84,6 @@ def test_the_slider_moves_in_steps_and_is_kept_between_sessions(qtbot, real_mode
 def test_compare_offers_the_photo_model_at_the_windows_cleanup_and_use_sets_it(
     qtbot, real_models, make_window
 ):
-    from sr_studio.gui import session as events
-
     window = make_window()
     window.run_panel.set_precision("fp32")
     choose(window, "bundled-span-x4-photo")
@@ -99,15 +98,8 @@ def test_compare_offers_the_photo_model_at_the_windows_cleanup_and_use_sets_it(
     window.run_panel.set_cleanup_percent(70)  # reopened, the dialog offers the window's strength
     window.open_comparison()
     assert [m.id for m in dialog.checked_models()] == ["bundled-span-x4-photo@70"]
-    dialog.set_checked(["bundled-span-x4-photo", "bundled-span-x4-photo@70", "bundled-span-x4"])
-    ended = []
-    window.session.subscribe(
-        lambda e: ended.append(e) if isinstance(e, events.CompareEnded) else None
-    )
-    dialog.compare_button.click()
-    qtbot.waitUntil(lambda: bool(ended), timeout=RUN_TIMEOUT_MS)
-    assert ended[0].outcome == "done"
-    cells = {cell.model.id: cell for cell in dialog.cells}
+    compared = ["bundled-span-x4-photo", "bundled-span-x4-photo@70", "bundled-span-x4"]
+    cells = compare_ticked(qtbot, window, dialog, compared, RUN_TIMEOUT_MS)
     crops = {key: cell.images.result.levels[0].astype(int) for key, cell in cells.items()}
     assert cells["bundled-span-x4-photo@70"].name_label.text() == "SPAN x4 Photo, cleanup 70%"
     # The blend's crop is its own: between the photo model's and the clean one's.

@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 from test_gui_support import (  # noqa: F401 - fixtures
+    compare_ticked,
     gradient_photo,
     gui_env,
     make_window,
@@ -56,7 +57,6 @@ def test_preview_shows_the_region_in_view_marked_then_the_run_replaces_it(qtbot,
 def test_compare_grid_labels_each_model_zooms_as_one_and_sets_the_chosen_one(
     qtbot, make_window, gui_env
 ):
-    from sr_studio.gui import session as events
     from sr_studio.gui.comparison_grid import ComparisonDialog
 
     save_tiny_span(gui_env.bundled / "span-x2-other.safetensors", seed=5)
@@ -82,14 +82,7 @@ def test_compare_grid_labels_each_model_zooms_as_one_and_sets_the_chosen_one(
     )  # one ticked
     dialog.set_checked(["bundled-span-x2", "other-span-x2"])
     assert dialog.compare_button.isEnabled() and dialog.compare_button.text() == "Compare 2"
-    ended = []
-    window.session.subscribe(
-        lambda e: ended.append(e) if isinstance(e, events.CompareEnded) else None
-    )
-    dialog.compare_button.click()
-    qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
-    assert ended[0].outcome == "done"
-    cells = {cell.model.id: cell for cell in dialog.cells}
+    cells = compare_ticked(qtbot, window, dialog, ["bundled-span-x2", "other-span-x2"], TIMEOUT_MS)
     first, second = cells["bundled-span-x2"], cells["other-span-x2"]
     assert [first.name_label.text(), second.name_label.text()] == [
         "SPAN x2 (test)",

@@ -167,6 +167,22 @@ def stand_in(scale: int = 2, invert: bool = False, delay: float = 0.0) -> Loaded
     return LoadedModel(StandInModel(scale, invert, delay), descriptor)
 
 
+def compare_ticked(qtbot, window, dialog, model_ids, timeout=60000) -> dict:
+    """Tick `model_ids` in the Compare Models dialog, compare, wait for the end: the cells by model
+    id (the comparison must have finished)."""
+    from sr_studio.gui import session as events
+
+    dialog.set_checked(model_ids)
+    ended = []
+    window.session.subscribe(
+        lambda e: ended.append(e) if isinstance(e, events.CompareEnded) else None
+    )
+    dialog.compare_button.click()
+    qtbot.waitUntil(lambda: bool(ended), timeout=timeout)
+    assert ended[0].outcome == "done"
+    return {cell.model.id: cell for cell in dialog.cells}
+
+
 def wait_loaded(qtbot, item, timeout=20000) -> None:
     qtbot.waitUntil(lambda: item.photo is not None or item.status == "failed", timeout=timeout)
 
