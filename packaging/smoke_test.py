@@ -287,18 +287,16 @@ def check_upscale(runner: Runner, photo: Path, extra_env: dict) -> str:
     from PIL import Image
 
     frozen_out, venv_out = runner.work / "frozen_x2.png", runner.work / "venv_x2.png"
-    succeeded(
-        runner.frozen(
-            "upscale", str(photo), "--scale", "2", "-o", str(frozen_out), "-q", extra_env=extra_env
-        ),
-        "frozen upscale",
-    )
-    succeeded(
-        runner.venv(
-            "upscale", str(photo), "--scale", "2", "-o", str(venv_out), "-q", extra_env=extra_env
-        ),
-        "venv upscale",
-    )
+    for run, output, what in (
+        (runner.frozen, frozen_out, "frozen"),
+        (runner.venv, venv_out, "venv"),
+    ):
+        succeeded(
+            run(
+                "upscale", str(photo), "--scale", "2", "-o", str(output), "-q", extra_env=extra_env
+            ),
+            f"{what} upscale",
+        )
     with (
         Image.open(photo) as source,
         Image.open(frozen_out) as ours,
@@ -535,31 +533,12 @@ def timings(runner: Runner, photo: Path, extra_env: dict, repeat: int) -> None:
         return samples
 
     output = runner.work / "timed.png"
+    enlarge = ("upscale", str(photo), "--scale", "2", "-o", str(output), "-q", "--overwrite")
     cases = {
         "frozen --version": lambda: runner.frozen("--version"),
         "venv   --version": lambda: runner.venv("--version"),
-        f"frozen upscale {photo.name} x2": lambda: runner.frozen(
-            "upscale",
-            str(photo),
-            "--scale",
-            "2",
-            "-o",
-            str(output),
-            "-q",
-            "--overwrite",
-            extra_env=extra_env,
-        ),
-        f"venv   upscale {photo.name} x2": lambda: runner.venv(
-            "upscale",
-            str(photo),
-            "--scale",
-            "2",
-            "-o",
-            str(output),
-            "-q",
-            "--overwrite",
-            extra_env=extra_env,
-        ),
+        f"frozen upscale {photo.name} x2": lambda: runner.frozen(*enlarge, extra_env=extra_env),
+        f"venv   upscale {photo.name} x2": lambda: runner.venv(*enlarge, extra_env=extra_env),
     }
     print(f"\nWall time of {repeat} runs each (median / min):")
     for label, function in cases.items():
