@@ -19,14 +19,29 @@ def load_model(path: str | os.PathLike[str], cleanup: Cleanup | None = None) -> 
     """The network on the CPU in float32, with its descriptor (architecture, scale, tiling); with
     `cleanup`, blended with the clean model it was fine-tuned from (model_blending)."""
     path = Path(path)
-    model = model_from_state_dict(read_state_dict(path), source=path)
     if cleanup is None or cleanup.strength == 1.0:
-        return model
-    base = model_from_state_dict(read_state_dict(cleanup.base), source=cleanup.base)
+        return model_from_state_dict(read_state_dict(path), source=path)
+    return blended_model(
+        read_state_dict(path), path, read_state_dict(cleanup.base), cleanup.base, cleanup.strength
+    )
+
+
+def blended_model(
+    state_dict: dict[str, torch.Tensor],
+    source: str | os.PathLike[str],
+    base_state_dict: dict[str, torch.Tensor],
+    base_source: str | os.PathLike[str],
+    strength: float,
+) -> LoadedModel:
+    """The network of `state_dict` blended with that of `base_state_dict` at `strength`: the one
+    place a cleanup is built from weights, so a local run, the head of a cluster run and each of its
+    workers make the same network and give the same bytes."""
+    model = model_from_state_dict(state_dict, source=source)
+    base = model_from_state_dict(base_state_dict, source=base_source)
     try:
-        return blend_models(model, base, cleanup.strength)
+        return blend_models(model, base, strength)
     except CheckpointError as error:
-        raise CheckpointError(error.reason, path) from None
+        raise CheckpointError(error.reason, source) from None
 
 
 def model_from_state_dict(

@@ -86,15 +86,14 @@ class PhotoWorker:
         base_state_dict: dict[str, Any] | None = None,
     ) -> None:
         from sr_studio.engine import Upscaler
-        from sr_studio.model_blending import blend_models
-        from sr_studio.model_loading import model_from_state_dict
+        from sr_studio.model_loading import blended_model, model_from_state_dict
 
         self.settings = settings
-        model = model_from_state_dict(state_dict, source=settings.model_source)
-        if base_state_dict is not None and settings.cleanup_strength is not None:
-            # The same blend as a local run's load_model, so both give the same bytes.
-            base = model_from_state_dict(base_state_dict, source=settings.model_source)
-            model = blend_models(model, base, settings.cleanup_strength)
+        source, strength = settings.model_source, settings.cleanup_strength
+        if base_state_dict is not None and strength is not None:
+            model = blended_model(state_dict, source, base_state_dict, source, strength)
+        else:
+            model = model_from_state_dict(state_dict, source=source)
         self.upscaler = Upscaler(
             model, device=settings.device, precision=settings.precision, tile=settings.tile
         )
@@ -195,17 +194,18 @@ def run_on_cluster(
         resolve_model_choice,
         scale_label,
     )
-    from sr_studio.model_blending import blend_models
-    from sr_studio.model_loading import model_from_state_dict
+    from sr_studio.model_loading import blended_model, model_from_state_dict
 
     model_path, cleanup = resolve_model_choice(args)
     state_dict = read_state_dict(model_path)
-    base_state_dict = read_state_dict(cleanup.base) if cleanup is not None else None
+    base_state_dict = None
     # Weights that do not fit (or do not blend) are refused here, once, not by every worker.
-    model = model_from_state_dict(state_dict, source=model_path)
-    if cleanup is not None and base_state_dict is not None:
-        blend_models(
-            model, model_from_state_dict(base_state_dict, source=cleanup.base), cleanup.strength
+    if cleanup is None:
+        model = model_from_state_dict(state_dict, source=model_path)
+    else:
+        base_state_dict = read_state_dict(cleanup.base)
+        model = blended_model(
+            state_dict, model_path, base_state_dict, cleanup.base, cleanup.strength
         )
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
     plan = plan_outputs(
