@@ -43,6 +43,15 @@ class Cleanup:
     def percent(self) -> float:
         return round(self.strength * 100, 2)
 
+    def model_id(self, plain_id: str) -> str:
+        """The id of the model at this strength, as `--model` takes it back (library.split_cleanup
+        reads it): `bundled-span-x4-photo@60`."""
+        return f"{plain_id}@{self.percent:g}"
+
+    def model_name(self, plain_name: str) -> str:
+        """What the window, the comparison grid and contact sheets call it."""
+        return f"{plain_name}, cleanup {self.percent:g}%"
+
 
 def cleanup_from_percent(base: str | os.PathLike[str], percent: float) -> Cleanup:
     if not 0.0 <= percent <= 100.0:

@@ -119,8 +119,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
         model_id, name, purpose = describe_model(path, listings)
         if cleanup is not None:
-            model_id = f"{model_id}@{cleanup.percent:g}"
-            name = f"{name}, cleanup {cleanup.percent:g}%"
+            model_id, name = cleanup.model_id(model_id), cleanup.model_name(name)
         result = upscale_crop(upscaler, photo.pixels, box, scale)
         store.record(
             speed_key(upscaler.descriptor, upscaler.device, upscaler.precision),

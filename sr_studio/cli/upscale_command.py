@@ -229,7 +229,7 @@ def model_label(path: Path, cleanup: Cleanup | None = None) -> str:
     """The id `sr-studio models list` shows for a bundled or installed model, else a file's name;
     with the cleanup strength, as `--model` takes it back (`bundled-span-x4-photo@60`)."""
     if cleanup is not None:
-        return f"{model_label(path)}@{cleanup.percent:g}"
+        return cleanup.model_id(model_label(path))
     from sr_studio.weights import ModelStore, bundled_models
 
     def same(other) -> bool:

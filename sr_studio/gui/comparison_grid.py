@@ -85,26 +85,23 @@ def compared_models(panel: Any) -> list[tuple[CompareModel, str]]:
     """What the dialog offers, with the facts shown beside each name: every model of the window's
     list, and each photo model once more at a cleanup strength (the window's when it is below
     100 %, else half), so that the strength can be judged on the photo itself."""
+    percent = panel.cleanup_percent()
+    strength = (percent if percent < 100 else 50) / 100
     offered = []
     for choice in panel.models:
         purpose = PURPOSES.get(choice.purpose or "", "")
         facts = f"{choice.variant or choice.arch} x{choice.scale}, {choice.speed}"
         offered.append((CompareModel(choice.id, choice.name, purpose, choice.path), facts))
         if choice.cleanup_base is not None:
-            percent = panel.cleanup_percent()
-            percent = percent if percent < 100 else 50
-            offered.append(
-                (
-                    CompareModel(
-                        f"{choice.id}@{percent}",
-                        f"{choice.name}, cleanup {percent}%",
-                        purpose,
-                        choice.path,
-                        Cleanup(choice.cleanup_base, percent / 100),
-                    ),
-                    facts,
-                )
+            cleanup = Cleanup(choice.cleanup_base, strength)
+            blended = CompareModel(
+                cleanup.model_id(choice.id),
+                cleanup.model_name(choice.name),
+                purpose,
+                choice.path,
+                cleanup,
             )
+            offered.append((blended, facts))
     return offered
 
 

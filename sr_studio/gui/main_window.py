@@ -265,8 +265,7 @@ class MainWindow(QMainWindow):
         cleanup = self.run_panel.cleanup()
         model_id, model_name = (model.id, model.name) if model else ("", "")
         if cleanup is not None:  # another network: previews, estimates and export names say so
-            model_id = f"{model_id}@{cleanup.percent:g}"  # as `sr-studio upscale --model` takes it
-            model_name = f"{model_name}, cleanup {cleanup.percent:g}%"
+            model_id, model_name = cleanup.model_id(model_id), cleanup.model_name(model_name)
         return RunOptions(
             model_id=model_id,
             model_name=model_name,
