@@ -15,7 +15,6 @@ in the convolutions that actually run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,12 +50,6 @@ class Cleanup:
     def model_name(self, plain_name: str) -> str:
         """What the window, the comparison grid and contact sheets call it."""
         return f"{plain_name}, cleanup {self.percent:g}%"
-
-
-def cleanup_from_percent(base: str | os.PathLike[str], percent: float) -> Cleanup:
-    if not 0.0 <= percent <= 100.0:
-        raise SRStudioError(f"cleanup must be from 0 to 100%, not {percent:g}%")
-    return Cleanup(Path(base), percent / 100.0)
 
 
 def blend_models(tuned: LoadedModel, base: LoadedModel, strength: float) -> LoadedModel:

@@ -119,8 +119,6 @@ def available_models() -> tuple[list[ModelChoice], str]:
         try:
             from sr_studio.weights import bundled_models
 
-            bundled = bundled_models()
-            paths = {m.id: m.path for m in bundled}
             return [
                 ModelChoice(
                     m.id,
@@ -134,9 +132,9 @@ def available_models() -> tuple[list[ModelChoice], str]:
                     m.description,
                     m.purpose,
                     m.descriptor.speed if m.descriptor else "unknown speed",
-                    paths.get(m.base) if m.base else None,
+                    m.base_path,
                 )
-                for m in bundled
+                for m in bundled_models()
             ], problem
         except Exception:  # noqa: BLE001
             return [], problem

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sr_studio.archs import ModelDescriptor, detect_architecture
@@ -61,6 +61,7 @@ class BundledModel:
     default: bool = False
     descriptor: ModelDescriptor | None = None  # None when the file's layout is not recognised
     base: str | None = None  # the bundled clean model it was fine-tuned from (cleanup strength)
+    base_path: Path | None = None  # that model's weights, when they are bundled beside it
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def bundled_models(directory: str | os.PathLike[str] | None = None) -> list[Bund
         model = read_bundled(weights)
         if model is not None:
             models.append(model)
-    return models
+    paths = {model.id: model.path for model in models}
+    return [replace(model, base_path=paths.get(model.base or "")) for model in models]
 
 
 def read_bundled(weights: Path) -> BundledModel | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sr_studio.archs import describe_recorded
 from sr_studio.errors import SRStudioError
-from sr_studio.model_blending import Cleanup, cleanup_from_percent
+from sr_studio.model_blending import Cleanup
 from sr_studio.weights.bundled import bundled_models, default_model_path
 from sr_studio.weights.catalog import CatalogEntry, load_catalog
 from sr_studio.weights.store import InstalledModel, ModelStore
@@ -47,8 +47,6 @@ def list_models(
     store = store if store is not None else ModelStore()
     catalog = catalog if catalog is not None else load_catalog()
     installed = {model.id: model for model in store.installed()}
-    bundled = bundled_models()
-    bundled_paths = {m.id: m.path for m in bundled}
     listings = [
         ModelListing(
             id=m.id,
@@ -64,9 +62,9 @@ def list_models(
             description=m.description,
             path=m.path,
             speed=m.descriptor.speed if m.descriptor else None,
-            cleanup_base=bundled_paths.get(m.base) if m.base else None,
+            cleanup_base=m.base_path,
         )
-        for m in bundled
+        for m in bundled_models()
     ]
     available = []
     for entry in catalog:
@@ -149,11 +147,9 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None, scale: int | None
 def cleanup_base(model_path: str | os.PathLike[str]) -> Path | None:
     """The weights of the clean model that the model at `model_path` was fine-tuned from, when its
     card names one that is on this computer; None otherwise (no cleanup strength to set)."""
-    bundled = bundled_models()
-    paths = {m.id: m.path for m in bundled}
-    for model in bundled:
-        if model.base and model.base in paths and _same_file(model.path, model_path):
-            return paths[model.base]
+    for model in bundled_models():
+        if model.base_path is not None and _same_file(model.path, model_path):
+            return model.base_path
     return None
 
 
@@ -164,12 +160,12 @@ def with_cleanup(model_path: Path, percent: float | None) -> Cleanup | None:
         return None
     base = cleanup_base(model_path)
     if base is None:
-        offered = ", ".join(m.id for m in bundled_models() if m.base) or "none is installed"
+        offered = ", ".join(m.id for m in bundled_models() if m.base_path) or "none is installed"
         raise SRStudioError(
             f"--cleanup needs a photo model with a clean base to blend with ({offered}); "
             f"{describe_model(model_path)[0]} has none"
         )
-    return cleanup_from_percent(base, percent)
+    return Cleanup(base, percent / 100)
 
 
 CLEANUP_SUFFIX = re.compile(r"^(?P<name>.+)@(?P<percent>\d{1,3}(?:\.\d+)?)%?$")
