@@ -308,19 +308,18 @@ def base_weights(args) -> Path:
     return args.compare_with or REPO / "resources" / "models" / f"span-x{args.scale}.safetensors"
 
 
-def move_towards_base(ema: SPAN, trained: dict, base_path: Path, strength: float) -> None:
-    """Every trained tensor (the fused 3x3 kernels in fused mode) moved to base + strength x
-    (trained - base): the cleanup strength's blend (model_blending), baked into the export."""
+def blended_export(tensors: dict[str, torch.Tensor], args) -> tuple[torch.nn.Module, dict]:
+    """The exported weights moved towards the model the run started from by the app's own cleanup
+    blend (model_loading.blended_model), and the network they make; the Conv3XC chains are then
+    rewritten from the blended 3x3 kernels, the ones that run."""
+    from sr_studio.checkpoint import read_state_dict
     from sr_studio.model_blending import Cleanup
-    from sr_studio.model_loading import load_model
+    from sr_studio.model_loading import blended_model
 
-    Cleanup(base_path, strength)  # refuses a strength outside 0-1 in the app's words
-    base = load_model(base_path).network.state_dict()
-    own = ema.state_dict()
-    with torch.no_grad():
-        for name in trained:
-            if own[name].is_floating_point():
-                own[name].lerp_(base[name].to(own[name].dtype), 1.0 - strength)
+    cleanup = Cleanup(base_weights(args), args.export_strength)
+    base = read_state_dict(cleanup.base)
+    network = blended_model(tensors, "the export", base, cleanup.base, cleanup.strength).network
+    return network, exportable_state_dict(network, "fused")
 
 
 def exportable_state_dict(ema: SPAN, mode: str) -> dict[str, torch.Tensor]:
@@ -1088,11 +1087,15 @@ def main(argv=None) -> int:
             raise SystemExit(f"{checkpoint_path}: no checkpoint to export")
         ema = SPAN(feature_channels=args.channels, upscale=args.scale)
         ema.load_state_dict(state["ema"], strict=args.conv_mode != "fused")
-        if args.export_strength != 1.0:
-            move_towards_base(ema, state["ema"], base_weights(args), args.export_strength)
+        ema.eval()
+        if args.conv_mode == "reparam":
+            ema.fuse()
         from safetensors.torch import save_file
 
         tensors = exportable_state_dict(ema, args.conv_mode)
+        exported: torch.nn.Module = ema  # what the file must run as
+        if args.export_strength != 1.0:
+            exported, tensors = blended_export(tensors, args)
         args.export.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.export.with_name(args.export.name + ".tmp")
         total_minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
@@ -1111,12 +1114,9 @@ def main(argv=None) -> int:
         from sr_studio.model_loading import load_model
 
         check = load_model(args.export)
-        ema.eval()
-        if args.conv_mode == "reparam":
-            ema.fuse()
         x = torch.rand(1, 3, 24, 20)
         with torch.no_grad():
-            difference = (check(x) - ema(x)).abs().max().item()
+            difference = (check(x) - exported(x)).abs().max().item()
         print(
             f"exported step {state['step']} ({state['elapsed'] / 60:.1f} min) to {args.export}; "
             f"reload max diff {difference:.2e}"
