@@ -14,17 +14,15 @@ from sr_studio.model_blending import Cleanup, blend_models
 from sr_studio.model_loading import load_model
 from sr_studio.weights.library import cleanup_base, resolve_choice, split_cleanup
 from tests.conftest import heavy_imports
-from tests.test_bundled_models import DATASETS, MODELS, needs_datasets
+from tests.test_bundled_models import (  # noqa: F401 - own_data_dir: autouse, the real bundle
+    DATASETS,
+    MODELS,
+    needs_datasets,
+    own_data_dir,
+)
 
 CLEAN = {scale: MODELS / f"span-x{scale}.safetensors" for scale in (2, 4)}
 PHOTO = {scale: MODELS / f"span-x{scale}-photo.safetensors" for scale in (2, 4)}
-
-
-@pytest.fixture(autouse=True)
-def own_data_dir(tmp_path, monkeypatch):
-    """Resolve model ids against the real bundle but an empty, private model store."""
-    monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("SR_STUDIO_BUNDLED_DIR", raising=False)
 
 
 def run(model, pixels):
