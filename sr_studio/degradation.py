@@ -33,7 +33,7 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 @dataclass(frozen=True)
 class Step:
-    """One operation: `kind` is blur, resize, gaussian_noise, poisson_noise or jpeg;
+    """One operation: `kind` is blur, resize, gaussian_noise, poisson_noise, sharpen or jpeg;
     `params` its settings."""
 
     kind: str
@@ -139,6 +139,12 @@ def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.stack(out)
 
 
+def sharpen(image: torch.Tensor, amount: float, sigma: float) -> torch.Tensor:
+    """Unsharp mask, as a camera's or phone's image processor applies it: the halos it leaves
+    around edges are part of what a real JPEG looks like."""
+    return (image + amount * (image - blur(image, sigma))).clamp_(0, 1)
+
+
 def apply(image: torch.Tensor, recipe: list[Step], seed: int) -> torch.Tensor:
     """Run `recipe` on `image` ((N, 3, H, W), 0..1), reproducibly: noise is drawn from `seed`."""
     generator = torch.Generator().manual_seed(seed)
@@ -154,6 +160,8 @@ def apply(image: torch.Tensor, recipe: list[Step], seed: int) -> torch.Tensor:
             image = poisson_noise(image, p["scale"], p.get("grey", False), generator)
         elif step.kind == "jpeg":
             image = jpeg(image, p["quality"])
+        elif step.kind == "sharpen":
+            image = sharpen(image, p["amount"], p["sigma"])
         else:
             raise ValueError(f"unknown degradation step {step.kind!r}")
     return image
@@ -272,7 +280,46 @@ def camera_jpeg_recipe(
     return recipe
 
 
-TRAINING_RECIPES = {"camera": camera_recipe, "camera-jpeg": camera_jpeg_recipe}
+def real_camera_recipe(
+    hr_height: int, hr_width: int, scale: int, rng: np.random.Generator, clean_share: float = 0.3
+) -> list[Step]:
+    """A camera's own photo, from an HR crop to its LR, as measured on real LR/HR camera pairs.
+
+    Fitting `blur -> downscale` of the DRealSR dev HR crops to their real LR (benchmarks/RESULTS.md,
+    "What real camera LR is") puts a real camera's LR at a Gaussian of about 2 HR px before an
+    antialiased downscale: softer than the papers' bicubic, and the same for every camera in the
+    set, with no shift between the two. So: an isotropic optical + demosaicing blur of 1.0-2.6 HR px
+    (sometimes a little anisotropic), a downscale that integrates like a sensor (box) or like an
+    editor (bicubic), the processor's unsharp mask half of the time, a sensor's low noise (shot
+    noise plus read noise, in luma after the processor's chroma denoising, or in colour) and a
+    camera JPEG, mostly at high quality. `clean_share` of the recipes are the clean protocol.
+    """
+    lr_height, lr_width = hr_height // scale, hr_width // scale
+    if rng.random() < clean_share:
+        return _clean_protocol(lr_height, lr_width)
+    recipe = [_blur_step(rng, 1.0, 2.6, anisotropic_share=0.2)]
+    method = "area" if rng.random() < 0.5 else "bicubic"
+    recipe.append(Step("resize", {"height": lr_height, "width": lr_width, "method": method}))
+    if rng.random() < 0.5:
+        recipe.append(
+            Step(
+                "sharpen",
+                {"amount": float(rng.uniform(0.2, 1.0)), "sigma": float(rng.uniform(0.6, 1.5))},
+            )
+        )
+    grey = bool(rng.random() < 0.5)
+    recipe.append(Step("poisson_noise", {"scale": float(rng.uniform(0.002, 0.08)), "grey": grey}))
+    recipe.append(Step("gaussian_noise", {"sigma": float(rng.uniform(0.3, 3.0)), "grey": grey}))
+    quality = int(rng.integers(75, 99)) if rng.random() < 0.8 else int(rng.integers(50, 75))
+    recipe.append(Step("jpeg", {"quality": quality}))
+    return recipe
+
+
+TRAINING_RECIPES = {
+    "camera": camera_recipe,
+    "camera-jpeg": camera_jpeg_recipe,
+    "real-camera": real_camera_recipe,
+}
 # What each recipe does, in words, for the model cards (tools/train_span.py); kept beside the code
 # it describes.
 TRAINING_RECIPE_TEXT = {
@@ -291,6 +338,14 @@ TRAINING_RECIPE_TEXT = {
         "(80% bicubic, else bilinear or box), sensor noise (Gaussian 1-11 levels or Poisson of "
         "the same strength, 40% in luma) and JPEG (quality 45-95, 4:2:0), each always present; "
         "10% are re-saved first (a milder noise and JPEG 70-95 at 1-2x the LR size)"
+    ),
+    "real-camera": (
+        "`real-camera` (`sr_studio.degradation.real_camera_recipe`), fitted to what real camera "
+        "LR/HR pairs show: optical and demosaicing blur (Gaussian, sigma 1.0-2.6 HR px, 20% "
+        "anisotropic), a downscale (box or bicubic, half each), the camera's unsharp mask (50%: "
+        "amount 0.2-1.0, radius 0.6-1.5 LR px), low sensor noise (shot noise of scale "
+        "0.002-0.08 and read noise of 0.3-3 levels, in luma or in colour) and a camera JPEG "
+        "(quality 75-98, or 50-74 for 20%, 4:2:0)"
     ),
 }
 

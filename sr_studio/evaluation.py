@@ -9,6 +9,10 @@ PSNR and SSIM (Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, 'valid' filterin
 `degraded=True` replaces step two by a fixed, seeded camera-like degradation of each image (lens
 blur, downscale, sensor noise, JPEG: `sr_studio.degradation.BENCHMARK_RECIPE_TEXT`); the scoring is
 unchanged.
+
+A real-pair set (`REAL_PAIR_SETS`, e.g. DRealSR: the same scene photographed at two focal lengths
+and registered) brings its own LR input: no downscale and no synthetic degradation, only the
+scoring.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from sr_studio.errors import SRStudioError
 BENCHMARK_SETS = ("Set5", "Set14", "Urban100")
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 FULL_SET_SIZES = {"Set5": 5, "Set14": 14, "Urban100": 100, "BSD100": 100, "Manga109": 109}
+# Real camera LR/HR pairs: name -> (folder under the datasets folder, scale). Evaluation only.
+REAL_PAIR_SETS = {"DRealSR_x4_dev": ("real/DRealSR_x4_dev", 4)}
 
 Upscaler = Callable[[np.ndarray], np.ndarray]  # LR uint8 HxWx3 -> SR uint8 (sH)x(sW)x3
 
@@ -163,20 +169,60 @@ def benchmark_images(datasets: Path, name: str) -> list[Path]:
     return paths
 
 
-def evaluate_set(
-    upscaler: Upscaler, scale: int, datasets: str | os.PathLike, name: str, degraded: bool = False
-) -> SetResult:
-    """Mean PSNR/SSIM (Y, shave = scale) of `upscaler` over one benchmark set, clean or
-    camera-degraded."""
-    paths = benchmark_images(Path(datasets), name)
-    started = time.perf_counter()
-    psnrs, ssims = [], []
-    for path in paths:
+def real_pairs(datasets: Path, name: str, scale: int) -> list[tuple[str, Path, Path]]:
+    """(name, HR path, LR path) of a real-pair set: `HR/NAME` and `LR_x{scale}/NAME`."""
+    folder_name, set_scale = REAL_PAIR_SETS[name]
+    if scale != set_scale:
+        raise SRStudioError(f"{name} holds x{set_scale} pairs, not x{scale}")
+    folder = Path(datasets) / folder_name
+    hr_folder, lr_folder = folder / "HR", folder / f"LR_x{scale}"
+    if not hr_folder.is_dir() or not lr_folder.is_dir():
+        raise SRStudioError(
+            "real-pair folder with HR/ and LR_x4/ not found (give the datasets folder with "
+            "--datasets)",
+            folder,
+        )
+    pairs = [
+        (p.name, p, lr_folder / p.name)
+        for p in sorted(hr_folder.iterdir())
+        if p.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    missing = [lr for _, _, lr in pairs if not lr.exists()]
+    if missing:
+        raise SRStudioError("the LR image of this pair is missing", missing[0])
+    return pairs
+
+
+def evaluation_inputs(
+    datasets: Path, name: str, scale: int, degraded: bool
+) -> list[tuple[Path, np.ndarray, np.ndarray]]:
+    """(source path, HR, LR input) of every image of a set, as `evaluate_set` scores them."""
+    if name in REAL_PAIR_SETS:
+        if degraded:
+            raise SRStudioError(f"{name} holds real LR photos: it has no synthetic degraded form")
+        return [
+            (hr_path, read_rgb(hr_path), read_rgb(lr_path))
+            for _, hr_path, lr_path in real_pairs(datasets, name, scale)
+        ]
+    inputs = []
+    for path in benchmark_images(datasets, name):
         hr, lr = make_pair(read_rgb(path), scale)
         if degraded:
             from sr_studio.degradation import degrade_benchmark_image
 
             lr = degrade_benchmark_image(hr, scale, path.name)
+        inputs.append((path, hr, lr))
+    return inputs
+
+
+def evaluate_set(
+    upscaler: Upscaler, scale: int, datasets: str | os.PathLike, name: str, degraded: bool = False
+) -> SetResult:
+    """Mean PSNR/SSIM (Y, shave = scale) of `upscaler` over one benchmark set, clean or
+    camera-degraded, or over one real-pair set."""
+    started = time.perf_counter()
+    psnrs, ssims = [], []
+    for path, hr, lr in evaluation_inputs(Path(datasets), name, scale, degraded):
         sr = upscaler(lr)
         if sr.shape != hr.shape:
             raise SRStudioError(
@@ -188,8 +234,8 @@ def evaluate_set(
         psnrs.append(value_psnr)
         ssims.append(value_ssim)
     return SetResult(
-        set_label(name, len(paths)),
-        len(paths),
+        set_label(name, len(psnrs)),
+        len(psnrs),
         float(np.mean(psnrs)),
         float(np.mean(ssims)),
         time.perf_counter() - started,

@@ -7,11 +7,14 @@ table.
   python tools/evaluate.py bicubic bundled-span-x4 bundled-span-x4-photo --degraded \
       --sets Set14 Urban100
   python tools/evaluate.py bundled-span-x4-photo@50 bundled-span-x4-photo@75 --degraded
+  python tools/evaluate.py bicubic bundled-span-x4 bundled-span-x4-photo --sets DRealSR_x4_dev
 
 A MODEL is `bicubic` (needs --scale, or takes the scale of the other models), a weights file, or a
 model id (installed, bundled or catalog) as `sr-studio upscale --model` takes it, with its cleanup
-strength as a photo model's `@PERCENT`. Each model runs
-whole-image in float32 on the CPU at its own scale; the output is clamped and rounded to 8 bits.
+strength as a photo model's `@PERCENT`. A set is a benchmark folder (Set5, Set14, Urban100) or a
+real camera LR/HR pair set (DRealSR_x4_dev: its own real LR, x4 only, never --degraded). Each model
+runs whole-image in float32 on the CPU at its own scale; the output is clamped and rounded to 8
+bits.
 """
 
 from __future__ import annotations

@@ -953,12 +953,22 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--degradation",
-        choices=("bicubic", "camera", "camera-jpeg"),
+        choices=("bicubic", "camera", "camera-jpeg", "real-camera"),
         default="bicubic",
         help="camera: a random blur / resize / noise / JPEG recipe per crop "
         "(sr_studio.degradation), each step skipped now and then, 40%% re-saved; camera-jpeg: "
         "every degraded crop a camera JPEG (blur, downscale, noise and JPEG, 10%% re-saved); "
-        "the photo model's training",
+        "real-camera: the degradation measured on real camera LR/HR pairs (optical blur, box or "
+        "bicubic downscale, the camera's sharpening, low sensor noise, a camera JPEG); the photo "
+        "model's training",
+    )
+    parser.add_argument(
+        "--photo-folders",
+        nargs="+",
+        default=["train/photos"],
+        metavar="FOLDER",
+        help="training photo folders under --datasets (default train/photos; the photo models: "
+        "train/photos train/varied); every 20th photo of each is held out",
     )
     parser.add_argument(
         "--clean-teacher",
@@ -1124,9 +1134,10 @@ def main(argv=None) -> int:
         if difference >= 1e-4:
             return 1
         if args.card is not None:
-            if args.degradation.startswith("camera") or state.get("args", {}).get(
-                "degradation", ""
-            ).startswith("camera"):
+            if (
+                args.degradation != "bicubic"
+                or state.get("args", {}).get("degradation", "bicubic") != "bicubic"
+            ):
                 write_photo_card(args, state, check)
             else:
                 write_card(args, state, check)
@@ -1177,9 +1188,14 @@ def main(argv=None) -> int:
     )  # ~1.5x faster bf16 convolutions on the CPU (oneDNN)
 
     started = time.time()
-    train_pairs, validation_pairs, validation_names = load_pairs(
-        args.datasets / "train" / "photos", args.scale, tuple(args.smaller_copies)
-    )
+    train_pairs, validation_pairs, validation_names = [], [], []
+    for folder in args.photo_folders:
+        train, validation, names = load_pairs(
+            args.datasets / folder, args.scale, tuple(args.smaller_copies)
+        )
+        train_pairs += train
+        validation_pairs += validation
+        validation_names += names
     print(
         f"{len(train_pairs)} training photos, {len(validation_pairs)} held out "
         f"({', '.join(validation_names)}); "
@@ -1264,7 +1280,7 @@ def main(argv=None) -> int:
         for group in optimizer.param_groups:
             group["lr"] = lr
         clean_mask = None
-        if args.degradation.startswith("camera"):
+        if args.degradation != "bicubic":
             lr_batch, hr_batch, clean_mask = camera_batch(
                 train_pairs,
                 args.batch,

@@ -66,6 +66,7 @@ class WorkerSettings:
     """What every worker needs besides the weights: the options that shape a photo's output."""
 
     model_source: str
+    automatic_pair: Any  # AutomaticPair: the models' names for the lines that say the choice
     cleanup_strength: float | None  # blended with the base weights the workers are also given
     device: str
     precision: str
@@ -89,7 +90,30 @@ class PhotoWorker:
         from sr_studio.model_loading import blended_model, model_from_state_dict
 
         self.settings = settings
+        self.choice: str | None = None  # what Automatic chose for the photo in hand, and why
         source, strength = settings.model_source, settings.cleanup_strength
+        if settings.automatic_pair is not None and base_state_dict is not None:
+            from sr_studio.automatic_choice import ModelsByCleanup
+
+            clean = Upscaler(
+                model_from_state_dict(base_state_dict, source=source),
+                device=settings.device,
+                precision=settings.precision,
+                tile=settings.tile,
+            )
+
+            def build(blend: float) -> Any:
+                if blend == 0:
+                    return clean
+                model = blended_model(state_dict, source, base_state_dict, source, blend)
+                return Upscaler(
+                    model, device=settings.device, precision=settings.precision, tile=settings.tile
+                )
+
+            self.upscaler = clean
+            self.automatic: ModelsByCleanup | None = ModelsByCleanup(build)
+            return
+        self.automatic = None
         if base_state_dict is not None and strength is not None:
             model = blended_model(state_dict, source, base_state_dict, source, strength)
         else:
@@ -97,6 +121,17 @@ class PhotoWorker:
         self.upscaler = Upscaler(
             model, device=settings.device, precision=settings.precision, tile=settings.tile
         )
+
+    def upscaler_for(self, photo: Any) -> Any:
+        """The batch's upscaler, or Automatic's pick for this photo (its reason kept for the
+        outcome)."""
+        if self.automatic is None:
+            return self.upscaler
+        from sr_studio.cli.upscale_command import choice_text
+
+        upscaler, choice = self.automatic.for_photo(photo.pixels, photo.jpeg_quality)
+        self.choice = f"{photo.path.name}: {choice_text(choice, self.settings.automatic_pair)}"
+        return upscaler
 
     def describe(self, must_see: list[str]) -> dict[str, Any]:
         """Where this worker runs, and which of the batch's folders it cannot see (not shared)."""
@@ -119,12 +154,13 @@ class PhotoWorker:
         settings = self.settings
         started = time.monotonic()
         outcome: dict[str, Any] = {"node": _node_name(), "pid": os.getpid(), "warnings": []}
+        self.choice = None
         if output_is_done(job.destination, settings.overwrite):
             # Written by a worker that died before it could say so, or by another run meanwhile.
             return {**outcome, "status": "skipped"}
         try:
             written, size = enlarge_photo(
-                self.upscaler,
+                self.upscaler_for,
                 job.source,
                 job.destination,
                 job.fmt,
@@ -139,6 +175,7 @@ class PhotoWorker:
             return {**outcome, "status": "failed", "reason": str(error)}
         return {
             **outcome,
+            "choice": self.choice,
             "status": "done",
             "written": str(written),
             "size": size,
@@ -187,6 +224,8 @@ def run_on_cluster(
 
     from sr_studio.checkpoint import read_state_dict
     from sr_studio.cli.upscale_command import (
+        automatic_label,
+        automatic_pair,
         model_label,
         output_is_done,
         plan_outputs,
@@ -196,11 +235,18 @@ def run_on_cluster(
     )
     from sr_studio.model_loading import blended_model, model_from_state_dict
 
-    model_path, cleanup = resolve_model_choice(args)
+    automatic = automatic_pair(args)
+    if automatic is not None:
+        model_path, cleanup = automatic.photo_path, None
+    else:
+        model_path, cleanup = resolve_model_choice(args)
     state_dict = read_state_dict(model_path)
     base_state_dict = None
     # Weights that do not fit (or do not blend) are refused here, once, not by every worker.
-    if cleanup is None:
+    if automatic is not None:
+        base_state_dict = read_state_dict(automatic.clean_path)
+        model = blended_model(state_dict, model_path, base_state_dict, automatic.clean_path, 0.5)
+    elif cleanup is None:
         model = model_from_state_dict(state_dict, source=model_path)
     else:
         base_state_dict = read_state_dict(cleanup.base)
@@ -230,6 +276,7 @@ def run_on_cluster(
     _connect(ray, args.cluster)
     settings = WorkerSettings(
         str(model_path),
+        automatic,
         cleanup.strength if cleanup is not None else None,
         args.device,
         args.precision,
@@ -244,8 +291,13 @@ def run_on_cluster(
     must_see = sorted(
         {str(job.source.parent) for job in jobs} | {str(job.destination.parent) for job in jobs}
     )
+    label = (
+        f"automatic (per photo: {automatic_label(automatic)})"
+        if automatic is not None
+        else f"{model_label(model_path, cleanup)} ({model.descriptor.display_name})"
+    )
     report.line(
-        f"model: {model_label(model_path, cleanup)} ({model.descriptor.display_name}); "
+        f"model: {label}; "
         f"{len(plan)} image(s) to {scale_label(scale)} "
         f"on {len(workers)} worker(s) of the cluster at {args.cluster}",
         always=False,
@@ -433,6 +485,8 @@ class _Dispatcher:
         for warning in outcome["warnings"]:
             self.report.line(f"sr-studio: warning: {warning}")
         if outcome["status"] == "done":
+            if outcome.get("choice"):
+                self.report.line(outcome["choice"], always=False)
             self.report.done(job, outcome)
         elif outcome["status"] == "skipped":
             self.report.skipped(job.number, job.source, job.destination)
@@ -538,7 +592,7 @@ class Report:
         text = f"{finished}/{self.total} photos ({nodes or 'none enlarged yet'})"
         left = self.total - finished
         if self.enlarged and left:
-            from sr_studio.cli.terminal_progress import format_duration
+            from sr_studio.durations import format_duration
 
             text += f", ETA {format_duration(elapsed / self.enlarged * left)}"
         return text

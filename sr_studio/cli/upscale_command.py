@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sr_studio.automatic_choice import AUTOMATIC
 from sr_studio.cli.cluster_run import add_cluster_arguments
 from sr_studio.cli.run_options import add_run_options
 from sr_studio.errors import SRStudioError
@@ -22,6 +23,7 @@ from sr_studio.photo_formats import (
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
 
 if TYPE_CHECKING:
+    from sr_studio.automatic_choice import AutomaticPair, Choice
     from sr_studio.model_blending import Cleanup
 
 
@@ -46,9 +48,11 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model",
         metavar="NAME_OR_PATH",
-        help="installed or bundled model id, or a .pth/.safetensors file "
-        "(default: the bundled model for the scale; see `sr-studio models list`); a photo "
-        "model may end in @PERCENT for its cleanup strength (bundled-span-x4-photo@60)",
+        help="auto (default): for each photo, the bundled Photo model at the cleanup its JPEG "
+        "quality, noise and softness call for, 0 (the Clean model) for a clean source; or an "
+        "installed or bundled model id, or a .pth/.safetensors file (see `sr-studio models "
+        "list`); a photo model may end in @PERCENT for its cleanup strength "
+        "(bundled-span-x4-photo@60)",
     )
     parser.add_argument(
         "--cleanup",
@@ -56,7 +60,8 @@ def register(subparsers) -> None:
         metavar="PERCENT",
         help="for a photo model (bundled-span-x4-photo, bundled-span-x2-photo): how much of its "
         "JPEG and noise removal to use, 0-100 (default 100); lower keeps more fine detail, 0 is "
-        "the clean model it was trained from. Costs no time",
+        "the clean model it was trained from. Costs no time. Without --model: the photo model "
+        "of the scale at this strength for every photo, instead of the automatic choice",
     )
     parser.add_argument(
         "--scale",
@@ -218,11 +223,28 @@ def plan_outputs(
 
 
 def resolve_model_choice(args: argparse.Namespace) -> tuple[Path, Cleanup | None]:
-    """The weights file of --model (or the bundled default for --scale) and its cleanup."""
-    from sr_studio.weights.library import resolve_choice
+    """The weights file of --model (or the bundled default for --scale) and its cleanup; with no
+    --model but a --cleanup, the scale's photo model at that strength."""
+    from sr_studio.model_blending import Cleanup
+    from sr_studio.weights.library import automatic_models, resolve_choice
 
     wanted = None if args.scale is None else max(1, round(args.scale))
-    return resolve_choice(args.model, wanted, args.cleanup)
+    if args.model in (None, AUTOMATIC) and args.cleanup is not None:
+        pair = automatic_models(wanted)
+        if pair is not None:
+            return pair.photo_path, Cleanup(pair.clean_path, args.cleanup / 100)
+    model = None if args.model == AUTOMATIC else args.model
+    return resolve_choice(model, wanted, args.cleanup)
+
+
+def automatic_pair(args: argparse.Namespace) -> AutomaticPair | None:
+    """(photo model, clean base) when this run chooses per photo: no --model (or `auto`) and no
+    --cleanup, and a photo model bundled for the scale."""
+    from sr_studio.weights.library import automatic_models
+
+    if args.model not in (None, AUTOMATIC) or args.cleanup is not None:
+        return None
+    return automatic_models(None if args.scale is None else max(1, round(args.scale)))
 
 
 def model_label(path: Path, cleanup: Cleanup | None = None) -> str:
@@ -269,7 +291,7 @@ def output_is_done(destination: Path, overwrite: bool) -> bool:
 
 
 def enlarge_photo(
-    upscaler: Any,
+    upscaler_for: Callable[[Any], Any],
     source: Path,
     destination: Path,
     fmt: str,
@@ -284,12 +306,15 @@ def enlarge_photo(
     """One photo from its file to its complete output: the path written and (width, height).
 
     The one place a photo is enlarged from the command line, by a local run and by each cluster
-    worker alike, so both give the same bytes. Raises SRStudioError (naming the file) on failure."""
+    worker alike, so both give the same bytes. `upscaler_for(photo)` gives the upscaler for the
+    decoded photo: one for the batch, or Automatic's pick for this photo. Raises SRStudioError
+    (naming the file) on failure."""
     from sr_studio.photo_io import read_photo, write_photo
 
     photo = read_photo(source, max_pixels=int(max_megapixels * 1_000_000))
     for warning in photo.warnings:
         on_warning(source, warning)
+    upscaler = upscaler_for(photo)
     network_started = time.monotonic()
     result = upscaler.upscale(
         photo.pixels,
@@ -338,7 +363,11 @@ def run(args: argparse.Namespace) -> int:
         from sr_studio.cli.cluster_run import run_on_cluster
 
         return run_on_cluster(args, files, as_file, notes)
-    model_path, cleanup = resolve_model_choice(args)
+    automatic = automatic_pair(args)
+    if automatic is not None:
+        model_path, cleanup = automatic.clean_path, None  # sizes, estimates, devices
+    else:
+        model_path, cleanup = resolve_model_choice(args)
     model = load_model(model_path, cleanup)
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
     plan = plan_outputs(files, args.output, args.format, scale, as_file)
@@ -356,13 +385,16 @@ def run(args: argparse.Namespace) -> int:
     upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
     if upscaler.notice:  # shown even with --quiet: the run is not the one asked for
         print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
+    if automatic is not None:
+        label = f"automatic (per photo: {automatic_label(automatic)})"
+    else:
+        label = f"{model_label(model_path, cleanup)} ({model.descriptor.display_name})"
     if not args.quiet:
         for note in notes:
             print(f"sr-studio: note: {note}", file=sys.stderr)
         why = f" ({upscaler.precision_reason})" if upscaler.precision_reason else ""
         print(
-            f"model: {model_label(model_path, cleanup)} ({model.descriptor.display_name}) "
-            f"on {upscaler.device}, {upscaler.precision}{why}; "
+            f"model: {label} on {upscaler.device}, {upscaler.precision}{why}; "
             f"{len(plan)} image(s) to {scale_label(scale)}",
             file=sys.stderr,
         )
@@ -370,6 +402,7 @@ def run(args: argparse.Namespace) -> int:
     from sr_studio.engine.throughput import ThroughputStore
 
     speed = RunTimer(ThroughputStore.default(), upscaler, scale)
+    upscaler_for = per_photo_upscalers(automatic, upscaler, args, quiet=args.quiet)
     failures = skipped = 0
     for index, (source, destination, fmt) in enumerate(plan, start=1):
         started = time.monotonic()
@@ -386,7 +419,7 @@ def run(args: argparse.Namespace) -> int:
         timing: dict[str, Any] = {}
         try:
             written, (width, height) = enlarge_photo(
-                upscaler,
+                upscaler_for,
                 source,
                 destination,
                 fmt,
@@ -423,6 +456,52 @@ def run(args: argparse.Namespace) -> int:
         print(f"sr-studio: {failures} of {len(plan)} image(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def automatic_label(pair: AutomaticPair) -> str:
+    """'bundled-span-x4-photo at the cleanup each photo needs, 0% = bundled-span-x4'."""
+    return f"{pair.photo_id} at the cleanup each photo needs, 0% = {pair.clean_id}"
+
+
+def choice_text(choice: Choice, pair: AutomaticPair) -> str:
+    """What Automatic chose for a photo and why: 'JPEG quality about 70, visible noise: SPAN x4
+    Photo, cleanup 90%'."""
+    if choice.cleanup_percent == 0:
+        picked = pair.clean_name
+    else:
+        picked = f"{pair.photo_name}, cleanup {choice.cleanup_percent:g}%"
+    return f"{choice.reason}: {picked}"
+
+
+def per_photo_upscalers(
+    automatic: AutomaticPair | None, upscaler: Any, args: argparse.Namespace, quiet: bool
+) -> Callable[[Any], Any]:
+    """The `upscaler_for` of a local run: the batch's one upscaler, or Automatic's pick for each
+    photo (said on stderr), built on the same device, precision and tile as `upscaler`."""
+    if automatic is None:
+        return lambda photo: upscaler
+    from sr_studio.automatic_choice import ModelsByCleanup
+    from sr_studio.engine import Upscaler
+    from sr_studio.model_blending import Cleanup
+    from sr_studio.model_loading import load_model
+
+    photo_path, base_path = automatic.photo_path, automatic.clean_path
+
+    def build(strength: float) -> Any:
+        if strength == 0:
+            return upscaler  # the clean base itself, already built
+        model = load_model(photo_path, Cleanup(base_path, strength))
+        return Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
+
+    models = ModelsByCleanup(build)
+
+    def upscaler_for(photo: Any) -> Any:
+        chosen, choice = models.for_photo(photo.pixels, photo.jpeg_quality)
+        if not quiet:
+            print(f"{photo.path.name}: {choice_text(choice, automatic)}", file=sys.stderr)
+        return chosen
+
+    return upscaler_for
 
 
 class RunTimer:

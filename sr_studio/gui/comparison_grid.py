@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sr_studio.automatic_choice import AUTOMATIC
 from sr_studio.gui import session as events
 from sr_studio.gui.display_pyramid import DisplayPyramid
 from sr_studio.gui.jobs import CompareModel
@@ -89,6 +90,8 @@ def compared_models(panel: Any) -> list[tuple[CompareModel, str]]:
     strength = (percent if percent < 100 else 50) / 100
     offered = []
     for choice in panel.models:
+        if choice.id == AUTOMATIC:  # a rule, not a network: its picks are among the others
+            continue
         purpose = PURPOSES.get(choice.purpose or "", "")
         facts = f"{choice.variant or choice.arch} x{choice.scale}, {choice.speed}"
         offered.append((CompareModel(choice.id, choice.name, purpose, choice.path), facts))

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
 )
 
+from sr_studio.automatic_choice import AUTOMATIC
 from sr_studio.gui import appearance, dialogs
 from sr_studio.gui import session as events
 from sr_studio.gui.app_settings import AppSettings
@@ -31,7 +32,7 @@ from sr_studio.gui.photo_canvas import CompareImages
 from sr_studio.gui.photo_queue import FAILED, QueueItem, is_model_file
 from sr_studio.gui.queue_list import render_queue
 from sr_studio.gui.session import RunOptions, Session
-from sr_studio.gui.side_panels import available_models
+from sr_studio.gui.side_panels import ModelChoice, available_models
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel
 from sr_studio.gui.window_parts import build_actions, build_layout
 from sr_studio.gui.worker_bridge import WorkerBridge
@@ -262,6 +263,8 @@ class MainWindow(QMainWindow):
 
     def run_options(self) -> RunOptions:
         model = self.run_panel.current_model()
+        if model is not None and model.id == AUTOMATIC:
+            return self._automatic_options(model)
         cleanup = self.run_panel.cleanup()
         model_id, model_name = (model.id, model.name) if model else ("", "")
         if cleanup is not None:  # another network: previews, estimates and export names say so
@@ -276,6 +279,25 @@ class MainWindow(QMainWindow):
             precision=self.run_panel.precision(),
             tile=self.run_panel.tile(),
             cleanup=cleanup,
+        )
+
+    def _automatic_options(self, model: ModelChoice) -> RunOptions:
+        """Automatic at the chosen scale: the photo model and clean base of that scale (x2 for
+        x2), resolved for each photo by the session."""
+        from sr_studio.weights.library import automatic_models
+
+        scale = self.run_panel.scale()
+        pair = automatic_models(max(1, round(scale)) if scale else model.scale)
+        return RunOptions(
+            model_id=AUTOMATIC,
+            model_name="Automatic",
+            model_path=pair.clean_path if pair else model.path,
+            model_scale=model.scale,
+            scale=scale,
+            device=self.run_panel.device(),
+            precision=self.run_panel.precision(),
+            tile=self.run_panel.tile(),
+            automatic=pair,
         )
 
     # Getting photos in ----------------------------------------------------------------------------

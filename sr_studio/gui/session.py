@@ -13,10 +13,11 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from sr_studio.automatic_choice import AutomaticPair
 from sr_studio.gui.display_pyramid import DisplayPyramid
 from sr_studio.gui.export_plan import ExportOptions, output_path, pattern_problem, unused_path
 from sr_studio.gui.jobs import (
@@ -106,6 +107,41 @@ class RunOptions:
     tile: int | None = None
     # a photo model blended with its clean base; model_id and model_name then say the strength
     cleanup: Cleanup | None = None
+    # Automatic: the photo model at the strength each photo needs (for_photo resolves it)
+    automatic: AutomaticPair | None = None
+
+    def for_photo(self, photo: Any) -> tuple[RunOptions, str]:
+        """The options this photo runs with, and for Automatic the reason in words ("JPEG quality
+        about 70, visible noise"); other options are returned as they are, with no reason."""
+        pair = self.automatic
+        if pair is None or photo is None:
+            return self, ""
+        from sr_studio.automatic_choice import choose
+        from sr_studio.photo_condition import assess
+
+        choice = choose(assess(photo.pixels, photo.jpeg_quality))
+        if choice.cleanup_percent == 0:
+            return replace(
+                self,
+                model_id=pair.clean_id,
+                model_name=pair.clean_name,
+                model_path=pair.clean_path,
+                cleanup=None,
+                automatic=None,
+            ), choice.reason
+        cleanup = (
+            None
+            if choice.cleanup_percent == 100
+            else Cleanup(pair.clean_path, choice.cleanup_percent / 100)
+        )
+        return replace(
+            self,
+            model_id=cleanup.model_id(pair.photo_id) if cleanup else pair.photo_id,
+            model_name=cleanup.model_name(pair.photo_name) if cleanup else pair.photo_name,
+            model_path=pair.photo_path,
+            cleanup=cleanup,
+            automatic=None,
+        ), choice.reason
 
     @property
     def effective_scale(self) -> float:
@@ -506,6 +542,7 @@ class Session:
         self._emit(BatchEnded(batch.outcome))
 
     def _start_run(self, item: QueueItem, options: RunOptions) -> None:
+        options, reason = options.for_photo(item.photo)
         pixels = item.photo.pixels
         height, width = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
         self._forget_result(item)
@@ -536,7 +573,9 @@ class Session:
         self._emit(
             RunStarted(
                 item,
-                f"Enlarging {item.name} x{options.effective_scale:g} with {options.model_name}…",
+                f"Enlarging {item.name} x{options.effective_scale:g} with {options.model_name}"
+                + (f" (Automatic: {reason})" if reason else "")
+                + "…",
             )
         )
         self._emit(ItemChanged(item))
@@ -706,6 +745,7 @@ class Session:
             return
         item = self.queue.current
         assert item is not None and options.model_path is not None
+        options, reason = options.for_photo(item.photo)
         pixels = item.photo.pixels
         x, y = max(0, box[0]), max(0, box[1])
         width = min(pixels.shape[1], box[0] + box[2]) - x
@@ -739,7 +779,10 @@ class Session:
         self.previewing = item
         self._emit(ItemChanged(item))
         self._notice(
-            f"Previewing {width} × {height} px of {item.name} with {options.model_name}…", "status"
+            f"Previewing {width} × {height} px of {item.name} with {options.model_name}"
+            + (f" (Automatic: {reason})" if reason else "")
+            + "…",
+            "status",
         )
         self.workers.preview(
             PreviewRequest(
@@ -863,6 +906,7 @@ class Session:
         item = self.queue.current
         if item is None or item.photo is None or item.has_result or options.model_path is None:
             return
+        options, _ = options.for_photo(item.photo)
         token = next(self._preview_tokens)
         self._estimates[item.id] = (token, options.model_id)
         pixels = item.photo.pixels

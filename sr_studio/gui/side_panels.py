@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sr_studio.automatic_choice import AUTOMATIC
 from sr_studio.gui.export_plan import (
     AS_ORIGINAL,
     CHOICE_LABELS,
@@ -97,6 +98,9 @@ class ModelChoice:
     def summary(self) -> str:
         from sr_studio.weights.catalog import PURPOSES
 
+        if self.id == AUTOMATIC:
+            return self.description
+
         source = {"bundled": "bundled", "installed": "downloaded", "imported": "imported"}.get(
             self.status, self.status
         )
@@ -156,6 +160,42 @@ def available_models() -> tuple[list[ModelChoice], str]:
         for m in listings
         if m.on_disk
     ], ""
+
+
+AUTOMATIC_TIP = (
+    "For each photo, the bundled Photo model at the cleanup its JPEG quality, noise and softness "
+    "call for; a clean source (a render, a well-downscaled PNG) gets the Clean model. The status "
+    "line says what was chosen and why. Pick a model yourself to use it for every photo."
+)
+
+
+def automatic_choice_entry(models: list[ModelChoice]) -> ModelChoice | None:
+    """The list's "Automatic" entry, when a photo model and its clean base are bundled (x4)."""
+    try:
+        from sr_studio.weights.library import automatic_models
+
+        pair = automatic_models(4)
+    except Exception:  # noqa: BLE001 - no Automatic entry rather than no window
+        return None
+    if pair is None:
+        return None
+    clean = next((m for m in models if m.path == pair.clean_path), None)
+    if clean is None:
+        return None
+    return ModelChoice(
+        AUTOMATIC,
+        "Automatic",
+        clean.arch,
+        clean.variant,
+        clean.scale,
+        clean.license,
+        "bundled",
+        clean.path,
+        f"Automatic: {pair.photo_name} at the cleanup each photo needs; {pair.clean_name} for a "
+        f"clean source\n{clean.variant or clean.arch} · {clean.speed} · {clean.license}",
+        None,
+        clean.speed,
+    )
 
 
 def _default_model_path() -> Path | None:
@@ -305,6 +345,8 @@ class RunPanel(QWidget):
 
     def set_models(self, models: list[ModelChoice], selected_id: str = "") -> None:
         current = selected_id or (self.current_model().id if self.current_model() else "")
+        automatic = automatic_choice_entry(models)
+        models = [automatic, *models] if automatic is not None else list(models)
         self.models = models
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
@@ -316,7 +358,9 @@ class RunPanel(QWidget):
         if not models:
             self.model_combo.addItem("No model installed: open the model manager", "")
         index = max(0, self.model_combo.findData(current)) if current else 0
-        if (
+        if models and not current and automatic is not None:
+            index = 0  # Automatic, as on the command line
+        elif (
             models and not current
         ):  # the CLI's default (the bundled x4 its card names), else the first bundled one
             default = _default_model_path()
@@ -324,6 +368,8 @@ class RunPanel(QWidget):
                 (i for i, m in enumerate(models) if m.status == "bundled" and m.path == default),
                 next((i for i, m in enumerate(models) if m.status == "bundled"), 0),
             )
+        if automatic is not None:
+            self.model_combo.setItemData(0, AUTOMATIC_TIP, Qt.ItemDataRole.ToolTipRole)
         self.model_combo.setCurrentIndex(index)
         self.model_combo.setEnabled(bool(models))
         self.model_combo.blockSignals(False)

@@ -26,6 +26,9 @@ class Photo:
     icc_profile: bytes | None = None
     dpi: tuple[float, float] | None = None
     bit_depth: int = 8
+    # The quality a JPEG was saved at (photo_io.jpeg_quality), None for other formats: what the
+    # automatic model choice reads first.
+    jpeg_quality: int | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -24,6 +24,7 @@ from sr_studio.errors import ImageReadError
 from sr_studio.photo_formats import HEIF_SUFFIXES
 from sr_studio.photo_formats import INPUT_SUFFIXES as ALL_INPUT_SUFFIXES
 from sr_studio.photo_io import exif_block, png16
+from sr_studio.photo_io.jpeg_quality import quality_from_tables
 from sr_studio.photo_io.photo import Photo, Pixels
 from sr_studio.photo_io.pillow_array import to_array
 
@@ -145,6 +146,11 @@ def _read(path: Path, max_pixels: int) -> Photo:
             image.close()
             raise
     with image:
+        jpeg_quality = (
+            quality_from_tables(getattr(image, "quantization", None))
+            if header.format == "JPEG"
+            else None
+        )
         pixels, bit_depth, icc, upright = _decode(image, path, header.icc, notes)
     pixels = _apply_orientation(pixels, 1 if upright else header.orientation)
     return Photo(
@@ -155,6 +161,7 @@ def _read(path: Path, max_pixels: int) -> Photo:
         icc_profile=icc,
         dpi=header.dpi,
         bit_depth=bit_depth,
+        jpeg_quality=jpeg_quality,
         warnings=notes,
     )
 

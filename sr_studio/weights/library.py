@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sr_studio.archs import describe_recorded
+from sr_studio.automatic_choice import AutomaticPair
 from sr_studio.errors import SRStudioError
 from sr_studio.model_blending import Cleanup
 from sr_studio.weights.bundled import bundled_models, default_model_path
@@ -142,6 +143,26 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None, scale: int | None
     raise SRStudioError(
         f"no installed model or file named '{text}' (see `sr-studio models list` for model ids)"
     )
+
+
+def automatic_models(scale: int | None = None) -> AutomaticPair | None:
+    """The photo model and its clean base that Automatic chooses between at `scale`: the bundled
+    photo model fine-tuned from the bundled default for the scale. None when no such pair is
+    bundled (the default model alone is then the choice)."""
+    clean = default_model_path(scale or 4)
+    models = bundled_models()
+    for model in models:
+        if model.base_path is not None and _same_file(model.base_path, clean):
+            base = next((m for m in models if _same_file(m.path, clean)), None)
+            return AutomaticPair(
+                model.id,
+                model.name,
+                model.path,
+                base.id if base else clean.stem,
+                base.name if base else clean.stem,
+                model.base_path,
+            )
+    return None
 
 
 def cleanup_base(model_path: str | os.PathLike[str]) -> Path | None:

@@ -1,0 +1,108 @@
+"""The model chosen for each photo: "Automatic", the default of the window and the command line.
+
+A clean source (a render, a scan saved as PNG, a photo already downscaled well) wants the clean
+SPAN: the photo model softens its fine texture. A phone or camera JPEG wants the photo model, whose
+cleanup removes the noise and JPEG blocks the clean model would sharpen into crosshatch. Between
+them the cleanup strength (sr_studio.model_blending) moves smoothly, so the choice is one number:
+the strength, from the photo's condition (sr_studio.photo_condition), 0 meaning the clean model
+itself.
+
+The rule and its constants are fitted on measured PSNR (tools/measure_choice.py; the tables and
+the fit are in benchmarks/RESULTS.md, "Automatic model choice").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # numpy is only needed once a photo is measured
+    from sr_studio.photo_condition import PhotoCondition
+
+AUTOMATIC = "auto"  # what --model and the window's model list call it
+
+
+def cleanup_for(condition: PhotoCondition) -> float:
+    """The cleanup strength (0..100, steps of 5) for a photo in this condition."""
+    score = wear(condition)
+    return float(min(100, max(0, round(score * 20) * 5)))
+
+
+def wear(condition: PhotoCondition) -> float:
+    """0 for a clean source, 1 and more for a photo that needs the whole cleanup."""
+    from_quality = 0.0
+    if condition.jpeg_quality is not None:
+        from_quality = (97 - condition.jpeg_quality) / 30
+    from_noise = (condition.noise - 0.8) / 2.5
+    from_blocks = (condition.blockiness - 1.05) / 0.2
+    return max(from_quality, from_noise, from_blocks, 0.0)
+
+
+@dataclass(frozen=True)
+class AutomaticPair:
+    """The two bundled models Automatic chooses between at one scale, as the window names them."""
+
+    photo_id: str
+    photo_name: str
+    photo_path: Path
+    clean_id: str
+    clean_name: str
+    clean_path: Path
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What Automatic picked for one photo, and why in a photographer's words."""
+
+    cleanup_percent: float  # 0: the clean model
+    reason: str
+
+
+def describe(condition: PhotoCondition) -> str:
+    """The photo's condition in words: 'JPEG quality about 70, visible noise, JPEG blocks'."""
+    parts = []
+    if condition.jpeg_quality is not None:
+        parts.append(f"JPEG quality about {condition.jpeg_quality}")
+    if condition.noise >= 3.0:
+        parts.append("visible noise")
+    elif condition.noise >= 1.5:
+        parts.append("slight noise")
+    if condition.blockiness >= 1.25:
+        parts.append("visible JPEG blocks")
+    if not parts or (condition.jpeg_quality is None and len(parts) == 0):
+        parts.append("clean")
+    return ", ".join(parts)
+
+
+def choose(condition: PhotoCondition) -> Choice:
+    percent = cleanup_for(condition)
+    return Choice(percent, describe(condition))
+
+
+class ModelsByCleanup:
+    """One photo model's upscalers at the strengths Automatic picks, each built once.
+
+    `build(strength)` (0..1) makes the upscaler of the photo model blended at that strength; a batch
+    of photos needs a few of them at most (the strengths come in steps of 5%), and a SPAN is 2 MB.
+    Used alike by the command line, each cluster worker and the window's runs.
+    """
+
+    def __init__(self, build: Callable[[float], Any]) -> None:
+        self._build = build
+        self._made: dict[float, Any] = {}
+
+    def for_condition(self, condition: PhotoCondition) -> tuple[Any, Choice]:
+        choice = choose(condition)
+        upscaler = self._made.get(choice.cleanup_percent)
+        if upscaler is None:
+            upscaler = self._made[choice.cleanup_percent] = self._build(
+                choice.cleanup_percent / 100
+            )
+        return upscaler, choice
+
+    def for_photo(self, pixels: Any, jpeg_quality: int | None) -> tuple[Any, Choice]:
+        from sr_studio.photo_condition import assess
+
+        return self.for_condition(assess(pixels, jpeg_quality))
