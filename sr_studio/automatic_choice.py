@@ -24,20 +24,29 @@ if TYPE_CHECKING:  # numpy is only needed once a photo is measured
 AUTOMATIC = "auto"  # what --model and the window's model list call it
 
 
+# (measure, at the strength 0, at the strength 100%): each a straight ramp between the two, fitted
+# on the x4 table (benchmarks/RESULTS.md, "Automatic model choice"); the strength is the largest.
+QUALITY_RAMP = (98.0, 90.0)  # a JPEG saved at 98 or better is as good as clean; 90 or worse, worn
+DETAIL_RAMP = (1.05, 0.95)  # fine detail of a sharp downscale (>= 1.1) vs a camera's own (< 1.0)
+NOISE_RAMP = (4.0, 8.0)  # luma noise in levels of 255 that survived to the file
+BLOCK_RAMP = (1.3, 1.6)  # JPEG blocks left in a file that is no longer a JPEG
+
+
+def _ramp(value: float, zero: float, full: float) -> float:
+    return min(1.0, max(0.0, (value - zero) / (full - zero)))
+
+
 def cleanup_for(condition: PhotoCondition) -> float:
-    """The cleanup strength (0..100, steps of 5) for a photo in this condition."""
-    score = wear(condition)
-    return float(min(100, max(0, round(score * 20) * 5)))
-
-
-def wear(condition: PhotoCondition) -> float:
-    """0 for a clean source, 1 and more for a photo that needs the whole cleanup."""
-    from_quality = 0.0
+    """The cleanup strength (0..100, steps of 5) for a photo in this condition: 0 is the clean
+    model, for a clean source; any one sign of wear is enough for its share of the cleanup."""
+    terms = [
+        _ramp(condition.detail, *DETAIL_RAMP),
+        _ramp(condition.noise, *NOISE_RAMP),
+        _ramp(condition.blockiness, *BLOCK_RAMP),
+    ]
     if condition.jpeg_quality is not None:
-        from_quality = (97 - condition.jpeg_quality) / 30
-    from_noise = (condition.noise - 0.8) / 2.5
-    from_blocks = (condition.blockiness - 1.05) / 0.2
-    return max(from_quality, from_noise, from_blocks, 0.0)
+        terms.append(_ramp(condition.jpeg_quality, *QUALITY_RAMP))
+    return float(round(max(terms) * 20) * 5)
 
 
 @dataclass(frozen=True)
@@ -61,19 +70,17 @@ class Choice:
 
 
 def describe(condition: PhotoCondition) -> str:
-    """The photo's condition in words: 'JPEG quality about 70, visible noise, JPEG blocks'."""
+    """The photo's condition in a photographer's words: 'JPEG quality about 70, visible noise'."""
     parts = []
     if condition.jpeg_quality is not None:
         parts.append(f"JPEG quality about {condition.jpeg_quality}")
-    if condition.noise >= 3.0:
+    if condition.noise >= NOISE_RAMP[0]:
         parts.append("visible noise")
-    elif condition.noise >= 1.5:
-        parts.append("slight noise")
-    if condition.blockiness >= 1.25:
-        parts.append("visible JPEG blocks")
-    if not parts or (condition.jpeg_quality is None and len(parts) == 0):
-        parts.append("clean")
-    return ", ".join(parts)
+    if condition.blockiness >= BLOCK_RAMP[0]:
+        parts.append("JPEG blocks")
+    if condition.detail < DETAIL_RAMP[0]:
+        parts.append("soft camera detail")
+    return ", ".join(parts) if parts else "clean"
 
 
 def choose(condition: PhotoCondition) -> Choice:

@@ -28,6 +28,7 @@ SAMPLE_WINDOW = 256  # a multiple of the 8x8 JPEG grid, so blocks stay aligned i
 SAMPLE_WINDOWS = 4  # per side: at most 16 windows, about 1 MP
 PATCH = 16
 FLAT_SHARE = 0.1
+STEP_FLOOR = 1.0  # levels of 255 added to every phase's mean step (blockiness)
 
 
 @dataclass(frozen=True)
@@ -89,23 +90,25 @@ def noise_level(windows: list[NDArray[np.float32]]) -> float:
 
 
 def blockiness(windows: list[NDArray[np.float32]]) -> float:
-    """The mean luma step at the strongest of the 8 phases over the step 4 pixels away, in both
-    directions. A JPEG's block edges all fall on one phase (wherever a rotation or a crop put the
-    grid) and the middle of its blocks 4 pixels on; a resize leaves patterns of period 2 or 4,
-    which are the same at both."""
+    """The mean luma step at the strongest of the 8 phases over the next strongest, in both
+    directions. A JPEG's block edges all fall on one phase, wherever a rotation or a crop put the
+    grid; a resize leaves patterns of period 2 or 4, and a periodic texture (fabric, a tiled
+    render) raises several phases, so both stay near 1. Each phase counts STEP_FLOOR more per
+    step, so that the few steps of a flat picture (a render, a sky) are not taken for blocks."""
     phases = np.zeros((2, 8))
+    counts = np.zeros(2)
     for y in windows:
         for axis, steps in enumerate((np.abs(np.diff(y, axis=1)), np.abs(np.diff(y, axis=0)).T)):
             width = steps.shape[1] // 8 * 8
             if width < 16:
                 continue
             phases[axis] += steps[:, :width].reshape(steps.shape[0], -1, 8).sum(axis=(0, 1))
+            counts[axis] += steps.shape[0] * width // 8
     ratios = []
-    for sums in phases:
-        strongest = int(np.argmax(sums))
-        middle = sums[(strongest + 4) % 8]
-        if middle > 0:
-            ratios.append(sums[strongest] / middle)
+    for sums, count in zip(phases, counts, strict=True):
+        if count:
+            second, strongest = np.sort(sums + STEP_FLOOR * count)[-2:]
+            ratios.append(strongest / second)
     return float(np.mean(ratios)) if ratios else 1.0
 
 

@@ -135,7 +135,9 @@ def test_the_command_line_runs_a_photo_model_at_a_cleanup_strength(street, tmp_p
 
 def test_a_cleanup_the_model_cannot_take_is_one_line_and_writes_nothing(street, tmp_path, capsys):
     out = tmp_path / "out.png"
-    code = main(["upscale", str(street), "-o", str(out), "--cleanup", "50"])
+    code = main(
+        ["upscale", str(street), "-o", str(out), "--model", "bundled-span-x4", "--cleanup", "50"]
+    )
     err = capsys.readouterr().err
     assert code != 0 and not out.exists()
     assert err.count("\n") == 1 and "--cleanup needs a photo model" in err

@@ -112,3 +112,32 @@ def test_compare_offers_the_photo_model_at_the_windows_cleanup_and_use_sets_it(
     cells["bundled-span-x4-photo@70"].use_button.click()
     assert window.run_panel.current_model().id == "bundled-span-x4-photo"
     assert window.run_panel.cleanup_percent() == 70
+
+
+def test_automatic_is_the_default_and_runs_what_it_chose_for_each_photo(
+    qtbot, real_models, make_window
+):
+    from tests.test_automatic_choice import jpeg_bytes, scene
+
+    window = make_window()
+    window.run_panel.set_precision("fp32")
+    assert window.run_panel.current_model().id == "auto"
+    assert window.run_panel.model_combo.currentText() == "Automatic"
+    assert not row_shown(window)  # the strength is chosen per photo
+    noisy = scene(48, 64).astype(float) + np.random.default_rng(0).normal(0, 6, (48, 64, 3))
+    phone = real_models.photos / "phone.jpg"
+    phone.write_bytes(jpeg_bytes(np.clip(noisy, 0, 255).astype(np.uint8), 45))
+    item = queue_photo(qtbot, window, phone)
+    with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
+        window.run_action.trigger()
+    automatic = item.result.copy()
+    # The result says the model that ran, not "Automatic": export names and titles stay true.
+    assert item.result_model.startswith("bundled-span-x4-photo")
+    assert "SPAN x4 Photo" in item.result_model_name
+    choose(window, "bundled-span-x4-photo")
+    percent = item.result_model.partition("@")[2]
+    window.run_panel.cleanup_slider.setValue(int(percent) if percent else 100)
+    by_hand = enlarge(qtbot, window, item)
+    np.testing.assert_array_equal(automatic, by_hand)
+    window.close()
+    assert make_window().run_panel.current_model().id == "bundled-span-x4-photo"  # kept

@@ -8,7 +8,8 @@ the DRealSR real camera pairs): the condition `sr_studio.photo_condition` reads 
 JPEG quality its file would carry, noise, blockiness) and the PSNR-Y of the bundled photo model at
 each cleanup strength of STRENGTHS (0 is the published clean SPAN). The table is the evidence that
 `sr_studio.automatic_choice` is fitted to; `--report` scores the choice the app makes now against
-every fixed strength, per set, as a Markdown table.
+every fixed strength, per set, as a Markdown table (the choice's own PSNR: from the table at its
+strengths, measured at any other).
 """
 
 from __future__ import annotations
@@ -80,22 +81,36 @@ def measure_table(datasets: Path, scale: int, table: Path) -> None:
             print(f"measured {label}", flush=True)
 
 
-def conditions_of(datasets: Path, scale: int, labels: set[str]) -> dict:
-    """(set label, image) -> the PhotoCondition of its input, measured now (cheap), so that the
-    condition's measures can change without running the models again."""
+def chosen_scores(datasets: Path, scale: int, labels: set[str], rows: dict) -> dict:
+    """(set label, image) -> (cleanup chosen, its PSNR): the condition measured now on the input
+    (cheap, so its measures can change without running the models again), the PSNR from the table
+    where the choice is one of its strengths, else measured now at the chosen strength."""
+    from sr_studio.model_loading import load_model
+    from sr_studio.weights.library import resolve_choice
+
+    runs: dict[float, object] = {}
     found = {}
     for label in sorted(labels):
         name, degraded = label.removesuffix(" degraded"), label.endswith(" degraded")
         for path, hr, lr in evaluation_inputs(datasets, name, scale, degraded):
             quality = jpeg_quality_of(name, degraded, path, hr, scale)
-            found[(label, path.name)] = assess(lr, quality)
+            percent = cleanup_for(assess(lr, quality))
+            row = rows[(label, path.name)]
+            if percent in STRENGTHS:
+                found[(label, path.name)] = (percent, float(row[f"psnr_{percent:g}"]))
+                continue
+            if percent not in runs:
+                reference = f"bundled-span-x{scale}-photo@{percent:g}"
+                runs[percent] = model_upscaler(load_model(*resolve_choice(reference)))
+            found[(label, path.name)] = (percent, measure(runs[percent](lr), hr, scale)[0])
     return found
 
 
 def report(table: Path, datasets: Path, scale: int) -> str:
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    conditions = conditions_of(datasets, scale, {r["set"] for r in rows})
+    by_image = {(r["set"], r["image"]): r for r in rows}
+    chosen = chosen_scores(datasets, scale, {r["set"] for r in rows}, by_image)
     sets: dict[str, list[dict]] = {}
     for row in rows:
         sets.setdefault(row["set"], []).append(row)
@@ -107,24 +122,15 @@ def report(table: Path, datasets: Path, scale: int) -> str:
     lines = [header, "|" + " --- |" * (len(STRENGTHS) + 5)]
     for name, members in sets.items():
         fixed = [np.mean([float(r[f"psnr_{s}"]) for r in members]) for s in STRENGTHS]
-        chosen, scores = [], []
-        for r in members:
-            condition = conditions[(r["set"], r["image"])]
-            percent = cleanup_for(condition)
-            chosen.append(percent)
-            scores.append(interpolated(r, percent))
-        automatic = float(np.mean(scores))
+        picks = [chosen[(name, r["image"])] for r in members]
+        automatic = float(np.mean([score for _, score in picks]))
         lines.append(
             f"| {name} | {len(members)} | "
             + " | ".join(f"{v:.2f}" for v in fixed)
-            + f" | {automatic:.2f} | {automatic - max(fixed):+.2f} | {np.mean(chosen):.0f}% |"
+            + f" | {automatic:.2f} | {automatic - max(fixed):+.2f} | "
+            + f"{np.mean([percent for percent, _ in picks]):.0f}% |"
         )
     return "\n".join(lines)
-
-
-def interpolated(row: dict, percent: float) -> float:
-    """The PSNR at a strength between the measured ones: linear, as the blend itself is."""
-    return float(np.interp(percent, STRENGTHS, [float(row[f"psnr_{s}"]) for s in STRENGTHS]))
 
 
 def main(argv=None) -> int:
