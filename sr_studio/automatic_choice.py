@@ -79,7 +79,7 @@ def describe(condition: PhotoCondition) -> str:
     if condition.blockiness >= BLOCK_RAMP[0]:
         parts.append("JPEG blocks")
     if condition.detail < DETAIL_RAMP[0]:
-        parts.append("soft camera detail")
+        parts.append("soft detail")
     return ", ".join(parts) if parts else "clean"
 
 

@@ -72,3 +72,41 @@ def heavy_imports(code: str, watched: set[str]) -> list[str]:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def run_in_terminal(
+    command: list[str], env: dict[str, str], timeout: float = 300
+) -> tuple[int, str]:
+    """Run `command` with a pseudo-terminal as its stdin, stdout and stderr, as a user's terminal
+    is: the live status lines and ETAs that a pipe never shows are drawn.
+    Returns (exit code, all output)."""
+    import os
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        else:
+            process.kill()
+        code = process.wait(timeout=30)
+    finally:
+        os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace")

@@ -331,3 +331,26 @@ def test_workers_that_cannot_start_end_the_batch_in_one_line_each(
     assert len(notes) == 2 and all("device mps is not available" in line for line in notes), err
     assert err[-1] == "sr-studio: error: no worker of the cluster could start (see the notes above)"
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_a_run_in_a_terminal_draws_its_status_and_eta_and_chooses_like_the_local_cli(
+    cluster_address, tmp_path
+):
+    """In a terminal the live status line with its ETA is drawn (a pipe never shows it: a crash in
+    it went unseen once), and Automatic, the default, picks per photo as the local CLI does."""
+    from tests.conftest import run_in_terminal
+
+    inputs = tmp_path / "in"
+    make_photos(inputs, 6)
+    local = tmp_path / "local"
+    assert main(["upscale", "--quiet", str(inputs), "-o", str(local), *FIXED_PRECISION]) == 0
+    command = cluster_command(cluster_address, inputs, tmp_path / "cluster")
+    at = command.index("--model")
+    del command[at : at + 2]  # the default: Automatic
+    code, output = run_in_terminal(command, CLI_ENVIRONMENT)
+    assert code == 0, output
+    assert "Traceback" not in output
+    assert "model: automatic (per photo: bundled-span-x4-photo" in output
+    assert "ETA " in output, output  # the status line was drawn, with its time left
+    assert "photo01.jpg: JPEG quality about 90" in output, output
+    assert written(tmp_path / "cluster") == written(local)

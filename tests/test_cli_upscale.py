@@ -412,3 +412,28 @@ def test_upscale_and_compare_run_a_model_with_the_same_options():
     assert len(run_options("upscale")) == 5
     assert run_options("upscale") == run_options("compare")
     assert run_options("compare")["precision"][1] == "auto"
+
+
+def test_a_run_in_a_terminal_draws_its_progress_and_finishes(tmp_path):
+    """The progress bar and its ETA are drawn only in a terminal: run there, as a user does."""
+    import os
+
+    from tests.conftest import run_in_terminal
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for index in range(3):
+        pixels = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"p{index}.png")
+    command = [sys.executable, "-m", "sr_studio", "upscale", str(folder), "-o", str(tmp_path / "o")]
+    code, output = run_in_terminal(command + ["--tile", "32"], dict(os.environ))
+    assert code == 0, output
+    assert "Traceback" not in output
+    assert "\r" in output  # the bar redrew itself in place
+    assert output.count(" -> ") == 3, output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "p0_x4.png",
+        "p1_x4.png",
+        "p2_x4.png",
+    ]
