@@ -318,3 +318,44 @@ def test_a_finished_run_says_which_precision_ran_and_why(setup):
     assert item.status == "done" and item.message.endswith("on cpu, bf16")
     status = [n.text for n in of(events.Notice, seen) if n.kind == "status"][-1]
     assert "on cpu, bf16 (automatic: this CPU computes bfloat16 in hardware)" in status
+
+
+def test_a_cancelled_or_failed_re_run_keeps_the_earlier_result(setup):
+    """Re-enlarging a finished photo with another model, then pressing Esc (or the run failing),
+    gives the earlier result back: it goes only when a new result replaces it."""
+    session, workers, seen, photo, run_to_the_end = setup
+    (item,) = session.add_paths([photo("a.png")])
+    session.run_current(OPTIONS)
+    run_to_the_end()
+    earlier = item.result
+    assert item.status == "done" and item.result_model == "span-x2"
+    other = RunOptions("span-x4", "SPAN x4", Path("/models/x4.safetensors"), 4)
+    session.run_current(other)
+    assert session.running is item and not item.has_result  # the run's tiles are on screen
+    session.cancel()
+    session.run_cancelled(item.id)
+    assert item.status == "done" and item.result is earlier and item.result_model == "span-x2"
+    assert "earlier result (SPAN x2) is kept" in of(events.Notice, seen)[-1].text
+    session.run_current(other)
+    session.run_failed(item.id, "out of memory")
+    assert item.status == "done" and item.result is earlier
+    assert "earlier result (SPAN x2) is kept" in of(events.Notice, seen)[-1].text
+    session.run_current(other)
+    run_to_the_end()  # a new result replaces it
+    assert item.result is not earlier and item.result_model == "span-x4"
+
+
+def test_an_earlier_result_parked_on_disk_comes_back_from_there_and_goes_when_replaced(setup):
+    session, workers, seen, photo, run_to_the_end = setup
+    a, b = session.add_paths([photo("a.png"), photo("b.png")])
+    session.run_all(OPTIONS)
+    run_to_the_end()
+    session.parked(a.id, a.result_token, "/cache/a.npy")  # a left the screen: parked
+    assert a.result_file == Path("/cache/a.npy")
+    session.select(a)
+    session.run_current(OPTIONS)
+    session.run_cancelled(a.id)
+    assert a.result_file == Path("/cache/a.npy") and workers.discarded == []
+    session.run_current(OPTIONS)
+    run_to_the_end()
+    assert workers.discarded == [Path("/cache/a.npy")]  # replaced: the old file goes

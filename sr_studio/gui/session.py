@@ -288,6 +288,22 @@ def expected_size(width: int, height: int, scale: float) -> tuple[int, int]:
 
 
 @dataclass
+class _EarlierResult:
+    """A finished result set aside while the photo is enlarged again: it comes back when the new
+    run is cancelled or fails, and goes only once a new result replaces it."""
+
+    result: Any
+    result_file: Path | None
+    result_size: tuple[int, int] | None
+    result_token: int
+    result_scale: float | None
+    result_model: str
+    result_model_name: str
+    status: str
+    message: str
+
+
+@dataclass
 class _Batch:
     items: list[QueueItem] = field(default_factory=list)
     options: RunOptions | None = None
@@ -314,6 +330,7 @@ class Session:
         self._export_ids = itertools.count(1)
         self._result_tokens = itertools.count(1)
         self._parking: set[int] = set()  # result tokens being written to the session cache
+        self._earlier: dict[int, _EarlierResult] = {}  # item id -> its result while re-enlarged
         self._restoring: set[int] = set()  # result tokens being read back from it
         self._shown: QueueItem | None = None
         self.previewing: QueueItem | None = None
@@ -545,7 +562,7 @@ class Session:
         options, reason = options.for_photo(item.photo)
         pixels = item.photo.pixels
         height, width = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
-        self._forget_result(item)
+        self._set_aside_result(item)
         mark = item.preview
         view = item.partial_view
         if not (
@@ -663,6 +680,7 @@ class Session:
         if item is None:
             return
         self.running = None
+        self._drop_earlier(item)  # replaced now, not before
         item.result = result.pixels
         item.result_size = tuple(result.pixels.shape[:2])
         item.result_token = next(self._result_tokens)
@@ -695,9 +713,17 @@ class Session:
             return
         self.running = None
         item.partial_view = None
-        self.queue.set_status(item, FAILED, message)
+        if self._bring_back_earlier(item):
+            self._notice(
+                f"Could not enlarge {item.name} again: {message}; its earlier result "
+                f"({item.result_model_name or item.result_model}) is kept",
+                "error",
+                item,
+            )
+        else:
+            self.queue.set_status(item, FAILED, message)
+            self._notice(f"Could not enlarge {item.name}: {message}", "error", item)
         self._emit(ItemChanged(item))
-        self._notice(f"Could not enlarge {item.name}: {message}", "error", item)
         self._batch.outcome = "failed"
         self._batch.failed.append(item)
         self._start_next()
@@ -708,10 +734,18 @@ class Session:
             return
         self.running = None
         item.partial_view = None
-        self.queue.set_status(item, CANCELLED)
+        if self._bring_back_earlier(item):
+            self._notice(
+                f"{item.name}: cancelled; its earlier result "
+                f"({item.result_model_name or item.result_model}) is kept",
+                "status",
+                seconds=6,
+            )
+        else:
+            self.queue.set_status(item, CANCELLED)
+            self._notice(f"{item.name}: cancelled", "status", seconds=6)
         self._batch.items.clear()
         self._emit(ItemChanged(item))
-        self._notice(f"{item.name}: cancelled", "status", seconds=6)
         self._batch.outcome = "cancelled"
         self._start_next()
 
@@ -947,6 +981,11 @@ class Session:
     def parked(self, job_id: int, token: int, path) -> None:
         self._parking.discard(token)
         item = self.find(job_id)
+        earlier = self._earlier.get(job_id)
+        if item is not None and earlier is not None and earlier.result_token == token:
+            earlier.result_file = Path(path)  # set aside while re-enlarged: parked all the same
+            earlier.result = None
+            return
         if item is None or item.result_token != token:  # removed or enlarged again meanwhile
             self.workers.discard(path)
             return
@@ -997,12 +1036,54 @@ class Session:
         self._emit(ItemChanged(item))
 
     def _forget_result(self, item: QueueItem) -> None:
-        """Drop a result (re-run, removal): from memory now, from disk after any export already
-        asked for."""
+        """Drop a result (removal): from memory now, from disk after any export already asked
+        for; an earlier result set aside for a re-run goes too."""
         if item.result_file is not None:
             self.workers.discard(item.result_file)
         item.result = item.result_view = item.result_file = item.result_size = None
         item.result_token = 0
+        self._drop_earlier(item)
+
+    def _set_aside_result(self, item: QueueItem) -> None:
+        """A re-run starts: the finished result leaves the item (the run's tiles take its place on
+        screen) but is kept until the new result replaces it."""
+        self._drop_earlier(item)
+        if item.has_result:
+            self._earlier[item.id] = _EarlierResult(
+                item.result,
+                item.result_file,
+                item.result_size,
+                item.result_token,
+                item.result_scale,
+                item.result_model,
+                item.result_model_name,
+                item.status,
+                item.message,
+            )
+        item.result = item.result_view = item.result_file = item.result_size = None
+        item.result_token = 0
+
+    def _drop_earlier(self, item: QueueItem) -> None:
+        earlier = self._earlier.pop(item.id, None)
+        if earlier is not None and earlier.result_file is not None:
+            self.workers.discard(earlier.result_file)
+
+    def _bring_back_earlier(self, item: QueueItem) -> bool:
+        """The re-run did not finish: the earlier result is the photo's again (True), on screen
+        once its display copy is made."""
+        earlier = self._earlier.pop(item.id, None)
+        if earlier is None:
+            return False
+        item.result, item.result_file = earlier.result, earlier.result_file
+        item.result_size, item.result_token = earlier.result_size, earlier.result_token
+        item.result_scale, item.result_model = earlier.result_scale, earlier.result_model
+        item.result_model_name = earlier.result_model_name
+        self.queue.set_status(item, earlier.status, earlier.message)
+        if item is self.queue.current:
+            self._restore(item)
+        else:
+            self._park(item)
+        return True
 
     # Export ---------------------------------------------------------------------------------------
     def export_current(self, options: ExportOptions, ask: Callable[[list[Path]], str]) -> int:
