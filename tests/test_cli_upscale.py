@@ -437,3 +437,24 @@ def test_a_run_in_a_terminal_draws_its_progress_and_finishes(tmp_path):
         "p1_x4.png",
         "p2_x4.png",
     ]
+
+
+def test_a_long_photo_prints_progress_lines_when_stderr_is_not_a_terminal(monkeypatch):
+    """A log or a pipe sees a progress line every few seconds of a long photo, not silence."""
+    import io
+
+    from sr_studio.cli import terminal_progress
+
+    clock = [100.0]
+    monkeypatch.setattr(terminal_progress.time, "monotonic", lambda: clock[0])
+    stream = io.StringIO()
+    bar = terminal_progress.ProgressBar("[1/2] big.jpg", stream=stream)
+    for done in range(1, 31):
+        clock[0] += 1.0  # a tile a second
+        bar.update(done, 40)
+    bar.finish("[1/2] big.jpg -> big_x4.jpg")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "[1/2] big.jpg: 25% (10/40 tiles, 0:10, ETA 0:30)"
+    assert lines[1].startswith("[1/2] big.jpg: 50% (20/40 tiles")
+    assert len(lines) == 4 and lines[-1] == "[1/2] big.jpg -> big_x4.jpg"
+    assert "\r" not in stream.getvalue()

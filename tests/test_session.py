@@ -359,3 +359,36 @@ def test_an_earlier_result_parked_on_disk_comes_back_from_there_and_goes_when_re
     session.run_current(OPTIONS)
     run_to_the_end()
     assert workers.discarded == [Path("/cache/a.npy")]  # replaced: the old file goes
+
+
+def test_enlarge_all_and_export_all_say_what_they_did(setup, tmp_path):
+    session, workers, seen, photo, run_to_the_end = setup
+    items = session.add_paths([photo("a.png"), photo("b.png"), photo("c.png", broken=True)])
+    session.run_all(OPTIONS)
+    run_to_the_end()
+    summary = [n.text for n in of(events.Notice, seen) if n.text.startswith("Enlarged ")]
+    assert len(summary) == 1 and summary[0].startswith("Enlarged 2 photos in ")
+    assert summary[0].endswith("; 1 failed")
+    out = tmp_path / "out"
+    options = ExportOptions(folder=str(out))
+    assert session.export_all(options, lambda existing: "cancel") == 2
+    workers.finish_exports()
+    assert of(events.Notice, seen)[-1].text == f"Exported 2 photos to {out}"
+    # Exported there already: Export All neither asks about them nor writes them again.
+    asked = []
+    assert session.export_all(options, lambda existing: asked.append(existing) or "cancel") == 0
+    assert asked == [] and workers.exports == []
+    assert of(events.Notice, seen)[-1].text == "Nothing new to export: 2 already exported there"
+    assert [item.status for item in items[:2]] == ["exported", "exported"]
+
+
+def test_cancelling_the_export_question_says_nothing_was_written(setup, tmp_path):
+    session, workers, seen, photo, run_to_the_end = setup
+    session.add_paths([photo("a.png")])
+    session.run_all(OPTIONS)
+    run_to_the_end()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a_x2_span-x2.png").write_bytes(b"the user's own file")
+    assert session.export_all(ExportOptions(folder=str(out)), lambda existing: "cancel") == 0
+    assert of(events.Notice, seen)[-1].text == "Export cancelled: nothing was written."

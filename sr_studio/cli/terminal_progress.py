@@ -1,4 +1,6 @@
-"""A one-line progress bar for terminals; when stderr is not one, a quiet line per finished item."""
+"""A one-line progress bar for terminals; when stderr is not one (a log, a pipe), a progress line
+every LOG_EVERY seconds of a long item and a line per finished item, so a long run is never
+silent."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import sys
 import time
 
 from sr_studio.durations import format_clock
+
+LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
 class ProgressBar:
@@ -22,6 +26,7 @@ class ProgressBar:
 
     def update(self, done: int, total: int) -> None:
         if not self.interactive:
+            self._log(done, total)
             return
         now = time.monotonic()
         if done < total and now - self.last_drawn < 0.1:
@@ -39,6 +44,20 @@ class ProgressBar:
         self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self.unit} {eta}  ")
         self.stream.flush()
         self.shown = True
+
+    def _log(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - max(self.started, self.last_drawn) < LOG_EVERY:
+            return
+        self.last_drawn = now
+        elapsed = now - self.started
+        eta = f", ETA {format_clock(elapsed / done * (total - done))}" if done else ""
+        percent = 100 * done / total if total else 100.0
+        self.stream.write(
+            f"{self.label}: {percent:.0f}% ({done}/{total} {self.unit}, "
+            f"{format_clock(elapsed)}{eta})\n"
+        )
+        self.stream.flush()
 
     def finish(self, message: str) -> None:
         if self.shown:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -310,6 +311,18 @@ class _Batch:
     outcome: str = "done"
     failed: list[QueueItem] = field(default_factory=list)
     waiting_for_load: set[int] = field(default_factory=set)  # items read before they run
+    enlarged: int = 0
+    started: float = 0.0  # time.monotonic() when it began
+
+
+@dataclass
+class _ExportBatch:
+    """One Export or Export All: counted until every file is answered, then summed up."""
+
+    waiting: set[int] = field(default_factory=set)  # export ids not answered yet
+    written: list[Path] = field(default_factory=list)
+    failed: int = 0
+    skipped: int = 0  # chosen to skip, or already exported there
 
 
 class Session:
@@ -323,6 +336,7 @@ class Session:
         self.running: QueueItem | None = None
         self.clock: ProgressClock | None = None
         self.pending_exports: dict[int, QueueItem] = {}
+        self._export_batch = _ExportBatch()
         self.written: set[Path] = (
             set()
         )  # exported this session: never queued again from their folder
@@ -524,7 +538,7 @@ class Session:
             self._notice(NO_MODEL, "error")
             return
         self._stop_previews()
-        self._batch = _Batch(items=list(items), options=options)
+        self._batch = _Batch(items=list(items), options=options, started=time.monotonic())
         self._start_next()
 
     def _start_next(self) -> None:
@@ -556,7 +570,24 @@ class Session:
                 "(their reasons are in the Photos list)",
                 "error",
             )
+        if batch.enlarged > 1 or (batch.enlarged and batch.outcome != "done"):
+            self._notice(self._batch_summary(batch), "status", seconds=15)
         self._emit(BatchEnded(batch.outcome))
+
+    @staticmethod
+    def _batch_summary(batch: _Batch) -> str:
+        """'Enlarged 5 photos in 2 min 10 s; 1 failed, the rest cancelled': what Enlarge All did."""
+        from sr_studio.durations import format_duration
+
+        text = (
+            f"Enlarged {batch.enlarged} photo{'s' if batch.enlarged != 1 else ''} in "
+            f"{format_duration(time.monotonic() - batch.started)}"
+        )
+        if batch.failed:
+            text += f"; {len(batch.failed)} failed"
+        if batch.outcome == "cancelled":
+            text += "; cancelled before the rest"
+        return text
 
     def _start_run(self, item: QueueItem, options: RunOptions) -> None:
         options, reason = options.for_photo(item.photo)
@@ -680,6 +711,7 @@ class Session:
         if item is None:
             return
         self.running = None
+        self._batch.enlarged += 1
         self._drop_earlier(item)  # replaced now, not before
         item.result = result.pixels
         item.result_size = tuple(result.pixels.shape[:2])
@@ -1127,15 +1159,30 @@ class Session:
             self._notice(f"Cannot export: {problem}.", "error")
             return 0
         destinations = self.destinations(items, options)
-        existing = [path for path in destinations if path.exists()]
+        # This very result exported there before: nothing to ask, nothing to write again.
+        done_before = {
+            item.id
+            for item, path in zip(items, destinations, strict=True)
+            if item.exported_to == path and item.status == EXPORTED and path.exists()
+        }
+        existing = [
+            path
+            for item, path in zip(items, destinations, strict=True)
+            if item.id not in done_before and path.exists()
+        ]
         choice = ask(existing) if existing else "replace"
         if choice == "cancel":
+            self._notice("Export cancelled: nothing was written.", "status", seconds=6)
             return 0
+        batch = self._export_batch = _ExportBatch(skipped=len(done_before))
         queued = 0
         for item, destination in zip(items, destinations, strict=True):
             overwrite = False
+            if item.id in done_before:
+                continue
             if destination.exists():
                 if choice == "skip":
+                    batch.skipped += 1
                     continue
                 if choice == "keep":
                     destination = unused_path(destination)
@@ -1143,6 +1190,7 @@ class Session:
                     overwrite = True
             export_id = next(self._export_ids)
             self.pending_exports[export_id] = item
+            batch.waiting.add(export_id)
             own = options.resolved(item.path)
             self.workers.export(
                 ExportRequest(
@@ -1160,7 +1208,37 @@ class Session:
             queued += 1
         if queued:
             self._notice(f"Exporting {queued} photo(s)…", "status")
+        elif batch.skipped:
+            self._notice(self._export_summary(batch), "status", seconds=10)
         return queued
+
+    @staticmethod
+    def _export_summary(batch: _ExportBatch) -> str:
+        """'Exported 4 photos to ~/Pictures/trip; 1 skipped (already there)'."""
+        written = batch.written
+        if not written and not batch.failed:
+            return f"Nothing new to export: {batch.skipped} already exported there"
+        folders = {path.parent for path in written}
+        where = f" to {next(iter(folders))}" if len(folders) == 1 else ""
+        text = f"Exported {len(written)} photo{'s' if len(written) != 1 else ''}{where}"
+        if batch.skipped:
+            text += f"; {batch.skipped} skipped (already there)"
+        if batch.failed:
+            text += f"; {batch.failed} failed"
+        return text
+
+    def _export_answered(self, export_id: int, written: Path | None) -> None:
+        batch = self._export_batch
+        if export_id not in batch.waiting:
+            return
+        batch.waiting.discard(export_id)
+        if written is None:
+            batch.failed += 1
+        else:
+            batch.written.append(written)
+        total = len(batch.written) + batch.failed + batch.skipped
+        if not batch.waiting and total > 1:
+            self._notice(self._export_summary(batch), "status", seconds=15)
 
     def exported(self, export_id: int, path: str, notices) -> None:
         item = self.pending_exports.pop(export_id, None)
@@ -1171,9 +1249,11 @@ class Session:
         for notice in notices or []:
             self._notice(f"{Path(path).name}: {notice}")
         self._notice(f"Exported {path}", "status", seconds=10)
+        self._export_answered(export_id, Path(path))
         self._emit(Exported(item, Path(path), tuple(notices or ())))
 
     def export_failed(self, export_id: int, message: str) -> None:
         item = self.pending_exports.pop(export_id, None)
         self._notice(f"Export failed: {message}", "error", item)
+        self._export_answered(export_id, None)
         self._emit(ExportFailed(message))
