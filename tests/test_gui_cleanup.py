@@ -53,6 +53,7 @@ def test_the_slider_is_offered_for_photo_models_and_runs_their_blend(
     choose(window, "bundled-span-x4-photo")
     assert row_shown(window)
     assert window.run_options().model_id == "bundled-span-x4-photo"  # 100%: the model as trained
+    assert window.run_options().model_name == "SPAN x4 Photo, cleanup 100%"
 
     photo = write_png(real_models.photos / "harbour.png", gradient_photo(30, 40))
     item = queue_photo(qtbot, window, photo)
@@ -141,3 +142,20 @@ def test_automatic_is_the_default_and_runs_what_it_chose_for_each_photo(
     np.testing.assert_array_equal(automatic, by_hand)
     window.close()
     assert make_window().run_panel.current_model().id == "bundled-span-x4-photo"  # kept
+
+
+def test_moving_the_cleanup_after_a_run_says_the_result_is_from_other_settings(
+    qtbot, real_models, make_window
+):
+    window = make_window()
+    window.run_panel.set_precision("fp32")
+    choose(window, "bundled-span-x4-photo")
+    photo = write_png(real_models.photos / "harbour.png", gradient_photo(30, 40))
+    item = queue_photo(qtbot, window, photo)
+    enlarge(qtbot, window, item)
+    title = window.viewer.result_title.text()
+    assert "SPAN x4 Photo, cleanup 100%" in title and "settings changed" not in title
+    window.run_panel.cleanup_slider.setValue(60)
+    assert "settings changed since: Ctrl+R enlarges again" in window.viewer.result_title.text()
+    window.run_panel.cleanup_slider.setValue(100)
+    assert "settings changed" not in window.viewer.result_title.text()

@@ -269,6 +269,8 @@ class MainWindow(QMainWindow):
         model_id, model_name = (model.id, model.name) if model else ("", "")
         if cleanup is not None:  # another network: previews, estimates and export names say so
             model_id, model_name = cleanup.model_id(model_id), cleanup.model_name(model_name)
+        elif model is not None and model.cleanup_base is not None:  # the slider at 100%
+            model_name = f"{model_name}, cleanup 100%"
         return RunOptions(
             model_id=model_id,
             model_name=model_name,
@@ -469,6 +471,12 @@ class MainWindow(QMainWindow):
         if newly_shown:
             self.result_shown.emit(item.id)
 
+    def _settings_changed_since(self, item: QueueItem) -> bool:
+        """Whether the model, cleanup or scale chosen now differ from those of the item's result
+        (Automatic compared by what it would choose for this photo)."""
+        options, _ = self.run_options().for_photo(item.photo)
+        return options.model_id != item.result_model or options.effective_scale != item.result_scale
+
     def _update_titles(self) -> None:
         item = self.queue.current
         if item is None or item.original_view is None:
@@ -485,6 +493,8 @@ class MainWindow(QMainWindow):
                 f"Result · {item.result_size[1]} × {item.result_size[0]}"
                 f" · x{item.result_scale:g} · {item.result_model_name or item.result_model}"
             )
+            if item is not self.session.running and self._settings_changed_since(item):
+                result_title += " · settings changed since: Ctrl+R enlarges again"
         elif item is self.session.running:
             result_title = f"Result · enlarging {item.progress:.0%}"
         elif item.preview is not None:
