@@ -230,3 +230,12 @@ def test_progress_says_connecting_then_real_amounts_never_unknown(
     dialog._progress("big", "downloading", 5_000_000, None, 0.0, "huggingface.co")
     assert dialog.progress.format() == "5.0 MB"
     dialog.downloading = None
+
+
+def test_a_failed_download_says_it_failed_once():
+    from sr_studio.gui.model_manager import failure_text
+
+    text = failure_text("download", "hat-s-x4: download failed: HTTP 404 from github.com")
+    assert text == "Download of hat-s-x4 failed: HTTP 404 from github.com"
+    assert text.lower().count("failed") == 1
+    assert failure_text("import", "not a checkpoint") == "Import failed: not a checkpoint"

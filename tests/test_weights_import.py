@@ -183,3 +183,21 @@ def test_weights_of_an_unknown_network_are_refused(store, tmp_path):
 def test_a_missing_file_is_reported(store, tmp_path):
     with pytest.raises(CheckpointError, match="file not found"):
         import_model(Path(tmp_path / "absent.pth"))
+
+
+def test_the_published_span_file_is_the_bundled_model_and_is_not_imported_twice(
+    tmp_path, monkeypatch
+):
+    """The published SPAN x4 .pth holds, tensor for tensor, the weights bundled as SPAN x4 Clean:
+    importing it would only add a second copy under another name."""
+    from tests.test_bundled_models import MODELS
+
+    monkeypatch.setenv("SR_STUDIO_BUNDLED_DIR", str(MODELS))
+    from sr_studio.checkpoint import read_state_dict
+
+    published = tmp_path / "4x-spanx4_ch48.pth"
+    torch.save({"params": read_state_dict(MODELS / "span-x4.safetensors")}, published)
+    store = ModelStore(tmp_path / "store")
+    with pytest.raises(StoreError, match=r"the bundled SPAN x4 Clean \('bundled-span-x4'\)"):
+        import_model(published, store=store)
+    assert store.installed() == []

@@ -122,6 +122,14 @@ def _size_text(size) -> str:
     return human_size(size) if size else "unknown"
 
 
+def failure_text(what: str, message: str) -> str:
+    """Says that it failed once: a download's own error reads 'hat-s-x4: download failed: …'."""
+    model_id, said, reason = message.partition(": download failed: ")
+    if what == "download" and said:
+        return f"Download of {model_id} failed: {reason}"
+    return f"{'Download' if what == 'download' else 'Import'} failed: {message}"
+
+
 class ModelManagerDialog(QDialog):
     def __init__(self, tasks: ModelTasks, parent=None):
         super().__init__(parent)
@@ -342,7 +350,7 @@ class ModelManagerDialog(QDialog):
     def _failed(self, what: str, message: str) -> None:
         if what == "download":
             self._download_over()
-        self.details.setText(f"{'Download' if what == 'download' else 'Import'} failed: {message}")
+        self.details.setText(failure_text(what, message))
 
     def _choose_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -50,6 +50,13 @@ def import_model(
     arch, scale = described.arch, described.scale
     hyperparameters = dict(described.hyperparameters)
     del model
+    bundled = bundled_copy_of(state_dict, arch, scale)
+    if bundled is not None:
+        raise StoreError(
+            f"these are the weights of the bundled {bundled.name} ('{bundled.id}'), which is "
+            "always there: nothing to import",
+            path,
+        )
     tensors = {key: value.detach().contiguous().clone() for key, value in state_dict.items()}
     del state_dict
 
@@ -101,6 +108,24 @@ def import_model(
             return store.install(temporary, model_id, ".safetensors", record)
         finally:
             temporary.unlink(missing_ok=True)
+
+
+def bundled_copy_of(state_dict: dict, arch: str, scale: int):  # -> BundledModel | None
+    """The bundled model whose weights these are, tensor for tensor (the published SPAN .pth is
+    the bundled Clean model in another container), or None."""
+    import torch
+
+    from sr_studio.checkpoint import read_state_dict
+
+    for model in bundled_models():
+        if model.arch != arch or model.scale != scale:
+            continue
+        theirs = read_state_dict(model.path)
+        if theirs.keys() == state_dict.keys() and all(
+            torch.equal(theirs[key].float(), state_dict[key].float()) for key in theirs
+        ):
+            return model
+    return None
 
 
 def id_from_file_name(path: Path) -> str:
