@@ -315,10 +315,24 @@ def real_camera_recipe(
     return recipe
 
 
+def photo_mix_recipe(
+    hr_height: int, hr_width: int, scale: int, rng: np.random.Generator, clean_share: float = 0.2
+) -> list[Step]:
+    """Half `real_camera_recipe` (a camera's own soft, clean-ish pixels), half
+    `camera_jpeg_recipe` (a worn JPEG: more noise, lower quality): the photos the app's Automatic
+    choice sends to the photo model, from a good camera's to a phone's. `clean_share` of the
+    recipes are the clean protocol."""
+    if rng.random() < clean_share:
+        return _clean_protocol(hr_height // scale, hr_width // scale)
+    make = real_camera_recipe if rng.random() < 0.5 else camera_jpeg_recipe
+    return make(hr_height, hr_width, scale, rng, clean_share=0.0)
+
+
 TRAINING_RECIPES = {
     "camera": camera_recipe,
     "camera-jpeg": camera_jpeg_recipe,
     "real-camera": real_camera_recipe,
+    "photo-mix": photo_mix_recipe,
 }
 # What each recipe does, in words, for the model cards (tools/train_span.py); kept beside the code
 # it describes.
@@ -346,6 +360,13 @@ TRAINING_RECIPE_TEXT = {
         "amount 0.2-1.0, radius 0.6-1.5 LR px), low sensor noise (shot noise of scale "
         "0.002-0.08 and read noise of 0.3-3 levels, in luma or in colour) and a camera JPEG "
         "(quality 75-98, or 50-74 for 20%, 4:2:0)"
+    ),
+    "photo-mix": (
+        "`photo-mix` (`sr_studio.degradation.photo_mix_recipe`): each degraded crop is, at even "
+        "odds, a `real-camera` crop (a camera's own soft pixels: optical blur 1.0-2.6 HR px, box "
+        "or bicubic downscale, the camera's sharpening half of the time, low shot and read "
+        "noise, JPEG 75-98 or for 20% 50-74) or a `camera-jpeg` crop (lens blur 0.3-2.2 HR px, "
+        "noise 1-11 levels, JPEG 45-95)"
     ),
 }
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -79,3 +81,19 @@ def model_from_state_dict(
     model.eval()
     model.requires_grad_(False)
     return LoadedModel(network=model, descriptor=detected.descriptor)
+
+
+def shaped_model(arch: str, hyperparameters: Mapping[str, Any]) -> LoadedModel:
+    """A network of this shape with fresh (random) weights: it runs exactly as fast as the
+    published file will, so a catalog model is timed on this computer before it is downloaded.
+    Its output means nothing; it is never shown or written."""
+    from sr_studio.archs import ARCHITECTURES
+
+    architecture = next(a for a in ARCHITECTURES if a.name == arch)
+    model = architecture.build(hyperparameters)
+    fuse = getattr(model, "fuse", None)
+    if callable(fuse):
+        fuse()
+    model.eval()
+    model.requires_grad_(False)
+    return LoadedModel(network=model, descriptor=architecture.describe(hyperparameters))

@@ -458,3 +458,18 @@ def test_a_long_photo_prints_progress_lines_when_stderr_is_not_a_terminal(monkey
     assert lines[1].startswith("[1/2] big.jpg: 50% (20/40 tiles")
     assert len(lines) == 4 and lines[-1] == "[1/2] big.jpg -> big_x4.jpg"
     assert "\r" not in stream.getvalue()
+
+
+def test_estimate_of_a_catalog_model_not_downloaded_times_its_shape_here(tmp_path, capsys):
+    """--estimate answers before the download: a network of the model's shape runs as fast as
+    the published file will."""
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (60, 80, 3), np.uint8)).save(photo)
+    code = main(["upscale", str(photo), "--model", "span-x4-official", "--estimate"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "span-x4-official is not downloaded yet (9.0 MB)" in captured.err
+    assert captured.out.startswith(f"{photo}: 80x60 -> 320x240: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]  # nothing written
+    assert main(["upscale", str(photo), "--model", "span-x4-official"]) == 1  # still needs it
+    assert "sr-studio models download span-x4-official" in capsys.readouterr().err

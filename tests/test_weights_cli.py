@@ -33,6 +33,7 @@ CATALOG = [
         "urls": ["https://example.org/span.pth"],
         "size": 9004922,
         "sha256": "c" * 64,
+        "source": "a record for the tests",
         "description": "fast",
     },
     {
@@ -44,8 +45,9 @@ CATALOG = [
         "purpose": "bicubic",
         "license": "Apache-2.0",
         "urls": ["https://example.org/hat.pth"],
-        "size": None,
-        "sha256": None,
+        "size": 1000,
+        "sha256": "c" * 64,
+        "source": "a record for the tests",
         "description": "slow",
     },
     {
@@ -58,6 +60,7 @@ CATALOG = [
         "urls": ["https://example.org/nomos.pth"],
         "size": 4546346,
         "sha256": "d" * 64,
+        "source": "a record for the tests",
         "description": "photos",
     },
 ]

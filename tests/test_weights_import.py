@@ -36,8 +36,9 @@ def store(tmp_path, monkeypatch) -> ModelStore:
                         "purpose": "bicubic",
                         "license": "Apache-2.0",
                         "urls": ["https://example.org/span.pth"],
-                        "size": None,
-                        "sha256": None,
+                        "size": 1000,
+                        "sha256": "c" * 64,
+                        "source": "a record for the tests",
                         "description": "SPAN",
                     }
                 ]

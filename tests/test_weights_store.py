@@ -51,7 +51,8 @@ def home(tmp_path, monkeypatch):
                         "license": "Apache-2.0",
                         "urls": ["https://example.org/hat.pth"],
                         "size": 85128960,
-                        "sha256": None,
+                        "sha256": "c" * 64,
+                        "source": "a record for the tests",
                         "description": "HAT",
                     }
                 ]

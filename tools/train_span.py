@@ -953,14 +953,14 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--degradation",
-        choices=("bicubic", "camera", "camera-jpeg", "real-camera"),
+        choices=("bicubic", "camera", "camera-jpeg", "real-camera", "photo-mix"),
         default="bicubic",
         help="camera: a random blur / resize / noise / JPEG recipe per crop "
         "(sr_studio.degradation), each step skipped now and then, 40%% re-saved; camera-jpeg: "
         "every degraded crop a camera JPEG (blur, downscale, noise and JPEG, 10%% re-saved); "
         "real-camera: the degradation measured on real camera LR/HR pairs (optical blur, box or "
-        "bicubic downscale, the camera's sharpening, low sensor noise, a camera JPEG); the photo "
-        "model's training",
+        "bicubic downscale, the camera's sharpening, low sensor noise, a camera JPEG); photo-mix: "
+        "half real-camera, half camera-jpeg (the photo models' training)",
     )
     parser.add_argument(
         "--photo-folders",

@@ -107,6 +107,11 @@ class Architecture:
     network_module: str  # the torch side, imported with model_loading (see import_networks)
     detect: Callable[[StateDict], DetectedArchitecture]
     describe: Callable[[Mapping[str, Any]], ModelDescriptor]
+    # A network of these hyperparameters with fresh weights: the catalog's models timed on this
+    # computer before their download (same shape, same speed).
+    build: Callable[[Mapping[str, Any]], nn.Module]
+    # The hyperparameters of a published variant ("HAT-S", "SPAN ch48") at a scale, or None.
+    preset: Callable[[str, int], dict[str, Any] | None]
 
 
 @dataclass(frozen=True, eq=False)

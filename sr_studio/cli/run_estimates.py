@@ -13,7 +13,7 @@ from sr_studio.errors import SRStudioError
 
 
 def print_estimates(
-    upscaler: Any, model_path: Path, sources: list[Path], scale: float, args: argparse.Namespace
+    upscaler: Any, sources: list[Path], scale: float, args: argparse.Namespace
 ) -> int:
     from sr_studio.engine.throughput import ThroughputStore, estimate_run, estimate_text
     from sr_studio.photo_io import read_photo
@@ -37,7 +37,7 @@ def print_estimates(
             "sr-studio: note: no run of this model on this machine yet: calibrating (seconds)",
             file=sys.stderr,
         )
-    faster = FasterOptions(upscaler, model_path, scale, store)
+    faster = FasterOptions(upscaler, scale, store)
     total = 0.0
     alternatives_total: dict[str, float] = {}
     for source, height, width in sizes:
@@ -65,7 +65,7 @@ class FasterOptions:
     """What else this machine offers: the bundled SPAN (when the model is slower) and a GPU (when
     there is one and a run on it was measured)."""
 
-    def __init__(self, upscaler: Any, model_path: Path, scale: float, store: Any) -> None:
+    def __init__(self, upscaler: Any, scale: float, store: Any) -> None:
         self.upscaler, self.scale, self.store = upscaler, scale, store
         self._span: Any = None
         self._span_wanted = upscaler.descriptor.speed != "fast"

@@ -364,6 +364,10 @@ def run(args: argparse.Namespace) -> int:
 
         return run_on_cluster(args, files, as_file, notes)
     automatic = automatic_pair(args)
+    if args.estimate and automatic is None:
+        undownloaded = catalog_model_not_installed(args.model)
+        if undownloaded is not None:
+            return estimate_before_download(undownloaded, files, as_file, args)
     if automatic is not None:
         model_path, cleanup = automatic.clean_path, None  # sizes, estimates, devices
     else:
@@ -377,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
         upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
         if upscaler.notice:
             print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
-        return print_estimates(upscaler, model_path, [source for source, _, _ in plan], scale, args)
+        return print_estimates(upscaler, [source for source, _, _ in plan], scale, args)
     if args.output:
         prepare_folder(
             Path(args.output).expanduser().parent if as_file else Path(args.output).expanduser()
@@ -456,6 +460,48 @@ def run(args: argparse.Namespace) -> int:
         print(f"sr-studio: {failures} of {len(plan)} image(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def catalog_model_not_installed(reference: str | None) -> Any:
+    """The catalog entry `--model` names when it is not on this computer (nor a file), else None."""
+    from sr_studio.weights import ModelStore, bundled_models
+    from sr_studio.weights.catalog import find_entry
+
+    if reference is None or reference == AUTOMATIC or Path(reference).expanduser().exists():
+        return None
+    if ModelStore().get(reference) is not None or any(m.id == reference for m in bundled_models()):
+        return None
+    return find_entry(reference)
+
+
+def estimate_before_download(
+    entry: Any, files: list[Path], as_file: bool, args: argparse.Namespace
+) -> int:
+    """`--estimate` of a catalog model not downloaded yet: timed on this computer with a network of
+    its shape (fresh weights run exactly as fast), so a user knows before paying for the download
+    whether it is worth it."""
+    from sr_studio.cli.run_estimates import print_estimates
+    from sr_studio.engine import Upscaler
+    from sr_studio.model_loading import shaped_model
+    from sr_studio.weights import human_size
+
+    shape = entry.hyperparameters
+    if shape is None:
+        raise SRStudioError(
+            f"the model '{entry.id}' ({entry.variant}) is not installed and has no known shape to "
+            f"time; run: sr-studio models download {entry.id}"
+        )
+    model = shaped_model(entry.arch, shape)
+    scale = args.scale if args.scale is not None else float(entry.scale)
+    plan = plan_outputs(files, args.output, args.format, scale, as_file)
+    upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
+    if not args.quiet:
+        print(
+            f"sr-studio: note: {entry.id} is not downloaded yet ({human_size(entry.size)}): "
+            "timed with a network of its shape on this computer",
+            file=sys.stderr,
+        )
+    return print_estimates(upscaler, [source for source, _, _ in plan], scale, args)
 
 
 def automatic_label(pair: AutomaticPair) -> str:

@@ -1,7 +1,10 @@
 """Catalog of downloadable models (`resources/catalog.json`): what each file is and where to get it.
 
 The catalog is data, checked strictly when read, so a typo in it is reported as one line naming the
-file rather than surfacing later as a failed download. `SR_STUDIO_CATALOG` points at another file.
+file rather than surfacing later as a failed download. Every entry names the public record that
+attests its address, size and sha256 (`source`), and a download is kept only when both match, so
+what a photographer installs is the published file, never merely a loadable one.
+`SR_STUDIO_CATALOG` points at another file.
 """
 
 from __future__ import annotations
@@ -50,19 +53,30 @@ class CatalogEntry:
     purpose: str  # a key of PURPOSES
     license: str
     urls: tuple[str, ...]  # mirrors, tried in order
-    size: int | None  # bytes; None where nobody published it
-    sha256: str | None  # None where unknown: verified by size and loading only
+    size: int  # bytes, as the source records them
+    sha256: str  # the published file's digest: a download that differs is refused
     description: str
-    sha256_prefix: str | None = (
-        None  # a published digest prefix, checked when the full digest is unknown
-    )
+    source: str  # the public record(s) naming the address, size and digest
     # hyperparameters the loaded file must have
     expect: dict[str, object] = field(default_factory=dict)
+    # the authors' PSNR-Y on the standard sets ({"Set5": 32.92, ...}); empty where none is quoted
+    published_psnr: dict[str, float] = field(default_factory=dict)
 
     @property
-    def verifiable(self) -> bool:
-        """Whether a download can be proven to be the published file (not just a loadable one)."""
-        return self.sha256 is not None
+    def hyperparameters(self) -> dict[str, object] | None:
+        """The published variant's shape at this scale (what `expect` checks, in full), or None
+        for a variant SR Studio has no preset for."""
+        from sr_studio.archs import ARCHITECTURES
+
+        architecture = next((a for a in ARCHITECTURES if a.name == self.arch), None)
+        return architecture.preset(self.variant, self.scale) if architecture else None
+
+    @property
+    def source_name(self) -> str:
+        """The first record of `source`, short enough for a one-line error: 'OpenModelDB/open-model-
+        database data/models/4x-HAT-S-SRx4.json'."""
+        first = re.split(r";| \(| @", self.source, maxsplit=1)[0]
+        return first.split(": ", 1)[1] if ": " in first else first
 
 
 def catalog_path() -> Path:
@@ -151,19 +165,20 @@ def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
     ):
         fail("'urls' must be a non-empty list of http(s) addresses")
     size = raw.get("size")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
-        fail("'size' must be a positive number of bytes or null")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        fail("'size' must be the file's size in bytes, as its source records it")
     sha256 = raw.get("sha256")
-    if sha256 is not None and (not isinstance(sha256, str) or not SHA256_PATTERN.match(sha256)):
-        fail("'sha256' must be 64 lower-case hexadecimal digits or null")
-    prefix = raw.get("sha256_prefix")
-    if prefix is not None and (
-        not isinstance(prefix, str) or not re.fullmatch(r"[0-9a-f]{8,63}", prefix)
-    ):
-        fail("'sha256_prefix' must be 8 to 63 lower-case hexadecimal digits")
+    if not isinstance(sha256, str) or not SHA256_PATTERN.match(sha256):
+        fail("'sha256' must be the file's published digest, 64 lower-case hexadecimal digits")
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         fail("'expect' must be an object of hyperparameters")
+    psnr = raw.get("published_psnr", {})
+    if not isinstance(psnr, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+        for k, v in psnr.items()
+    ):
+        fail("'published_psnr' must be an object of set names and dB values")
     return CatalogEntry(
         id=model_id,
         name=text("name"),
@@ -176,6 +191,7 @@ def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
         size=size,
         sha256=sha256,
         description=text("description"),
-        sha256_prefix=prefix,
+        source=text("source"),
         expect=dict(expect),
+        published_psnr={k: float(v) for k, v in psnr.items()},
     )

@@ -68,7 +68,7 @@ USER_AGENT = f"SR-Studio/{__version__}"
 CHUNK_BYTES = 256 * 1024
 TRANSIENT_HTTP_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 60.0
-MAX_DOWNLOAD_BYTES = 2 * 1024**3  # as for reading a checkpoint: no known model comes near
+
 PROGRESS_INTERVAL_SECONDS = 0.1
 SPEED_WINDOW_SECONDS = 3.0
 # A mirror is stalled when fewer than STALL_BYTES arrive in STALL_SECONDS (about 0.5 kB/s over a
@@ -394,9 +394,10 @@ class Download:
                 total = length
             else:
                 raise MirrorFailure(f"unexpected HTTP {response.status}")
-            if self.entry.size is not None and total is not None and total != self.entry.size:
+            if total is not None and total != self.entry.size:
                 raise MirrorFailure(
-                    f"the server offers {total:,} bytes but the catalog says {self.entry.size:,}"
+                    f"the server offers {total:,} bytes but {self.entry.source_name} says "
+                    f"{self.entry.size:,}"
                 )
             self.ensure_space(total, offset)
             if offset == 0:
@@ -411,7 +412,7 @@ class Download:
     def stream(
         self, response: http.client.HTTPResponse, url: str, offset: int, total: int | None
     ) -> int:
-        limit = self.entry.size or total or MAX_DOWNLOAD_BYTES
+        limit = self.entry.size
         done = offset
         self.samples.clear()
         self.report("downloading", done, total, url, force=True)
@@ -468,22 +469,15 @@ class Download:
         size = self.part_size()
         self.report("verifying", size, size, url, force=True)
         try:
-            if entry.size is not None and size != entry.size:
-                raise MirrorFailure(f"the file has {size:,} bytes, the catalog says {entry.size:,}")
-            digest = sha256_of(self.part, self.cancelled)
-            if entry.sha256 is not None and digest != entry.sha256:
+            if size != entry.size:
                 raise MirrorFailure(
-                    f"checksum mismatch: the file is not the published one "
-                    f"(sha256 {digest[:12]}..., expected {entry.sha256[:12]}...)"
+                    f"the file has {size:,} bytes, {entry.source_name} says {entry.size:,}"
                 )
-            if (
-                entry.sha256 is None
-                and entry.sha256_prefix
-                and not digest.startswith(entry.sha256_prefix)
-            ):
+            digest = sha256_of(self.part, self.cancelled)
+            if digest != entry.sha256:
                 raise MirrorFailure(
-                    f"checksum mismatch (sha256 {digest[:12]}..., "
-                    f"published {entry.sha256_prefix}...)"
+                    f"checksum mismatch: the file is not the one published "
+                    f"(sha256 {digest[:12]}..., {entry.source_name} says {entry.sha256[:12]}...)"
                 )
             arch, scale, hyperparameters, suffix = self.trial_load()
         except MirrorFailure:
@@ -496,7 +490,7 @@ class Download:
             "scale": scale,
             "sha256": digest,
             "size": size,
-            "verified": entry.sha256 is not None,
+            "verified": True,
             "source": "catalog",
             "catalog_id": entry.id,
             "origin": url,

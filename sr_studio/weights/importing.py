@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from sr_studio.weights.bundled import bundled_models
+from sr_studio.weights.bundled import BundledModel, bundled_models
 from sr_studio.weights.catalog import CatalogError, load_catalog, valid_model_id
 from sr_studio.weights.store import (
     InstalledModel,
@@ -110,7 +112,7 @@ def import_model(
             temporary.unlink(missing_ok=True)
 
 
-def bundled_copy_of(state_dict: dict, arch: str, scale: int):  # -> BundledModel | None
+def bundled_copy_of(state_dict: Mapping[str, Any], arch: str, scale: int) -> BundledModel | None:
     """The bundled model whose weights these are, tensor for tensor (the published SPAN .pth is
     the bundled Clean model in another container), or None."""
     import torch

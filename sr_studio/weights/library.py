@@ -84,7 +84,7 @@ def list_models(
                     license=entry.license,
                     size=entry.size,
                     status="available",
-                    verified=entry.verifiable,
+                    verified=True,
                     description=entry.description,
                     path=None,
                 )

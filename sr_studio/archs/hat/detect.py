@@ -137,9 +137,7 @@ def detect_hat(state_dict: StateDict) -> DetectedArchitecture:
     options = {**DEFAULTS, **hyperparameters}
 
     def build() -> nn.Module:
-        from sr_studio.archs.hat.network import HAT
-
-        return HAT(**options)
+        return build_hat(options)
 
     return DetectedArchitecture(
         descriptor=describe_hat(hyperparameters),
@@ -174,10 +172,44 @@ def describe_hat(hyperparameters: Mapping[str, Any]) -> ModelDescriptor:
     )
 
 
+def build_hat(hyperparameters: Mapping[str, Any]) -> nn.Module:
+    from sr_studio.archs.hat.network import HAT
+
+    return HAT(**{**DEFAULTS, **hyperparameters})
+
+
+# The published variants' hyperparameters (as detected from the official files; the parity
+# fixtures' official_state_dict_layouts.json holds their key layouts).
+_PRESETS: dict[str, dict[str, Any]] = {
+    "HAT-S": {"embed_dim": 144, "blocks": 6, "compress_ratio": 24, "squeeze_factor": 24},
+    "HAT": {"embed_dim": 180, "blocks": 6, "compress_ratio": 3, "squeeze_factor": 30},
+    "HAT-L": {"embed_dim": 180, "blocks": 12, "compress_ratio": 3, "squeeze_factor": 30},
+}
+
+
+def hat_preset(variant: str, scale: int) -> dict[str, Any] | None:
+    preset = _PRESETS.get(variant)
+    if preset is None:
+        return None
+    blocks = int(preset["blocks"])
+    return {
+        "embed_dim": preset["embed_dim"],
+        "depths": [6] * blocks,
+        "num_heads": [6] * blocks,
+        "window_size": 16,
+        "compress_ratio": preset["compress_ratio"],
+        "squeeze_factor": preset["squeeze_factor"],
+        "mlp_ratio": 2.0,
+        "upscale": scale,
+    }
+
+
 HAT_ARCHITECTURE = Architecture(
     name=NAME,
     forms="HAT (HAT-S, HAT, HAT-L)",
     network_module="sr_studio.archs.hat.network",
     detect=detect_hat,
     describe=describe_hat,
+    build=build_hat,
+    preset=hat_preset,
 )

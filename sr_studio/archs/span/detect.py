@@ -8,6 +8,7 @@ is told by the first convolution: `conv_1.sk.weight` exists only with the chains
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -60,11 +61,26 @@ def detect_span(state_dict: StateDict) -> DetectedArchitecture:
         hyperparameters["fused_only"] = True
 
     def build() -> nn.Module:
-        from sr_studio.archs.span.network import SPAN
-
-        return SPAN(feature_channels=channels, upscale=scale, norm=norm, fused_only=fused_only)
+        return build_span(hyperparameters)
 
     return DetectedArchitecture(descriptor=describe_span(hyperparameters), build=build)
+
+
+def build_span(hyperparameters: Mapping[str, Any]) -> nn.Module:
+    from sr_studio.archs.span.network import SPAN
+
+    return SPAN(
+        feature_channels=int(hyperparameters["feature_channels"]),
+        upscale=int(hyperparameters["upscale"]),
+        norm=bool(hyperparameters.get("norm", True)),
+        fused_only=bool(hyperparameters.get("fused_only", False)),
+    )
+
+
+def span_preset(variant: str, scale: int) -> dict[str, Any] | None:
+    """ "SPAN ch48" at a scale: the published SPAN's shape."""
+    match = re.fullmatch(r"SPAN ch(\d+)", variant)
+    return {"feature_channels": int(match[1]), "upscale": scale} if match else None
 
 
 def describe_span(hyperparameters: Mapping[str, Any]) -> ModelDescriptor:
@@ -90,6 +106,8 @@ SPAN_ARCHITECTURE = Architecture(
     network_module="sr_studio.archs.span.network",
     detect=detect_span,
     describe=describe_span,
+    build=build_span,
+    preset=span_preset,
 )
 
 
