@@ -21,3 +21,20 @@ def format_clock(seconds: float) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, whole = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{whole:02d}" if hours else f"{minutes}:{whole:02d}"
+
+
+def duration_text(seconds: float) -> str:
+    """'about 40 s', 'about 2 min', 'about 3 h 10 min': rounded as far as an estimate deserves."""
+    if seconds < 10:
+        return "a few seconds"
+    if seconds < 55:
+        return f"about {max(10, round(seconds / 5) * 5)} s"
+    minutes = seconds / 60
+    if minutes < 10:
+        return f"about {max(1, round(minutes))} min"
+    if minutes < 60:
+        rounded = round(minutes / 5) * 5
+        return f"about {rounded} min" if rounded < 60 else "about 1 h"
+    tens = round(minutes / 10) * 10
+    hours, rest = divmod(tens, 60)
+    return f"about {hours} h" + (f" {rest} min" if rest else "")

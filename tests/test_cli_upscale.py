@@ -465,11 +465,23 @@ def test_estimate_of_a_catalog_model_not_downloaded_times_its_shape_here(tmp_pat
     the published file will."""
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (60, 80, 3), np.uint8)).save(photo)
-    code = main(["upscale", str(photo), "--model", "span-x4-official", "--estimate"])
+    code = main(["upscale", str(photo), "--model", "hat-s-x2", "--estimate"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "span-x4-official is not downloaded yet (9.0 MB)" in captured.err
-    assert captured.out.startswith(f"{photo}: 80x60 -> 320x240: ")
+    assert "hat-s-x2 is not downloaded yet (79.9 MB)" in captured.err
+    assert captured.out.startswith(f"{photo}: 80x60 -> 160x120: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]  # nothing written
-    assert main(["upscale", str(photo), "--model", "span-x4-official"]) == 1  # still needs it
-    assert "sr-studio models download span-x4-official" in capsys.readouterr().err
+    assert main(["upscale", str(photo), "--model", "hat-s-x2"]) == 1  # still needs it
+    assert "sr-studio models download hat-s-x2" in capsys.readouterr().err
+
+
+def test_the_published_span_ids_run_the_bundled_network(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (30, 40, 3), np.uint8)).save(photo)
+    out = tmp_path / "out.png"
+    assert main(["upscale", str(photo), "-o", str(out), "--model", "span-x4-official"]) == 0
+    assert "model: bundled-span-x4 (SPAN" in capsys.readouterr().err
+    assert main(["models", "download", "span-x4-official"]) == 1
+    assert "is bundled with SR Studio as SPAN x4 Clean ('bundled-span-x4')" in (
+        capsys.readouterr().err
+    )

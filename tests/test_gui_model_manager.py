@@ -61,6 +61,8 @@ def model_server(gui_env):
                         "size": len(payload),
                         "sha256": hashlib.sha256(payload).hexdigest(),
                         "description": "A test model served from 127.0.0.1.",
+                        "source": "the test server's own listing",
+                        "published_psnr": {"Urban100": 27.5},
                     }
                 ],
             }
@@ -102,6 +104,12 @@ def test_catalog_download_with_progress_then_use_and_remove(qtbot, window, gui_e
     assert str(gui_env.root / "data") in dialog.location_label.text()
 
     dialog.select("tiny-span-x4")
+    # Before the download: where it is verified from, its license, size and published accuracy.
+    details = dialog.details.text()
+    assert "CC-BY-4.0 · verified against the test server's own listing (size and SHA-256)" in (
+        details
+    )
+    assert "Urban100 27.50 dB published: +1.37 dB over SPAN x4" in details
     progress = []
     window.model_tasks.progress.connect(lambda *args: progress.append(args))
     with qtbot.waitSignal(window.model_tasks.downloaded, timeout=TIMEOUT_MS):
@@ -134,6 +142,12 @@ def test_cancelling_a_download_installs_nothing(qtbot, window, gui_env, model_se
     model_server["delay"] = 0.01  # about 1 MB in 4 KiB pieces: several seconds
     dialog = open_manager(qtbot, window)
     dialog.select("tiny-span-x4")
+    # Before the download: where it is verified from, its license, size and published accuracy.
+    details = dialog.details.text()
+    assert "CC-BY-4.0 · verified against the test server's own listing (size and SHA-256)" in (
+        details
+    )
+    assert "Urban100 27.50 dB published: +1.37 dB over SPAN x4" in details
     progress = []
     window.model_tasks.progress.connect(lambda *args: progress.append(args))
     dialog.download_button.click()

@@ -184,3 +184,20 @@ def test_a_broken_catalog_is_one_line_naming_the_file(tmp_path, document, messag
 def test_a_missing_catalog_is_reported(tmp_path):
     with pytest.raises(CatalogError, match="model catalog not found"):
         load_catalog(tmp_path / "absent.json")
+
+
+def test_models_list_all_says_what_each_download_is_before_it_is_made(monkeypatch, capsys):
+    from sr_studio.cli import main
+
+    monkeypatch.delenv("SR_STUDIO_CATALOG", raising=False)
+    assert main(["models", "list", "--all"]) == 0
+    out = capsys.readouterr().out
+    facts = out.split("What each downloadable model is", 1)[1]
+    assert "  hat-s-x4: HAT-S x4 (official)\n" in facts
+    assert (
+        "    81.1 MB · Apache-2.0 · verified against OpenModelDB/open-model-database "
+        "data/models/4x-HAT-S-SRx4.json (size and SHA-256)\n"
+    ) in facts
+    assert "    Urban100 27.87 dB published: +1.74 dB over SPAN x4\n" in facts
+    # The published SPAN is the bundled SPAN Clean: not offered a second time.
+    assert "span-x4-official" not in out and "span-x2-official" not in out

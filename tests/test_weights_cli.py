@@ -116,14 +116,14 @@ def test_list_is_an_aligned_table_with_human_sizes_and_a_legend(home, capsys):
     by_id = {row.split()[0]: row for row in rows[1:]}
     assert by_id["span-x4-official"].endswith("Apache-2.0  available")
     assert "9.0 MB" in by_id["span-x4-official"] and " Clean " in by_id["span-x4-official"]
-    assert by_id["hat-s-x2"].endswith("available, unverified") and " ? " in by_id["hat-s-x2"]
+    assert by_id["hat-s-x2"].endswith("available") and "1.0 kB" in by_id["hat-s-x2"]
     assert " Photo " in by_id["span-x4-nomosuni-jpg"] and "4.5 MB" in by_id["span-x4-nomosuni-jpg"]
     assert (
         by_id["bundled-span-x2"].endswith("bundled")
         and "SR Studio SPAN x2" in by_id["bundled-span-x2"]
     )
     assert by_id["mine"].endswith("imported") and " kB " in by_id["mine"]
-    assert "Legend" in output and "unverified  no checksum was published" in output
+    assert "Legend" in output and "verified    the file matches its published checksum" in output
     assert re.search(
         r"\n  FOR +Photo +camera JPEGs, phone photos, noise\n"
         r" +Clean +sharp sources, renders, downscaled images\n",

@@ -24,6 +24,12 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=list_models_command)
 
     listing = actions.add_parser("list", help="show bundled, installed and downloadable models")
+    listing.add_argument(
+        "--all",
+        action="store_true",
+        help="also what each downloadable model is: its size, license and the public record its "
+        "download is verified against, its published accuracy and how long it takes",
+    )
     listing.set_defaults(handler=list_models_command)
 
     download = actions.add_parser(
@@ -70,8 +76,6 @@ def list_models_command(args) -> int:
         status = item.status
         if item.status == "installed":
             status += ", verified" if item.verified else ", unverified"
-        elif item.status == "available" and not item.verified:
-            status += ", unverified"  # it will be: nobody published its checksum
         rows.append(
             (
                 item.id,
@@ -91,8 +95,7 @@ def list_models_command(args) -> int:
         ("", "imported", "your own file, added with `sr-studio models import FILE`"),
         ("", "available", "not on this computer yet: `sr-studio models download ID`"),
         ("", "verified", "the file matches its published checksum (SHA-256)"),
-        ("", "unverified", "no checksum was published: checked by its size and by loading it"),
-        ("SIZE", "?", "not published; known once downloaded"),
+        ("", "unverified", "installed by an earlier version without a published checksum"),
     ]
     out = sys.stdout
     out.write(format_table(rows, right_aligned={2, 4}))
@@ -103,8 +106,25 @@ def list_models_command(args) -> int:
             f"\nCleanup strength, 0-100 (100: as trained; less keeps more fine texture), for "
             f"{', '.join(blendable)}:\n  sr-studio upscale --model ID --cleanup 60\n"
         )
+    if getattr(args, "all", False):
+        out.write(catalog_facts(listings))
     out.write(f"\nModels are stored in {models_dir()}\n")
     return 0
+
+
+def catalog_facts(listings) -> str:
+    """For each catalog model, what a download gets: provenance, published accuracy, speed."""
+    from sr_studio.model_facts import facts, measured_here
+    from sr_studio.weights.catalog import load_catalog
+
+    listed = {item.id for item in listings}
+    lines = ["", "What each downloadable model is (sr-studio models download ID):"]
+    for entry in load_catalog():
+        if entry.id not in listed:
+            continue
+        lines.append(f"  {entry.id}: {entry.name}")
+        lines += [f"    {line}" for line in facts(entry, measured_here(entry))]
+    return "\n".join(lines) + "\n"
 
 
 def format_table(

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from sr_studio.archs.descriptor import ModelDescriptor
+from sr_studio.durations import duration_text
 from sr_studio.engine.upscaler import Upscaler
 
 FILE_NAME = "throughput.json"
@@ -167,23 +168,6 @@ def calibrate(upscaler: Upscaler) -> Measurement:
     finally:
         upscaler.tile = saved_tile
     return Measurement(side * side, seconds, "calibration")
-
-
-def duration_text(seconds: float) -> str:
-    """'about 40 s', 'about 2 min', 'about 3 h 10 min': rounded as far as an estimate deserves."""
-    if seconds < 10:
-        return "a few seconds"
-    if seconds < 55:
-        return f"about {max(10, round(seconds / 5) * 5)} s"
-    minutes = seconds / 60
-    if minutes < 10:
-        return f"about {max(1, round(minutes))} min"
-    if minutes < 60:
-        rounded = round(minutes / 5) * 5
-        return f"about {rounded} min" if rounded < 60 else "about 1 h"
-    tens = round(minutes / 10) * 10
-    hours, rest = divmod(tens, 60)
-    return f"about {hours} h" + (f" {rest} min" if rest else "")
 
 
 MUCH_FASTER = 4.0  # an alternative is named when it takes at most a quarter of the time

@@ -122,6 +122,19 @@ def _size_text(size) -> str:
     return human_size(size) if size else "unknown"
 
 
+def catalog_facts(model_id: str) -> list[str]:
+    """What a catalog model is, before its download: size, license and the record it is verified
+    against, its published accuracy, how long it takes (model_facts: as `models list --all`)."""
+    from sr_studio.model_facts import facts, measured_here
+    from sr_studio.weights.catalog import CatalogError, find_entry
+
+    try:
+        entry = find_entry(model_id)
+    except CatalogError:
+        return []
+    return facts(entry, measured_here(entry)) if entry is not None else []
+
+
 def failure_text(what: str, message: str) -> str:
     """Says that it failed once: a download's own error reads 'hat-s-x4: download failed: …'."""
     model_id, said, reason = message.partition(": download failed: ")
@@ -277,6 +290,8 @@ class ModelManagerDialog(QDialog):
             text = listing.description or listing.name
             if listing.purpose in PURPOSES:
                 text += f"\nFor: {PURPOSES[listing.purpose]}."
+            for line in catalog_facts(listing.id):
+                text += f"\n{line}"
             if listing.path is not None:
                 text += f"\nFile: {listing.path}"
             self.details.setText(text)

@@ -61,6 +61,11 @@ class CatalogEntry:
     expect: dict[str, object] = field(default_factory=dict)
     # the authors' PSNR-Y on the standard sets ({"Set5": 32.92, ...}); empty where none is quoted
     published_psnr: dict[str, float] = field(default_factory=dict)
+    # benchmarks/bench_catalog_speed.py: seconds for a 1 MP photo on the catalog's benchmark CPU
+    # (`speed_measured_on` of the catalog), a network of this shape; None before it was measured
+    cpu_seconds_per_megapixel: float | None = None
+    # the id of the bundled model that is this network (the published SPAN): nothing to download
+    bundled_as: str | None = None
 
     @property
     def hyperparameters(self) -> dict[str, object] | None:
@@ -119,6 +124,17 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> list[CatalogEntr
     return entries
 
 
+def speed_measured_on(path: str | os.PathLike[str] | None = None) -> str:
+    """The machine the catalog's `cpu_seconds_per_megapixel` were measured on, in words ("" when
+    none were)."""
+    path = Path(path) if path is not None else catalog_path()
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("speed_measured_on", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
 def find_entry(model_id: str, entries: list[CatalogEntry] | None = None) -> CatalogEntry | None:
     for entry in load_catalog() if entries is None else entries:
         if entry.id == model_id:
@@ -173,6 +189,11 @@ def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         fail("'expect' must be an object of hyperparameters")
+    seconds = raw.get("cpu_seconds_per_megapixel")
+    if seconds is not None and (
+        not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0
+    ):
+        fail("'cpu_seconds_per_megapixel' must be a positive number of seconds")
     psnr = raw.get("published_psnr", {})
     if not isinstance(psnr, dict) or not all(
         isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
@@ -194,4 +215,6 @@ def parse_entry(raw: object, index: int, path: Path) -> CatalogEntry:
         source=text("source"),
         expect=dict(expect),
         published_psnr={k: float(v) for k, v in psnr.items()},
+        cpu_seconds_per_megapixel=float(seconds) if seconds is not None else None,
+        bundled_as=optional_text("bundled_as"),
     )

@@ -154,10 +154,18 @@ def download_model(
 
 def catalog_entry(model_id: str) -> CatalogEntry:
     """The entry to download, or a DownloadError saying why there is none (bundled, or unknown)."""
+    from sr_studio.weights.bundled import find_bundled
+
     entry = find_entry(model_id)
+    bundled = find_bundled(entry.bundled_as) if entry and entry.bundled_as else None
+    if bundled is not None:
+        raise DownloadError(
+            f"is bundled with SR Studio as {bundled.name} ('{bundled.id}'); there is nothing to "
+            "download",
+            model_id,
+        )
     if entry is not None:
         return entry
-    from sr_studio.weights.bundled import find_bundled
 
     if find_bundled(model_id) is not None:
         raise DownloadError("is bundled with SR Studio; there is nothing to download", model_id)

@@ -68,7 +68,10 @@ def list_models(
         for m in bundled_models()
     ]
     available = []
+    bundled_ids = {listing.id for listing in listings}
     for entry in catalog:
+        if entry.bundled_as in bundled_ids and entry.id not in installed:
+            continue  # the same network is bundled: nothing to offer
         model = installed.pop(entry.id, None)
         if model is not None:
             listings.append(from_installed(model, entry))
@@ -136,7 +139,11 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None, scale: int | None
         raise SRStudioError(
             "is a folder; give a model id or a weights file (.pth or .safetensors)", path
         )
-    if any(entry.id == text for entry in load_catalog()):
+    entry = next((entry for entry in load_catalog() if entry.id == text), None)
+    if entry is not None:
+        twin = next((m for m in bundled_models() if m.id == entry.bundled_as), None)
+        if twin is not None:
+            return twin.path  # the published network, bundled under its own id
         raise SRStudioError(
             f"the model '{text}' is not installed; run: sr-studio models download {text}"
         )
