@@ -159,3 +159,38 @@ def test_automatic_at_x2_chooses_between_the_x2_models(tmp_path, capsys):
 def test_the_choice_is_a_plain_record_with_a_reason():
     choice = choose(PhotoCondition(70, 1.0, 1.2, 1.3))
     assert 0 < choice.cleanup_percent <= 100 and "JPEG quality about 70" in choice.reason
+
+
+def test_one_naming_rule_a_second_model_is_a_second_file_not_a_skip(tmp_path, capsys):
+    """NAME_x4 for Automatic, NAME_x4_WORDS for a model chosen by hand, in words a person reads:
+    the window's exports follow the same rule (tests/test_session.py)."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    Image.fromarray(scene(48, 64)).save(folder / "foreman.png")
+    upscale_err([str(folder)], capsys)
+    upscale_err([str(folder), "--model", "bundled-span-x4-photo@75"], capsys)
+    err = upscale_err([str(folder), "--model", "bundled-span-x4"], capsys)
+    assert "skipped" not in err
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "foreman.png",
+        "foreman_x4.png",
+        "foreman_x4_clean.png",
+        "foreman_x4_photo-75.png",
+    ]
+    # Their results are SR Studio's own: a later folder run leaves all three out.
+    err = upscale_err([str(folder)], capsys)
+    assert "3 earlier SR Studio result(s) left out" in err
+
+
+def test_the_window_names_its_exports_by_the_same_rule(tmp_path):
+    from pathlib import Path
+
+    from sr_studio.gui.export_plan import ExportOptions, output_name
+    from sr_studio.weights.library import file_words
+
+    source = Path("foreman.png")
+    pattern = ExportOptions().pattern
+    assert output_name(pattern, source, 4, "", "png") == "foreman_x4.png"  # Automatic
+    words = file_words("bundled-span-x4-photo@75")
+    assert output_name(pattern, source, 4, words, "png") == "foreman_x4_photo-75.png"
+    assert file_words("hat-s-x4") == "hat-s" and file_words("bundled-span-x2") == "clean"

@@ -37,7 +37,7 @@ def run_cli(*args):
 def test_single_file_is_written_beside_the_input(tmp_path, model_file, capsys):
     source = photo(tmp_path / "street.png")
     assert run_cli(source, "--model", model_file) == 0
-    with Image.open(tmp_path / "street_x2.png") as result:
+    with Image.open(tmp_path / "street_x2_tiny-span.png") as result:
         assert result.size == (48, 32)
         assert result.mode == "RGB"
 
@@ -63,8 +63,8 @@ def test_folder_with_a_bad_file_still_does_the_good_ones(tmp_path, model_file, c
     out = tmp_path / "results"
     out.mkdir()
     assert run_cli(folder, "--model", model_file, "-o", out) == 1
-    assert sorted(p.name for p in out.iterdir()) == ["a_x2.png", "c_x2.png"]
-    with Image.open(out / "c_x2.png") as gray:
+    assert sorted(p.name for p in out.iterdir()) == ["a_x2_tiny-span.png", "c_x2_tiny-span.png"]
+    with Image.open(out / "c_x2_tiny-span.png") as gray:
         assert gray.mode == "L"
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and "b.jpg" in errors[0]
@@ -72,7 +72,7 @@ def test_folder_with_a_bad_file_still_does_the_good_ones(tmp_path, model_file, c
 
 def test_existing_output_is_skipped_not_overwritten_and_not_a_failure(tmp_path, model_file, capsys):
     source = photo(tmp_path / "x.png")
-    existing = tmp_path / "x_x2.png"
+    existing = tmp_path / "x_x2_tiny-span.png"
     existing.write_bytes(b"precious")
     assert main(["upscale", str(source), "--model", str(model_file)]) == 0
     assert existing.read_bytes() == b"precious"
@@ -110,7 +110,7 @@ def test_sixteen_bit_input_gives_sixteen_bit_output(tmp_path, model_file):
     source = tmp_path / "deep.png"
     Image.fromarray(pixels).save(source)
     assert run_cli(source, "--model", model_file) == 0
-    with Image.open(tmp_path / "deep_x2.png") as result:
+    with Image.open(tmp_path / "deep_x2_tiny-span.png") as result:
         assert result.mode.startswith("I")
         values = np.asarray(result)
     assert values.shape == (24, 40) and values.max() > 255
@@ -141,9 +141,9 @@ def test_pixel_limit_is_configurable_and_checked_before_decoding(tmp_path, model
     source = photo(tmp_path / "big.png", size=(400, 300))  # 0.12 MP
     assert run_cli(source, "--model", model_file, "--max-megapixels", "0.1") == 1
     err = capsys.readouterr().err
-    assert "big.png" in err and not (tmp_path / "big_x2.png").exists()
+    assert "big.png" in err and not (tmp_path / "big_x2_tiny-span.png").exists()
     assert run_cli(source, "--model", model_file, "--max-megapixels", "0.2") == 0
-    assert (tmp_path / "big_x2.png").exists()
+    assert (tmp_path / "big_x2_tiny-span.png").exists()
 
 
 @pytest.mark.parametrize("native", [False, True])
@@ -169,7 +169,7 @@ def test_bf16_on_a_cpu_without_it_runs_in_fp32_with_a_one_line_note(
         )
         == 0
     )
-    assert (tmp_path / "pier_x2.png").exists()
+    assert (tmp_path / "pier_x2_tiny-span.png").exists()
     lines = capsys.readouterr().err.splitlines()
     notes = [line for line in lines if line.startswith("sr-studio: note:")]
     header = next(line for line in lines if line.startswith("model:"))
@@ -208,7 +208,10 @@ def test_an_output_folder_that_does_not_exist_is_created(tmp_path, model_file):
     photo(trip / "a.png")
     photo(trip / "b.jpg")
     assert run_cli(trip, "--model", model_file, "-o", tmp_path / "trip-x4") == 0
-    assert sorted(p.name for p in (tmp_path / "trip-x4").iterdir()) == ["a_x2.png", "b_x2.jpg"]
+    assert sorted(p.name for p in (tmp_path / "trip-x4").iterdir()) == [
+        "a_x2_tiny-span.png",
+        "b_x2_tiny-span.jpg",
+    ]
 
     # Several files into a new nested folder; one file into a new folder named without a suffix.
     assert (
@@ -218,11 +221,11 @@ def test_an_output_folder_that_does_not_exist_is_created(tmp_path, model_file):
         == 0
     )
     assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == [
-        "a_x2.png",
-        "b_x2.jpg",
+        "a_x2_tiny-span.png",
+        "b_x2_tiny-span.jpg",
     ]
     assert run_cli(trip / "a.png", "--model", model_file, "-o", tmp_path / "just-a") == 0
-    assert [p.name for p in (tmp_path / "just-a").iterdir()] == ["a_x2.png"]
+    assert [p.name for p in (tmp_path / "just-a").iterdir()] == ["a_x2_tiny-span.png"]
 
 
 def test_an_output_file_name_for_one_photo_is_a_file_and_its_folder_is_created(
@@ -276,21 +279,21 @@ def test_running_twice_over_a_folder_does_not_enlarge_the_first_results(
     photo(folder / "b.jpg")
     assert main(["upscale", str(folder), "--model", str(model_file)]) == 0
     first = {p.name: p.read_bytes() for p in folder.iterdir()}
-    assert sorted(first) == ["a.png", "a_x2.png", "b.jpg", "b_x2.jpg"]
+    assert sorted(first) == ["a.png", "a_x2_tiny-span.png", "b.jpg", "b_x2_tiny-span.jpg"]
     capsys.readouterr()
 
     assert main(["upscale", str(folder), "--model", str(model_file)]) == 0
 
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == first, (
-        "no *_x2_x2, nothing rewritten"
+        "no second round of results, nothing rewritten"
     )
     err = capsys.readouterr().err
     assert f"sr-studio: note: {folder}: 2 earlier SR Studio result(s) left out" in err
     assert "2 image(s) to x2" in err and "2 of 2 image(s) skipped" in err and "error" not in err
 
     # Named as a file, a result is enlarged again: the rule is for folder scans only.
-    assert run_cli(folder / "a_x2.png", "--model", model_file) == 0
-    assert (folder / "a_x2_x2.png").exists()
+    assert run_cli(folder / "a_x2_tiny-span.png", "--model", model_file) == 0
+    assert (folder / "a_x2_tiny-span_x2_tiny-span.png").exists()
 
 
 @pytest.mark.parametrize(

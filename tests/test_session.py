@@ -227,23 +227,23 @@ def test_an_export_conflict_asks_once_and_keeps_both_or_cancels(setup, tmp_path)
     run_to_the_end()
     out = tmp_path / "out"
     out.mkdir()
-    (out / "a_x2_span-x2.png").write_bytes(b"the user's own file")
+    (out / "a_x2_span.png").write_bytes(b"the user's own file")
     options = ExportOptions(folder=str(out))
     asked = []
     assert session.export_all(options, lambda existing: asked.append(existing) or "cancel") == 0
-    assert asked == [[out / "a_x2_span-x2.png"]] and workers.exports == []
+    assert asked == [[out / "a_x2_span.png"]] and workers.exports == []
     assert session.export_all(options, lambda existing: "keep") == 2
     workers.finish_exports()
-    assert (out / "a_x2_span-x2.png").read_bytes() == b"the user's own file"
+    assert (out / "a_x2_span.png").read_bytes() == b"the user's own file"
     assert sorted(p.name for p in out.iterdir()) == [
-        "a_x2_span-x2 (2).png",
-        "a_x2_span-x2.png",
-        "b_x2_span-x2.png",
+        "a_x2_span (2).png",
+        "a_x2_span.png",
+        "b_x2_span.png",
     ]
     assert [item.status for item in items] == ["exported", "exported"]
     # Added again, the folder gives back only what this session did not write (here: the user's own
     # file).
-    assert [item.name for item in session.add_paths([out])] == ["a_x2_span-x2.png"]
+    assert [item.name for item in session.add_paths([out])] == ["a_x2_span.png"]
 
 
 def test_quitting_knows_the_work_not_exported(setup, tmp_path):
@@ -272,7 +272,7 @@ def test_a_failed_export_is_reported_and_the_result_stays_unexported(setup, tmp_
     out = tmp_path / "out"
     out.mkdir()
     session.export([item], ExportOptions(folder=str(out)), lambda existing: "replace")
-    (out / "a_x2_span-x2.png").write_bytes(b"appeared meanwhile")
+    (out / "a_x2_span.png").write_bytes(b"appeared meanwhile")
     workers.finish_exports()
     assert of(events.ExportFailed, seen) and session.unexported() == [item]
     assert session.pending_exports == {}
@@ -389,6 +389,6 @@ def test_cancelling_the_export_question_says_nothing_was_written(setup, tmp_path
     run_to_the_end()
     out = tmp_path / "out"
     out.mkdir()
-    (out / "a_x2_span-x2.png").write_bytes(b"the user's own file")
+    (out / "a_x2_span.png").write_bytes(b"the user's own file")
     assert session.export_all(ExportOptions(folder=str(out)), lambda existing: "cancel") == 0
     assert of(events.Notice, seen)[-1].text == "Export cancelled: nothing was written."

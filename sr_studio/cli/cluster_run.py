@@ -234,6 +234,7 @@ def run_on_cluster(
         scale_label,
     )
     from sr_studio.model_loading import blended_model, model_from_state_dict
+    from sr_studio.weights.library import file_words
 
     automatic = automatic_pair(args)
     if automatic is not None:
@@ -254,8 +255,9 @@ def run_on_cluster(
             state_dict, model_path, base_state_dict, cleanup.base, cleanup.strength
         )
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
+    words = "" if automatic is not None else file_words(model_label(model_path, cleanup))
     plan = plan_outputs(
-        [path.resolve() for path in files], args.output, args.format, scale, as_file
+        [path.resolve() for path in files], args.output, args.format, scale, as_file, words
     )
     if args.output:
         output = Path(args.output).expanduser()

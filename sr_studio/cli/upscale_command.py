@@ -21,6 +21,7 @@ from sr_studio.photo_formats import (
     scan_folder,
 )
 from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
+from sr_studio.weights.library import file_words
 
 if TYPE_CHECKING:
     from sr_studio.automatic_choice import AutomaticPair, Choice
@@ -190,8 +191,11 @@ def plan_outputs(
     requested_format: str | None,
     scale: float,
     as_file: bool | None = None,
+    model_words: str = "",
 ) -> list[tuple[Path, Path, str]]:
-    """(input, output, format) for each file; decided before any work, so mistakes show at once."""
+    """(input, output, format) for each file; decided before any work, so mistakes show at once.
+    Beside the input or in a folder, NAME_x4.ext, or NAME_x4_WORDS.ext for a model chosen by hand
+    (`library.file_words`: the window's exports are named by the same rule)."""
     from sr_studio.photo_io import output_extension
 
     if as_file is None:
@@ -205,9 +209,9 @@ def plan_outputs(
             continue
         fmt = output_format_for(source, requested_format, None)
         folder = target if target is not None else source.parent
-        plan.append(
-            (source, folder / f"{source.stem}_{scale_label(scale)}{output_extension(fmt)}", fmt)
-        )
+        words = f"_{model_words}" if model_words else ""
+        name = f"{source.stem}_{scale_label(scale)}{words}{output_extension(fmt)}"
+        plan.append((source, folder / name, fmt))
     seen: dict[Path, Path] = {}
     for source, destination, _ in plan:
         key = destination.resolve()
@@ -374,7 +378,8 @@ def run(args: argparse.Namespace) -> int:
         model_path, cleanup = resolve_model_choice(args)
     model = load_model(model_path, cleanup)
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
-    plan = plan_outputs(files, args.output, args.format, scale, as_file)
+    words = "" if automatic is not None else file_words(model_label(model_path, cleanup))
+    plan = plan_outputs(files, args.output, args.format, scale, as_file, words)
     if args.estimate:  # before the output folder is created: an estimate writes nothing
         from sr_studio.cli.run_estimates import print_estimates
 

@@ -103,7 +103,9 @@ def scale_text(scale: float) -> str:
 def output_name(
     pattern: str, source: Path, scale: float, model: str, format: str, index: int = 1
 ) -> str:
-    """The file name for one output, e.g. `{name}_x{scale}_{model}` -> `beach_x4_span-x4.png`."""
+    """The file name for one output, e.g. `{name}_x{scale}_{model}` -> `beach_x4_photo-75.png`.
+    An empty `model` (Automatic chose it) leaves no dangling separator: `beach_x4.png`, as the
+    command line names it."""
     problem = pattern_problem(pattern)
     if problem:
         raise ValueError(problem)
@@ -114,6 +116,8 @@ def output_name(
         ext=source.suffix.lstrip(".").lower(),
         index=index,
     )
+    if not model:
+        stem = re.sub(r"[_\- ]{2,}", lambda m: m[0][0], stem).strip("_- ")
     stem = _UNSAFE.sub("_", stem).strip().rstrip(".") or "photo"
     return stem + EXTENSIONS[format]
 

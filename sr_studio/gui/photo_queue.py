@@ -56,7 +56,8 @@ class QueueItem:
         0  # which result: a re-run makes a new one, late answers about an old one are ignored
     )
     result_scale: float | None = None
-    result_model: str = ""  # model id (file names)
+    result_model: str = ""  # model id
+    result_automatic: bool = False  # chosen by Automatic: its file name says no model
     result_model_name: str = ""  # what the user knows it as (titles)
     exported_to: Path | None = None
     clipboard_image: bool = False  # pasted, not read from a file

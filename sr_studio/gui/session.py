@@ -49,6 +49,7 @@ from sr_studio.gui.photo_queue import (
 )
 from sr_studio.model_blending import Cleanup
 from sr_studio.photo_formats import INPUT_FORMAT_NAMES, is_photo_path, photos_in_folder
+from sr_studio.weights.library import file_words
 
 NO_MODEL = "No model is installed. Open the model manager (Ctrl+M) to download or import one."
 
@@ -300,6 +301,7 @@ class _EarlierResult:
     result_scale: float | None
     result_model: str
     result_model_name: str
+    result_automatic: bool
     status: str
     message: str
 
@@ -590,6 +592,7 @@ class Session:
         return text
 
     def _start_run(self, item: QueueItem, options: RunOptions) -> None:
+        automatic = options.automatic is not None
         options, reason = options.for_photo(item.photo)
         pixels = item.photo.pixels
         height, width = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
@@ -612,6 +615,7 @@ class Session:
         # them.
         item.preview = None
         item.result_model = options.model_id
+        item.result_automatic = automatic
         item.result_model_name = options.model_name
         item.result_size = None
         self.running = item
@@ -1089,6 +1093,7 @@ class Session:
                 item.result_scale,
                 item.result_model,
                 item.result_model_name,
+                item.result_automatic,
                 item.status,
                 item.message,
             )
@@ -1110,6 +1115,7 @@ class Session:
         item.result_size, item.result_token = earlier.result_size, earlier.result_token
         item.result_scale, item.result_model = earlier.result_scale, earlier.result_model
         item.result_model_name = earlier.result_model_name
+        item.result_automatic = earlier.result_automatic
         self.queue.set_status(item, earlier.status, earlier.message)
         if item is self.queue.current:
             self._restore(item)
@@ -1138,9 +1144,8 @@ class Session:
             source = item.path
             if item.clipboard_image and not options.folder:
                 source = self.pictures / item.path.name
-            path = output_path(
-                options, source, item.result_scale or 1, item.result_model or "model", index
-            )
+            words = "" if item.result_automatic else file_words(item.result_model or "model")
+            path = output_path(options, source, item.result_scale or 1, words, index)
             counter = 2
             base = path
             while path in destinations:  # two photos with the same name in one batch

@@ -225,6 +225,22 @@ def resolve_choice(
     return path, with_cleanup(path, suffix if suffix is not None else cleanup_percent)
 
 
+def file_words(model_id: str) -> str:
+    """The model as an output's file name says it, in words a person reads: `bundled-span-x4` ->
+    `clean`, `bundled-span-x4-photo@75` -> `photo-75`, `hat-s-x4` -> `hat-s`; a file's or an
+    import's own name as it is. One rule for the command line and the window's exports."""
+    from sr_studio.weights.catalog import purpose_name
+
+    plain, percent = split_cleanup(model_id)
+    bundled = next((m for m in bundled_models() if m.id == plain), None)
+    if bundled is not None and purpose_name(bundled.purpose):
+        words = purpose_name(bundled.purpose).lower()
+    else:
+        words = re.sub(r"-x\d+(?=-|$)", "", Path(plain).stem if "." in plain else plain)
+    words = re.sub(r"[^A-Za-z0-9._-]+", "-", words).strip("-._") or "model"
+    return f"{words}-{percent:g}" if percent is not None else words
+
+
 def _same_file(one: str | os.PathLike[str] | None, other: str | os.PathLike[str]) -> bool:
     try:
         return one is not None and Path(one).resolve() == Path(other).resolve()
