@@ -112,38 +112,37 @@ class RunOptions:
     # Automatic: the photo model at the strength each photo needs (for_photo resolves it)
     automatic: AutomaticPair | None = None
 
-    def for_photo(self, photo: Any) -> tuple[RunOptions, str]:
-        """The options this photo runs with, and for Automatic the reason in words ("JPEG quality
-        about 70, visible noise"); other options are returned as they are, with no reason."""
+    def for_photo(self, photo: Any) -> RunOptions:
+        """The options this photo runs with: for Automatic, the model and cleanup it chose, named
+        with the reason ("SPAN x4 Photo, cleanup 90% (Automatic: JPEG quality about 70, visible
+        noise)"); other options as they are."""
         pair = self.automatic
         if pair is None or photo is None:
-            return self, ""
+            return self
         from sr_studio.automatic_choice import choose
         from sr_studio.photo_condition import assess
 
         choice = choose(assess(photo.pixels, photo.jpeg_quality))
+        why = f" (Automatic: {choice.reason})"  # titles and notices say what was chosen and why
         if choice.cleanup_percent == 0:
             return replace(
                 self,
                 model_id=pair.clean_id,
-                model_name=pair.clean_name,
+                model_name=pair.clean_name + why,
                 model_path=pair.clean_path,
                 cleanup=None,
                 automatic=None,
-            ), choice.reason
-        cleanup = (
-            None
-            if choice.cleanup_percent == 100
-            else Cleanup(pair.clean_path, choice.cleanup_percent / 100)
-        )
+            )
+        strength = choice.cleanup_percent / 100
+        cleanup = None if choice.cleanup_percent == 100 else Cleanup(pair.clean_path, strength)
         return replace(
             self,
             model_id=cleanup.model_id(pair.photo_id) if cleanup else pair.photo_id,
-            model_name=cleanup.model_name(pair.photo_name) if cleanup else pair.photo_name,
+            model_name=Cleanup(pair.clean_path, strength).model_name(pair.photo_name) + why,
             model_path=pair.photo_path,
             cleanup=cleanup,
             automatic=None,
-        ), choice.reason
+        )
 
     @property
     def effective_scale(self) -> float:
@@ -593,7 +592,7 @@ class Session:
 
     def _start_run(self, item: QueueItem, options: RunOptions) -> None:
         automatic = options.automatic is not None
-        options, reason = options.for_photo(item.photo)
+        options = options.for_photo(item.photo)
         pixels = item.photo.pixels
         height, width = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
         self._set_aside_result(item)
@@ -625,9 +624,7 @@ class Session:
         self._emit(
             RunStarted(
                 item,
-                f"Enlarging {item.name} x{options.effective_scale:g} with {options.model_name}"
-                + (f" (Automatic: {reason})" if reason else "")
-                + "…",
+                f"Enlarging {item.name} x{options.effective_scale:g} with {options.model_name}…",
             )
         )
         self._emit(ItemChanged(item))
@@ -815,7 +812,7 @@ class Session:
             return
         item = self.queue.current
         assert item is not None and options.model_path is not None
-        options, reason = options.for_photo(item.photo)
+        options = options.for_photo(item.photo)
         pixels = item.photo.pixels
         x, y = max(0, box[0]), max(0, box[1])
         width = min(pixels.shape[1], box[0] + box[2]) - x
@@ -849,9 +846,7 @@ class Session:
         self.previewing = item
         self._emit(ItemChanged(item))
         self._notice(
-            f"Previewing {width} × {height} px of {item.name} with {options.model_name}"
-            + (f" (Automatic: {reason})" if reason else "")
-            + "…",
+            f"Previewing {width} × {height} px of {item.name} with {options.model_name}…",
             "status",
         )
         self.workers.preview(
@@ -976,7 +971,7 @@ class Session:
         item = self.queue.current
         if item is None or item.photo is None or item.has_result or options.model_path is None:
             return
-        options, _ = options.for_photo(item.photo)
+        options = options.for_photo(item.photo)
         token = next(self._preview_tokens)
         self._estimates[item.id] = (token, options.model_id)
         pixels = item.photo.pixels
