@@ -195,6 +195,8 @@ NEAREST = Architecture(
     network_module=__name__,
     detect=detect_nearest,
     describe=describe_nearest,
+    build=lambda hyperparameters: Nearest3x(),
+    preset=lambda variant, scale: None,
 )
 
 

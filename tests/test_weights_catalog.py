@@ -201,3 +201,32 @@ def test_models_list_all_says_what_each_download_is_before_it_is_made(monkeypatc
     assert "    Urban100 27.87 dB published: +1.74 dB over SPAN x4\n" in facts
     # The published SPAN is the bundled SPAN Clean: not offered a second time.
     assert "span-x4-official" not in out and "span-x2-official" not in out
+
+
+LAYOUTS = SHARED / "fixtures" / "parity" / "official_state_dict_layouts.json"
+
+
+@pytest.mark.skipif(not LAYOUTS.exists(), reason=f"{LAYOUTS} is not beside the checkout")
+@pytest.mark.parametrize(
+    "official, arch, variant, scale",
+    [
+        ("HAT-S_SRx4", "HAT", "HAT-S", 4),
+        ("HAT_SRx3", "HAT", "HAT", 3),
+        ("HAT-L_SRx4", "HAT", "HAT-L", 4),
+        ("spanx2_ch48", "SPAN", "SPAN ch48", 2),
+    ],
+)
+def test_a_catalog_model_is_timed_with_a_network_of_the_published_files_shape(
+    official, arch, variant, scale
+):
+    """What --estimate runs before a download: every tensor of the official file, in shape."""
+    from sr_studio.archs import ARCHITECTURES
+
+    layout = json.loads(LAYOUTS.read_text(encoding="utf-8"))[official]
+    architecture = next(a for a in ARCHITECTURES if a.name == arch)
+    preset = architecture.preset(variant, scale)
+    assert preset == layout["hyperparameters"]
+    network = architecture.build(preset)
+    shapes = {k: tuple(v) for k, v in layout["keys"].items()}
+    own = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+    assert {k: own.get(k) for k in shapes} == shapes
