@@ -392,3 +392,24 @@ def test_cancelling_the_export_question_says_nothing_was_written(setup, tmp_path
     (out / "a_x2_span.png").write_bytes(b"the user's own file")
     assert session.export_all(ExportOptions(folder=str(out)), lambda existing: "cancel") == 0
     assert of(events.Notice, seen)[-1].text == "Export cancelled: nothing was written."
+
+
+def test_exports_with_any_name_are_not_queued_again_in_a_later_session(setup, tmp_path):
+    """A custom pattern's exports ('holiday-big-1.png') do not look like SR Studio results, yet the
+    app wrote them: re-adding their folder, even after a restart, queues only the photos."""
+    from sr_studio.gui.export_plan import ExportLog
+
+    session, workers, seen, photo, run_to_the_end = setup
+    log = tmp_path / "data" / "exports.json"
+    first = Session(workers, pictures=tmp_path / "Pictures", exports=ExportLog(log))
+    workers.session = first
+    first.add_paths([photo("a.png")])
+    first.run_all(OPTIONS)
+    run_to_the_end()
+    out = tmp_path / "out"
+    custom = ExportOptions(folder=str(out), pattern="holiday-big-{index}")
+    first.export_all(custom, lambda existing: "keep")
+    workers.finish_exports()
+    (out / "mine.png").write_bytes((tmp_path / "photos" / "a.png").read_bytes())
+    later = Session(workers, pictures=tmp_path / "Pictures", exports=ExportLog(log))
+    assert [item.name for item in later.add_paths([out])] == ["mine.png"]

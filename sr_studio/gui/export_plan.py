@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import string
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -141,3 +144,47 @@ def unused_path(path: Path) -> Path:
         if not candidate.exists():
             return candidate
         counter += 1
+
+
+class ExportLog:
+    """The files this app exported, kept between sessions (`exports.json` in the data folder, the
+    newest KEPT), so that adding their folder again never queues them, whatever name pattern
+    made them. Without a path it lives in memory only (tests, a session that cannot write)."""
+
+    KEPT = 5000
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._paths: list[Path] = self._read()
+
+    def _read(self) -> list[Path]:
+        if self.path is None:
+            return []
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []  # a lost or damaged log costs a re-queued export, never the window
+        if not isinstance(document, list):
+            return []
+        return [Path(p) for p in document if isinstance(p, str)]
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(list(self._paths))
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str | Path) and Path(path) in self._paths
+
+    def add(self, path: Path) -> None:
+        path = Path(path)
+        if path in self._paths:
+            self._paths.remove(path)
+        self._paths = [*self._paths, path][-self.KEPT :]
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text(json.dumps([str(p) for p in self._paths]), encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError:
+            pass  # kept for this session at least

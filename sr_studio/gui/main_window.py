@@ -27,6 +27,7 @@ from sr_studio.gui import appearance, dialogs
 from sr_studio.gui import session as events
 from sr_studio.gui.app_settings import AppSettings
 from sr_studio.gui.application import Application
+from sr_studio.gui.export_plan import ExportLog
 from sr_studio.gui.message_bar import qimage_to_array
 from sr_studio.gui.photo_canvas import CompareImages
 from sr_studio.gui.photo_queue import FAILED, QueueItem, is_model_file
@@ -50,6 +51,13 @@ def pictures_folder() -> Path:
         QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
         or Path.home()
     )
+
+
+def exports_log() -> ExportLog:
+    """The app's exports, remembered between sessions in the user data folder."""
+    from sr_studio.weights.store import data_dir
+
+    return ExportLog(data_dir() / "exports.json")
 
 
 class MainWindow(QMainWindow):
@@ -77,7 +85,7 @@ class MainWindow(QMainWindow):
         self._comparison = None  # the Compare Models dialog, once opened
 
         self.workers = WorkerBridge()
-        self.session = Session(self.workers, pictures_folder())
+        self.session = Session(self.workers, pictures_folder(), exports_log())
         self.workers.attach(self.session)
         self.queue = self.session.queue
         self._build_models()

@@ -20,7 +20,13 @@ from typing import Any, Protocol
 
 from sr_studio.automatic_choice import AutomaticPair
 from sr_studio.gui.display_pyramid import DisplayPyramid
-from sr_studio.gui.export_plan import ExportOptions, output_path, pattern_problem, unused_path
+from sr_studio.gui.export_plan import (
+    ExportLog,
+    ExportOptions,
+    output_path,
+    pattern_problem,
+    unused_path,
+)
 from sr_studio.gui.jobs import (
     CompareCell,
     CompareModel,
@@ -330,7 +336,9 @@ class Session:
     """The queue and everything that happens to its photos; observers get one typed event per
     call."""
 
-    def __init__(self, workers: Workers, pictures: Path | None = None) -> None:
+    def __init__(
+        self, workers: Workers, pictures: Path | None = None, exports: ExportLog | None = None
+    ) -> None:
         self.workers = workers
         self.pictures = pictures or Path.home()  # where pasted images would be exported
         self.queue = PhotoQueue()
@@ -338,9 +346,9 @@ class Session:
         self.clock: ProgressClock | None = None
         self.pending_exports: dict[int, QueueItem] = {}
         self._export_batch = _ExportBatch()
-        self.written: set[Path] = (
-            set()
-        )  # exported this session: never queued again from their folder
+        # what this app exported (this session and, with a log file, earlier ones): never queued
+        # again from their folder
+        self.written = exports if exports is not None else ExportLog()
         self._batch = _Batch()
         self._export_ids = itertools.count(1)
         self._result_tokens = itertools.count(1)
