@@ -80,6 +80,8 @@ def test_compare_grid_labels_each_model_zooms_as_one_and_sets_the_chosen_one(
     assert (
         isinstance(dialog, ComparisonDialog) and not dialog.compare_button.isEnabled()
     )  # one ticked
+    screen = window.screen().availableGeometry()  # offscreen: 800 x 600
+    assert dialog.width() <= screen.width() and dialog.height() <= screen.height()
     dialog.set_checked(["bundled-span-x2", "other-span-x2"])
     assert dialog.compare_button.isEnabled() and dialog.compare_button.text() == "Compare 2"
     cells = compare_ticked(qtbot, window, dialog, ["bundled-span-x2", "other-span-x2"], TIMEOUT_MS)
@@ -92,6 +94,13 @@ def test_compare_grid_labels_each_model_zooms_as_one_and_sets_the_chosen_one(
     assert first.time_label.text().endswith(" s for this crop") and first.use_button.isEnabled()
     assert first.images.result.width == 2 * dialog.box[2]
     assert not np.array_equal(first.images.result.levels[0], second.images.result.levels[0])
+    # The original crop comes first, for reference, at the models' size; the crop is square
+    # whatever the pane's shape.
+    original = cells["original"]
+    assert dialog.cells[0] is original and not original.use_button.isVisible()
+    assert original.name_label.text() == "Original"
+    assert original.images.result.width == first.images.result.width
+    assert dialog.box[2] == dialog.box[3] == 60  # the photo's shorter side (60 x 80)
     # One zoom and one pan for every cell.
     assert first.canvas.model is second.canvas.model is dialog.viewer_model
     dialog.viewer_model.set_zoom(3.0)

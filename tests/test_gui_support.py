@@ -180,7 +180,7 @@ def compare_ticked(qtbot, window, dialog, model_ids, timeout=60000) -> dict:
     dialog.compare_button.click()
     qtbot.waitUntil(lambda: bool(ended), timeout=timeout)
     assert ended[0].outcome == "done"
-    return {cell.model.id: cell for cell in dialog.cells}
+    return {cell.model.id if cell.model else "original": cell for cell in dialog.cells}
 
 
 def wait_loaded(qtbot, item, timeout=20000) -> None:

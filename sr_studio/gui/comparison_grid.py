@@ -44,24 +44,32 @@ class ComparisonCellView(QFrame):
     chosen = Signal(str)  # model id
 
     def __init__(
-        self, model: CompareModel, viewer_model: ViewerModel, parent: QWidget | None = None
+        self, model: CompareModel | None, viewer_model: ViewerModel, parent: QWidget | None = None
     ) -> None:
+        """`model` None: the reference cell, the original's own pixels at the grid's size."""
         super().__init__(parent)
         self.model = model
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.images = CompareImages(self)
         self.canvas = PhotoCanvas(RESULT, viewer_model, self.images)
         self.canvas.setMinimumSize(220, 180)
-        self.canvas.empty_text = f"Enlarging with {model.name}…"
-        self.name_label = QLabel(model.name)
+        name = model.name if model is not None else "Original"
+        self.canvas.empty_text = f"Enlarging with {name}…" if model else "The original crop"
+        self.name_label = QLabel(name)
         font = self.name_label.font()
         font.setBold(True)
         self.name_label.setFont(font)
-        self.purpose_label = QLabel(model.purpose or "purpose not stated")
-        self.time_label = QLabel("waiting…")
+        purpose = "its own pixels, each shown as a block: no model" if model is None else None
+        self.purpose_label = QLabel(
+            purpose or (model.purpose if model else "") or "purpose not stated"
+        )
+        self.time_label = QLabel("waiting…" if model is not None else "")
         self.use_button = QPushButton("Use this model")
         self.use_button.setEnabled(False)
-        self.use_button.clicked.connect(lambda: self.chosen.emit(self.model.id))
+        self.use_button.setVisible(model is not None)
+        self.use_button.clicked.connect(
+            lambda: self.chosen.emit(self.model.id if self.model else "")
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.canvas, 1)
@@ -78,8 +86,21 @@ class ComparisonCellView(QFrame):
         result = DisplayPyramid(pixels)
         self.images.set_original(original, result.width, result.height)
         self.images.set_result(result)
-        self.time_label.setText(f"{seconds:.1f} s for this crop")
+        if self.model is None:
+            return
+        took = "under 0.1 s" if seconds < 0.1 else f"{seconds:.1f} s"
+        self.time_label.setText(f"{took} for this crop")
         self.use_button.setEnabled(True)
+
+
+def blocks(pixels: Any, height: int, width: int) -> Any:
+    """`pixels` enlarged to height x width by repeating each pixel (nearest neighbour): the
+    original as it is, at the size of the models' crops."""
+    import numpy as np
+
+    rows = np.arange(height) * pixels.shape[0] // height
+    columns = np.arange(width) * pixels.shape[1] // width
+    return np.ascontiguousarray(pixels[rows][:, columns])
 
 
 def compared_models(panel: Any) -> list[tuple[CompareModel, str]]:
@@ -122,6 +143,7 @@ class ComparisonDialog(QDialog):
         self.cells: list[ComparisonCellView] = []
         self.box: tuple[int, int, int, int] | None = None
         self._original: DisplayPyramid | None = None
+        self._crop: Any = None
 
         self.model_list = QListWidget()
         self.model_list.setMaximumHeight(96)
@@ -146,7 +168,9 @@ class ComparisonDialog(QDialog):
         layout.addLayout(top)
         layout.addWidget(self.grid_host, 1)
         layout.addWidget(buttons)
-        self.resize(1100, 800)
+        screen = window.screen().availableGeometry() if window.screen() else None
+        width, height = (1100, 800) if screen is None else (screen.width(), screen.height())
+        self.resize(min(1100, int(width * 0.9)), min(800, int(height * 0.9)))
         self.session.subscribe(self._session_event)
         self.offer_models()
 
@@ -189,7 +213,7 @@ class ComparisonDialog(QDialog):
 
     def start(self) -> None:
         # No photo: an empty box, and the session says what is missing.
-        self.box = self.window_.region_in_view(COMPARE_SIDE) or (0, 0, 0, 0)
+        self.box = self.window_.region_in_view(COMPARE_SIDE, square=True) or (0, 0, 0, 0)
         self.session.compare_models(self.checked_models(), self.window_.run_options(), self.box)
 
     def _session_event(self, event: Any) -> None:
@@ -197,13 +221,16 @@ class ComparisonDialog(QDialog):
             self._build_grid(event)
         elif isinstance(event, events.CompareCellDone):
             cell = event.cell
-            if cell.index < len(self.cells) and self._original is not None:
-                self.cells[cell.index].show_crop(self._original, cell.pixels, cell.seconds)
+            if cell.index + 1 < len(self.cells) and self._original is not None:
+                self.cells[cell.index + 1].show_crop(self._original, cell.pixels, cell.seconds)
+                if self.cells[0].images.result is None:  # the reference, at the crops' size
+                    height, width = cell.pixels.shape[:2]
+                    self.cells[0].show_crop(self._original, blocks(self._crop, height, width), 0.0)
                 if cell.index == 0:
                     self.viewer_model.set_image_size(cell.pixels.shape[1], cell.pixels.shape[0])
                     self.viewer_model.fit(*self.cells[0].canvas.viewport_size())
         elif isinstance(event, events.CompareEnded):
-            for cell in self.cells:
+            for cell in self.cells[1:]:
                 if not cell.use_button.isEnabled():
                     cell.time_label.setText(
                         "not enlarged" if event.outcome != "done" else cell.time_label.text()
@@ -217,9 +244,11 @@ class ComparisonDialog(QDialog):
         self.cells = []
         x, y, width, height = event.box
         pixels = event.item.photo.pixels
-        self._original = DisplayPyramid(pixels[y : y + height, x : x + width])
-        columns = 2 if len(event.models) == 4 else len(event.models)  # one row, or two by two
-        for index, model in enumerate(event.models):
+        self._crop = pixels[y : y + height, x : x + width]
+        self._original = DisplayPyramid(self._crop)
+        count = len(event.models) + 1  # the original first, for reference
+        columns = count if count <= 3 else 3  # one row, or two of three
+        for index, model in enumerate([None, *event.models]):
             cell = ComparisonCellView(model, self.viewer_model)
             cell.chosen.connect(self._choose)
             self.grid.addWidget(cell, index // columns, index % columns)

@@ -613,9 +613,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(notice.text, int(notice.seconds * 1000))
 
     # Previews and comparisons ---------------------------------------------------------------------
-    def region_in_view(self, limit: int) -> tuple[int, int, int, int] | None:
+    def region_in_view(self, limit: int, square: bool = False) -> tuple[int, int, int, int] | None:
         """(x, y, width, height) of the original shown in the result pane, at most `limit` px a side
-        (around the middle of the view); None without a photo."""
+        (around the middle of the view); `square`: a square as large as `limit` allows in the
+        photo, centred on the view, whatever the pane's shape (comparisons); None without a
+        photo."""
         item = self.queue.current
         if item is None or item.photo is None or not self.viewer_model.has_image():
             return None
@@ -627,6 +629,8 @@ class MainWindow(QMainWindow):
         x0, y0 = max(0.0, rect.x * fx), max(0.0, rect.y * fy)
         x1, y1 = min(float(photo_w), rect.right * fx), min(float(photo_h), rect.bottom * fy)
         width, height = min(limit, max(1, round(x1 - x0))), min(limit, max(1, round(y1 - y0)))
+        if square:
+            width = height = min(limit, photo_w, photo_h)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         x = min(max(0, round(cx - width / 2)), photo_w - width)
         y = min(max(0, round(cy - height / 2)), photo_h - height)
