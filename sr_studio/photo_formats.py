@@ -46,7 +46,7 @@ FORMAT_FOR_SUFFIX = {
 FALLBACK_FORMAT = "png"
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # engine.devices.PRECISION_CHOICES, without torch
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the choices of --precision, without torch
 
 
 def is_photo_path(path: str | os.PathLike) -> bool:

@@ -81,7 +81,7 @@ class FakeWorkers:
         pixels = np.repeat(np.repeat(request.pixels, 2, axis=0), 2, axis=1)
         self.session.run_progress(request.job_id, 1, 1, 0, 1)
         self.session.run_finished(
-            RunResult(request.job_id, pixels, _View(pixels), "SPAN", 2, 2.0, "cpu", 0.1)
+            RunResult(request.job_id, pixels, _View(pixels), 2.0, "cpu", 0.1)
         )
 
     def finish_exports(self) -> None:
@@ -305,8 +305,6 @@ def test_a_finished_run_says_which_precision_ran_and_why(setup):
             request.job_id,
             pixels,
             _View(pixels),
-            "SPAN",
-            2,
             2.0,
             "cpu",
             0.1,

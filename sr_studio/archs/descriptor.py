@@ -23,7 +23,6 @@ DeviceKind = Literal["cpu", "cuda", "mps"]
 SpeedClass = Literal["fast", "slow", "very slow"]
 StateDict = Mapping[str, Any]  # name -> tensor (or anything with a `.shape`, for detection)
 
-PRECISION_ORDER: tuple[Precision, ...] = ("fp32", "bf16", "fp16")
 DEVICE_KINDS: tuple[DeviceKind, ...] = ("cpu", "cuda", "mps")
 
 

@@ -198,7 +198,6 @@ class Worker:
     handle: Any
     node: str = "?"
     pid: int = 0
-    ready: bool = False
     running: list[PhotoJob] = field(default_factory=list)
 
     @property
@@ -450,7 +449,7 @@ class _Dispatcher:
                 f"sr-studio: note: worker {worker.number} did not start: {_reason(error)}"
             )
             return
-        worker.node, worker.pid, worker.ready = facts["node"], facts["pid"], True
+        worker.node, worker.pid = facts["node"], facts["pid"]
         if facts["unseen"]:
             self.report.line(
                 f"sr-studio: note: {worker.label} cannot see {facts['unseen'][0]}: inputs and "

@@ -70,7 +70,6 @@ def effective_precision(precision: str, device: torch.device) -> tuple[str, str 
 
 
 AUTOMATIC = "auto"
-PRECISION_CHOICES = (AUTOMATIC, *PRECISIONS)
 
 
 def automatic_precision(descriptor: ModelDescriptor, device: torch.device) -> tuple[str, str]:

@@ -36,8 +36,6 @@ class RunResult:
     job_id: int
     pixels: np.ndarray
     pyramid: DisplayPyramid | None  # None when the request asked for no display copy
-    model_arch: str
-    model_scale: int
     scale: float
     device: str
     seconds: float

@@ -118,8 +118,6 @@ class UpscaleWorker(QObject):
                     job_id=request.job_id,
                     pixels=pixels,
                     pyramid=pyramid,
-                    model_arch=model.descriptor.arch,
-                    model_scale=model.descriptor.scale,
                     scale=scale,
                     device=str(getattr(upscaler, "device", request.device)),
                     seconds=time.monotonic() - started,
