@@ -45,6 +45,35 @@ FORMAT_FOR_SUFFIX = {
 }
 FALLBACK_FORMAT = "png"
 
+# The longest side each output format can hold; the others have no limit a photo reaches (PNG:
+# 2**31 - 1 px). WebP stores sides in 14 bits; libjpeg refuses sides over JPEG_MAX_DIMENSION. TIFF:
+# sides up to 2**32 - 1 px; the classic TIFF SR Studio writes holds at most 4 GB of compressed
+# pixels, which depends on the picture and cannot be told before it is encoded.
+MAX_SIDE = {"webp": 16_383, "jpg": 65_500}
+
+
+def result_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """(width, height) of a photo's result, as the engine rounds it: round(scale * side)."""
+    return max(1, round(scale * width)), max(1, round(scale * height))
+
+
+def size_problem(format: str, width: int, height: int) -> str | None:
+    """Why an image of this size cannot be stored in `format`, with the formats that can hold it
+    ("larger than WebP allows (16383 px a side); choose PNG, TIFF or JPEG"), or None."""
+    limit = MAX_SIDE.get(format)
+    if limit is None or max(width, height) <= limit:
+        return None
+    unlimited = [name for name in ("png", "tiff") if name not in MAX_SIDE]
+    limited = sorted(
+        (name for name, side in MAX_SIDE.items() if side >= max(width, height)),
+        key=MAX_SIDE.__getitem__,
+        reverse=True,
+    )
+    names = [FORMAT_LABELS[name] for name in unlimited + limited]
+    choose = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    return f"larger than {FORMAT_LABELS[format]} allows ({limit} px a side); choose {choose}"
+
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # engine.devices.PRECISION_CHOICES, without torch
 

@@ -437,3 +437,58 @@ def test_a_run_in_a_terminal_draws_its_progress_and_finishes(tmp_path):
         "p1_x4.png",
         "p2_x4.png",
     ]
+
+
+def test_a_result_too_large_for_its_format_fails_at_once_and_the_others_are_done(
+    tmp_path, model_file, capsys, monkeypatch
+):
+    """A WebP holds at most 16383 px a side: said before the model runs, not after it."""
+    from sr_studio.engine.upscaler import Upscaler
+
+    folder = tmp_path / "trip"
+    folder.mkdir()
+    Image.fromarray(np.zeros((3072, 4096, 3), np.uint8)).save(folder / "camera12mp.png")
+    photo(folder / "small.png")
+    enlarged = []
+    upscale = Upscaler.upscale
+    monkeypatch.setattr(
+        Upscaler,
+        "upscale",
+        lambda self, pixels, *a, **k: (
+            enlarged.append(pixels.shape[:2]) or upscale(self, pixels, *a, **k)
+        ),
+    )
+    out = tmp_path / "out"
+
+    code = main(
+        ["upscale", str(folder), "-o", str(out), "--model", str(model_file), "--scale", "4"]
+        + ["--format", "webp"]
+    )
+
+    assert code == 1
+    assert enlarged == [(16, 24)]  # the large photo never reached the network
+    assert sorted(path.name for path in out.iterdir()) == ["small_x4.webp"]
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == [
+        f"sr-studio: error: {folder / 'camera12mp.png'}: the x4 result is 16384x12288 px, "
+        "larger than WebP allows (16383 px a side); choose PNG, TIFF or JPEG"
+    ]
+
+
+def test_a_batch_that_no_output_can_hold_loads_no_model(tmp_path, model_file, capsys, monkeypatch):
+    import sr_studio.model_loading
+
+    source = tmp_path / "panorama.png"
+    Image.fromarray(np.zeros((100, 17_000, 3), np.uint8)).save(source)
+    loaded = []
+    monkeypatch.setattr(sr_studio.model_loading, "load_model", lambda *a: loaded.append(a))
+
+    assert run_cli(source, "--model", model_file, "--scale", "4", "--format", "jpg") == 1
+
+    assert loaded == []
+    err = capsys.readouterr().err
+    assert (
+        f"{source}: the x4 result is 68000x400 px, larger than JPEG allows (65500 px a side); "
+        "choose PNG or TIFF" in err
+    )
+    assert not list(tmp_path.glob("panorama_x4*"))

@@ -318,3 +318,29 @@ def test_a_finished_run_says_which_precision_ran_and_why(setup):
     assert item.status == "done" and item.message.endswith("on cpu, bf16")
     status = [n.text for n in of(events.Notice, seen) if n.kind == "status"][-1]
     assert "on cpu, bf16 (automatic: this CPU computes bfloat16 in hardware)" in status
+
+
+def test_an_export_its_format_cannot_hold_is_refused_before_writing(setup, tmp_path):
+    from PIL import Image
+
+    session, workers, seen, photo, run_to_the_end = setup
+    wide = tmp_path / "photos" / "panorama.png"
+    Image.fromarray(np.zeros((4, 8200, 3), np.uint8)).save(wide)  # x2: 16400 px wide
+    panorama, small = session.add_paths([wide, photo("a.png")])
+    session.run_all(OPTIONS)
+    run_to_the_end()
+    out = tmp_path / "out"
+
+    queued = session.export_all(ExportOptions(format="webp", folder=str(out)), lambda e: "replace")
+
+    assert queued == 1 and [request.destination.name for request in workers.exports] == [
+        "a_x2_span-x2.webp"
+    ]
+    error = [n for n in of(events.Notice, seen) if n.kind == "error"][-1]
+    assert error.text == (
+        "Cannot export panorama.png: the x2 result is 16400 × 8 px, larger than WebP allows "
+        "(16383 px a side); choose PNG, TIFF or JPEG."
+    )
+    assert error.about is panorama
+    workers.finish_exports()
+    assert [panorama.status, small.status] == ["done", "exported"]

@@ -47,7 +47,12 @@ from sr_studio.gui.photo_queue import (
     progress_text,
 )
 from sr_studio.model_blending import Cleanup
-from sr_studio.photo_formats import INPUT_FORMAT_NAMES, is_photo_path, photos_in_folder
+from sr_studio.photo_formats import (
+    INPUT_FORMAT_NAMES,
+    is_photo_path,
+    photos_in_folder,
+    size_problem,
+)
 
 NO_MODEL = "No model is installed. Open the model manager (Ctrl+M) to download or import one."
 
@@ -1045,6 +1050,9 @@ class Session:
         if problem:
             self._notice(f"Cannot export: {problem}.", "error")
             return 0
+        items = self._holdable(items, options)
+        if not items:
+            return 0
         destinations = self.destinations(items, options)
         existing = [path for path in destinations if path.exists()]
         choice = ask(existing) if existing else "replace"
@@ -1080,6 +1088,28 @@ class Session:
         if queued:
             self._notice(f"Exporting {queued} photo(s)…", "status")
         return queued
+
+    def _holdable(self, items: list[QueueItem], options: ExportOptions) -> list[QueueItem]:
+        """The items whose result the export format can hold; the others are refused in one
+        notice before anything is written (a WebP holds at most 16383 px a side)."""
+        kept, refused = [], []
+        for item in items:
+            height, width = item.result_size or (0, 0)
+            problem = size_problem(options.resolved(item.path).format, width, height)
+            if problem:
+                refused.append(
+                    (
+                        item,
+                        f"Cannot export {item.name}: the x{item.result_scale or 1:g} result is "
+                        f"{width} × {height} px, {problem}.",
+                    )
+                )
+            else:
+                kept.append(item)
+        if refused:
+            about = refused[0][0] if len(refused) == 1 else None
+            self._notice("\n".join(text for _, text in refused), "error", about)
+        return kept
 
     def exported(self, export_id: int, path: str, notices) -> None:
         item = self.pending_exports.pop(export_id, None)
