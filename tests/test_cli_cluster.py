@@ -371,3 +371,30 @@ def test_a_result_too_large_for_its_format_fails_before_the_cluster_is_joined(tm
         "(16383 px a side); choose PNG, TIFF or JPEG"
     ) in err
     assert "cannot join" not in err
+
+
+def test_a_worker_finding_its_output_written_meanwhile_reports_it_skipped(tmp_path, monkeypatch):
+    """Another run over the same folder wrote it while this worker enlarged it: skipped, as a
+    later run would say, not a failed photo."""
+    from sr_studio.checkpoint import read_state_dict
+    from sr_studio.cli.cluster_run import PhotoJob, PhotoWorker, WorkerSettings
+    from sr_studio.engine.upscaler import Upscaler
+    from sr_studio.weights import resolve_model
+
+    source = make_photos(tmp_path, 1)[0]
+    destination = tmp_path / "photo00_x4.png"
+    settings = WorkerSettings(MODEL, None, None, "cpu", "fp32", None, 4.0, None, False, 200.0)
+    worker = PhotoWorker(read_state_dict(resolve_model(MODEL)), settings)
+    upscale = Upscaler.upscale
+
+    def the_other_run_finishes_first(self, *args, **kwargs):
+        result = upscale(self, *args, **kwargs)
+        destination.write_bytes(b"the other run's result")
+        return result
+
+    monkeypatch.setattr(Upscaler, "upscale", the_other_run_finishes_first)
+
+    outcome = worker.enlarge(PhotoJob(1, source, destination, "png"))
+
+    assert outcome["status"] == "skipped", outcome
+    assert destination.read_bytes() == b"the other run's result"

@@ -492,3 +492,30 @@ def test_a_batch_that_no_output_can_hold_loads_no_model(tmp_path, model_file, ca
         "choose PNG or TIFF" in err
     )
     assert not list(tmp_path.glob("panorama_x4*"))
+
+
+def test_an_output_another_run_wrote_meanwhile_is_skipped_not_a_failure(
+    tmp_path, model_file, capsys, monkeypatch
+):
+    """Two runs over one folder at once: each photo is enlarged once, and neither run fails."""
+    from sr_studio.engine.upscaler import Upscaler
+
+    source = photo(tmp_path / "x.png")
+    destination = tmp_path / "x_x2.png"
+    upscale = Upscaler.upscale
+
+    def the_other_run_finishes_first(self, *args, **kwargs):
+        result = upscale(self, *args, **kwargs)
+        destination.write_bytes(b"the other run's result")
+        return result
+
+    monkeypatch.setattr(Upscaler, "upscale", the_other_run_finishes_first)
+
+    assert main(["upscale", str(source), "--model", str(model_file)]) == 0
+
+    assert destination.read_bytes() == b"the other run's result"
+    err = capsys.readouterr().err
+    assert "error" not in err
+    assert f"[1/1] x.png skipped: {destination} already exists (--overwrite replaces it)" in err
+    assert "sr-studio: 1 of 1 image(s) skipped" in err
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sr_studio.errors import SRStudioError
+from sr_studio.errors import OutputExists, SRStudioError
 
 INSTALL_HINT = "pip install 'sr-studio[cluster]'"
 # Photos queued on each worker: one being enlarged and one waiting, so a worker never idles between
@@ -171,6 +171,8 @@ class PhotoWorker:
                 on_progress=lambda progress: None,
                 on_warning=lambda path, text: outcome["warnings"].append(f"{path}: {text}"),
             )
+        except OutputExists:  # written meanwhile by another run: done, as a later run finds it
+            return {**outcome, "status": "skipped"}
         except SRStudioError as error:
             return {**outcome, "status": "failed", "reason": str(error)}
         return {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sr_studio.automatic_choice import AUTOMATIC
 from sr_studio.cli.cluster_run import add_cluster_arguments
 from sr_studio.cli.run_options import add_run_options
-from sr_studio.errors import SRStudioError
+from sr_studio.errors import OutputExists, SRStudioError
 from sr_studio.photo_formats import (
     FORMAT_FOR_SUFFIX,
     INPUT_SUFFIXES,
@@ -462,13 +462,11 @@ def run(args: argparse.Namespace) -> int:
             continue  # said above
         started = time.monotonic()
         label = f"[{index}/{len(plan)}] {source.name}"
+        skipped_line = f"{label} skipped: {destination} already exists (--overwrite replaces it)"
         if output_is_done(destination, args.overwrite):
             skipped += 1
             if not args.quiet:
-                print(
-                    f"{label} skipped: {destination} already exists (--overwrite replaces it)",
-                    file=sys.stderr,
-                )
+                print(skipped_line, file=sys.stderr)
             continue
         bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
         timing: dict[str, Any] = {}
@@ -493,6 +491,12 @@ def run(args: argparse.Namespace) -> int:
             speed.record(
                 timing["size"], timing["seconds"], time.monotonic() - started - timing["seconds"]
             )
+        except OutputExists:
+            # Written meanwhile by another run over the same photos: done, as a later run would
+            # find it (never replaced without --overwrite).
+            bar.finish(skipped_line)  # silent with --quiet
+            skipped += 1
+            continue
         except SRStudioError as error:
             failures += 1
             print(f"sr-studio: error: {error}", file=sys.stderr)
