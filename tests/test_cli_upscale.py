@@ -519,3 +519,33 @@ def test_an_output_another_run_wrote_meanwhile_is_skipped_not_a_failure(
     assert f"[1/1] x.png skipped: {destination} already exists (--overwrite replaces it)" in err
     assert "sr-studio: 1 of 1 image(s) skipped" in err
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_a_result_many_programs_cannot_open_is_said_before_the_run(
+    tmp_path, model_file, capsys, monkeypatch
+):
+    """A 12 MP photo x4 is 192 MP, over Pillow's 179 MP: a note first, and the run goes on."""
+    import sr_studio.cli.upscale_command as upscale_command
+
+    folder = tmp_path / "trip"
+    folder.mkdir()
+    camera = folder / "camera12mp.png"
+    Image.fromarray(np.zeros((3000, 4000, 3), np.uint8)).save(camera)
+    photo(folder / "small.png")
+    enlarged = []
+
+    def enlarge_photo(upscaler_for, source, destination, *args, on_timing, **kwargs):
+        enlarged.append(source.name)  # the run itself is not this test's business
+        on_timing((1, 1), 0.01)
+        return destination, (1, 1)
+
+    monkeypatch.setattr(upscale_command, "enlarge_photo", enlarge_photo)
+
+    assert run_cli(folder, "--model", model_file, "--scale", "4") == 0
+
+    assert enlarged == ["camera12mp.png", "small.png"]  # warned, not refused
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [
+        f"sr-studio: note: {camera}: the x4 result is 16000x12000 px (192 MP), more than many "
+        "programs open (Pillow refuses images over 179 MP); --scale 2 or 3 makes one they open"
+    ]

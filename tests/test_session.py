@@ -344,3 +344,25 @@ def test_an_export_its_format_cannot_hold_is_refused_before_writing(setup, tmp_p
     assert error.about is panorama
     workers.finish_exports()
     assert [panorama.status, small.status] == ["done", "exported"]
+
+
+def test_a_run_whose_result_many_programs_cannot_open_says_so_and_runs(setup, tmp_path):
+    from dataclasses import replace
+
+    from PIL import Image
+
+    session, workers, seen, photo, run_to_the_end = setup
+    path = tmp_path / "photos" / "camera.png"
+    Image.fromarray(np.zeros((2000, 3000, 3), np.uint8)).save(path)  # 6 MP
+    (item,) = session.add_paths([path])
+    workers.finish_loads()
+
+    session.run_current(replace(OPTIONS, scale=6.0))
+
+    assert len(workers.runs) == 1  # warned, not refused
+    notice = [n for n in of(events.Notice, seen) if n.kind == "info"][-1]
+    assert notice.text == (
+        "camera.png: the x6 result will be 18000 × 12000 px (216 MP), more than many programs "
+        "open (179 MP); Enlarge x4 or less makes one they open."
+    )
+    session.run_current(OPTIONS)  # x2: 24 MP, nothing to say

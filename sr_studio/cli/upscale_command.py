@@ -302,7 +302,7 @@ def check_result_sizes(
     the photos whose format cannot hold their result (source -> the line saying so, which format to
     choose instead) and notes on results too large for many programs to open. A photo whose header
     cannot be read is left to the run, which reports it."""
-    from sr_studio.photo_formats import result_size, size_problem
+    from sr_studio.photo_formats import opens_widely, result_size, size_problem
     from sr_studio.photo_io import read_photo_size
 
     refused: dict[Path, str] = {}
@@ -319,7 +319,24 @@ def check_result_sizes(
         problem = size_problem(fmt, out_w, out_h)
         if problem:
             refused[source] = str(SRStudioError(f"{result}, {problem}", source))
+        elif not opens_widely(out_w, out_h):
+            hint = smaller_scale_hint(width, height, scale)
+            notes.append(
+                f"{source}: {result} ({out_w * out_h / 1e6:.0f} MP), more than many programs "
+                f"open (Pillow refuses images over 179 MP){hint}"
+            )
     return refused, notes
+
+
+def smaller_scale_hint(width: int, height: int, scale: float) -> str:
+    """'; --scale 2 or 3 makes one they open' (whole scales first, else the largest that fits)."""
+    from sr_studio.photo_formats import join_or, largest_scale_opening_widely, scales_opening_widely
+
+    whole = scales_opening_widely(width, height, [s for s in range(2, int(scale) + 1) if s < scale])
+    if whole:
+        return f"; --scale {join_or([f'{s:g}' for s in whole])} makes one they open"
+    largest = largest_scale_opening_widely(width, height)
+    return f"; --scale {largest:g} or less makes one they open" if largest > 1 else ""
 
 
 def output_is_done(destination: Path, overwrite: bool) -> bool:
@@ -420,7 +437,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
         return print_estimates(upscaler, model_path, [source for source, _, _ in plan], scale, args)
     # Before the model is loaded or run: a result its format cannot hold fails in seconds, not
-    # after the run; a result too large for many programs is said, and made.
+    # after the run; a result too large for many programs to open is said (and made).
     refused, size_notes = check_result_sizes(plan, scale, args.overwrite, args.max_megapixels)
     for reason in refused.values():
         print(f"sr-studio: error: {reason}", file=sys.stderr)

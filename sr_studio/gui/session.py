@@ -50,10 +50,13 @@ from sr_studio.model_blending import Cleanup
 from sr_studio.photo_formats import (
     INPUT_FORMAT_NAMES,
     is_photo_path,
+    opens_widely,
     photos_in_folder,
+    scales_opening_widely,
     size_problem,
 )
 
+SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # the Enlarge choices besides the model's own
 NO_MODEL = "No model is installed. Open the model manager (Ctrl+M) to download or import one."
 
 
@@ -584,6 +587,8 @@ class Session:
             )
         )
         self._emit(ItemChanged(item))
+        if not opens_widely(width, height):
+            self._notice(self._too_large_to_open(item, options.effective_scale, width, height))
         self.workers.run(
             RunRequest(
                 job_id=item.id,
@@ -598,6 +603,18 @@ class Session:
                 # A photo off screen goes to the cache without a display copy.
                 display=item is self.queue.current,
             )
+        )
+
+    @staticmethod
+    def _too_large_to_open(item: QueueItem, scale: float, width: int, height: int) -> str:
+        """Said as the run starts (it still runs): a result over 179 MP is one many programs (and
+        Pillow) refuse to open."""
+        photo_h, photo_w = item.photo.pixels.shape[:2]
+        smaller = scales_opening_widely(photo_w, photo_h, [s for s in SCALE_CHOICES if s < scale])
+        advice = f"; Enlarge x{max(smaller):g} or less makes one they open" if smaller else ""
+        return (
+            f"{item.name}: the x{scale:g} result will be {width} × {height} px "
+            f"({width * height / 1e6:.0f} MP), more than many programs open (179 MP){advice}."
         )
 
     def expected_result_size(

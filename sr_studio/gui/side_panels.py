@@ -34,9 +34,9 @@ from sr_studio.gui.export_plan import (
     ExportOptions,
     pattern_problem,
 )
+from sr_studio.gui.session import SCALE_CHOICES
 from sr_studio.model_blending import Cleanup
 
-SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 DEVICE_LABELS = {
     "auto": "Automatic",
     "cpu": "CPU",
