@@ -386,3 +386,36 @@ def test_the_readme_tells_the_truth_about_pytorch():
         "QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest"
     )
     assert command in ci and command in quick_start
+
+
+# -- a photo named without a command ---------------------------------------------------------------
+
+
+def test_a_photo_named_without_a_command_opens_the_window_with_it(tmp_path, monkeypatch):
+    """`sr-studio photo.jpg` is what a new user types: the window, with the photos queued."""
+    import sr_studio.gui.app
+    from sr_studio.cli import main
+
+    opened = []
+    monkeypatch.setattr(sr_studio.gui.app, "run_app", lambda files: opened.append(files) or 0)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"a photo")
+    (tmp_path / "trip").mkdir()
+
+    assert main([str(photo)]) == 0
+    assert main([str(photo), str(tmp_path / "trip")]) == 0
+    assert opened == [[str(photo)], [str(photo), str(tmp_path / "trip")]]
+
+
+def test_a_first_word_that_is_neither_a_command_nor_a_file_keeps_the_usage_error(
+    tmp_path, monkeypatch, capsys
+):
+    from sr_studio.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").write_bytes(b"a file named like a command")
+    with pytest.raises(SystemExit) as exit:
+        main(["upscal", "photo.jpg"])
+    assert exit.value.code == 2
+    assert "invalid choice: 'upscal'" in capsys.readouterr().err
+    assert main(["models", "list"]) == 0  # the command, not the file
