@@ -409,3 +409,26 @@ def test_choosing_webp_once_keeps_sixteen_bit_pngs_sixteen_bit_after_a_restart(
     with qtbot.waitSignal(again.export_finished, timeout=RUN_TIMEOUT_MS) as written:
         again.export_current()
     assert read_photo(written.args[0]).bit_depth == 16
+
+
+def test_an_error_leaves_the_message_bar_once_its_cause_is_gone(qtbot, window, gui_env):
+    broken = gui_env.photos / "broken.jpg"
+    broken.write_bytes(b"this is not a JPEG")
+    drop_paths(window, [broken])
+    qtbot.waitUntil(lambda: "broken.jpg" in window.message_bar.text(), timeout=RUN_TIMEOUT_MS)
+    good = queue_photo(
+        qtbot, window, write_png(gui_env.photos / "good.png", gradient_photo(16, 16))
+    )
+    assert window.queue.current is good
+    assert window.message_bar.text() == ""  # the error was about the other photo
+
+    use_stand_in(window)
+    with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
+        window.run_current()
+    panel = window.export_panel
+    panel.folder_edit.setText(str(gui_env.root / "out"))
+    panel.pattern_edit.setText("{nme}")
+    window.export_current()
+    assert window.message_bar.text().startswith("Cannot export: unknown field {nme}")
+    panel.pattern_edit.setText("{name}_big")
+    assert window.message_bar.text() == ""

@@ -366,3 +366,49 @@ def test_a_run_whose_result_many_programs_cannot_open_says_so_and_runs(setup, tm
         "open (179 MP); Enlarge x4 or less makes one they open."
     )
     session.run_current(OPTIONS)  # x2: 24 MP, nothing to say
+
+
+def test_an_error_about_one_photo_goes_when_another_is_selected(setup):
+    session, workers, seen, photo, run_to_the_end = setup
+    good, broken = session.add_paths([photo("a.png"), photo("b.jpg", broken=True)])
+    session.select(broken)
+    workers.finish_loads()
+    error = session.error
+    assert error is not None and error.about is broken and "b.jpg" in error.text
+
+    session.select(good)
+
+    assert of(events.ErrorWithdrawn, seen)[-1].notice is error and session.error is None
+
+
+def test_a_pattern_error_goes_when_the_pattern_is_fixed_and_export_errors_when_one_succeeds(
+    setup, tmp_path
+):
+    session, workers, seen, photo, run_to_the_end = setup
+    (item,) = session.add_paths([photo("a.png")])
+    session.run_current(OPTIONS)
+    run_to_the_end()
+    out = tmp_path / "out"
+    wrong = ExportOptions(pattern="{nme}", folder=str(out))
+    assert session.export_current(wrong, lambda existing: "replace") == 0
+    pattern_error = session.error
+    assert pattern_error.text.startswith("Cannot export: unknown field {nme}")
+
+    session.export_options_changed(ExportOptions(pattern="{nme"))  # still wrong: it stays
+    assert session.error is pattern_error
+    session.export_options_changed(ExportOptions(pattern="{name}"))
+    assert of(events.ErrorWithdrawn, seen)[-1].notice is pattern_error and session.error is None
+
+    fixed = ExportOptions(pattern="{name}", folder=str(out))
+    session.export_current(fixed, lambda existing: "replace")
+    out.mkdir()
+    (out / "a.png").write_bytes(b"appeared meanwhile")  # the export fails
+    workers.finish_exports()
+    (out / "a.png").unlink()
+    failed = session.error
+    assert failed.text.startswith("Export failed") and failed.about is item
+
+    session.export_current(fixed, lambda existing: "replace")
+    workers.finish_exports()
+
+    assert of(events.ErrorWithdrawn, seen)[-1].notice is failed and session.error is None

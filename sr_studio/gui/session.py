@@ -199,14 +199,28 @@ class BatchEnded:
     outcome: str  # "done", "failed" or "cancelled"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Notice:
     """A line for the user: 'error' and 'info' in the message bar, 'status' in the status bar."""
 
     text: str
     kind: str = "info"
-    about: QueueItem | None = None  # the photo an error concerns: removing it takes the error away
+    # The photo an error concerns: selecting another photo, or removing it, takes the error away.
+    about: QueueItem | None = None
     seconds: float = 0
+    topic: str = ""  # EXPORT or PATTERN: what else takes the error away (ErrorWithdrawn)
+
+
+EXPORT = "export"  # an export failed or was refused: a successful export takes it away
+PATTERN = "pattern"  # the file name pattern is wrong: fixing it (or an export) takes it away
+
+
+@dataclass(frozen=True)
+class ErrorWithdrawn:
+    """The cause of an error shown is gone (another photo selected, the pattern fixed, an export
+    done): the message bar stops showing it, unless something else has replaced it there."""
+
+    notice: Notice
 
 
 @dataclass(frozen=True)
@@ -285,6 +299,7 @@ Event = (
     | CompareCellDone
     | CompareEnded
     | EstimateReady
+    | ErrorWithdrawn
 )
 
 MAX_COMPARED = 4
@@ -330,6 +345,7 @@ class Session:
         # item id -> (token, model id) of the estimate asked for last
         self._estimates: dict[int, tuple[int, str]] = {}
         self._observers: list[Callable[[Event], None]] = []
+        self.error: Notice | None = None  # the last error said, until its cause is gone
         self.queue.subscribe(self._queue_changed)
 
     # Observers ------------------------------------------------------------------------------------
@@ -341,9 +357,24 @@ class Session:
             callback(event)
 
     def _notice(
-        self, text: str, kind: str = "info", about: QueueItem | None = None, seconds: float = 0
+        self,
+        text: str,
+        kind: str = "info",
+        about: QueueItem | None = None,
+        seconds: float = 0,
+        topic: str = "",
     ) -> None:
-        self._emit(Notice(text, kind, about, seconds))
+        notice = Notice(text, kind, about, seconds, topic)
+        if kind == "error":
+            self.error = notice
+        self._emit(notice)
+
+    def _withdraw_error(self, gone: Callable[[Notice], bool]) -> None:
+        """Take the last error away when `gone(error)`: its cause no longer holds."""
+        error = self.error
+        if error is not None and gone(error):
+            self.error = None
+            self._emit(ErrorWithdrawn(error))
 
     # State ----------------------------------------------------------------------------------------
     @property
@@ -415,6 +446,7 @@ class Session:
         self._batch.waiting_for_load.discard(item.id)
         self.queue.remove(item)
         self._forget_result(item)
+        self._withdraw_error(lambda error: error.about is item)
         self._emit(ItemsRemoved((item,)))
 
     def clear_finished(self) -> None:
@@ -422,6 +454,7 @@ class Session:
         for item in removed:
             self._forget_result(item)
         if removed:
+            self._withdraw_error(lambda error: any(error.about is item for item in removed))
             self._emit(ItemsRemoved(tuple(removed)))
 
     # The photo on screen --------------------------------------------------------------------------
@@ -433,6 +466,8 @@ class Session:
         if current is not None:
             self._bring_on_screen(current)
         self._emit(CurrentChanged(current))
+        # An error about one photo is not shown over another (the Photos list keeps the reason).
+        self._withdraw_error(lambda error: error.about is not None and error.about is not current)
         if previous is not None:
             self._park(previous)
 
@@ -1065,7 +1100,7 @@ class Session:
         'cancel'). Returns how many were queued."""
         problem = pattern_problem(options.pattern)
         if problem:
-            self._notice(f"Cannot export: {problem}.", "error")
+            self._notice(f"Cannot export: {problem}.", "error", topic=PATTERN)
             return 0
         items = self._holdable(items, options)
         if not items:
@@ -1106,6 +1141,11 @@ class Session:
             self._notice(f"Exporting {queued} photo(s)…", "status")
         return queued
 
+    def export_options_changed(self, options: ExportOptions) -> None:
+        """The export options were edited: a pattern error is gone once the pattern is fine."""
+        if not pattern_problem(options.pattern):
+            self._withdraw_error(lambda error: error.topic == PATTERN)
+
     def _holdable(self, items: list[QueueItem], options: ExportOptions) -> list[QueueItem]:
         """The items whose result the export format can hold; the others are refused in one
         notice before anything is written (a WebP holds at most 16383 px a side)."""
@@ -1125,7 +1165,7 @@ class Session:
                 kept.append(item)
         if refused:
             about = refused[0][0] if len(refused) == 1 else None
-            self._notice("\n".join(text for _, text in refused), "error", about)
+            self._notice("\n".join(text for _, text in refused), "error", about, topic=EXPORT)
         return kept
 
     def exported(self, export_id: int, path: str, notices) -> None:
@@ -1137,9 +1177,10 @@ class Session:
         for notice in notices or []:
             self._notice(f"{Path(path).name}: {notice}")
         self._notice(f"Exported {path}", "status", seconds=10)
+        self._withdraw_error(lambda error: error.topic in (EXPORT, PATTERN))
         self._emit(Exported(item, Path(path), tuple(notices or ())))
 
     def export_failed(self, export_id: int, message: str) -> None:
         item = self.pending_exports.pop(export_id, None)
-        self._notice(f"Export failed: {message}", "error", item)
+        self._notice(f"Export failed: {message}", "error", item, topic=EXPORT)
         self._emit(ExportFailed(message))

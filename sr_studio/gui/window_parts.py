@@ -108,6 +108,9 @@ def build_layout(window) -> None:
     window.run_panel.changed.connect(window._run_options_changed)
     window.run_panel.manage_button.clicked.connect(lambda: window.open_model_manager())
     window.export_panel.changed.connect(window._update_actions)
+    window.export_panel.changed.connect(
+        lambda: window.session.export_options_changed(window.export_panel.options())
+    )
 
     # Status bar: message, progress with ETA, cancel, zoom.
     status = window.statusBar()
