@@ -26,6 +26,11 @@ class ImageWriteError(SRStudioError):
     """An output that could not be written completely; nothing partial is left behind."""
 
 
+class OutputExists(ImageWriteError):
+    """The output file exists and may not be replaced: found before writing, or appeared while
+    this one was made (another run writing the same file)."""
+
+
 class EngineError(SRStudioError):
     """A run that cannot proceed (device missing, precision unsupported, out of memory at the
     smallest tile)."""

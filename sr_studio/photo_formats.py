@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 HEIF_SUFFIXES = (".heic", ".heif", ".hif")
@@ -44,6 +45,62 @@ FORMAT_FOR_SUFFIX = {
     ".tiff": "tiff",
 }
 FALLBACK_FORMAT = "png"
+
+# The longest side each output format can hold; the others have no limit a photo reaches (PNG:
+# 2**31 - 1 px). WebP stores sides in 14 bits; libjpeg refuses sides over JPEG_MAX_DIMENSION. TIFF:
+# sides up to 2**32 - 1 px; the classic TIFF SR Studio writes holds at most 4 GB of compressed
+# pixels, which depends on the picture and cannot be told before it is encoded.
+MAX_SIDE = {"webp": 16_383, "jpg": 65_500}
+
+
+def result_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """(width, height) of a photo's result, as the engine rounds it: round(scale * side)."""
+    return max(1, round(scale * width)), max(1, round(scale * height))
+
+
+def size_problem(format: str, width: int, height: int) -> str | None:
+    """Why an image of this size cannot be stored in `format`, with the formats that can hold it
+    ("larger than WebP allows (16383 px a side); choose PNG, TIFF or JPEG"), or None."""
+    limit = MAX_SIDE.get(format)
+    if limit is None or max(width, height) <= limit:
+        return None
+    unlimited = [name for name in ("png", "tiff") if name not in MAX_SIDE]
+    limited = sorted(
+        (name for name, side in MAX_SIDE.items() if side >= max(width, height)),
+        key=MAX_SIDE.__getitem__,
+        reverse=True,
+    )
+    choose = join_or([FORMAT_LABELS[name] for name in unlimited + limited])
+    return f"larger than {FORMAT_LABELS[format]} allows ({limit} px a side); choose {choose}"
+
+
+# Pillow refuses to open images above twice its warning limit (a "decompression bomb"), and other
+# programs have limits of their own in that range: a larger result is one many users cannot open.
+WIDELY_OPENED_PIXELS = 178_956_970
+
+
+def opens_widely(width: int, height: int) -> bool:
+    """Whether an image this size opens in most programs (Pillow's limit and below)."""
+    return width * height <= WIDELY_OPENED_PIXELS
+
+
+def scales_opening_widely(width: int, height: int, candidates: Iterable[float]) -> list[float]:
+    """Those of `candidates` whose result of a (width x height) photo opens widely."""
+    return [scale for scale in candidates if opens_widely(*result_size(width, height, scale))]
+
+
+def largest_scale_opening_widely(width: int, height: int) -> float:
+    """The largest scale, to one decimal, whose result opens widely (1 or less: none enlarges)."""
+    largest = int((WIDELY_OPENED_PIXELS / max(1, width * height)) ** 0.5 * 10) / 10
+    while largest > 1 and not opens_widely(*result_size(width, height, largest)):
+        largest = round(largest - 0.1, 1)
+    return largest
+
+
+def join_or(names: list[str]) -> str:
+    """'2', '2 or 3', '1.5, 2 or 3'."""
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the choices of --precision, without torch

@@ -1,12 +1,57 @@
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# The whole session, and every process it starts, keeps out of the user's folders from its very
+# start: the user data folder (speed records, models), settings, caches and Ray's session files go
+# to a private folder that is removed at the end. Set here, at import, because module-scoped
+# fixtures and values computed at a test module's import (environments handed to subprocesses) come
+# before any function-scoped fixture. A data folder named by SR_STUDIO_DATA_DIR before the session
+# is the user's choice and is kept.
+# Test modules import this file again as `tests.conftest` (pytest loads it as `conftest`): the
+# second import takes the first one's folder instead of making another.
+_FIRST = next(
+    (
+        module
+        for module in (sys.modules.get("conftest"), sys.modules.get("tests.conftest"))
+        if module is not None and hasattr(module, "SESSION_ROOT")
+    ),
+    None,
+)
+if _FIRST is not None:
+    REAL_HOME, USER_DATA_DIR, SESSION_ROOT = (
+        _FIRST.REAL_HOME,
+        _FIRST.USER_DATA_DIR,
+        _FIRST.SESSION_ROOT,
+    )
+else:
+    REAL_HOME = Path.home()
+    USER_DATA_DIR = os.environ.get("SR_STUDIO_DATA_DIR")
+    # Short, under the system's temporary folder: Ray's socket paths must stay under 108 bytes.
+    SESSION_ROOT = Path(tempfile.mkdtemp(prefix="sr-studio-tests-"))
+    for _folder in ("home", "ray"):
+        (SESSION_ROOT / _folder).mkdir()
+    atexit.register(shutil.rmtree, SESSION_ROOT, ignore_errors=True)
+PRIVATE_ENVIRONMENT = {
+    "HOME": str(SESSION_ROOT / "home"),
+    "XDG_DATA_HOME": str(SESSION_ROOT / "home" / ".local" / "share"),
+    "XDG_CONFIG_HOME": str(SESSION_ROOT / "home" / ".config"),
+    "XDG_CACHE_HOME": str(SESSION_ROOT / "home" / ".cache"),
+    "XDG_STATE_HOME": str(SESSION_ROOT / "home" / ".local" / "state"),
+    "SR_STUDIO_DATA_DIR": USER_DATA_DIR or str(SESSION_ROOT / "data"),
+    "RAY_TMPDIR": str(SESSION_ROOT / "ray"),
+}
+if _FIRST is None:
+    os.environ.update(PRIVATE_ENVIRONMENT)
 
 # ../shared beside the checkout; SR_STUDIO_SHARED points elsewhere (a copy carried to a GPU
 # machine).
@@ -55,8 +100,9 @@ def cpu_without_native_bf16(request, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def private_data_dir(tmp_path_factory, monkeypatch):
-    """Runs record their speed in the user data folder: tests keep theirs out of the real one."""
-    if not os.environ.get("SR_STUDIO_DATA_DIR"):
+    """Runs record their speed in the user data folder: each test starts with an empty one of its
+    own (the session's private one, above, serves what runs before function-scoped fixtures)."""
+    if not USER_DATA_DIR:
         monkeypatch.setenv("SR_STUDIO_DATA_DIR", str(tmp_path_factory.mktemp("data")))
 
 

@@ -354,3 +354,47 @@ def test_a_run_in_a_terminal_draws_its_status_and_eta_and_chooses_like_the_local
     assert "ETA " in output, output  # the status line was drawn, with its time left
     assert "photo01.jpg: JPEG quality about 90" in output, output
     assert written(tmp_path / "cluster") == written(local)
+
+
+def test_a_result_too_large_for_its_format_fails_before_the_cluster_is_joined(tmp_path, capsys):
+    """As locally: the format's limit is checked on the machine running the command, at once."""
+    source = tmp_path / "camera12mp.png"
+    Image.fromarray(np.zeros((3072, 4096, 3), np.uint8)).save(source)
+    code = main(
+        ["upscale", str(source), "-o", str(tmp_path / "big.webp"), "--model", MODEL]
+        + ["--cluster", "127.0.0.1:1"]  # nothing listens there: joining would fail
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert (
+        f"sr-studio: error: {source}: the x4 result is 16384x12288 px, larger than WebP allows "
+        "(16383 px a side); choose PNG, TIFF or JPEG"
+    ) in err
+    assert "cannot join" not in err
+
+
+def test_a_worker_finding_its_output_written_meanwhile_reports_it_skipped(tmp_path, monkeypatch):
+    """Another run over the same folder wrote it while this worker enlarged it: skipped, as a
+    later run would say, not a failed photo."""
+    from sr_studio.checkpoint import read_state_dict
+    from sr_studio.cli.cluster_run import PhotoJob, PhotoWorker, WorkerSettings
+    from sr_studio.engine.upscaler import Upscaler
+    from sr_studio.weights import resolve_model
+
+    source = make_photos(tmp_path, 1)[0]
+    destination = tmp_path / "photo00_x4.png"
+    settings = WorkerSettings(MODEL, None, None, "cpu", "fp32", None, 4.0, None, False, 200.0)
+    worker = PhotoWorker(read_state_dict(resolve_model(MODEL)), settings)
+    upscale = Upscaler.upscale
+
+    def the_other_run_finishes_first(self, *args, **kwargs):
+        result = upscale(self, *args, **kwargs)
+        destination.write_bytes(b"the other run's result")
+        return result
+
+    monkeypatch.setattr(Upscaler, "upscale", the_other_run_finishes_first)
+
+    outcome = worker.enlarge(PhotoJob(1, source, destination, "png"))
+
+    assert outcome["status"] == "skipped", outcome
+    assert destination.read_bytes() == b"the other run's result"

@@ -488,3 +488,115 @@ def test_the_published_span_ids_run_the_bundled_network(tmp_path, capsys):
     assert "is bundled with SR Studio as SPAN x4 Clean ('bundled-span-x4')" in (
         capsys.readouterr().err
     )
+
+
+def test_a_result_too_large_for_its_format_fails_at_once_and_the_others_are_done(
+    tmp_path, model_file, capsys, monkeypatch
+):
+    """A WebP holds at most 16383 px a side: said before the model runs, not after it."""
+    from sr_studio.engine.upscaler import Upscaler
+
+    folder = tmp_path / "trip"
+    folder.mkdir()
+    Image.fromarray(np.zeros((3072, 4096, 3), np.uint8)).save(folder / "camera12mp.png")
+    photo(folder / "small.png")
+    enlarged = []
+    upscale = Upscaler.upscale
+    monkeypatch.setattr(
+        Upscaler,
+        "upscale",
+        lambda self, pixels, *a, **k: (
+            enlarged.append(pixels.shape[:2]) or upscale(self, pixels, *a, **k)
+        ),
+    )
+    out = tmp_path / "out"
+
+    code = main(
+        ["upscale", str(folder), "-o", str(out), "--model", str(model_file), "--scale", "4"]
+        + ["--format", "webp"]
+    )
+
+    assert code == 1
+    assert enlarged == [(16, 24)]  # the large photo never reached the network
+    assert sorted(path.name for path in out.iterdir()) == ["small_x4_tiny-span.webp"]
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == [
+        f"sr-studio: error: {folder / 'camera12mp.png'}: the x4 result is 16384x12288 px, "
+        "larger than WebP allows (16383 px a side); choose PNG, TIFF or JPEG"
+    ]
+
+
+def test_a_batch_that_no_output_can_hold_loads_no_model(tmp_path, model_file, capsys, monkeypatch):
+    import sr_studio.model_loading
+
+    source = tmp_path / "panorama.png"
+    Image.fromarray(np.zeros((100, 17_000, 3), np.uint8)).save(source)
+    loaded = []
+    monkeypatch.setattr(sr_studio.model_loading, "load_model", lambda *a: loaded.append(a))
+
+    assert run_cli(source, "--model", model_file, "--scale", "4", "--format", "jpg") == 1
+
+    assert loaded == []
+    err = capsys.readouterr().err
+    assert (
+        f"{source}: the x4 result is 68000x400 px, larger than JPEG allows (65500 px a side); "
+        "choose PNG or TIFF" in err
+    )
+    assert not list(tmp_path.glob("panorama_x4*"))
+
+
+def test_an_output_another_run_wrote_meanwhile_is_skipped_not_a_failure(
+    tmp_path, model_file, capsys, monkeypatch
+):
+    """Two runs over one folder at once: each photo is enlarged once, and neither run fails."""
+    from sr_studio.engine.upscaler import Upscaler
+
+    source = photo(tmp_path / "x.png")
+    destination = tmp_path / "x_x2_tiny-span.png"
+    upscale = Upscaler.upscale
+
+    def the_other_run_finishes_first(self, *args, **kwargs):
+        result = upscale(self, *args, **kwargs)
+        destination.write_bytes(b"the other run's result")
+        return result
+
+    monkeypatch.setattr(Upscaler, "upscale", the_other_run_finishes_first)
+
+    assert main(["upscale", str(source), "--model", str(model_file)]) == 0
+
+    assert destination.read_bytes() == b"the other run's result"
+    err = capsys.readouterr().err
+    assert "error" not in err
+    assert f"[1/1] x.png skipped: {destination} already exists (--overwrite replaces it)" in err
+    assert "sr-studio: 1 of 1 image(s) skipped" in err
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_a_result_many_programs_cannot_open_is_said_before_the_run(
+    tmp_path, model_file, capsys, monkeypatch
+):
+    """A 12 MP photo x4 is 192 MP, over Pillow's 179 MP: a note first, and the run goes on."""
+    import sr_studio.cli.upscale_command as upscale_command
+
+    folder = tmp_path / "trip"
+    folder.mkdir()
+    camera = folder / "camera12mp.png"
+    Image.fromarray(np.zeros((3000, 4000, 3), np.uint8)).save(camera)
+    photo(folder / "small.png")
+    enlarged = []
+
+    def enlarge_photo(upscaler_for, source, destination, *args, on_timing, **kwargs):
+        enlarged.append(source.name)  # the run itself is not this test's business
+        on_timing((1, 1), 0.01)
+        return destination, (1, 1)
+
+    monkeypatch.setattr(upscale_command, "enlarge_photo", enlarge_photo)
+
+    assert run_cli(folder, "--model", model_file, "--scale", "4") == 0
+
+    assert enlarged == ["camera12mp.png", "small.png"]  # warned, not refused
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [
+        f"sr-studio: note: {camera}: the x4 result is 16000x12000 px (192 MP), more than many "
+        "programs open (Pillow refuses images over 179 MP); --scale 2 or 3 makes one they open"
+    ]

@@ -386,3 +386,92 @@ def test_the_readme_tells_the_truth_about_pytorch():
         "QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest"
     )
     assert command in ci and command in quick_start
+
+
+# -- a photo named without a command ---------------------------------------------------------------
+
+
+def test_a_photo_named_without_a_command_opens_the_window_with_it(tmp_path, monkeypatch):
+    """`sr-studio photo.jpg` is what a new user types: the window, with the photos queued."""
+    import sr_studio.gui.app
+    from sr_studio.cli import main
+
+    opened = []
+    monkeypatch.setattr(sr_studio.gui.app, "run_app", lambda files: opened.append(files) or 0)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"a photo")
+    (tmp_path / "trip").mkdir()
+
+    assert main([str(photo)]) == 0
+    assert main([str(photo), str(tmp_path / "trip")]) == 0
+    assert opened == [[str(photo)], [str(photo), str(tmp_path / "trip")]]
+
+
+def test_a_first_word_that_is_neither_a_command_nor_a_file_keeps_the_usage_error(
+    tmp_path, monkeypatch, capsys
+):
+    from sr_studio.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").write_bytes(b"a file named like a command")
+    with pytest.raises(SystemExit) as exit:
+        main(["upscal", "photo.jpg"])
+    assert exit.value.code == 2
+    assert "invalid choice: 'upscal'" in capsys.readouterr().err
+    assert main(["models", "list"]) == 0  # the command, not the file
+
+
+# -- shortcuts in a real X11 session ------------------------------------------------------------
+
+CTRL_E_PROBE = """
+import json
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+app = QApplication([])
+from sr_studio.gui.main_window import MainWindow
+
+window = MainWindow()
+window.show()
+window.activateWindow()
+QTest.qWaitForWindowActive(window)
+fired = []
+window.export_action.triggered.connect(lambda: fired.append(1))
+found = {"platform": app.platformName(), "bindings": [
+    key.toString() for key in QKeySequence.keyBindings(QKeySequence.StandardKey.MoveToEndOfLine)
+]}
+for name in ("pattern_edit", "folder_edit"):
+    field = getattr(window.export_panel, name)
+    field.setFocus()
+    QTest.qWait(50)
+    window.export_action.setEnabled(True)  # as with a result on screen
+    fired.clear()
+    QTest.keyClick(field, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    found[name] = [len(fired), field.hasFocus()]
+window.close()
+print(json.dumps(found))
+"""
+
+
+@linux_only
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb (xvfb-run)")
+def test_ctrl_e_exports_while_the_file_name_or_folder_field_has_the_focus(tmp_path):
+    """On X11 (and macOS) a line edit takes Ctrl+E for "end of line"; the offscreen platform of the
+    other tests has no such binding, so this runs the window on a virtual X server."""
+    import json
+
+    result = subprocess.run(
+        ["xvfb-run", "-a", sys.executable, "-c", CTRL_E_PROBE],
+        env=child_env(tmp_path, QT_QPA_PLATFORM="xcb"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["platform"] == "xcb" and "Ctrl+E" in found["bindings"], found
+    assert found["pattern_edit"] == [1, True], found  # exported once, the field kept its focus
+    assert found["folder_edit"] == [1, True], found

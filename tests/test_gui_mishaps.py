@@ -270,14 +270,25 @@ def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
     window.queue.select(broken_item)
     qtbot.waitUntil(lambda: broken_item.status == "failed", timeout=RUN_TIMEOUT_MS)
     assert "broken.jpg" in window.message_bar.text()
-    window.queue.select(good_item)
-    assert (
-        "broken.jpg" in window.message_bar.text()
-    )  # another photo shown: the problem is still there
-    window.queue.select(broken_item)
     window.remove_action.trigger()
     assert window.queue.items == [good_item]
     assert window.message_bar.text() == ""
+
+
+def test_an_error_banner_about_a_photo_goes_when_another_is_selected(qtbot, window, gui_env):
+    """It would be read as being about the photo now shown; the Photos list keeps the reason."""
+    broken = gui_env.photos / "broken.jpg"
+    broken.write_bytes(b"this is not a JPEG")
+    good = write_png(gui_env.photos / "good.png", gradient_photo(8, 8))
+    window.add_paths([good, broken])
+    good_item, broken_item = window.queue.items
+    window.queue.select(broken_item)
+    qtbot.waitUntil(lambda: broken_item.status == "failed", timeout=RUN_TIMEOUT_MS)
+    assert "broken.jpg" in window.message_bar.text()
+    window.queue.select(good_item)
+    assert window.message_bar.text() == ""
+    assert not window.statusBar().currentMessage().startswith("Could not open broken.jpg")
+    assert "Failed" in window.queue_list.item(1).text()
 
 
 def test_a_narrow_window_keeps_its_headings_and_the_model_manager(qtbot, window, gui_env):

@@ -379,3 +379,56 @@ def test_precision_is_automatic_unless_the_user_chose_a_reduced_one(tmp_path):
     chosen = settings_with(precision="bf16")
     chosen.precision = "fp32"  # chosen now, under the new key: kept
     assert chosen.precision == "fp32"
+
+
+def test_choosing_webp_once_keeps_sixteen_bit_pngs_sixteen_bit_after_a_restart(
+    qtbot, make_window, gui_env
+):
+    """WebP holds 8 bits: that limit applies to WebP exports only; the choice "As the original"
+    stays, for the next PNG."""
+    from sr_studio.photo_io import read_photo, write_photo
+
+    window = make_window()
+    panel = window.export_panel
+    assert panel.depth_combo.currentData() == 0  # As the original
+    panel.format_combo.setCurrentIndex(panel.format_combo.findData("webp"))
+    window.export_current()  # nothing to export yet: the options are saved all the same
+    window.close()
+
+    again = make_window()
+    panel = again.export_panel
+    assert panel.depth_combo.currentData() == 0
+    panel.format_combo.setCurrentIndex(panel.format_combo.findData("png"))
+    pixels = gradient_photo(20, 24).astype(np.uint16) * 257
+    deep = write_photo(gui_env.photos / "scan.png", pixels)
+    queue_photo(qtbot, again, deep)
+    use_stand_in(again)
+    with qtbot.waitSignal(again.result_shown, timeout=RUN_TIMEOUT_MS):
+        again.run_current()
+    panel.folder_edit.setText(str(gui_env.root / "out"))
+    with qtbot.waitSignal(again.export_finished, timeout=RUN_TIMEOUT_MS) as written:
+        again.export_current()
+    assert read_photo(written.args[0]).bit_depth == 16
+
+
+def test_an_error_leaves_the_message_bar_once_its_cause_is_gone(qtbot, window, gui_env):
+    broken = gui_env.photos / "broken.jpg"
+    broken.write_bytes(b"this is not a JPEG")
+    drop_paths(window, [broken])
+    qtbot.waitUntil(lambda: "broken.jpg" in window.message_bar.text(), timeout=RUN_TIMEOUT_MS)
+    good = queue_photo(
+        qtbot, window, write_png(gui_env.photos / "good.png", gradient_photo(16, 16))
+    )
+    assert window.queue.current is good
+    assert window.message_bar.text() == ""  # the error was about the other photo
+
+    use_stand_in(window)
+    with qtbot.waitSignal(window.result_shown, timeout=RUN_TIMEOUT_MS):
+        window.run_current()
+    panel = window.export_panel
+    panel.folder_edit.setText(str(gui_env.root / "out"))
+    panel.pattern_edit.setText("{nme}")
+    window.export_current()
+    assert window.message_bar.text().startswith("Cannot export: unknown field {nme}")
+    panel.pattern_edit.setText("{name}_big")
+    assert window.message_bar.text() == ""

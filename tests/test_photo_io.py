@@ -593,3 +593,25 @@ def test_photo_is_a_plain_dataclass(tmp_path):
     assert isinstance(photo, Photo)
     assert (photo.width, photo.height, photo.has_alpha) == (3, 2, False)
     assert photo.path == path and photo.exif is None and photo.dpi is None
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tif"])
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_the_size_from_the_header_is_the_upright_size_read_photo_gives(
+    tmp_path, suffix, orientation
+):
+    """What a run is planned with (the result's size against its format's limits)."""
+    from sr_studio.photo_io import read_photo_size
+
+    path = tmp_path / f"turned{suffix}"
+    image = Image.fromarray(pattern(20, 30))
+    if suffix == ".tif":
+        image.save(path, tiffinfo={ExifTags.Base.Orientation: orientation})
+    else:
+        exif = Image.Exif()
+        exif[ExifTags.Base.Orientation] = orientation
+        image.save(path, exif=exif)
+    height, width = read_photo(path).pixels.shape[:2]
+    assert read_photo_size(path) == (width, height)
+    with pytest.raises(ImageReadError, match="exceeds the limit"):
+        read_photo_size(path, max_pixels=599)

@@ -125,7 +125,7 @@ def test_8bit_input_upgraded_to_16bit_on_request(tmp_path):
 
 def test_webp_too_large_is_refused_before_writing(tmp_path):
     wide = np.zeros((1, 16_384, 3), np.uint8)
-    with pytest.raises(ImageWriteError, match="too large for WebP"):
+    with pytest.raises(ImageWriteError, match="larger than WebP allows"):
         write_photo(tmp_path / "wide.webp", wide)
     assert names(tmp_path) == []
 

@@ -80,9 +80,7 @@ class FakeWorkers:
         request = self.runs.pop(0)
         pixels = np.repeat(np.repeat(request.pixels, 2, axis=0), 2, axis=1)
         self.session.run_progress(request.job_id, 1, 1, 0, 1)
-        self.session.run_finished(
-            RunResult(request.job_id, pixels, _View(pixels), 2.0, "cpu", 0.1)
-        )
+        self.session.run_finished(RunResult(request.job_id, pixels, _View(pixels), 2.0, "cpu", 0.1))
 
     def finish_exports(self) -> None:
         while self.exports:
@@ -411,3 +409,97 @@ def test_exports_with_any_name_are_not_queued_again_in_a_later_session(setup, tm
     (out / "mine.png").write_bytes((tmp_path / "photos" / "a.png").read_bytes())
     later = Session(workers, pictures=tmp_path / "Pictures", exports=ExportLog(log))
     assert [item.name for item in later.add_paths([out])] == ["mine.png"]
+
+
+def test_an_export_its_format_cannot_hold_is_refused_before_writing(setup, tmp_path):
+    from PIL import Image
+
+    session, workers, seen, photo, run_to_the_end = setup
+    wide = tmp_path / "photos" / "panorama.png"
+    Image.fromarray(np.zeros((4, 8200, 3), np.uint8)).save(wide)  # x2: 16400 px wide
+    panorama, small = session.add_paths([wide, photo("a.png")])
+    session.run_all(OPTIONS)
+    run_to_the_end()
+    out = tmp_path / "out"
+
+    queued = session.export_all(ExportOptions(format="webp", folder=str(out)), lambda e: "replace")
+
+    assert queued == 1 and [request.destination.name for request in workers.exports] == [
+        "a_x2_span.webp"
+    ]
+    error = [n for n in of(events.Notice, seen) if n.kind == "error"][-1]
+    assert error.text == (
+        "Cannot export panorama.png: the x2 result is 16400 × 8 px, larger than WebP allows "
+        "(16383 px a side); choose PNG, TIFF or JPEG."
+    )
+    assert error.about is panorama
+    workers.finish_exports()
+    assert [panorama.status, small.status] == ["done", "exported"]
+
+
+def test_a_run_whose_result_many_programs_cannot_open_says_so_and_runs(setup, tmp_path):
+    from dataclasses import replace
+
+    from PIL import Image
+
+    session, workers, seen, photo, run_to_the_end = setup
+    path = tmp_path / "photos" / "camera.png"
+    Image.fromarray(np.zeros((2000, 3000, 3), np.uint8)).save(path)  # 6 MP
+    (item,) = session.add_paths([path])
+    workers.finish_loads()
+
+    session.run_current(replace(OPTIONS, scale=6.0))
+
+    assert len(workers.runs) == 1  # warned, not refused
+    notice = [n for n in of(events.Notice, seen) if n.kind == "info"][-1]
+    assert notice.text == (
+        "camera.png: the x6 result will be 18000 × 12000 px (216 MP), more than many programs "
+        "open (179 MP); Enlarge x4 or less makes one they open."
+    )
+    session.run_current(OPTIONS)  # x2: 24 MP, nothing to say
+
+
+def test_an_error_about_one_photo_goes_when_another_is_selected(setup):
+    session, workers, seen, photo, run_to_the_end = setup
+    good, broken = session.add_paths([photo("a.png"), photo("b.jpg", broken=True)])
+    session.select(broken)
+    workers.finish_loads()
+    error = session.error
+    assert error is not None and error.about is broken and "b.jpg" in error.text
+
+    session.select(good)
+
+    assert of(events.ErrorWithdrawn, seen)[-1].notice is error and session.error is None
+
+
+def test_a_pattern_error_goes_when_the_pattern_is_fixed_and_export_errors_when_one_succeeds(
+    setup, tmp_path
+):
+    session, workers, seen, photo, run_to_the_end = setup
+    (item,) = session.add_paths([photo("a.png")])
+    session.run_current(OPTIONS)
+    run_to_the_end()
+    out = tmp_path / "out"
+    wrong = ExportOptions(pattern="{nme}", folder=str(out))
+    assert session.export_current(wrong, lambda existing: "replace") == 0
+    pattern_error = session.error
+    assert pattern_error.text.startswith("Cannot export: unknown field {nme}")
+
+    session.export_options_changed(ExportOptions(pattern="{nme"))  # still wrong: it stays
+    assert session.error is pattern_error
+    session.export_options_changed(ExportOptions(pattern="{name}"))
+    assert of(events.ErrorWithdrawn, seen)[-1].notice is pattern_error and session.error is None
+
+    fixed = ExportOptions(pattern="{name}", folder=str(out))
+    session.export_current(fixed, lambda existing: "replace")
+    out.mkdir()
+    (out / "a.png").write_bytes(b"appeared meanwhile")  # the export fails
+    workers.finish_exports()
+    (out / "a.png").unlink()
+    failed = session.error
+    assert failed.text.startswith("Export failed") and failed.about is item
+
+    session.export_current(fixed, lambda existing: "replace")
+    workers.finish_exports()
+
+    assert of(events.ErrorWithdrawn, seen)[-1].notice is failed and session.error is None

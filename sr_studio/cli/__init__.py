@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Iterable
 
 from sr_studio import __version__
 from sr_studio.errors import SRStudioError
@@ -22,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sr-studio",
         description="Enlarge photographs with HAT and SPAN super-resolution networks. "
-        "Run without arguments to open the window.",
+        "Run without arguments, or with photos or folders (sr-studio photo.jpg), to open the "
+        "window.",
     )
     parser.add_argument("--version", action="version", version=f"sr-studio {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -37,11 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def opens_in_the_window(first: str, commands: Iterable[str]) -> bool:
+    """Whether the first argument is a photo or folder to open rather than a command: an existing
+    path that is not a command's name (a file named `upscale` in the current folder stays the
+    command). Anything else is left to argparse, which names the commands."""
+    return first not in commands and not first.startswith("-") and os.path.exists(first)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
     if not argv:
-        argv = ["gui"] if "gui" in parser._subparsers._group_actions[0].choices else ["--help"]
+        argv = ["gui"] if "gui" in commands else ["--help"]
+    elif "gui" in commands and opens_in_the_window(argv[0], commands):
+        argv = ["gui", *argv]  # `sr-studio photo.jpg`: what a new user types
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sr_studio.errors import SRStudioError
+from sr_studio.errors import OutputExists, SRStudioError
 
 INSTALL_HINT = "pip install 'sr-studio[cluster]'"
 # Photos queued on each worker: one being enlarged and one waiting, so a worker never idles between
@@ -171,6 +171,8 @@ class PhotoWorker:
                 on_progress=lambda progress: None,
                 on_warning=lambda path, text: outcome["warnings"].append(f"{path}: {text}"),
             )
+        except OutputExists:  # written meanwhile by another run: done, as a later run finds it
+            return {**outcome, "status": "skipped"}
         except SRStudioError as error:
             return {**outcome, "status": "failed", "reason": str(error)}
         return {
@@ -225,6 +227,7 @@ def run_on_cluster(
     from sr_studio.cli.upscale_command import (
         automatic_label,
         automatic_pair,
+        check_result_sizes,
         model_label,
         output_is_done,
         plan_outputs,
@@ -265,10 +268,16 @@ def run_on_cluster(
     for note in notes:
         report.line(f"sr-studio: note: {note}", always=False)
 
+    # As locally: a result its format cannot hold fails now, not on a worker after its run.
+    refused, size_notes = check_result_sizes(plan, scale, args.overwrite, args.max_megapixels)
+    for note in size_notes:
+        report.line(f"sr-studio: note: {note}")
     jobs = []
     for number, (source, destination, fmt) in enumerate(plan, start=1):
         if output_is_done(destination, args.overwrite):
             report.skipped(number, source, destination)
+        elif source in refused:
+            report.refused(refused[source])
         else:
             jobs.append(PhotoJob(number, source, destination.resolve(), fmt))
     if not jobs:
@@ -579,6 +588,11 @@ class Report:
             f"{outcome['seconds']:.1f} s, {outcome['node']} pid {outcome['pid']})",
             always=False,
         )
+
+    def refused(self, reason: str) -> None:
+        """A photo failed before any worker had it (its result too large for its format)."""
+        self.failures += 1
+        self.line(f"sr-studio: error: {reason}")
 
     def failed(self, job: PhotoJob, reason: str) -> None:
         self.failures += 1

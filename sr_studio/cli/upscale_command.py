@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sr_studio.automatic_choice import AUTOMATIC
 from sr_studio.cli.cluster_run import add_cluster_arguments
 from sr_studio.cli.run_options import add_run_options
-from sr_studio.errors import SRStudioError
+from sr_studio.errors import OutputExists, SRStudioError
 from sr_studio.photo_formats import (
     FORMAT_FOR_SUFFIX,
     INPUT_SUFFIXES,
@@ -251,6 +251,17 @@ def automatic_pair(args: argparse.Namespace) -> AutomaticPair | None:
     return automatic_models(None if args.scale is None else max(1, round(args.scale)))
 
 
+def scale_from_header(path: Path) -> float | None:
+    """The model's own scale read from a .safetensors file's header (a few kilobytes), so a run's
+    results can be sized before its model is loaded; None for other files (they are loaded)."""
+    if path.suffix.lower() != ".safetensors":
+        return None
+    from sr_studio.weights.bundled import describe_safetensors
+
+    descriptor = describe_safetensors(path)
+    return float(descriptor.scale) if descriptor is not None else None
+
+
 def model_label(path: Path, cleanup: Cleanup | None = None) -> str:
     """The id `sr-studio models list` shows for a bundled or installed model, else a file's name;
     with the cleanup strength, as `--model` takes it back (`bundled-span-x4-photo@60`)."""
@@ -286,6 +297,50 @@ def result_canvas(upscaler, pixels, scale: float, fmt: str):
         return None
     height, width = upscaler.output_size(pixels.shape[0], pixels.shape[1], scale)
     return np.empty((height, width, 4), np.uint8)[..., :3]
+
+
+def check_result_sizes(
+    plan: list[tuple[Path, Path, str]], scale: float, overwrite: bool, max_megapixels: float
+) -> tuple[dict[Path, str], list[str]]:
+    """What each photo's result size means, from the photos' headers before any model runs:
+    the photos whose format cannot hold their result (source -> the line saying so, which format to
+    choose instead) and notes on results too large for many programs to open. A photo whose header
+    cannot be read is left to the run, which reports it."""
+    from sr_studio.photo_formats import opens_widely, result_size, size_problem
+    from sr_studio.photo_io import read_photo_size
+
+    refused: dict[Path, str] = {}
+    notes: list[str] = []
+    for source, destination, fmt in plan:
+        if output_is_done(destination, overwrite):
+            continue
+        try:
+            width, height = read_photo_size(source, max_pixels=int(max_megapixels * 1_000_000))
+        except SRStudioError:
+            continue
+        out_w, out_h = result_size(width, height, scale)
+        result = f"the {scale_label(scale)} result is {out_w}x{out_h} px"
+        problem = size_problem(fmt, out_w, out_h)
+        if problem:
+            refused[source] = str(SRStudioError(f"{result}, {problem}", source))
+        elif not opens_widely(out_w, out_h):
+            hint = smaller_scale_hint(width, height, scale)
+            notes.append(
+                f"{source}: {result} ({out_w * out_h / 1e6:.0f} MP), more than many programs "
+                f"open (Pillow refuses images over 179 MP){hint}"
+            )
+    return refused, notes
+
+
+def smaller_scale_hint(width: int, height: int, scale: float) -> str:
+    """'; --scale 2 or 3 makes one they open' (whole scales first, else the largest that fits)."""
+    from sr_studio.photo_formats import join_or, largest_scale_opening_widely, scales_opening_widely
+
+    whole = scales_opening_widely(width, height, [s for s in range(2, int(scale) + 1) if s < scale])
+    if whole:
+        return f"; --scale {join_or([f'{s:g}' for s in whole])} makes one they open"
+    largest = largest_scale_opening_widely(width, height)
+    return f"; --scale {largest:g} or less makes one they open" if largest > 1 else ""
 
 
 def output_is_done(destination: Path, overwrite: bool) -> bool:
@@ -376,8 +431,11 @@ def run(args: argparse.Namespace) -> int:
         model_path, cleanup = automatic.clean_path, None  # sizes, estimates, devices
     else:
         model_path, cleanup = resolve_model_choice(args)
-    model = load_model(model_path, cleanup)
-    scale = args.scale if args.scale is not None else float(model.descriptor.scale)
+    scale = args.scale if args.scale is not None else scale_from_header(model_path)
+    model = None
+    if scale is None or args.estimate:
+        model = load_model(model_path, cleanup)
+        scale = args.scale if args.scale is not None else float(model.descriptor.scale)
     words = "" if automatic is not None else file_words(model_label(model_path, cleanup))
     plan = plan_outputs(files, args.output, args.format, scale, as_file, words)
     if args.estimate:  # before the output folder is created: an estimate writes nothing
@@ -387,6 +445,18 @@ def run(args: argparse.Namespace) -> int:
         if upscaler.notice:
             print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
         return print_estimates(upscaler, [source for source, _, _ in plan], scale, args)
+    # Before the model is loaded or run: a result its format cannot hold fails in seconds, not
+    # after the run; a result too large for many programs to open is said (and made).
+    refused, size_notes = check_result_sizes(plan, scale, args.overwrite, args.max_megapixels)
+    for reason in refused.values():
+        print(f"sr-studio: error: {reason}", file=sys.stderr)
+    for note in size_notes:
+        print(f"sr-studio: note: {note}", file=sys.stderr)
+    if refused and len(refused) == len(plan):
+        print(f"sr-studio: {len(refused)} of {len(plan)} image(s) failed", file=sys.stderr)
+        return 1
+    if model is None:
+        model = load_model(model_path, cleanup)
     if args.output:
         prepare_folder(
             Path(args.output).expanduser().parent if as_file else Path(args.output).expanduser()
@@ -412,17 +482,17 @@ def run(args: argparse.Namespace) -> int:
 
     speed = RunTimer(ThroughputStore.default(), upscaler, scale)
     upscaler_for = per_photo_upscalers(automatic, upscaler, args, quiet=args.quiet)
-    failures = skipped = 0
+    failures, skipped = len(refused), 0
     for index, (source, destination, fmt) in enumerate(plan, start=1):
+        if source in refused:
+            continue  # said above
         started = time.monotonic()
         label = f"[{index}/{len(plan)}] {source.name}"
+        skipped_line = f"{label} skipped: {destination} already exists (--overwrite replaces it)"
         if output_is_done(destination, args.overwrite):
             skipped += 1
             if not args.quiet:
-                print(
-                    f"{label} skipped: {destination} already exists (--overwrite replaces it)",
-                    file=sys.stderr,
-                )
+                print(skipped_line, file=sys.stderr)
             continue
         bar = ProgressBar(label, stream=sys.stderr if not args.quiet else _Silent())
         timing: dict[str, Any] = {}
@@ -447,6 +517,12 @@ def run(args: argparse.Namespace) -> int:
             speed.record(
                 timing["size"], timing["seconds"], time.monotonic() - started - timing["seconds"]
             )
+        except OutputExists:
+            # Written meanwhile by another run over the same photos: done, as a later run would
+            # find it (never replaced without --overwrite).
+            bar.finish(skipped_line)  # silent with --quiet
+            skipped += 1
+            continue
         except SRStudioError as error:
             failures += 1
             print(f"sr-studio: error: {error}", file=sys.stderr)

@@ -591,6 +591,8 @@ class MainWindow(QMainWindow):
         elif isinstance(event, events.ItemsRemoved):
             if self.message_bar.about in {item.id for item in event.items}:
                 self.message_bar.hide()
+        elif isinstance(event, events.ErrorWithdrawn):
+            self._withdraw(event.notice)
         self._update_actions()
 
     def _tile_done(self, event) -> None:
@@ -611,6 +613,16 @@ class MainWindow(QMainWindow):
             self.show_info(notice.text)
         else:
             self.statusBar().showMessage(notice.text, int(notice.seconds * 1000))
+        if notice.kind in ("error", "info"):
+            self.message_bar.notice = notice
+
+    def _withdraw(self, notice) -> None:
+        """An error whose cause is gone leaves the message bar, unless a newer line replaced it."""
+        if self.message_bar.notice is notice:
+            self.message_bar.hide()
+            self.message_bar.notice = None
+        if self.statusBar().currentMessage() == notice.text.splitlines()[0]:
+            self.statusBar().clearMessage()
 
     # Previews and comparisons ---------------------------------------------------------------------
     def region_in_view(self, limit: int, square: bool = False) -> tuple[int, int, int, int] | None:
@@ -736,11 +748,13 @@ class MainWindow(QMainWindow):
         away."""
         self.message_bar.show_message(text, "error")
         self.message_bar.about = about.id if about is not None else None
+        self.message_bar.notice = None  # the session's Notice, when it said this (see _notice)
         self.statusBar().showMessage(text.splitlines()[0], 10000)
 
     def show_info(self, text: str) -> None:
         self.message_bar.show_message(text, "info")
         self.message_bar.about = None
+        self.message_bar.notice = None
 
     def show_shortcuts(self) -> None:
         dialogs.show_shortcuts(self, self.shortcut_rows())

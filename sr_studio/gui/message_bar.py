@@ -46,6 +46,7 @@ class MessageBar(QFrame):
         layout.addWidget(self.close_button)
         self.kind = ""
         self.about: int | None = None  # the queue item an error concerns, if any
+        self.notice: object | None = None  # the session's Notice shown, which it may withdraw
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.hide)

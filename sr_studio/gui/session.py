@@ -54,9 +54,17 @@ from sr_studio.gui.photo_queue import (
     progress_text,
 )
 from sr_studio.model_blending import Cleanup
-from sr_studio.photo_formats import INPUT_FORMAT_NAMES, is_photo_path, photos_in_folder
+from sr_studio.photo_formats import (
+    INPUT_FORMAT_NAMES,
+    is_photo_path,
+    opens_widely,
+    photos_in_folder,
+    scales_opening_widely,
+    size_problem,
+)
 from sr_studio.weights.library import file_words
 
+SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # the Enlarge choices besides the model's own
 NO_MODEL = "No model is installed. Open the model manager (Ctrl+M) to download or import one."
 
 
@@ -198,14 +206,28 @@ class BatchEnded:
     outcome: str  # "done", "failed" or "cancelled"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Notice:
     """A line for the user: 'error' and 'info' in the message bar, 'status' in the status bar."""
 
     text: str
     kind: str = "info"
-    about: QueueItem | None = None  # the photo an error concerns: removing it takes the error away
+    # The photo an error concerns: selecting another photo, or removing it, takes the error away.
+    about: QueueItem | None = None
     seconds: float = 0
+    topic: str = ""  # EXPORT or PATTERN: what else takes the error away (ErrorWithdrawn)
+
+
+EXPORT = "export"  # an export failed or was refused: a successful export takes it away
+PATTERN = "pattern"  # the file name pattern is wrong: fixing it (or an export) takes it away
+
+
+@dataclass(frozen=True)
+class ErrorWithdrawn:
+    """The cause of an error shown is gone (another photo selected, the pattern fixed, an export
+    done): the message bar stops showing it, unless something else has replaced it there."""
+
+    notice: Notice
 
 
 @dataclass(frozen=True)
@@ -284,6 +306,7 @@ Event = (
     | CompareCellDone
     | CompareEnded
     | EstimateReady
+    | ErrorWithdrawn
 )
 
 MAX_COMPARED = 4
@@ -362,6 +385,7 @@ class Session:
         # item id -> (token, model id) of the estimate asked for last
         self._estimates: dict[int, tuple[int, str]] = {}
         self._observers: list[Callable[[Event], None]] = []
+        self.error: Notice | None = None  # the last error said, until its cause is gone
         self.queue.subscribe(self._queue_changed)
 
     # Observers ------------------------------------------------------------------------------------
@@ -373,9 +397,24 @@ class Session:
             callback(event)
 
     def _notice(
-        self, text: str, kind: str = "info", about: QueueItem | None = None, seconds: float = 0
+        self,
+        text: str,
+        kind: str = "info",
+        about: QueueItem | None = None,
+        seconds: float = 0,
+        topic: str = "",
     ) -> None:
-        self._emit(Notice(text, kind, about, seconds))
+        notice = Notice(text, kind, about, seconds, topic)
+        if kind == "error":
+            self.error = notice
+        self._emit(notice)
+
+    def _withdraw_error(self, gone: Callable[[Notice], bool]) -> None:
+        """Take the last error away when `gone(error)`: its cause no longer holds."""
+        error = self.error
+        if error is not None and gone(error):
+            self.error = None
+            self._emit(ErrorWithdrawn(error))
 
     # State ----------------------------------------------------------------------------------------
     @property
@@ -447,6 +486,7 @@ class Session:
         self._batch.waiting_for_load.discard(item.id)
         self.queue.remove(item)
         self._forget_result(item)
+        self._withdraw_error(lambda error: error.about is item)
         self._emit(ItemsRemoved((item,)))
 
     def clear_finished(self) -> None:
@@ -454,6 +494,7 @@ class Session:
         for item in removed:
             self._forget_result(item)
         if removed:
+            self._withdraw_error(lambda error: any(error.about is item for item in removed))
             self._emit(ItemsRemoved(tuple(removed)))
 
     # The photo on screen --------------------------------------------------------------------------
@@ -465,6 +506,8 @@ class Session:
         if current is not None:
             self._bring_on_screen(current)
         self._emit(CurrentChanged(current))
+        # An error about one photo is not shown over another (the Photos list keeps the reason).
+        self._withdraw_error(lambda error: error.about is not None and error.about is not current)
         if previous is not None:
             self._park(previous)
 
@@ -636,6 +679,8 @@ class Session:
             )
         )
         self._emit(ItemChanged(item))
+        if not opens_widely(width, height):
+            self._notice(self._too_large_to_open(item, options.effective_scale, width, height))
         self.workers.run(
             RunRequest(
                 job_id=item.id,
@@ -650,6 +695,18 @@ class Session:
                 # A photo off screen goes to the cache without a display copy.
                 display=item is self.queue.current,
             )
+        )
+
+    @staticmethod
+    def _too_large_to_open(item: QueueItem, scale: float, width: int, height: int) -> str:
+        """Said as the run starts (it still runs): a result over 179 MP is one many programs (and
+        Pillow) refuse to open."""
+        photo_h, photo_w = item.photo.pixels.shape[:2]
+        smaller = scales_opening_widely(photo_w, photo_h, [s for s in SCALE_CHOICES if s < scale])
+        advice = f"; Enlarge x{max(smaller):g} or less makes one they open" if smaller else ""
+        return (
+            f"{item.name}: the x{scale:g} result will be {width} × {height} px "
+            f"({width * height / 1e6:.0f} MP), more than many programs open (179 MP){advice}."
         )
 
     def expected_result_size(
@@ -1164,7 +1221,10 @@ class Session:
         'cancel'). Returns how many were queued."""
         problem = pattern_problem(options.pattern)
         if problem:
-            self._notice(f"Cannot export: {problem}.", "error")
+            self._notice(f"Cannot export: {problem}.", "error", topic=PATTERN)
+            return 0
+        items = self._holdable(items, options)
+        if not items:
             return 0
         destinations = self.destinations(items, options)
         # This very result exported there before: nothing to ask, nothing to write again.
@@ -1248,6 +1308,33 @@ class Session:
         if not batch.waiting and total > 1:
             self._notice(self._export_summary(batch), "status", seconds=15)
 
+    def export_options_changed(self, options: ExportOptions) -> None:
+        """The export options were edited: a pattern error is gone once the pattern is fine."""
+        if not pattern_problem(options.pattern):
+            self._withdraw_error(lambda error: error.topic == PATTERN)
+
+    def _holdable(self, items: list[QueueItem], options: ExportOptions) -> list[QueueItem]:
+        """The items whose result the export format can hold; the others are refused in one
+        notice before anything is written (a WebP holds at most 16383 px a side)."""
+        kept, refused = [], []
+        for item in items:
+            height, width = item.result_size or (0, 0)
+            problem = size_problem(options.resolved(item.path).format, width, height)
+            if problem:
+                refused.append(
+                    (
+                        item,
+                        f"Cannot export {item.name}: the x{item.result_scale or 1:g} result is "
+                        f"{width} × {height} px, {problem}.",
+                    )
+                )
+            else:
+                kept.append(item)
+        if refused:
+            about = refused[0][0] if len(refused) == 1 else None
+            self._notice("\n".join(text for _, text in refused), "error", about, topic=EXPORT)
+        return kept
+
     def exported(self, export_id: int, path: str, notices) -> None:
         item = self.pending_exports.pop(export_id, None)
         self.written.add(Path(path))
@@ -1257,11 +1344,12 @@ class Session:
         for notice in notices or []:
             self._notice(f"{Path(path).name}: {notice}")
         self._notice(f"Exported {path}", "status", seconds=10)
+        self._withdraw_error(lambda error: error.topic in (EXPORT, PATTERN))
         self._export_answered(export_id, Path(path))
         self._emit(Exported(item, Path(path), tuple(notices or ())))
 
     def export_failed(self, export_id: int, message: str) -> None:
         item = self.pending_exports.pop(export_id, None)
-        self._notice(f"Export failed: {message}", "error", item)
+        self._notice(f"Export failed: {message}", "error", item, topic=EXPORT)
         self._export_answered(export_id, None)
         self._emit(ExportFailed(message))

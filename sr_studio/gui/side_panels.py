@@ -34,9 +34,9 @@ from sr_studio.gui.export_plan import (
     ExportOptions,
     pattern_problem,
 )
+from sr_studio.gui.session import SCALE_CHOICES
 from sr_studio.model_blending import Cleanup
 
-SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 DEVICE_LABELS = {
     "auto": "Automatic",
     "cpu": "CPU",
@@ -553,11 +553,9 @@ class ExportPanel(QWidget):
         return ExportOptions(
             format=self.format_combo.currentData(),
             quality=self.quality_spin.value(),
-            bit_depth=(
-                self.depth_combo.currentData()
-                if self.format_combo.currentData() in SIXTEEN_BIT_FORMATS | {AS_ORIGINAL}
-                else 8
-            ),
+            # The user's choice, kept while a format that holds 8 bits only is chosen: that
+            # format's limit applies when it is written (ExportOptions.write_bit_depth).
+            bit_depth=self.depth_combo.currentData(),
             pattern=self.pattern_edit.text(),
             folder=self.folder_edit.text().strip(),
             keep_metadata=self.metadata_check.isChecked(),

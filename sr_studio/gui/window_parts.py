@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QDockWidget,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QProgressBar,
     QPushButton,
@@ -108,6 +110,9 @@ def build_layout(window) -> None:
     window.run_panel.changed.connect(window._run_options_changed)
     window.run_panel.manage_button.clicked.connect(lambda: window.open_model_manager())
     window.export_panel.changed.connect(window._update_actions)
+    window.export_panel.changed.connect(
+        lambda: window.session.export_options_changed(window.export_panel.options())
+    )
 
     # Status bar: message, progress with ETA, cancel, zoom.
     status = window.statusBar()
@@ -163,6 +168,24 @@ def make_action(
     return action
 
 
+class ShortcutsOverFields(QObject):
+    """Lets these actions' shortcuts through the text fields it watches: on Linux and macOS a line
+    edit takes Ctrl+E as "end of line", so Export did nothing while the File name or Folder field
+    had the keyboard focus. While an action is disabled the field keeps the key."""
+
+    def __init__(self, actions: list[QAction], parent: QObject) -> None:
+        super().__init__(parent)
+        self.actions = actions
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride:
+            pressed = QKeySequence(event.keyCombination())
+            if any(action.isEnabled() and pressed in action.shortcuts() for action in self.actions):
+                event.ignore()  # not the field's: the window's shortcut runs
+                return True
+        return False
+
+
 def build_actions(window) -> None:
     """Every command as an action with its shortcut, in the menus, the toolbar and the panels'
     buttons."""
@@ -194,6 +217,12 @@ def build_actions(window) -> None:
         window.export_all,
         "Export every finished result",
     )
+    window.export_shortcuts = ShortcutsOverFields(
+        [window.export_action, window.export_all_action], window
+    )
+    panel = window.export_panel
+    for field in panel.findChildren(QLineEdit) + panel.findChildren(QAbstractSpinBox):
+        field.installEventFilter(window.export_shortcuts)
     window.remove_action = a("&Remove from Queue", "fa5s.times", Std.Delete, window.remove_current)
     window.clear_action = a("Clear &Finished", "fa5s.broom", None, window.clear_finished)
     window.quit_action = a("&Quit", None, Std.Quit, window.close)

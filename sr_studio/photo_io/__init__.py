@@ -13,6 +13,7 @@ from sr_studio.photo_io.reading import (
     HEIF_SUPPORTED,
     INPUT_SUFFIXES,
     read_photo,
+    read_photo_size,
 )
 from sr_studio.photo_io.writing import OUTPUT_FORMATS, output_extension, write_photo
 
@@ -24,5 +25,6 @@ __all__ = [
     "Photo",
     "output_extension",
     "read_photo",
+    "read_photo_size",
     "write_photo",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from sr_studio.errors import ImageWriteError
+from sr_studio.errors import ImageWriteError, OutputExists
 
 
 def _read_umask() -> int:
@@ -39,7 +39,7 @@ def check_destination(dest: Path, *, overwrite: bool, protected: Path | None) ->
     if dest.is_dir():
         raise ImageWriteError("is a folder", dest)
     if dest.exists() and not overwrite:
-        raise ImageWriteError("already exists (choose another name or allow overwriting)", dest)
+        raise OutputExists("already exists (choose another name or allow overwriting)", dest)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -116,13 +116,13 @@ def _move_without_clobbering(tmp: Path, dest: Path) -> None:
     try:
         os.link(tmp, dest)
     except FileExistsError:
-        raise ImageWriteError(
+        raise OutputExists(
             "already exists (choose another name or allow overwriting)", dest
         ) from None
     except OSError:
         # Filesystems without hard links (FAT, some network shares): check, then rename.
         if dest.exists():
-            raise ImageWriteError(
+            raise OutputExists(
                 "already exists (choose another name or allow overwriting)", dest
             ) from None
         os.replace(tmp, dest)

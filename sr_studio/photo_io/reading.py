@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, TiffTags, UnidentifiedImageError
@@ -36,7 +37,13 @@ try:  # HEIC/HEIF (iPhone photos); decode-only build without GPL parts.
 except ImportError:  # pragma: no cover - depends on the installation
     HEIF_SUPPORTED = False
 
-__all__ = ["DEFAULT_MAX_PIXELS", "HEIF_SUPPORTED", "INPUT_SUFFIXES", "read_photo"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "HEIF_SUPPORTED",
+    "INPUT_SUFFIXES",
+    "read_photo",
+    "read_photo_size",
+]
 
 # 200 MP: a 100 MP medium-format file passes with room to spare; a few-kB "bomb" declaring
 # 50000x50000 pixels (2.5 GP, 7.5 GB decoded) is refused before decoding.
@@ -53,13 +60,27 @@ _INPUT_FORMATS = [
 INPUT_SUFFIXES = tuple(s for s in ALL_INPUT_SUFFIXES if HEIF_SUPPORTED or s not in HEIF_SUFFIXES)
 
 _PILLOW_GLOBALS = threading.Lock()
+_T = TypeVar("_T")
 
 
 def read_photo(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Decode `path` into an upright Photo; any problem is an ImageReadError naming the file."""
     path = Path(path)
+    return _reporting_errors(path, lambda: _read(path, max_pixels))
+
+
+def read_photo_size(
+    path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[int, int]:
+    """(width, height) of `path` upright, from its header alone (nothing is decoded): what a run
+    can be planned with. Problems are the ImageReadErrors read_photo would raise."""
+    path = Path(path)
+    return _reporting_errors(path, lambda: _upright_size(path, max_pixels))
+
+
+def _reporting_errors(path: Path, read: Callable[[], _T]) -> _T:
     try:
-        return _read(path, max_pixels)
+        return read()
     except ImageReadError:
         raise
     except MemoryError:
@@ -110,7 +131,41 @@ def _looks_like_heif(head: bytes) -> bool:
     )  # fmt: skip
 
 
+def _upright_size(path: Path, max_pixels: int) -> tuple[int, int]:
+    image, header, _ = _open_checked(path, max_pixels)
+    with image:
+        width, height = image.size
+    # Orientations 5 to 8 turn the picture a quarter (as _apply_orientation does); Pillow gives a
+    # TIFF's size upright already.
+    turned = header.orientation in (5, 6, 7, 8) and header.format != "TIFF"
+    return (height, width) if turned else (width, height)
+
+
 def _read(path: Path, max_pixels: int) -> Photo:
+    image, header, notes = _open_checked(path, max_pixels)
+    with image:
+        jpeg_quality = (
+            quality_from_tables(getattr(image, "quantization", None))
+            if header.format == "JPEG"
+            else None
+        )
+        pixels, bit_depth, icc, upright = _decode(image, path, header.icc, notes)
+    pixels = _apply_orientation(pixels, 1 if upright else header.orientation)
+    return Photo(
+        pixels=pixels,
+        path=path,
+        format=header.format,
+        exif=header.exif,
+        icc_profile=icc,
+        dpi=header.dpi,
+        bit_depth=bit_depth,
+        jpeg_quality=jpeg_quality,
+        warnings=notes,
+    )
+
+
+def _open_checked(path: Path, max_pixels: int) -> tuple[ImageFile.ImageFile, _Header, list[str]]:
+    """The file opened (not decoded) and its header checked: size within the limit, metadata."""
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -145,25 +200,7 @@ def _read(path: Path, max_pixels: int) -> Photo:
         except BaseException:
             image.close()
             raise
-    with image:
-        jpeg_quality = (
-            quality_from_tables(getattr(image, "quantization", None))
-            if header.format == "JPEG"
-            else None
-        )
-        pixels, bit_depth, icc, upright = _decode(image, path, header.icc, notes)
-    pixels = _apply_orientation(pixels, 1 if upright else header.orientation)
-    return Photo(
-        pixels=pixels,
-        path=path,
-        format=header.format,
-        exif=header.exif,
-        icc_profile=icc,
-        dpi=header.dpi,
-        bit_depth=bit_depth,
-        jpeg_quality=jpeg_quality,
-        warnings=notes,
-    )
+    return image, header, notes
 
 
 @dataclass

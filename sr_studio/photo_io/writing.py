@@ -22,6 +22,7 @@ from sr_studio.photo_formats import (
     FORMAT_LABELS,
     OUTPUT_EXTENSIONS,
     OUTPUT_FORMATS,
+    size_problem,
 )
 from sr_studio.photo_io import exif_block, png16, tiff_writer
 from sr_studio.photo_io.atomic_file import check_destination, write_atomically
@@ -43,8 +44,6 @@ WEBP_QUALITY = 95
 # outputs. See benchmarks/photo_io_speed.py.
 PNG_COMPRESS_LEVEL = 1
 TIFF_COMPRESS_LEVEL = 1
-_JPEG_MAX_SIDE = 65_500
-_WEBP_MAX_SIDE = 16_383
 
 
 def output_extension(format: str) -> str:
@@ -84,7 +83,6 @@ def write_photo(
     dest = Path(path)
     warn = on_warning or (lambda message: log.warning("%s: %s", dest, message))
     fmt = _output_format(dest, format)
-    name = _FORMAT_NAMES[fmt]
     protected = metadata_from.path if metadata_from is not None else None
     check_destination(dest, overwrite=overwrite, protected=protected)
 
@@ -94,13 +92,9 @@ def write_photo(
     pixels = _quantise(pixels, depth)
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
 
-    limit = {"jpg": _JPEG_MAX_SIDE, "webp": _WEBP_MAX_SIDE}.get(fmt)
-    if limit and max(width, height) > limit:
-        raise ImageWriteError(
-            f"{width}x{height} is too large for {name} (at most {limit} pixels a side); "
-            "use PNG or TIFF",
-            dest,
-        )
+    too_large = size_problem(fmt, width, height)  # the limits the CLI and the window check first
+    if too_large:
+        raise ImageWriteError(f"{width}x{height} px is {too_large}", dest)
     if fmt == "jpg" and channels in (2, 4):
         warn("JPEG has no transparency: transparent areas were filled with white")
         pixels = _flatten_on_white(pixels)
