@@ -163,7 +163,7 @@ def test_the_photo_model_restores_camera_jpegs_and_keeps_clean_sources(tmp_path,
     photo = f"bundled-span-x{scale}-photo"
     clean_published = cli_psnr(tmp_path, "Set14", scale, f"bundled-span-x{scale}")
     clean_photo = cli_psnr(tmp_path, "Set14", scale, photo)
-    degraded_published = cli_psnr(tmp_path, "Set14", scale, None, degraded=True)
+    degraded_published = cli_psnr(tmp_path, "Set14", scale, f"bundled-span-x{scale}", degraded=True)
     degraded_photo = cli_psnr(tmp_path, "Set14", scale, photo, degraded=True)
     degraded_floor, clean_floor = PHOTO_FLOORS[scale]
     assert degraded_photo >= degraded_published + degraded_floor
@@ -180,8 +180,13 @@ def test_the_window_offers_the_clis_default_and_describes_each_model_in_the_same
     assert not problem
     panel.set_models(models)
     chosen = panel.current_model()
-    assert chosen.path == resolve_model(None, 4)
-    assert panel.model_info.text().startswith(PURPOSES[chosen.purpose] + "\n")
+    # Automatic, as on the command line: the Photo model or the Clean one the CLI names.
+    assert (chosen.id, chosen.path) == ("auto", resolve_model(None, 4))
+    assert panel.model_info.text().startswith(
+        "Automatic: SPAN x4 Photo at the cleanup each photo needs; SPAN x4 Clean for a clean source"
+    )
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("bundled-span-x4-photo"))
+    assert panel.model_info.text().startswith(PURPOSES["real-world"] + "\n")
     clean = next(m for m in models if m.id == "bundled-span-x4")
     assert clean.summary.startswith(
         "Clean: sharp sources, renders, downscaled images\nSPAN · x4 · fast"
