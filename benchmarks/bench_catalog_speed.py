@@ -2,6 +2,7 @@ r"""How long each catalog model takes for a 1 MP photo on this CPU, before any d
 
   python benchmarks/bench_catalog_speed.py            # print the table
   python benchmarks/bench_catalog_speed.py --write    # and store it in resources/catalog.json
+  python benchmarks/bench_catalog_speed.py --table    # the README's table of downloadable models
 
 Each model is timed as `sr-studio upscale --estimate` times one that is not downloaded: a network
 of its shape with fresh weights (`model_loading.shaped_model`), calibrated by the engine's own
@@ -31,7 +32,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--write", action="store_true", help="store the figures in the catalog")
     parser.add_argument("--only", nargs="*", default=None, metavar="ID", help="these ids only")
+    parser.add_argument(
+        "--table", action="store_true", help="print the README's table from the catalog and exit"
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        print(readme_table())
+        return 0
 
     import torch
 
@@ -74,6 +81,43 @@ def main(argv=None) -> int:
         CATALOG.write_text(compact_short_lists(text) + "\n", encoding="utf-8")
         print(f"written to {CATALOG}")
     return 0
+
+
+def readme_table() -> str:
+    """Every downloadable model: what it is, where its download is verified from, its license and
+    size, its authors' PSNR and the benchmark CPU's time for a 1 MP photo."""
+    from sr_studio.durations import duration_text
+    from sr_studio.weights.catalog import load_catalog, purpose_name
+    from sr_studio.weights.store import human_size
+
+    lines = [
+        "| id | model | for | size | license | verified against (size and SHA-256) | "
+        "published PSNR Set5 / Set14 / Urban100 | 1 MP photo, benchmark CPU |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for entry in load_catalog(CATALOG):
+        if entry.bundled_as:
+            continue  # the bundled SPAN Clean: not offered
+        psnr = entry.published_psnr
+        published = (
+            " / ".join(f"{psnr[name]:.2f}" if name in psnr else "-" for name in BENCHMARK_SETS)
+            if psnr
+            else "not published"
+        )
+        speed = (
+            duration_text(entry.cpu_seconds_per_megapixel)
+            if entry.cpu_seconds_per_megapixel
+            else "-"
+        )
+        lines.append(
+            f"| `{entry.id}` | {entry.name} | {purpose_name(entry.purpose)} | "
+            f"{human_size(entry.size)} | {entry.license} | {entry.source_name} | {published} | "
+            f"{speed} |"
+        )
+    return "\n".join(lines)
+
+
+BENCHMARK_SETS = ("Set5", "Set14", "Urban100")
 
 
 def compact_short_lists(text: str) -> str:

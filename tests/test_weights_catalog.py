@@ -230,3 +230,10 @@ def test_a_catalog_model_is_timed_with_a_network_of_the_published_files_shape(
     shapes = {k: tuple(v) for k, v in layout["keys"].items()}
     own = {k: tuple(v.shape) for k, v in network.state_dict().items()}
     assert {k: own.get(k) for k in shapes} == shapes
+
+
+def test_the_readme_lists_every_downloadable_model():
+    readme = (SHIPPED.parents[1] / "README.md").read_text(encoding="utf-8")
+    for entry in load_catalog(SHIPPED):
+        if entry.bundled_as is None:
+            assert f"| `{entry.id}` | {entry.name} |" in readme, entry.id
