@@ -143,6 +143,24 @@ def model_upscaler(model) -> Upscaler:
     return upscale
 
 
+def automatic_upscaler(photo_path: Path, clean_path: Path) -> Upscaler:
+    """Automatic as the app runs it: each input's condition (its pixels: arrays carry no JPEG
+    tables) picks the photo model's cleanup strength, 0 being the clean model."""
+    from sr_studio.automatic_choice import ModelsByCleanup
+    from sr_studio.model_blending import Cleanup
+    from sr_studio.model_loading import load_model
+
+    models = ModelsByCleanup(
+        lambda strength: model_upscaler(load_model(photo_path, Cleanup(clean_path, strength)))
+    )
+
+    def upscale(lr: np.ndarray) -> np.ndarray:
+        run, _ = models.for_photo(lr, None)
+        return run(lr)
+
+    return upscale
+
+
 @dataclass(frozen=True)
 class SetResult:
     name: str  # the label for tables, e.g. "Urban100 (first 50)"

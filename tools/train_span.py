@@ -424,9 +424,8 @@ def photo_training_text(run_args: dict, scale: int) -> str:
         else ""
     )
     # A run that ended on camera-jpeg began on camera (the photo-x4 stages).
-    names = (
-        ["camera", "camera-jpeg"] if run_args.get("degradation") == "camera-jpeg" else ["camera"]
-    )
+    degradation = run_args.get("degradation", "camera")
+    names = {"camera-jpeg": ["camera", "camera-jpeg"]}.get(degradation, [degradation])
     others = (
         "the others one of these recipes (the stages below say which each used)"
         if len(names) > 1
@@ -439,10 +438,31 @@ def photo_training_text(run_args: dict, scale: int) -> str:
         if clean_teacher_option(run_args)
         else ""
     )
+    if "train/varied" in str(run_args.get("photo_folders", "")):
+        data = "\n".join(
+            [
+                "- Data: the 80 scene photographs of `train/photos` and the 402 varied photographs",
+                "  of `train/varied` in the shared datasets (people, streets, interiors,",
+                "  buildings, objects, animals, landscapes; camera-original JPEGs from about 100",
+                "  camera and",
+                "  phone models among them), every 20th of each folder, sorted by name, held out",
+                "  for the curve below. No benchmark image and no real LR/HR pair was used. Their",
+                "  terms, as their sources state them (`train/varied/SOURCES.tsv`): CC0; the",
+                "  Unsplash and Pexels licenses; 'free to use however you wish'",
+                "  (drewnoakes/metadata-extractor-images); CC BY 4.0",
+                "  (linuxdeepin/deepin-wallpapers, five pop-os/wallpapers: credited here); a few",
+                "  CC BY-SA 4.0 among the",
+                "  elementary/wallpapers set. The weights hold no image and reproduce none.",
+            ]
+        )
+    else:
+        data = (
+            "- Data: the 76 training photographs of `train/photos` in the shared datasets (every "
+            "20th of the 80,\n  sorted by name, held out for the curve below). No benchmark image "
+            "was used."
+        )
     return (
-        "- Data: the 76 training photographs of `train/photos` in the shared datasets (every 20th "
-        "of the 80,\n  sorted by name, held out for the curve below). No benchmark image was used."
-        f"{copies}\n"
+        data + f"{copies}\n"
         f"- Degradation, drawn afresh for every {patch}x{patch} HR crop. A share of crops get the "
         f"clean bicubic protocol only; {others}:\n"
         + "".join(f"  - {TRAINING_RECIPE_TEXT[name]};\n" for name in names)
@@ -459,6 +479,8 @@ def write_photo_card(args, state: dict, model) -> None:
     from sr_studio.degradation import BENCHMARK_RECIPE_TEXT
     from sr_studio.evaluation import (
         BENCHMARK_SETS,
+        REAL_PAIR_SETS,
+        automatic_upscaler,
         bicubic_upscaler,
         evaluate_set,
         markdown_table,
@@ -486,6 +508,20 @@ def write_photo_card(args, state: dict, model) -> None:
                 )
             )
         tables[degraded] = rows
+    real_rows = []
+    real_sets = [name for name, (_, set_scale) in REAL_PAIR_SETS.items() if set_scale == scale]
+    if real_sets:
+        for label, upscaler in (
+            (f"this model (step {state['step']}{export_label(args)})", model_upscaler(model)),
+            (
+                "Automatic: this model at the cleanup each photo needs (the app's default)",
+                automatic_upscaler(args.export, base_weights(args)),
+            ),
+            (f"SPAN x{scale} published (`bundled-span-x{scale}`)", model_upscaler(published)),
+            ("bicubic (Pillow)", bicubic_upscaler(scale)),
+        ):
+            results = [evaluate_set(upscaler, scale, args.datasets, name) for name in real_sets]
+            real_rows.append((label, scale, results))
     seconds = time.perf_counter() - started
 
     def gains(rows) -> dict[str, float]:
@@ -499,39 +535,33 @@ def write_photo_card(args, state: dict, model) -> None:
     def worst(rows, sets) -> float:
         return min(gain for name, gain in gains(rows).items() if name.split(" (")[0] in sets)
 
-    # The photo model's targets, on the degraded benchmark's sets: +1.0 dB degraded, at most -0.7 dB
-    # clean.
+    # The photo model's targets, on the degraded benchmark's sets: +0.8 dB degraded, at most -0.7 dB
+    # clean (Automatic gives clean sources the clean model).
     degraded_gain = worst(tables[True], ("Set14", "Urban100"))
     clean_loss = worst(tables[False], BENCHMARK_SETS)
-    degraded_met, clean_met = degraded_gain >= 1.0, clean_loss >= -0.7
-    meets_targets = degraded_met and clean_met
+    degraded_met, clean_met = degraded_gain >= 0.8, clean_loss >= -0.7
     run_args = state.get("args", {})
     minutes = state.get("prior_minutes", 0.0) + state["elapsed"] / 60
     notes = args.card_notes.read_text(encoding="utf-8").strip() if args.card_notes else ""
     card_id = f"bundled-span-x{scale}-photo"
-    if meets_targets:
-        role = (
-            f"The model SR Studio runs for x{scale} when none is\n"
-            "chosen. For sharp, noise-free sources "
-            "(renders, scans of prints, images that were downscaled) the clean\n"
-            f"`bundled-span-x{scale}` keeps "
-            "a little more fine detail."
-        )
-        verdict = f"Both targets are met, so this is the default model for x{scale}."
-    else:
-        role = (
-            f"Choose it for camera photos (`--model {card_id}`, or in the window's\n"
-            "model list); it is not "
-            "the default, because it does not yet meet both of its targets\n"
-            f"(below). `bundled-span-x{scale}` "
-            "stays the default."
-        )
-        verdict = (
-            "Not both targets are met, so this model is bundled as a choice, not as the default. "
-            f"Degraded: at least {degraded_gain:+.2f} dB on Set14 and Urban100 "
-            f"({'met' if degraded_met else 'not met'}); clean: at worst "
-            f"{clean_loss:+.2f} dB ({'met' if clean_met else 'not met'})."
-        )
+    real_gain = (real_rows[0][2][0].psnr - real_rows[2][2][0].psnr) if real_rows else None
+    real_met = real_gain is not None and real_gain >= 0.3
+    role = (
+        "Automatic, the default of the window and the command line, runs it for camera JPEGs,\n"
+        "noisy and soft photos, at the cleanup each one needs (README, 'Which model?'); choose it "
+        f"by hand\n(`--model {card_id}`) to run it on every photo."
+    )
+    real_text = (
+        f"; real camera pairs: {real_gain:+.2f} dB of +0.3 ({'met' if real_met else 'not met'})"
+        if real_gain is not None
+        else ""
+    )
+    verdict = (
+        f"Degraded: at least {degraded_gain:+.2f} dB on Set14 and Urban100 "
+        f"({'met' if degraded_met else 'not met'}); clean: at worst {clean_loss:+.2f} dB "
+        f"({'met' if clean_met else 'not met'}: Automatic gives clean sources the clean model)"
+        f"{real_text}."
+    )
     interpolated = export_text(args)
     text = f"""# SPAN x{scale} Photo (`{card_id}`)
 
@@ -540,7 +570,7 @@ def write_photo_card(args, state: dict, model) -> None:
 - **scale**: {scale}
 - **license**: Apache-2.0
 - **purpose**: real-world
-- **default**: {str(meets_targets).lower()}
+- **default**: false
 - **base**: bundled-span-x{scale}
 
 **For**: Photo: camera JPEGs, phone photos, noise. {role}
@@ -569,10 +599,9 @@ Whole image, float32 on the CPU, output rounded to 8 bits, BT.601 Y, {scale} px 
 **Clean bicubic input** (this model minus the published SPAN: {differences(tables[False])}):
 
 {markdown_table(tables[False])}
-
-Targets: at least +1.0 dB over the published SPAN x{scale} on degraded input (Set14 and Urban100), \
-at most
-0.7 dB below it on clean input. {verdict} Evaluated in {seconds:.0f} s on {machine_description()}.
+{real_pair_text(real_rows)}
+Targets (issue 26): at least +0.8 dB over the published SPAN x{scale} on degraded input (Set14 and
+Urban100), at least +0.3 dB on real camera pairs, at most 0.7 dB below it on clean input. {verdict} Evaluated in {seconds:.0f} s on {machine_description()}.
 
 ## Training
 {photo_training_text(run_args, scale)}
@@ -610,7 +639,7 @@ The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the REA
         "scale": scale,
         "license": "Apache-2.0",
         "purpose": "real-world",
-        "default": meets_targets,
+        "default": False,  # the clean model stays the default: Automatic chooses between them
         "base": f"bundled-span-x{scale}",  # fine-tuned from it: the cleanup strength blends the two
         "description": f"The published SPAN ch48 x{scale} fine-tuned by SR Studio on camera-like "
         "blur, noise and JPEG: "
@@ -622,6 +651,21 @@ The run state is in the repository: `{args.run.as_posix()}/last.pt` (see the REA
     )
     print(markdown_table(tables[True]))
     print(markdown_table(tables[False]))
+
+
+def real_pair_text(rows) -> str:
+    """The card's table of real camera LR/HR pairs, when the scale has a set of them."""
+    if not rows:
+        return ""
+    from sr_studio.evaluation import markdown_table
+
+    return f"""
+**Real camera LR/HR pairs** (DRealSR dev: 45 registered crops from five cameras; Wei et al.,
+"Component Divide-and-Conquer for Real-World Image Super-Resolution", ECCV 2020; evaluation only,
+never trained on; the real LR as the camera took it, `tools/evaluate.py --sets DRealSR_x4_dev`):
+
+{markdown_table(rows)}
+"""
 
 
 def machine_description() -> str:
