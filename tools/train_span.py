@@ -601,7 +601,8 @@ Whole image, float32 on the CPU, output rounded to 8 bits, BT.601 Y, {scale} px 
 {markdown_table(tables[False])}
 {real_pair_text(real_rows)}
 Targets (issue 26): at least +0.8 dB over the published SPAN x{scale} on degraded input (Set14 and
-Urban100), at least +0.3 dB on real camera pairs, at most 0.7 dB below it on clean input. {verdict} Evaluated in {seconds:.0f} s on {machine_description()}.
+Urban100), at least +0.3 dB on real camera pairs, at most 0.7 dB below it on clean input.
+{verdict} Evaluated in {seconds:.0f} s on {machine_description()}.
 
 ## Training
 {photo_training_text(run_args, scale)}
