@@ -27,7 +27,7 @@ AUTOMATIC = "auto"  # what --model and the window's model list call it
 # (measure, at the strength 0, at the strength 100%): each a straight ramp between the two, fitted
 # on the x4 table (benchmarks/RESULTS.md, "Automatic model choice"); the strength is the largest.
 QUALITY_RAMP = (98.0, 90.0)  # a JPEG saved at 98 or better is as good as clean; 90 or worse, worn
-DETAIL_RAMP = (1.05, 0.95)  # fine detail of a sharp downscale (>= 1.1) vs a camera's own (< 1.0)
+DETAIL_RAMP = (1.12, 1.05)  # fine detail of a sharp downscale (1.16-1.9) vs a camera's own (< 1.05)
 NOISE_RAMP = (4.0, 8.0)  # luma noise in levels of 255 that survived to the file
 BLOCK_RAMP = (1.3, 1.6)  # JPEG blocks left in a file that is no longer a JPEG
 
