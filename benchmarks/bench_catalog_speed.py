@@ -60,7 +60,7 @@ def main(argv=None) -> int:
                 continue
             key = json.dumps(shape, sort_keys=True)
             if key not in timed:
-                upscaler = Upscaler(shaped_model(entry.arch, shape), device="cpu")
+                upscaler = Upscaler(shaped_model(entry.arch, shape), device="cpu", precision="auto")
                 precision = upscaler.precision
                 estimate = estimate_run(upscaler, 1000, 1000, None, store)
                 assert estimate is not None

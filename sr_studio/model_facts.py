@@ -45,8 +45,9 @@ def speed(entry: CatalogEntry, here_seconds: float | None = None) -> str:
         return f"{duration_text(here_seconds)} for a 1 MP photo on this computer"
     if entry.cpu_seconds_per_megapixel is None:
         return ""
-    where = speed_measured_on() or "the benchmark CPU"
-    return f"{duration_text(entry.cpu_seconds_per_megapixel)} for a 1 MP photo on {where}"
+    where = speed_measured_on()
+    machine = f"the benchmark CPU ({where})" if where else "the benchmark CPU"
+    return f"{duration_text(entry.cpu_seconds_per_megapixel)} for a 1 MP photo on {machine}"
 
 
 def measured_here(entry: CatalogEntry) -> float | None:
