@@ -159,3 +159,22 @@ def test_moving_the_cleanup_after_a_run_says_the_result_is_from_other_settings(
     assert "settings changed since: Ctrl+R enlarges again" in window.viewer.result_title.text()
     window.run_panel.cleanup_slider.setValue(100)
     assert "settings changed" not in window.viewer.result_title.text()
+
+
+def test_the_settings_of_a_run_are_disabled_while_it_runs_whatever_started_it(
+    qtbot, real_models, make_window
+):
+    """Enlarge All on a photo still being read starts the run later, from the session: the slider
+    and the other settings must not look usable while it runs."""
+    window = make_window()
+    window.run_panel.set_precision("fp32")
+    choose(window, "bundled-span-x4-photo")
+    photo = write_png(real_models.photos / "wide.png", gradient_photo(200, 300))
+    window.add_paths([photo])  # not waited for: the run starts once it is read
+    window.run_all_action.trigger()
+    qtbot.waitUntil(lambda: window.session.running is not None, timeout=RUN_TIMEOUT_MS)
+    assert not window.run_panel.cleanup_slider.isEnabled()
+    assert not window.run_panel.model_combo.isEnabled()
+    with qtbot.waitSignal(window.run_ended, timeout=RUN_TIMEOUT_MS):
+        pass
+    assert window.run_panel.cleanup_slider.isEnabled()

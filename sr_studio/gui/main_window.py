@@ -563,6 +563,7 @@ class MainWindow(QMainWindow):
             self.progress_bar.show()
             self.cancel_button.show()
             self.statusBar().showMessage(event.text)
+            self._update_actions()  # the run's settings are fixed now: their controls say so
         elif isinstance(event, events.RunProgress):
             if event.fraction is not None:
                 self.progress_bar.setValue(int(event.fraction * 1000))
