@@ -124,7 +124,7 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
     direct = gui_env.root / "direct"
     direct.mkdir()
     for item in items:
-        exported = out / f"{Path(item.name).stem}_x2_bundled-span-x2.png"
+        exported = out / f"{Path(item.name).stem}_x2_span.png"
         own = options.resolved(item.path)
         reference = write_photo(
             direct / exported.name,
@@ -136,9 +136,9 @@ def test_results_off_screen_live_on_disk_and_come_back_unchanged(qtbot, window, 
         )
         assert exported.read_bytes() == reference.read_bytes(), item.name
         assert item.status == "exported"
-    again = read_photo(out / "p0_x2_bundled-span-x2.png")
+    again = read_photo(out / "p0_x2_span.png")
     assert again.icc_profile and again.dpi == (300, 300) and b"Test Camera Co." in again.exif
-    assert read_photo(out / "p1_x2_bundled-span-x2.png").pixels.dtype == np.uint16
+    assert read_photo(out / "p1_x2_span.png").pixels.dtype == np.uint16
 
     # Closing the window removes the session cache.
     window.close()

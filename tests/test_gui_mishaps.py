@@ -106,7 +106,7 @@ def test_quitting_with_unexported_results_asks_first(qtbot, make_window, gui_env
     qtbot.waitUntil(
         lambda: not window.isVisible(), timeout=RUN_TIMEOUT_MS
     )  # closed once the file is written
-    assert (out / "keep_x2_bundled-span-x2.png").is_file()
+    assert (out / "keep_x2_span.png").is_file()
     assert not window.upscale_thread.isRunning()
 
     other = make_window()
@@ -167,7 +167,7 @@ def test_adding_a_folder_again_skips_the_results_exported_into_it(qtbot, window,
     assert sorted(p.name for p in folder.iterdir()) == [
         "a big.png",
         "a.png",
-        "a_x2_bundled-span-x2.png",
+        "a_x2_span.png",
     ]
     window.queue.remove(item)
     window.add_paths([folder])
@@ -244,9 +244,7 @@ def test_first_run_defaults_follow_the_cli_x4_and_the_photos_own_format(
         window.run_current()
     with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS) as written:
         window.export_current()
-    assert written.args[0].endswith(
-        "holiday_x4_bundled-span-x4.jpg"
-    )  # a JPEG stays a JPEG (not a 107 MB PNG)
+    assert written.args[0].endswith("holiday_x4_span.jpg")  # a JPEG stays a JPEG (not a 107 MB PNG)
     with Image.open(written.args[0]) as result:
         assert result.format == "JPEG" and result.size == (64, 48)
 

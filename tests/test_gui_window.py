@@ -55,7 +55,7 @@ def test_drop_run_live_tiles_and_export(qtbot, window, gui_env):
     with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS) as written:
         window.export_action.trigger()
     exported = read_photo(written.args[0])
-    assert written.args[0].endswith("harbour_x2_bundled-span-x2.png")
+    assert written.args[0].endswith("harbour_x2_span.png")
     assert exported.pixels.shape == (180, 240, 3)
     assert np.array_equal(exported.pixels, item.result)
     assert item.status == "exported"
@@ -71,7 +71,7 @@ def test_exporting_again_asks_before_overwriting(qtbot, window, gui_env, monkeyp
     window.export_panel.folder_edit.setText(str(out))
     with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS):
         window.export_current()
-    first = out / "tree_x2_bundled-span-x2.png"
+    first = out / "tree_x2_span.png"
     stamp = first.stat().st_mtime_ns
 
     asked = []
@@ -84,7 +84,7 @@ def test_exporting_again_asks_before_overwriting(qtbot, window, gui_env, monkeyp
     monkeypatch.setattr(window, "ask_overwrite", lambda existing: "keep")
     with qtbot.waitSignal(window.export_finished, timeout=RUN_TIMEOUT_MS) as written:
         window.export_current()
-    assert written.args[0].endswith("tree_x2_bundled-span-x2 (2).png")
+    assert written.args[0].endswith("tree_x2_span (2).png")
     assert first.stat().st_mtime_ns == stamp
 
 
@@ -196,9 +196,7 @@ def test_batch_run_all_and_export_all(qtbot, window, gui_env):
     window.export_finished.connect(written.append)
     window.export_all_action.trigger()
     qtbot.waitUntil(lambda: len(written) == 3, timeout=RUN_TIMEOUT_MS)
-    assert sorted(p.rsplit("/", 1)[1] for p in written) == [
-        f"p{i}_x2_bundled-span-x2.jpg" for i in range(3)
-    ]
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == [f"p{i}_x2_span.jpg" for i in range(3)]
 
 
 def test_paste_an_image_from_the_clipboard(qtbot, window):

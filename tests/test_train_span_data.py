@@ -125,7 +125,8 @@ def test_an_export_at_a_strength_is_the_cleanup_blend_of_the_trained_weights(tmp
 
     def export(strength: float) -> Path:
         path = tmp_path / f"at-{strength:g}.safetensors"
-        arguments = ["--scale=4", f"--run={repo / 'training' / 'photo-x4'}", f"--export={path}"]
+        run = repo / "training" / "photo-x4-real"
+        arguments = ["--scale=4", f"--run={run}", f"--export={path}"]
         assert tool.main([*arguments, f"--export-strength={strength}"]) == 0
         return path
 

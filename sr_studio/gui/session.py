@@ -1196,7 +1196,7 @@ class Session:
         if not items:
             self._notice("Nothing to export yet: enlarge the photos first (Ctrl+Shift+R).")
             return 0
-        return self.export(items, options, ask)
+        return self.export(items, options, ask, skip_exported=True)
 
     def destinations(self, items: list[QueueItem], options: ExportOptions) -> list[Path]:
         destinations: list[Path] = []
@@ -1215,10 +1215,16 @@ class Session:
         return destinations
 
     def export(
-        self, items: list[QueueItem], options: ExportOptions, ask: Callable[[list[Path]], str]
+        self,
+        items: list[QueueItem],
+        options: ExportOptions,
+        ask: Callable[[list[Path]], str],
+        skip_exported: bool = False,
     ) -> int:
         """Queue the exports; `ask` decides about existing files ('replace', 'keep', 'skip' or
-        'cancel'). Returns how many were queued."""
+        'cancel'). `skip_exported` (Export All): a result this session already exported to the
+        same file is neither asked about nor written again; one photo exported by hand is asked
+        about, so that a second copy can be kept. Returns how many were queued."""
         problem = pattern_problem(options.pattern)
         if problem:
             self._notice(f"Cannot export: {problem}.", "error", topic=PATTERN)
@@ -1231,7 +1237,10 @@ class Session:
         done_before = {
             item.id
             for item, path in zip(items, destinations, strict=True)
-            if item.exported_to == path and item.status == EXPORTED and path.exists()
+            if skip_exported
+            and item.exported_to == path
+            and item.status == EXPORTED
+            and path.exists()
         }
         existing = [
             path

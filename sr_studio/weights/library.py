@@ -237,6 +237,7 @@ def file_words(model_id: str) -> str:
         words = purpose_name(bundled.purpose).lower()
     else:
         words = re.sub(r"-x\d+(?=-|$)", "", Path(plain).stem if "." in plain else plain)
+        words = words.removeprefix("bundled-")
     words = re.sub(r"[^A-Za-z0-9._-]+", "-", words).strip("-._") or "model"
     return f"{words}-{percent:g}" if percent is not None else words
 
