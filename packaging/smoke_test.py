@@ -460,6 +460,7 @@ def check_download(runner: Runner, photo: Path, extra_env: dict) -> str:
                             "sha256": hashlib.sha256(data).hexdigest(),
                             "expect": {"feature_channels": 8},
                             "description": "Served by packaging/smoke_test.py.",
+                            "source": "packaging/smoke_test.py's own server",
                         }
                     ],
                 }
