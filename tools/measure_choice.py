@@ -49,7 +49,9 @@ def jpeg_quality_of(set_name: str, degraded: bool, path: Path, hr: np.ndarray, s
     return next(int(step.params["quality"]) for step in recipe if step.kind == "jpeg")
 
 
-def measure_table(datasets: Path, scale: int, table: Path) -> None:
+def measure_table(
+    datasets: Path, scale: int, table: Path, names: tuple[str, ...] = BENCHMARK_SETS
+) -> None:
     from sr_studio.model_loading import load_model
     from sr_studio.weights.library import resolve_choice
 
@@ -58,7 +60,7 @@ def measure_table(datasets: Path, scale: int, table: Path) -> None:
         strength: model_upscaler(load_model(*resolve_choice(f"{photo_id}@{strength}")))
         for strength in STRENGTHS
     }
-    sets = [(name, False) for name in BENCHMARK_SETS] + [(name, True) for name in BENCHMARK_SETS]
+    sets = [(name, False) for name in names] + [(name, True) for name in names]
     sets += [(name, False) for name, (_, s) in REAL_PAIR_SETS.items() if s == scale]
     with open(table, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -142,6 +144,9 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--report", action="store_true", help="score the choice on the table")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--sets", nargs="+", default=list(BENCHMARK_SETS), help="benchmark sets to measure"
+    )
     args = parser.parse_args(argv)
     if args.report:
         print(report(args.table, args.datasets, args.scale))
@@ -150,7 +155,7 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    measure_table(args.datasets, args.scale, args.table)
+    measure_table(args.datasets, args.scale, args.table, tuple(args.sets))
     return 0
 
 
