@@ -191,6 +191,9 @@ def test_the_window_names_its_exports_by_the_same_rule(tmp_path):
     source = Path("foreman.png")
     pattern = ExportOptions().pattern
     assert output_name(pattern, source, 4, "", "png") == "foreman_x4.png"  # Automatic
+    # Only the separator that goes with the model leaves: the photo's own name stays as it is.
+    assert output_name(pattern, Path("a__b.png"), 4, "", "png") == "a__b_x4.png"
+    assert output_name("{model}-{name}", source, 4, "", "png") == "foreman.png"
     words = file_words("bundled-span-x4-photo@75")
     assert output_name(pattern, source, 4, words, "png") == "foreman_x4_photo-75.png"
     assert file_words("hat-s-x4") == "hat-s" and file_words("bundled-span-x2") == "clean"

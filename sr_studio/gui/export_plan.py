@@ -103,6 +103,9 @@ def scale_text(scale: float) -> str:
     return f"{scale:g}"
 
 
+_MODEL_FIELD = re.compile(r"^\{model\}[_\- ]*|[_\- ]*\{model\}")
+
+
 def output_name(
     pattern: str, source: Path, scale: float, model: str, format: str, index: int = 1
 ) -> str:
@@ -112,6 +115,8 @@ def output_name(
     problem = pattern_problem(pattern)
     if problem:
         raise ValueError(problem)
+    if not model:  # the field goes with the separator before it (or after it, when it leads)
+        pattern = _MODEL_FIELD.sub("", pattern)
     stem = pattern.format(
         name=source.stem,
         scale=scale_text(scale),
@@ -119,8 +124,6 @@ def output_name(
         ext=source.suffix.lstrip(".").lower(),
         index=index,
     )
-    if not model:
-        stem = re.sub(r"[_\- ]{2,}", lambda m: m[0][0], stem).strip("_- ")
     stem = _UNSAFE.sub("_", stem).strip().rstrip(".") or "photo"
     return stem + EXTENSIONS[format]
 
@@ -170,9 +173,6 @@ class ExportLog:
 
     def __iter__(self) -> Iterator[Path]:
         return iter(list(self._paths))
-
-    def __contains__(self, path: object) -> bool:
-        return isinstance(path, str | Path) and Path(path) in self._paths
 
     def add(self, path: Path) -> None:
         path = Path(path)
