@@ -60,6 +60,21 @@ class AutomaticPair:
     clean_name: str
     clean_path: Path
 
+    def chosen_name(self, choice: Choice) -> str:
+        """The model Automatic picked, as the window and the CLI name it: 'SPAN x4 Clean' or
+        'SPAN x4 Photo, cleanup 90%'."""
+        if choice.cleanup_percent == 0:
+            return self.clean_name
+        from sr_studio.model_blending import Cleanup
+
+        strength = choice.cleanup_percent / 100
+        return Cleanup(self.clean_path, strength).model_name(self.photo_name)
+
+    def said(self, choice: Choice) -> str:
+        """What was chosen and why, in one line: 'JPEG quality about 70, visible noise: SPAN x4
+        Photo, cleanup 90%'."""
+        return f"{choice.reason}: {self.chosen_name(choice)}"
+
 
 @dataclass(frozen=True)
 class Choice:

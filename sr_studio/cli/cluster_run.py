@@ -127,10 +127,8 @@ class PhotoWorker:
         outcome)."""
         if self.automatic is None:
             return self.upscaler
-        from sr_studio.cli.upscale_command import choice_text
-
         upscaler, choice = self.automatic.for_photo(photo.pixels, photo.jpeg_quality)
-        self.choice = f"{photo.path.name}: {choice_text(choice, self.settings.automatic_pair)}"
+        self.choice = f"{photo.path.name}: {self.settings.automatic_pair.said(choice)}"
         return upscaler
 
     def describe(self, must_see: list[str]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sr_studio.photo_formats import OUTPUT_FORMATS as FORMATS
 from sr_studio.weights.library import file_words
 
 if TYPE_CHECKING:
-    from sr_studio.automatic_choice import AutomaticPair, Choice
+    from sr_studio.automatic_choice import AutomaticPair
     from sr_studio.model_blending import Cleanup
 
 
@@ -590,16 +590,6 @@ def automatic_label(pair: AutomaticPair) -> str:
     return f"{pair.photo_id} at the cleanup each photo needs, 0% = {pair.clean_id}"
 
 
-def choice_text(choice: Choice, pair: AutomaticPair) -> str:
-    """What Automatic chose for a photo and why: 'JPEG quality about 70, visible noise: SPAN x4
-    Photo, cleanup 90%'."""
-    if choice.cleanup_percent == 0:
-        picked = pair.clean_name
-    else:
-        picked = f"{pair.photo_name}, cleanup {choice.cleanup_percent:g}%"
-    return f"{choice.reason}: {picked}"
-
-
 def per_photo_upscalers(
     automatic: AutomaticPair | None, upscaler: Any, args: argparse.Namespace, quiet: bool
 ) -> Callable[[Any], Any]:
@@ -625,7 +615,7 @@ def per_photo_upscalers(
     def upscaler_for(photo: Any) -> Any:
         chosen, choice = models.for_photo(photo.pixels, photo.jpeg_quality)
         if not quiet:
-            print(f"{photo.path.name}: {choice_text(choice, automatic)}", file=sys.stderr)
+            print(f"{photo.path.name}: {automatic.said(choice)}", file=sys.stderr)
         return chosen
 
     return upscaler_for

@@ -482,7 +482,7 @@ class MainWindow(QMainWindow):
     def _settings_changed_since(self, item: QueueItem) -> bool:
         """Whether the model, cleanup or scale chosen now differ from those of the item's result
         (Automatic compared by what it would choose for this photo)."""
-        options = self.run_options().for_photo(item.photo)
+        options = self.session.options_for(self.run_options(), item)
         return options.model_id != item.result_model or options.effective_scale != item.result_scale
 
     def _update_titles(self) -> None:

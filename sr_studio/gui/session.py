@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sr_studio.automatic_choice import AutomaticPair
 from sr_studio.gui.display_pyramid import DisplayPyramid
@@ -63,6 +63,9 @@ from sr_studio.photo_formats import (
     size_problem,
 )
 from sr_studio.weights.library import file_words
+
+if TYPE_CHECKING:
+    from sr_studio.photo_condition import PhotoCondition
 
 SCALE_CHOICES = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # the Enlarge choices besides the model's own
 NO_MODEL = "No model is installed. Open the model manager (Ctrl+M) to download or import one."
@@ -123,36 +126,40 @@ class RunOptions:
     tile: int | None = None
     # a photo model blended with its clean base; model_id and model_name then say the strength
     cleanup: Cleanup | None = None
-    # Automatic: the photo model at the strength each photo needs (for_photo resolves it)
+    # Automatic: the photo model at the strength each photo needs (Session.options_for resolves
+    # it for a photo)
     automatic: AutomaticPair | None = None
 
-    def for_photo(self, photo: Any) -> RunOptions:
-        """The options this photo runs with: for Automatic, the model and cleanup it chose, named
-        with the reason ("SPAN x4 Photo, cleanup 90% (Automatic: JPEG quality about 70, visible
-        noise)"); other options as they are."""
+    def for_condition(self, condition: PhotoCondition) -> RunOptions:
+        """The options a photo in this condition runs with: for Automatic, the model and cleanup
+        it chose, named with the reason ("SPAN x4 Photo, cleanup 90% (Automatic: JPEG quality
+        about 70, visible noise)"); other options as they are."""
         pair = self.automatic
-        if pair is None or photo is None:
+        if pair is None:
             return self
         from sr_studio.automatic_choice import choose
-        from sr_studio.photo_condition import assess
 
-        choice = choose(assess(photo.pixels, photo.jpeg_quality))
-        why = f" (Automatic: {choice.reason})"  # titles and notices say what was chosen and why
+        choice = choose(condition)
+        # Titles and notices say what was chosen and why.
+        name = f"{pair.chosen_name(choice)} (Automatic: {choice.reason})"
         if choice.cleanup_percent == 0:
             return replace(
                 self,
                 model_id=pair.clean_id,
-                model_name=pair.clean_name + why,
+                model_name=name,
                 model_path=pair.clean_path,
                 cleanup=None,
                 automatic=None,
             )
-        strength = choice.cleanup_percent / 100
-        cleanup = None if choice.cleanup_percent == 100 else Cleanup(pair.clean_path, strength)
+        cleanup = (
+            None
+            if choice.cleanup_percent == 100
+            else Cleanup(pair.clean_path, choice.cleanup_percent / 100)
+        )
         return replace(
             self,
             model_id=cleanup.model_id(pair.photo_id) if cleanup else pair.photo_id,
-            model_name=Cleanup(pair.clean_path, strength).model_name(pair.photo_name) + why,
+            model_name=name,
             model_path=pair.photo_path,
             cleanup=cleanup,
             automatic=None,
@@ -377,6 +384,8 @@ class Session:
         self._result_tokens = itertools.count(1)
         self._parking: set[int] = set()  # result tokens being written to the session cache
         self._earlier: dict[int, _EarlierResult] = {}  # item id -> its result while re-enlarged
+        # item id -> (the photo, its condition): measured once per photo read, for Automatic
+        self._conditions: dict[int, tuple[Any, PhotoCondition]] = {}
         self._restoring: set[int] = set()  # result tokens being read back from it
         self._shown: QueueItem | None = None
         self.previewing: QueueItem | None = None
@@ -643,7 +652,7 @@ class Session:
 
     def _start_run(self, item: QueueItem, options: RunOptions) -> None:
         automatic = options.automatic is not None
-        options = options.for_photo(item.photo)
+        options = self.options_for(options, item)
         pixels = item.photo.pixels
         height, width = expected_size(pixels.shape[1], pixels.shape[0], options.effective_scale)
         self._set_aside_result(item)
@@ -877,7 +886,7 @@ class Session:
             return
         item = self.queue.current
         assert item is not None and options.model_path is not None
-        options = options.for_photo(item.photo)
+        options = self.options_for(options, item)
         pixels = item.photo.pixels
         x, y = max(0, box[0]), max(0, box[1])
         width = min(pixels.shape[1], box[0] + box[2]) - x
@@ -1036,7 +1045,7 @@ class Session:
         item = self.queue.current
         if item is None or item.photo is None or item.has_result or options.model_path is None:
             return
-        options = options.for_photo(item.photo)
+        options = self.options_for(options, item)
         token = next(self._preview_tokens)
         self._estimates[item.id] = (token, options.model_id)
         pixels = item.photo.pixels
@@ -1061,6 +1070,21 @@ class Session:
             return
         del self._estimates[job_id]
         self._emit(EstimateReady(item, text))
+
+    def options_for(self, options: RunOptions, item: QueueItem) -> RunOptions:
+        """The options `item` runs with: Automatic resolved for its photo, whose condition is
+        measured once (the window asks again for titles, previews and estimates)."""
+        if options.automatic is None or item.photo is None:
+            return options
+        known = self._conditions.get(item.id)
+        if known is None or known[0] is not item.photo:  # read again: measured again
+            from sr_studio.photo_condition import assess
+
+            known = self._conditions[item.id] = (
+                item.photo,
+                assess(item.photo.pixels, item.photo.jpeg_quality),
+            )
+        return options.for_condition(known[1])
 
     # Results off screen ---------------------------------------------------------------------------
     def _park(self, item: QueueItem) -> None:
@@ -1139,6 +1163,7 @@ class Session:
         item.result = item.result_view = item.result_file = item.result_size = None
         item.result_token = 0
         self._drop_earlier(item)
+        self._conditions.pop(item.id, None)
 
     def _set_aside_result(self, item: QueueItem) -> None:
         """A re-run starts: the finished result leaves the item (the run's tiles take its place on
