@@ -1,6 +1,7 @@
-"""How worn a photo is before it is enlarged: JPEG quality, sensor noise and JPEG blocks.
+"""How worn a photo is before it is enlarged: JPEG quality, sensor noise, JPEG blocks and how soft
+its finest detail is.
 
-The automatic model choice (`sr_studio.automatic_choice`) reads these three numbers. They are
+The automatic model choice (`sr_studio.automatic_choice`) reads these four numbers. They are
 measured on what the network will see, the decoded pixels (plus, for a JPEG, the quality its
 quantization tables give, `Photo.jpeg_quality`), on a bounded sample of the photo so that a 50 MP
 file costs no more than a 1 MP one (about 30 ms).
@@ -133,7 +134,7 @@ def fine_detail(windows: list[NDArray[np.float32]]) -> float:
 
 
 def assess(pixels: NDArray[np.generic], jpeg_quality: int | None = None) -> PhotoCondition:
-    """The condition of a decoded photo (upright or not: both measures are orientation-free)."""
+    """The condition of a decoded photo (upright or not: the measures are orientation-free)."""
     height, width = pixels.shape[:2]
     windows = [
         luma(pixels[top:bottom, left:right])
