@@ -156,3 +156,18 @@ def run_in_terminal(
     finally:
         os.close(master)
     return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def another_run_writes_meanwhile(monkeypatch, destination) -> None:
+    """Another run over the same photos writes `destination` while this one enlarges it: the
+    engine's upscale, then that run's file appears."""
+    from sr_studio.engine.upscaler import Upscaler
+
+    upscale = Upscaler.upscale
+
+    def the_other_run_finishes_first(self, *args, **kwargs):
+        result = upscale(self, *args, **kwargs)
+        destination.write_bytes(b"the other run's result")
+        return result
+
+    monkeypatch.setattr(Upscaler, "upscale", the_other_run_finishes_first)

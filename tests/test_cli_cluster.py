@@ -378,21 +378,14 @@ def test_a_worker_finding_its_output_written_meanwhile_reports_it_skipped(tmp_pa
     later run would say, not a failed photo."""
     from sr_studio.checkpoint import read_state_dict
     from sr_studio.cli.cluster_run import PhotoJob, PhotoWorker, WorkerSettings
-    from sr_studio.engine.upscaler import Upscaler
     from sr_studio.weights import resolve_model
+    from tests.conftest import another_run_writes_meanwhile
 
     source = make_photos(tmp_path, 1)[0]
     destination = tmp_path / "photo00_x4.png"
     settings = WorkerSettings(MODEL, None, None, "cpu", "fp32", None, 4.0, None, False, 200.0)
     worker = PhotoWorker(read_state_dict(resolve_model(MODEL)), settings)
-    upscale = Upscaler.upscale
-
-    def the_other_run_finishes_first(self, *args, **kwargs):
-        result = upscale(self, *args, **kwargs)
-        destination.write_bytes(b"the other run's result")
-        return result
-
-    monkeypatch.setattr(Upscaler, "upscale", the_other_run_finishes_first)
+    another_run_writes_meanwhile(monkeypatch, destination)
 
     outcome = worker.enlarge(PhotoJob(1, source, destination, "png"))
 

@@ -549,18 +549,11 @@ def test_an_output_another_run_wrote_meanwhile_is_skipped_not_a_failure(
     tmp_path, model_file, capsys, monkeypatch
 ):
     """Two runs over one folder at once: each photo is enlarged once, and neither run fails."""
-    from sr_studio.engine.upscaler import Upscaler
+    from tests.conftest import another_run_writes_meanwhile
 
     source = photo(tmp_path / "x.png")
     destination = tmp_path / "x_x2_tiny-span.png"
-    upscale = Upscaler.upscale
-
-    def the_other_run_finishes_first(self, *args, **kwargs):
-        result = upscale(self, *args, **kwargs)
-        destination.write_bytes(b"the other run's result")
-        return result
-
-    monkeypatch.setattr(Upscaler, "upscale", the_other_run_finishes_first)
+    another_run_writes_meanwhile(monkeypatch, destination)
 
     assert main(["upscale", str(source), "--model", str(model_file)]) == 0
 

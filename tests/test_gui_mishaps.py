@@ -259,7 +259,8 @@ def test_the_overwrite_question_speaks_of_one_file_when_there_is_one(window, tmp
     )
 
 
-def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
+def a_good_photo_and_a_broken_one_shown(qtbot, window, gui_env):
+    """Both queued, the broken one selected until its error shows: (good item, broken item)."""
     broken = gui_env.photos / "broken.jpg"
     broken.write_bytes(b"this is not a JPEG")
     good = write_png(gui_env.photos / "good.png", gradient_photo(8, 8))
@@ -268,6 +269,11 @@ def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
     window.queue.select(broken_item)
     qtbot.waitUntil(lambda: broken_item.status == "failed", timeout=RUN_TIMEOUT_MS)
     assert "broken.jpg" in window.message_bar.text()
+    return good_item, broken_item
+
+
+def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
+    good_item, broken_item = a_good_photo_and_a_broken_one_shown(qtbot, window, gui_env)
     window.remove_action.trigger()
     assert window.queue.items == [good_item]
     assert window.message_bar.text() == ""
@@ -275,14 +281,7 @@ def test_an_error_banner_goes_with_its_photo(qtbot, window, gui_env):
 
 def test_an_error_banner_about_a_photo_goes_when_another_is_selected(qtbot, window, gui_env):
     """It would be read as being about the photo now shown; the Photos list keeps the reason."""
-    broken = gui_env.photos / "broken.jpg"
-    broken.write_bytes(b"this is not a JPEG")
-    good = write_png(gui_env.photos / "good.png", gradient_photo(8, 8))
-    window.add_paths([good, broken])
-    good_item, broken_item = window.queue.items
-    window.queue.select(broken_item)
-    qtbot.waitUntil(lambda: broken_item.status == "failed", timeout=RUN_TIMEOUT_MS)
-    assert "broken.jpg" in window.message_bar.text()
+    good_item, broken_item = a_good_photo_and_a_broken_one_shown(qtbot, window, gui_env)
     window.queue.select(good_item)
     assert window.message_bar.text() == ""
     assert not window.statusBar().currentMessage().startswith("Could not open broken.jpg")
