@@ -484,6 +484,8 @@ def test_the_published_span_ids_run_the_bundled_network(tmp_path, capsys):
     out = tmp_path / "out.png"
     assert main(["upscale", str(photo), "-o", str(out), "--model", "span-x4-official"]) == 0
     assert "model: bundled-span-x4 (SPAN" in capsys.readouterr().err
+    assert main(["upscale", str(photo), "--model", "span-x4-official", "--estimate"]) == 0
+    assert "not downloaded" not in capsys.readouterr().err
     assert main(["models", "download", "span-x4-official"]) == 1
     assert "is bundled with SR Studio as SPAN x4 Clean ('bundled-span-x4')" in (
         capsys.readouterr().err

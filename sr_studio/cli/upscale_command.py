@@ -424,7 +424,9 @@ def run(args: argparse.Namespace) -> int:
         return run_on_cluster(args, files, as_file, notes)
     automatic = automatic_pair(args)
     if args.estimate and automatic is None:
-        undownloaded = catalog_model_not_installed(args.model)
+        from sr_studio.weights.library import entry_to_download
+
+        undownloaded = entry_to_download(args.model)
         if undownloaded is not None:
             return estimate_before_download(undownloaded, files, as_file, args)
     if automatic is not None:
@@ -541,18 +543,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"sr-studio: {failures} of {len(plan)} image(s) failed", file=sys.stderr)
         return 1
     return 0
-
-
-def catalog_model_not_installed(reference: str | None) -> Any:
-    """The catalog entry `--model` names when it is not on this computer (nor a file), else None."""
-    from sr_studio.weights import ModelStore, bundled_models
-    from sr_studio.weights.catalog import find_entry
-
-    if reference is None or reference == AUTOMATIC or Path(reference).expanduser().exists():
-        return None
-    if ModelStore().get(reference) is not None or any(m.id == reference for m in bundled_models()):
-        return None
-    return find_entry(reference)
 
 
 def estimate_before_download(

@@ -152,6 +152,20 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None, scale: int | None
     )
 
 
+def entry_to_download(reference: str | None) -> CatalogEntry | None:
+    """The catalog entry a `--model` reference names when its file must be downloaded first (what
+    `resolve_model` refuses as not installed); None for a model or file on this computer, the
+    published networks bundled under their own ids included, and for names that are no catalog
+    id."""
+    if reference is None:
+        return None
+    try:
+        resolve_model(reference)
+    except SRStudioError:
+        return next((entry for entry in load_catalog() if entry.id == reference), None)
+    return None
+
+
 def automatic_models(scale: int | None = None) -> AutomaticPair | None:
     """The photo model and its clean base that Automatic chooses between at `scale`: the bundled
     photo model fine-tuned from the bundled default for the scale. None when no such pair is
