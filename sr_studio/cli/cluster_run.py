@@ -223,18 +223,17 @@ def run_on_cluster(
 
     from sr_studio.checkpoint import read_state_dict
     from sr_studio.cli.upscale_command import (
-        automatic_label,
         automatic_pair,
         check_result_sizes,
-        model_label,
         output_is_done,
+        output_words,
         plan_outputs,
         prepare_folder,
         resolve_model_choice,
+        run_label,
         scale_label,
     )
     from sr_studio.model_loading import blended_model, model_from_state_dict
-    from sr_studio.weights.library import file_words
 
     automatic = automatic_pair(args)
     if automatic is not None:
@@ -255,7 +254,7 @@ def run_on_cluster(
             state_dict, model_path, base_state_dict, cleanup.base, cleanup.strength
         )
     scale = args.scale if args.scale is not None else float(model.descriptor.scale)
-    words = "" if automatic is not None else file_words(model_label(model_path, cleanup))
+    words = output_words(automatic, model_path, cleanup)
     plan = plan_outputs(
         [path.resolve() for path in files], args.output, args.format, scale, as_file, words
     )
@@ -299,13 +298,8 @@ def run_on_cluster(
     must_see = sorted(
         {str(job.source.parent) for job in jobs} | {str(job.destination.parent) for job in jobs}
     )
-    label = (
-        f"automatic (per photo: {automatic_label(automatic)})"
-        if automatic is not None
-        else f"{model_label(model_path, cleanup)} ({model.descriptor.display_name})"
-    )
     report.line(
-        f"model: {label}; "
+        f"model: {run_label(automatic, model_path, cleanup, model)}; "
         f"{len(plan)} image(s) to {scale_label(scale)} "
         f"on {len(workers)} worker(s) of the cluster at {args.cluster}",
         always=False,

@@ -438,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
     if scale is None or args.estimate:
         model = load_model(model_path, cleanup)
         scale = args.scale if args.scale is not None else float(model.descriptor.scale)
-    words = "" if automatic is not None else file_words(model_label(model_path, cleanup))
+    words = output_words(automatic, model_path, cleanup)
     plan = plan_outputs(files, args.output, args.format, scale, as_file, words)
     if args.estimate:  # before the output folder is created: an estimate writes nothing
         from sr_studio.cli.run_estimates import print_estimates
@@ -466,10 +466,7 @@ def run(args: argparse.Namespace) -> int:
     upscaler = Upscaler(model, device=args.device, precision=args.precision, tile=args.tile)
     if upscaler.notice:  # shown even with --quiet: the run is not the one asked for
         print(f"sr-studio: note: {upscaler.notice}", file=sys.stderr)
-    if automatic is not None:
-        label = f"automatic (per photo: {automatic_label(automatic)})"
-    else:
-        label = f"{model_label(model_path, cleanup)} ({model.descriptor.display_name})"
+    label = run_label(automatic, model_path, cleanup, model)
     if not args.quiet:
         for note in notes:
             print(f"sr-studio: note: {note}", file=sys.stderr)
@@ -575,9 +572,24 @@ def estimate_before_download(
     return print_estimates(upscaler, [source for source, _, _ in plan], scale, args)
 
 
-def automatic_label(pair: AutomaticPair) -> str:
-    """'bundled-span-x4-photo at the cleanup each photo needs, 0% = bundled-span-x4'."""
-    return f"{pair.photo_id} at the cleanup each photo needs, 0% = {pair.clean_id}"
+def run_label(
+    automatic: AutomaticPair | None, model_path: Path, cleanup: Cleanup | None, model: Any
+) -> str:
+    """The run's model as its first line names it, locally and on a cluster: 'automatic (per
+    photo: bundled-span-x4-photo at the cleanup each photo needs, 0% = bundled-span-x4)' or
+    'bundled-span-x4-photo@60 (SPAN ch48 x4)'."""
+    if automatic is not None:
+        return (
+            f"automatic (per photo: {automatic.photo_id} at the cleanup each photo needs, "
+            f"0% = {automatic.clean_id})"
+        )
+    return f"{model_label(model_path, cleanup)} ({model.descriptor.display_name})"
+
+
+def output_words(automatic: AutomaticPair | None, model_path: Path, cleanup: Cleanup | None) -> str:
+    """The model's words in the output names: none when Automatic chose (NAME_x4), else
+    `library.file_words` of its id (NAME_x4_photo-75)."""
+    return "" if automatic is not None else file_words(model_label(model_path, cleanup))
 
 
 def per_photo_upscalers(
