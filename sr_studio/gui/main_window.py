@@ -37,6 +37,7 @@ from sr_studio.gui.side_panels import ModelChoice, available_models
 from sr_studio.gui.viewer_model import BEFORE_AFTER, SIDE_BY_SIDE, ViewerModel
 from sr_studio.gui.window_parts import build_actions, build_layout
 from sr_studio.gui.worker_bridge import WorkerBridge
+from sr_studio.model_blending import Cleanup
 from sr_studio.photo_formats import open_dialog_filter
 
 OPEN_FILTER = open_dialog_filter()
@@ -278,7 +279,7 @@ class MainWindow(QMainWindow):
         if cleanup is not None:  # another network: previews, estimates and export names say so
             model_id, model_name = cleanup.model_id(model_id), cleanup.model_name(model_name)
         elif model is not None and model.cleanup_base is not None:  # the slider at 100%
-            model_name = f"{model_name}, cleanup 100%"
+            model_name = Cleanup(model.cleanup_base, 1.0).model_name(model_name)
         return RunOptions(
             model_id=model_id,
             model_name=model_name,
