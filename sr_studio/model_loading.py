@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from sr_studio.archs import LoadedModel, detect_architecture, import_networks
+from sr_studio.archs import LoadedModel, ModelDescriptor, detect_architecture, import_networks
 from sr_studio.checkpoint import read_state_dict
 from sr_studio.errors import CheckpointError
 from sr_studio.model_blending import Cleanup, blend_models
@@ -75,12 +75,17 @@ def model_from_state_dict(
             f"weights do not fit {description}: entries " + "; ".join(problems), source
         )
     model.load_state_dict(state_dict, strict=False)
+    return ready_to_run(model, detected.descriptor)
+
+
+def ready_to_run(model: torch.nn.Module, descriptor: ModelDescriptor) -> LoadedModel:
+    """Weights in place: folded for inference, in eval mode, without gradients."""
     fuse = getattr(model, "fuse", None)
     if callable(fuse):  # SPAN folds its training-time branches into one kernel per convolution
         fuse()
     model.eval()
     model.requires_grad_(False)
-    return LoadedModel(network=model, descriptor=detected.descriptor)
+    return LoadedModel(network=model, descriptor=descriptor)
 
 
 def shaped_model(arch: str, hyperparameters: Mapping[str, Any]) -> LoadedModel:
@@ -90,10 +95,4 @@ def shaped_model(arch: str, hyperparameters: Mapping[str, Any]) -> LoadedModel:
     from sr_studio.archs import ARCHITECTURES
 
     architecture = next(a for a in ARCHITECTURES if a.name == arch)
-    model = architecture.build(hyperparameters)
-    fuse = getattr(model, "fuse", None)
-    if callable(fuse):
-        fuse()
-    model.eval()
-    model.requires_grad_(False)
-    return LoadedModel(network=model, descriptor=architecture.describe(hyperparameters))
+    return ready_to_run(architecture.build(hyperparameters), architecture.describe(hyperparameters))
