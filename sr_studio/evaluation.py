@@ -196,8 +196,8 @@ def real_pairs(datasets: Path, name: str, scale: int) -> list[tuple[str, Path, P
     hr_folder, lr_folder = folder / "HR", folder / f"LR_x{scale}"
     if not hr_folder.is_dir() or not lr_folder.is_dir():
         raise SRStudioError(
-            "real-pair folder with HR/ and LR_x4/ not found (give the datasets folder with "
-            "--datasets)",
+            f"real-pair folder with HR/ and LR_x{scale}/ not found (give the datasets folder "
+            "with --datasets)",
             folder,
         )
     pairs = [

@@ -10,7 +10,7 @@ catalog's benchmark figure, and says which).
 from __future__ import annotations
 
 from sr_studio.durations import duration_text
-from sr_studio.weights.catalog import CatalogEntry, speed_measured_on
+from sr_studio.weights.catalog import CatalogEntry
 from sr_studio.weights.store import human_size
 
 # The bundled SPAN x4 Clean (the published SPAN's weights) on the same protocol, measured here
@@ -45,7 +45,7 @@ def speed(entry: CatalogEntry, here_seconds: float | None = None) -> str:
         return f"{duration_text(here_seconds)} for a 1 MP photo on this computer"
     if entry.cpu_seconds_per_megapixel is None:
         return ""
-    where = speed_measured_on()
+    where = entry.speed_measured_on
     machine = f"the benchmark CPU ({where})" if where else "the benchmark CPU"
     return f"{duration_text(entry.cpu_seconds_per_megapixel)} for a 1 MP photo on {machine}"
 
@@ -74,8 +74,8 @@ def measured_here(entry: CatalogEntry) -> float | None:
     return 1_000_000 / best if best else None
 
 
-def facts(entry: CatalogEntry, here_seconds: float | None = None) -> list[str]:
-    """The lines shown for one catalog model."""
-    return [
-        line for line in (provenance(entry), accuracy(entry), speed(entry, here_seconds)) if line
-    ]
+def facts(entry: CatalogEntry) -> list[str]:
+    """The lines shown for one catalog model, the time from this computer's own measurements
+    when it has them."""
+    lines = (provenance(entry), accuracy(entry), speed(entry, measured_here(entry)))
+    return [line for line in lines if line]

@@ -114,7 +114,7 @@ def list_models_command(args) -> int:
 
 def catalog_facts(listings) -> str:
     """For each catalog model, what a download gets: provenance, published accuracy, speed."""
-    from sr_studio.model_facts import facts, measured_here
+    from sr_studio.model_facts import facts
     from sr_studio.weights.catalog import load_catalog
 
     listed = {item.id for item in listings}
@@ -123,7 +123,7 @@ def catalog_facts(listings) -> str:
         if entry.id not in listed:
             continue
         lines.append(f"  {entry.id}: {entry.name}")
-        lines += [f"    {line}" for line in facts(entry, measured_here(entry))]
+        lines += [f"    {line}" for line in facts(entry)]
     return "\n".join(lines) + "\n"
 
 

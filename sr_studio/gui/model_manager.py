@@ -125,14 +125,14 @@ def _size_text(size) -> str:
 def catalog_facts(model_id: str) -> list[str]:
     """What a catalog model is, before its download: size, license and the record it is verified
     against, its published accuracy, how long it takes (model_facts: as `models list --all`)."""
-    from sr_studio.model_facts import facts, measured_here
+    from sr_studio.model_facts import facts
     from sr_studio.weights.catalog import CatalogError, find_entry
 
     try:
         entry = find_entry(model_id)
     except CatalogError:
         return []
-    return facts(entry, measured_here(entry)) if entry is not None else []
+    return facts(entry) if entry is not None else []
 
 
 def failure_text(what: str, message: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -61,9 +61,10 @@ class CatalogEntry:
     expect: dict[str, object] = field(default_factory=dict)
     # the authors' PSNR-Y on the standard sets ({"Set5": 32.92, ...}); empty where none is quoted
     published_psnr: dict[str, float] = field(default_factory=dict)
-    # benchmarks/bench_catalog_speed.py: seconds for a 1 MP photo on the catalog's benchmark CPU
-    # (`speed_measured_on` of the catalog), a network of this shape; None before it was measured
+    # benchmarks/bench_catalog_speed.py: seconds for a 1 MP photo on the benchmark CPU, a network
+    # of this shape; None before it was measured
     cpu_seconds_per_megapixel: float | None = None
+    speed_measured_on: str = ""  # that CPU in words: the catalog's `speed_measured_on`
     # the id of the bundled model that is this network (the published SPAN): nothing to download
     bundled_as: str | None = None
 
@@ -117,22 +118,14 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> list[CatalogEntr
     seen = set()
     for index, raw in enumerate(document["models"], start=1):
         entry = parse_entry(raw, index, path)
+        measured_on = document.get("speed_measured_on")
+        if isinstance(measured_on, str) and entry.cpu_seconds_per_megapixel is not None:
+            entry = replace(entry, speed_measured_on=measured_on)
         if entry.id in seen:
             raise CatalogError(f"model id {entry.id!r} appears twice", path)
         seen.add(entry.id)
         entries.append(entry)
     return entries
-
-
-def speed_measured_on(path: str | os.PathLike[str] | None = None) -> str:
-    """The machine the catalog's `cpu_seconds_per_megapixel` were measured on, in words ("" when
-    none were)."""
-    path = Path(path) if path is not None else catalog_path()
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("speed_measured_on", "")
-    except (OSError, ValueError, AttributeError):
-        return ""
-    return value if isinstance(value, str) else ""
 
 
 def find_entry(model_id: str, entries: list[CatalogEntry] | None = None) -> CatalogEntry | None:
